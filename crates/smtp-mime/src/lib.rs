@@ -1,0 +1,1 @@
+//! MIME for both halves of SMTP.

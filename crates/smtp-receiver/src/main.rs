@@ -1,0 +1,2 @@
+//! smtp-receive
+fn main() {}

@@ -1,0 +1,2 @@
+//! smtp-send
+fn main() {}
