@@ -1,2 +1,105 @@
-//! xtask
-fn main() {}
+//! `cargo xtask`: the project's tasks.
+//!
+//! ```text
+//! cargo xtask certs [--out DIR]   test CA + server/client certificates (rcgen), idempotent
+//! cargo xtask demo                the RFC 821 exchange and friends, sender <-> receiver over loopback TLS
+//! cargo xtask ci                  what .ci/run runs: fmt, clippy, tests, demo
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use smtp_e2e::certs::{Ensured, TestPki};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Project tasks for the SMTP workspace")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Create (or reuse, when still valid) a test CA, a server certificate for
+    /// localhost/127.0.0.1/::1 and a client certificate, as PEM files.
+    Certs {
+        /// Where to put the files (default: .certs/ at the repository root, ignored by git).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run what .ci/run runs: cargo fmt --check, clippy, the tests, the demo.
+    Ci,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.task {
+        Task::Certs { out } => {
+            let dir = out.unwrap_or_else(|| repo_root().join(".certs"));
+            let (files, what) = TestPki::ensure(&dir).context("making the test certificates")?;
+            let verb = match what {
+                Ensured::Reused => "reused valid certificates",
+                Ensured::Generated => "generated new certificates",
+            };
+            println!("{verb} in {}", dir.display());
+            for (what, path) in [
+                ("CA certificate", &files.ca_cert),
+                ("server certificate", &files.server_cert),
+                ("server key", &files.server_key),
+                ("client certificate", &files.client_cert),
+                ("client key", &files.client_key),
+            ] {
+                println!("  {what:<19} {}", path.display());
+            }
+            Ok(())
+        }
+        Task::Ci => {
+            let root = repo_root();
+            run_cargo(&root, &["fmt", "--all", "--", "--check"])?;
+            run_cargo(
+                &root,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+            )?;
+            run_cargo(&root, &["test", "--workspace"])?;
+            run_cargo(&root, &["xtask", "demo"])
+        }
+    }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn repo_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+fn run_cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    println!("==> cargo {}", args.join(" "));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

@@ -35,11 +35,17 @@ pub mod path;
 pub mod reply;
 pub mod transcript;
 
-
-
-
-
-
-
-
-
+pub use capability::{Capabilities, Capability};
+pub use command::{Command, CommandError};
+pub use data::{BdatReader, DataDecoder, DataProgress, DataStats, DotStuffer, MAX_TEXT_LINE};
+pub use line::{LineDecoder, LineEvent, MAX_COMMAND_LINE};
+pub use param::{
+    Body, MailParams, Notify, Orcpt, Param, ParamError, RcptParams, Ret, xtext_decode, xtext_encode,
+};
+pub use path::{
+    AddressLiteral, Domain, ForwardPath, MAX_DOMAIN, MAX_LOCAL_PART, MAX_PATH, Mailbox, PathError,
+    ReversePath,
+};
+pub use reply::{EnhancedCode, Reply, ReplyError, ReplyParser, explain_code};
+pub use transcript::TranscriptLimits;
+pub use transcript::{Direction, Event, Transcript, TranscriptLine};

@@ -1,1 +1,526 @@
-//! TODO(helper): see /work/notes/wire-api.md
+//! MAIL and RCPT parameters, typed (RFC 5321 §4.1.2 `esmtp-param`).
+//!
+//! ```text
+//! Mail-parameters = esmtp-param *(SP esmtp-param)
+//! esmtp-param     = esmtp-keyword ["=" esmtp-value]
+//! esmtp-keyword   = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+//! esmtp-value     = 1*(%d33-60 / %d62-126)    ; RFC 6531 §3.3 adds UTF8-non-ascii
+//! ```
+//! Known keywords (case-insensitive, RFC 5321 §2.4) become typed fields:
+//! `SIZE` (RFC 1870), `BODY` (RFC 6152, RFC 3030), `SMTPUTF8` (RFC 6531),
+//! `AUTH` (RFC 4954 §5), `RET`/`ENVID`/`NOTIFY`/`ORCPT` (RFC 3461). Anything
+//! else is kept verbatim in `other`, so the receiver can answer 555
+//! (RFC 5321 §4.1.1.11) and the sender can pass through what it was given.
+//! A keyword given twice is an error, so is a malformed value.
+//!
+//! ```
+//! use smtp_wire::param::{Body, MailParams};
+//! let p = MailParams::parse("size=1000 BODY=8BITMIME SMTPUTF8").unwrap();
+//! assert_eq!(p.size, Some(1000));
+//! assert_eq!(p.body, Some(Body::EightBitMime));
+//! assert!(p.smtputf8);
+//! assert_eq!(p.to_string(), "SIZE=1000 BODY=8BITMIME SMTPUTF8");
+//! assert!(MailParams::parse("SIZE=abc").is_err());
+//! ```
+
+use std::fmt;
+
+mod xtext;
+
+pub use xtext::{xtext_decode, xtext_encode};
+
+use crate::path::Mailbox;
+
+/// A parameter this crate has no type for, kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Param {
+    /// The `esmtp-keyword`, as written (compare case-insensitively).
+    pub keyword: String,
+    /// The `esmtp-value` after `=`, if there was one.
+    pub value: Option<String>,
+}
+
+/// `BODY=` (RFC 6152 §2 for 7BIT / 8BITMIME, RFC 3030 §3 for BINARYMIME).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Body {
+    /// `BODY=7BIT`
+    SevenBit,
+    /// `BODY=8BITMIME`
+    EightBitMime,
+    /// `BODY=BINARYMIME` (requires BDAT, RFC 3030 §3).
+    BinaryMime,
+}
+
+impl Body {
+    /// The keyword value as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Body::SevenBit => "7BIT",
+            Body::EightBitMime => "8BITMIME",
+            Body::BinaryMime => "BINARYMIME",
+        }
+    }
+}
+
+/// `RET=` (RFC 3461 §4.3): how much of the message a DSN returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `RET=FULL`: the whole message.
+    Full,
+    /// `RET=HDRS`: the headers only.
+    Hdrs,
+}
+
+impl Ret {
+    /// The keyword value as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ret::Full => "FULL",
+            Ret::Hdrs => "HDRS",
+        }
+    }
+}
+
+/// `NOTIFY=` (RFC 3461 §4.1): when to send a DSN. All `false` means `NEVER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Notify {
+    /// `SUCCESS`
+    pub success: bool,
+    /// `FAILURE`
+    pub failure: bool,
+    /// `DELAY`
+    pub delay: bool,
+}
+
+impl fmt::Display for Notify {
+    /// `NEVER` or a comma list in the order SUCCESS, FAILURE, DELAY.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !(self.success || self.failure || self.delay) {
+            return f.write_str("NEVER");
+        }
+        let mut sep = "";
+        for (on, name) in [
+            (self.success, "SUCCESS"),
+            (self.failure, "FAILURE"),
+            (self.delay, "DELAY"),
+        ] {
+            if on {
+                write!(f, "{sep}{name}")?;
+                sep = ",";
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `ORCPT=addr-type;xtext` (RFC 3461 §4.2): the original recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Orcpt {
+    /// The address type as written, e.g. `rfc822` (RFC 3461 §4.2) or
+    /// `utf-8` (RFC 6533).
+    pub addr_type: String,
+    /// The address, xtext-decoded.
+    pub addr: String,
+}
+
+/// The parameters of a MAIL command, after the reverse-path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailParams {
+    /// `SIZE=n`: the declared message size in octets (RFC 1870 §3).
+    pub size: Option<u64>,
+    /// `BODY=`: the body type (RFC 6152, RFC 3030).
+    pub body: Option<Body>,
+    /// `SMTPUTF8`: the transaction uses UTF-8 addresses (RFC 6531 §3.4).
+    pub smtputf8: bool,
+    /// `AUTH=`: the authenticated submitter, a mailbox or `<>`
+    /// (RFC 4954 §5), xtext-decoded.
+    pub auth: Option<String>,
+    /// `RET=` (RFC 3461 §4.3).
+    pub ret: Option<Ret>,
+    /// `ENVID=`: the envelope identifier (RFC 3461 §4.4), xtext-decoded.
+    pub envid: Option<String>,
+    /// Parameters without a type here, in the order given.
+    pub other: Vec<Param>,
+}
+
+/// The parameters of a RCPT command, after the forward-path.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RcptParams {
+    /// `NOTIFY=` (RFC 3461 §4.1).
+    pub notify: Option<Notify>,
+    /// `ORCPT=` (RFC 3461 §4.2).
+    pub orcpt: Option<Orcpt>,
+    /// Parameters without a type here, in the order given.
+    pub other: Vec<Param>,
+}
+
+/// Why a parameter list was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// The list did not match the `esmtp-param` grammar.
+    #[error("expected {expected}")]
+    Syntax {
+        /// What the grammar wanted.
+        expected: &'static str,
+    },
+    /// The same keyword appeared twice (compared case-insensitively).
+    #[error("duplicate parameter {0}")]
+    Duplicate(String),
+    /// A known keyword with a value it cannot take.
+    #[error("invalid {keyword} parameter: expected {expected}")]
+    InvalidValue {
+        /// The keyword, upper-case.
+        keyword: String,
+        /// What a valid value looks like.
+        expected: &'static str,
+    },
+}
+
+/// RFC 3461 §4.4: the ENVID value is at most 100 characters.
+const MAX_ENVID: usize = 100;
+/// RFC 3461 §4.2: the ORCPT value is at most 500 characters.
+const MAX_ORCPT: usize = 500;
+
+fn invalid(keyword: &str, expected: &'static str) -> ParamError {
+    ParamError::InvalidValue {
+        keyword: keyword.to_owned(),
+        expected,
+    }
+}
+
+/// RFC 5321 §4.1.2 `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
+fn is_keyword(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    matches!(bytes.first(), Some(b) if b.is_ascii_alphanumeric())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+}
+
+/// RFC 5321 §4.1.2 `esmtp-value = 1*(%d33-60 / %d62-126)`, plus
+/// `UTF8-non-ascii` (RFC 6531 §3.3). Never a control character.
+fn is_value(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| match c {
+            '\u{21}'..='\u{3c}' | '\u{3e}'..='\u{7e}' => true,
+            c => !c.is_ascii() && !c.is_control(),
+        })
+}
+
+/// Splits `s` into `(keyword, value)` pairs, checking the grammar, and hands
+/// each to `each`. Separators are exactly one SP (RFC 5321 §4.1.2
+/// `esmtp-param *(SP esmtp-param)`): doubled, leading or trailing spaces are
+/// refused.
+fn for_each_param<'a>(
+    s: &'a str,
+    mut each: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParamError>,
+) -> Result<(), ParamError> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    for item in s.split(' ') {
+        let (keyword, value) = match item.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (item, None),
+        };
+        if !is_keyword(keyword) {
+            return Err(ParamError::Syntax {
+                expected: "a parameter keyword (letters, digits, \"-\")",
+            });
+        }
+        if let Some(v) = value
+            && !is_value(v)
+        {
+            return Err(ParamError::Syntax {
+                expected: "a parameter value (printable, no \"=\", no space)",
+            });
+        }
+        each(keyword, value)?;
+    }
+    Ok(())
+}
+
+/// Adds an unknown parameter, refusing a second one with the same keyword.
+fn push_other(
+    other: &mut Vec<Param>,
+    keyword: &str,
+    value: Option<&str>,
+) -> Result<(), ParamError> {
+    if other
+        .iter()
+        .any(|p| p.keyword.eq_ignore_ascii_case(keyword))
+    {
+        return Err(ParamError::Duplicate(keyword.to_owned()));
+    }
+    other.push(Param {
+        keyword: keyword.to_owned(),
+        value: value.map(str::to_owned),
+    });
+    Ok(())
+}
+
+/// Stores a typed value, refusing a keyword seen before.
+fn set_once<T>(slot: &mut Option<T>, keyword: &str, value: T) -> Result<(), ParamError> {
+    if slot.is_some() {
+        return Err(ParamError::Duplicate(keyword.to_owned()));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// RFC 1870 §3: `size-value ::= 1*20DIGIT`; it must also fit in a u64
+/// (checked arithmetic, so a 30-digit value is an error, not a wrap).
+fn parse_size(value: Option<&str>) -> Result<u64, ParamError> {
+    const EXPECTED: &str = "SIZE=<decimal octet count that fits in 64 bits>";
+    let digits = value.ok_or_else(|| invalid("SIZE", EXPECTED))?;
+    if digits.is_empty() || digits.len() > 20 {
+        return Err(invalid("SIZE", EXPECTED));
+    }
+    digits.bytes().try_fold(0u64, |acc, b| {
+        if !b.is_ascii_digit() {
+            return Err(invalid("SIZE", EXPECTED));
+        }
+        acc.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(b - b'0')))
+            .ok_or_else(|| invalid("SIZE", EXPECTED))
+    })
+}
+
+fn parse_body(value: Option<&str>) -> Result<Body, ParamError> {
+    match value {
+        Some(v) if v.eq_ignore_ascii_case("7BIT") => Ok(Body::SevenBit),
+        Some(v) if v.eq_ignore_ascii_case("8BITMIME") => Ok(Body::EightBitMime),
+        Some(v) if v.eq_ignore_ascii_case("BINARYMIME") => Ok(Body::BinaryMime),
+        _ => Err(invalid(
+            "BODY",
+            "BODY=7BIT, BODY=8BITMIME or BODY=BINARYMIME",
+        )),
+    }
+}
+
+fn parse_ret(value: Option<&str>) -> Result<Ret, ParamError> {
+    match value {
+        Some(v) if v.eq_ignore_ascii_case("FULL") => Ok(Ret::Full),
+        Some(v) if v.eq_ignore_ascii_case("HDRS") => Ok(Ret::Hdrs),
+        _ => Err(invalid("RET", "RET=FULL or RET=HDRS")),
+    }
+}
+
+/// RFC 4954 §5: `AUTH=` xtext of a mailbox, or `<>` when the submitter is
+/// unknown. The decoded value must be one of the two.
+fn parse_auth(value: Option<&str>) -> Result<String, ParamError> {
+    const EXPECTED: &str = "AUTH=<xtext-encoded mailbox> or AUTH=<>";
+    let decoded = value
+        .and_then(|v| xtext_decode(v).ok())
+        .ok_or_else(|| invalid("AUTH", EXPECTED))?;
+    if decoded == "<>" || Mailbox::parse(&decoded).is_ok() {
+        Ok(decoded)
+    } else {
+        Err(invalid("AUTH", EXPECTED))
+    }
+}
+
+/// RFC 3461 §4.4: `ENVID=` xtext, at most 100 characters, printable US-ASCII
+/// once decoded.
+fn parse_envid(value: Option<&str>) -> Result<String, ParamError> {
+    const EXPECTED: &str = "ENVID=<xtext of printable ASCII, at most 100 characters>";
+    let v = value
+        .filter(|v| v.len() <= MAX_ENVID)
+        .ok_or_else(|| invalid("ENVID", EXPECTED))?;
+    let decoded = xtext_decode(v).map_err(|_| invalid("ENVID", EXPECTED))?;
+    if decoded.bytes().all(|b| (32..=126).contains(&b)) {
+        Ok(decoded)
+    } else {
+        Err(invalid("ENVID", EXPECTED))
+    }
+}
+
+/// RFC 3461 §4.1: `NOTIFY=` "NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" );
+/// NEVER stands alone.
+fn parse_notify(value: Option<&str>) -> Result<Notify, ParamError> {
+    const EXPECTED: &str = "NOTIFY=NEVER or a comma list of SUCCESS, FAILURE, DELAY";
+    let value = value.ok_or_else(|| invalid("NOTIFY", EXPECTED))?;
+    if value.eq_ignore_ascii_case("NEVER") {
+        return Ok(Notify::default());
+    }
+    let mut notify = Notify::default();
+    for item in value.split(',') {
+        let flag = if item.eq_ignore_ascii_case("SUCCESS") {
+            &mut notify.success
+        } else if item.eq_ignore_ascii_case("FAILURE") {
+            &mut notify.failure
+        } else if item.eq_ignore_ascii_case("DELAY") {
+            &mut notify.delay
+        } else {
+            // Includes "NEVER" mixed with others, and empty items.
+            return Err(invalid("NOTIFY", EXPECTED));
+        };
+        *flag = true;
+    }
+    Ok(notify)
+}
+
+/// RFC 3461 §4.2: `ORCPT=` addr-type ";" xtext, at most 500 characters;
+/// `addr-type` is an RFC 5322 atom. The decoded address may not contain
+/// control characters (it ends up in DSN headers).
+fn parse_orcpt(value: Option<&str>) -> Result<Orcpt, ParamError> {
+    const EXPECTED: &str = "ORCPT=<addr-type>;<xtext address>, at most 500 characters";
+    let value = value
+        .filter(|v| v.len() <= MAX_ORCPT)
+        .ok_or_else(|| invalid("ORCPT", EXPECTED))?;
+    let (addr_type, addr) = value
+        .split_once(';')
+        .ok_or_else(|| invalid("ORCPT", EXPECTED))?;
+    if addr_type.is_empty() || !addr_type.bytes().all(crate::path::is_atext) || addr.is_empty() {
+        return Err(invalid("ORCPT", EXPECTED));
+    }
+    let addr = xtext_decode(addr).map_err(|_| invalid("ORCPT", EXPECTED))?;
+    if addr.chars().any(char::is_control) {
+        return Err(invalid("ORCPT", EXPECTED));
+    }
+    Ok(Orcpt {
+        addr_type: addr_type.to_owned(),
+        addr,
+    })
+}
+
+impl MailParams {
+    /// Parses the parameters after MAIL's reverse-path: `s` is everything
+    /// after the separating space; `""` gives the default (nothing set).
+    pub fn parse(s: &str) -> Result<Self, ParamError> {
+        let mut params = MailParams::default();
+        let mut smtputf8_seen = false;
+        for_each_param(s, |keyword, value| {
+            if keyword.eq_ignore_ascii_case("SIZE") {
+                set_once(&mut params.size, "SIZE", parse_size(value)?)
+            } else if keyword.eq_ignore_ascii_case("BODY") {
+                set_once(&mut params.body, "BODY", parse_body(value)?)
+            } else if keyword.eq_ignore_ascii_case("SMTPUTF8") {
+                // RFC 6531 §3.4: the SMTPUTF8 parameter takes no value.
+                if value.is_some() {
+                    return Err(invalid("SMTPUTF8", "SMTPUTF8 with no value"));
+                }
+                if std::mem::replace(&mut smtputf8_seen, true) {
+                    return Err(ParamError::Duplicate("SMTPUTF8".to_owned()));
+                }
+                params.smtputf8 = true;
+                Ok(())
+            } else if keyword.eq_ignore_ascii_case("AUTH") {
+                set_once(&mut params.auth, "AUTH", parse_auth(value)?)
+            } else if keyword.eq_ignore_ascii_case("RET") {
+                set_once(&mut params.ret, "RET", parse_ret(value)?)
+            } else if keyword.eq_ignore_ascii_case("ENVID") {
+                set_once(&mut params.envid, "ENVID", parse_envid(value)?)
+            } else {
+                push_other(&mut params.other, keyword, value)
+            }
+        })?;
+        Ok(params)
+    }
+
+    /// True when nothing is set (serializes to the empty string).
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == MailParams::default()
+    }
+}
+
+impl RcptParams {
+    /// Parses the parameters after RCPT's forward-path: `s` is everything
+    /// after the separating space; `""` gives the default (nothing set).
+    ///
+    /// ```
+    /// use smtp_wire::param::RcptParams;
+    /// let p = RcptParams::parse("NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@example.com").unwrap();
+    /// assert!(p.notify.unwrap().success && !p.notify.unwrap().failure);
+    /// assert_eq!(p.orcpt.unwrap().addr, "a+b@example.com");
+    /// assert!(RcptParams::parse("NOTIFY=NEVER,SUCCESS").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Self, ParamError> {
+        let mut params = RcptParams::default();
+        for_each_param(s, |keyword, value| {
+            if keyword.eq_ignore_ascii_case("NOTIFY") {
+                set_once(&mut params.notify, "NOTIFY", parse_notify(value)?)
+            } else if keyword.eq_ignore_ascii_case("ORCPT") {
+                set_once(&mut params.orcpt, "ORCPT", parse_orcpt(value)?)
+            } else {
+                push_other(&mut params.other, keyword, value)
+            }
+        })?;
+        Ok(params)
+    }
+
+    /// True when nothing is set (serializes to the empty string).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.notify.is_none() && self.orcpt.is_none() && self.other.is_empty()
+    }
+}
+
+/// Writes space-separated items with no leading space.
+struct Joiner<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    first: bool,
+}
+
+impl Joiner<'_, '_> {
+    fn item(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        if !std::mem::take(&mut self.first) {
+            self.f.write_str(" ")?;
+        }
+        self.f.write_fmt(args)
+    }
+
+    fn others(&mut self, other: &[Param]) -> fmt::Result {
+        for p in other {
+            match &p.value {
+                Some(v) => self.item(format_args!("{}={v}", p.keyword))?,
+                None => self.item(format_args!("{}", p.keyword))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for MailParams {
+    /// Space-separated, no leading space, `""` when nothing is set; values
+    /// that need it are xtext-encoded.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Joiner { f, first: true };
+        if let Some(size) = self.size {
+            out.item(format_args!("SIZE={size}"))?;
+        }
+        if let Some(body) = self.body {
+            out.item(format_args!("BODY={}", body.as_str()))?;
+        }
+        if self.smtputf8 {
+            out.item(format_args!("SMTPUTF8"))?;
+        }
+        if let Some(auth) = &self.auth {
+            out.item(format_args!("AUTH={}", xtext_encode(auth)))?;
+        }
+        if let Some(ret) = self.ret {
+            out.item(format_args!("RET={}", ret.as_str()))?;
+        }
+        if let Some(envid) = &self.envid {
+            out.item(format_args!("ENVID={}", xtext_encode(envid)))?;
+        }
+        out.others(&self.other)
+    }
+}
+
+impl fmt::Display for RcptParams {
+    /// Space-separated, no leading space, `""` when nothing is set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = Joiner { f, first: true };
+        if let Some(notify) = self.notify {
+            out.item(format_args!("NOTIFY={notify}"))?;
+        }
+        if let Some(orcpt) = &self.orcpt {
+            out.item(format_args!(
+                "ORCPT={};{}",
+                orcpt.addr_type,
+                xtext_encode(&orcpt.addr)
+            ))?;
+        }
+        out.others(&self.other)
+    }
+}

@@ -12,6 +12,11 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+mod grammar;
+
+pub(crate) use grammar::is_atext;
 
 /// RFC 5321 §4.5.3.1.1: the maximum total length of a local part is 64 octets.
 pub const MAX_LOCAL_PART: usize = 64;
@@ -95,4 +100,345 @@ pub enum ForwardPath {
     Postmaster,
     /// `<local@domain>`
     Mailbox(Mailbox),
+}
+
+const fn syntax(expected: &'static str) -> PathError {
+    PathError::Syntax { expected }
+}
+
+impl Domain {
+    /// Parses a domain name or an address literal (the argument of HELO/EHLO,
+    /// or the part of a mailbox after `@`).
+    ///
+    /// Names follow RFC 5321 §4.1.2 (`sub-domain *("." sub-domain)`, labels
+    /// start and end with a letter or digit; U-labels under RFC 6531); literals
+    /// follow §4.1.3. At most 255 octets (§4.5.3.1.2).
+    ///
+    /// ```
+    /// use smtp_wire::path::{AddressLiteral, Domain};
+    /// assert_eq!(Domain::parse("mail.example.com").unwrap().to_string(), "mail.example.com");
+    /// let lit = Domain::parse("[192.0.2.1]").unwrap();
+    /// assert_eq!(lit, Domain::Literal(AddressLiteral::V4([192, 0, 2, 1].into())));
+    /// assert!(Domain::parse("-bad-.example").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Domain, PathError> {
+        // RFC 5321 §4.5.3.1.2: checked first so a huge input is refused cheaply.
+        if s.len() > MAX_DOMAIN {
+            return Err(PathError::DomainTooLong);
+        }
+        let (domain, len) = grammar::domain_prefix(s)?;
+        if len != s.len() {
+            return Err(syntax("the end of the domain"));
+        }
+        Ok(domain)
+    }
+
+    /// Compares with another domain written as text, ignoring ASCII case
+    /// (RFC 5321 §2.4: domain names are case-insensitive). Address literals
+    /// compare by value, so `[192.0.2.1]` equals `[192.000.002.001]`.
+    /// Non-ASCII (U-label) characters are compared exactly.
+    ///
+    /// ```
+    /// use smtp_wire::path::Domain;
+    /// assert!(Domain::parse("Example.COM").unwrap().eq_ignore_case("example.com"));
+    /// ```
+    pub fn eq_ignore_case(&self, name: &str) -> bool {
+        match self {
+            Domain::Name(own) => own.eq_ignore_ascii_case(name),
+            Domain::Literal(literal) => match Domain::parse(name) {
+                Ok(Domain::Literal(other)) => literal.eq_ignore_case(&other),
+                _ => false,
+            },
+        }
+    }
+
+    /// True when the domain is a name with non-ASCII characters (an RFC 6531
+    /// U-label form), which a receiver accepts only after SMTPUTF8.
+    pub fn is_utf8(&self) -> bool {
+        match self {
+            Domain::Name(name) => !name.is_ascii(),
+            Domain::Literal(_) => false,
+        }
+    }
+}
+
+impl AddressLiteral {
+    /// Equality where the tag of a general literal ignores ASCII case.
+    fn eq_ignore_case(&self, other: &AddressLiteral) -> bool {
+        match (self, other) {
+            (AddressLiteral::General(tag, content), AddressLiteral::General(t, c)) => {
+                tag.eq_ignore_ascii_case(t) && content == c
+            }
+            _ => self == other,
+        }
+    }
+}
+
+impl fmt::Display for AddressLiteral {
+    /// `[192.0.2.1]`, `[IPv6:2001:db8::1]`, `[tag:content]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AddressLiteral::V4(addr) => write!(f, "[{addr}]"),
+            // RFC 5321 §4.1.3: "IPv6:" then the address; Rust prints the
+            // RFC 5952 form, which never uses "::" for a single group.
+            AddressLiteral::V6(addr) => write!(f, "[IPv6:{addr}]"),
+            AddressLiteral::General(tag, content) => write!(f, "[{tag}:{content}]"),
+        }
+    }
+}
+
+impl fmt::Display for Domain {
+    /// `example.com`, `[192.0.2.1]`, `[IPv6:2001:db8::1]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Domain::Name(name) => f.write_str(name),
+            Domain::Literal(literal) => literal.fmt(f),
+        }
+    }
+}
+
+impl FromStr for Domain {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Domain::parse(s)
+    }
+}
+
+impl Mailbox {
+    /// Parses a bare `local-part@domain` (no angle brackets).
+    ///
+    /// The local part is a Dot-string or a Quoted-string (stored unquoted);
+    /// the domain a name or an address literal. Limits: local part 64 octets,
+    /// domain 255 octets (RFC 5321 §4.5.3.1.1-2).
+    ///
+    /// ```
+    /// use smtp_wire::path::Mailbox;
+    /// let m = Mailbox::parse("\"John Doe\"@example.com").unwrap();
+    /// assert_eq!(m.local, "John Doe");
+    /// assert_eq!(m.to_string(), "\"John Doe\"@example.com");
+    /// assert!(Mailbox::parse("a..b@example.com").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Mailbox, PathError> {
+        let (mailbox, rest) = Mailbox::parse_prefix(s)?;
+        if !rest.is_empty() {
+            return Err(syntax("the end of the mailbox"));
+        }
+        Ok(mailbox)
+    }
+
+    /// Parses a mailbox at the start of `s` and returns it with the rest of
+    /// the input (whatever follows the domain).
+    #[inline]
+    pub fn parse_prefix(s: &str) -> Result<(Mailbox, &str), PathError> {
+        let (local, local_len) = grammar::local_part(s)?;
+        let rest = &s[local_len..];
+        let Some(rest) = rest.strip_prefix('@') else {
+            return Err(syntax("\"@\" after the local part"));
+        };
+        let (domain, domain_len) = grammar::domain_prefix(rest)?;
+        // RFC 5321 §4.5.3.1.2 (names are checked by the scanner; this also
+        // bounds address literals).
+        if domain_len > MAX_DOMAIN {
+            return Err(PathError::DomainTooLong);
+        }
+        Ok((Mailbox { local, domain }, &rest[domain_len..]))
+    }
+
+    /// True when the local part or the domain has non-ASCII characters: such
+    /// a mailbox needs the SMTPUTF8 extension (RFC 6531 §3.2), so a receiver
+    /// that did not get `SMTPUTF8` on MAIL refuses it (553 5.6.7).
+    ///
+    /// ```
+    /// use smtp_wire::path::Mailbox;
+    /// assert!(Mailbox::parse("δοκιμή@παράδειγμα.δοκιμή").unwrap().is_utf8());
+    /// assert!(!Mailbox::parse("user@example.com").unwrap().is_utf8());
+    /// ```
+    pub fn is_utf8(&self) -> bool {
+        !self.local.is_ascii() || self.domain.is_utf8()
+    }
+}
+
+impl fmt::Display for Mailbox {
+    /// The wire form: the local part as a Dot-string when it is one, else as
+    /// a Quoted-string with `"` and `\` escaped (RFC 5321 §4.1.2).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if grammar::is_dot_string(&self.local) {
+            f.write_str(&self.local)?;
+        } else {
+            f.write_str("\"")?;
+            let mut start = 0;
+            for (i, c) in self.local.char_indices() {
+                if c == '"' || c == '\\' {
+                    f.write_str(&self.local[start..i])?;
+                    f.write_str("\\")?;
+                    start = i;
+                }
+            }
+            f.write_str(&self.local[start..])?;
+            f.write_str("\"")?;
+        }
+        write!(f, "@{}", self.domain)
+    }
+}
+
+impl FromStr for Mailbox {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Mailbox::parse(s)
+    }
+}
+
+/// Parses `"<" [ A-d-l ":" ] Mailbox ">"` at the start of `s` (which starts
+/// with `<`), returning the mailbox and what follows the `>`.
+#[inline]
+fn path_prefix(s: &str) -> Result<(Mailbox, &str), PathError> {
+    let inner = &s[1..];
+    // RFC 5321 §3.3 / Appendix C: a source route is accepted and dropped.
+    let route_len = grammar::source_route_len(inner)?;
+    let (mailbox, rest) = Mailbox::parse_prefix(&inner[route_len..])?;
+    let Some(after) = rest.strip_prefix('>') else {
+        return Err(syntax("\">\" at the end of the path"));
+    };
+    // RFC 5321 §4.5.3.1.3: the path, "<" to ">" inclusive, is at most 256 octets.
+    if s.len() - after.len() > MAX_PATH {
+        return Err(PathError::PathTooLong);
+    }
+    Ok((mailbox, after))
+}
+
+/// Requires `rest` to be empty (for the whole-string parsers).
+fn finish<T>(parsed: (T, &str)) -> Result<T, PathError> {
+    if parsed.1.is_empty() {
+        Ok(parsed.0)
+    } else {
+        Err(syntax("the end of the path after \">\""))
+    }
+}
+
+impl ReversePath {
+    /// Parses a reverse-path with its angle brackets: `<>` (the null path of
+    /// RFC 5321 §4.5.5) or `<local@domain>`. A source route
+    /// (`<@relay1,@relay2:a@b>`) is accepted and dropped (§3.3, Appendix C).
+    ///
+    /// ```
+    /// use smtp_wire::path::ReversePath;
+    /// assert_eq!(ReversePath::parse("<>").unwrap(), ReversePath::Null);
+    /// let p = ReversePath::parse("<@relay.example:user@example.com>").unwrap();
+    /// assert_eq!(p.to_string(), "<user@example.com>");
+    /// ```
+    pub fn parse(s: &str) -> Result<ReversePath, PathError> {
+        finish(ReversePath::parse_prefix(s)?)
+    }
+
+    /// Parses a reverse-path at the start of `s`, returning the rest after `>`.
+    #[inline]
+    pub fn parse_prefix(s: &str) -> Result<(ReversePath, &str), PathError> {
+        if let Some(rest) = s.strip_prefix("<>") {
+            return Ok((ReversePath::Null, rest));
+        }
+        if !s.starts_with('<') {
+            return Err(syntax("\"<\" at the start of the path"));
+        }
+        let (mailbox, rest) = path_prefix(s)?;
+        Ok((ReversePath::Mailbox(mailbox), rest))
+    }
+
+    /// True when the mailbox needs SMTPUTF8 (see [`Mailbox::is_utf8`]).
+    pub fn is_utf8(&self) -> bool {
+        match self {
+            ReversePath::Null => false,
+            ReversePath::Mailbox(mailbox) => mailbox.is_utf8(),
+        }
+    }
+
+    /// The mailbox, or `None` for the null path.
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            ReversePath::Null => None,
+            ReversePath::Mailbox(mailbox) => Some(mailbox),
+        }
+    }
+}
+
+impl fmt::Display for ReversePath {
+    /// `<>` or `<local@domain>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReversePath::Null => f.write_str("<>"),
+            ReversePath::Mailbox(mailbox) => write!(f, "<{mailbox}>"),
+        }
+    }
+}
+
+impl FromStr for ReversePath {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReversePath::parse(s)
+    }
+}
+
+impl ForwardPath {
+    /// Parses a forward-path with its angle brackets: `<Postmaster>` (any
+    /// case, RFC 5321 §4.1.1.3) or `<local@domain>`; a source route is
+    /// accepted and dropped.
+    ///
+    /// ```
+    /// use smtp_wire::path::ForwardPath;
+    /// assert_eq!(ForwardPath::parse("<postmaster>").unwrap(), ForwardPath::Postmaster);
+    /// assert_eq!(ForwardPath::parse("<a@b.example>").unwrap().to_string(), "<a@b.example>");
+    /// assert!(ForwardPath::parse("<>").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<ForwardPath, PathError> {
+        finish(ForwardPath::parse_prefix(s)?)
+    }
+
+    /// Parses a forward-path at the start of `s`, returning the rest after `>`.
+    #[inline]
+    pub fn parse_prefix(s: &str) -> Result<(ForwardPath, &str), PathError> {
+        const POSTMASTER: &[u8] = b"<postmaster>";
+        let bytes = s.as_bytes();
+        if bytes.len() >= POSTMASTER.len()
+            && bytes[..POSTMASTER.len()].eq_ignore_ascii_case(POSTMASTER)
+        {
+            return Ok((ForwardPath::Postmaster, &s[POSTMASTER.len()..]));
+        }
+        if !s.starts_with('<') {
+            return Err(syntax("\"<\" at the start of the path"));
+        }
+        let (mailbox, rest) = path_prefix(s)?;
+        Ok((ForwardPath::Mailbox(mailbox), rest))
+    }
+
+    /// True when the mailbox needs SMTPUTF8 (see [`Mailbox::is_utf8`]).
+    pub fn is_utf8(&self) -> bool {
+        match self {
+            ForwardPath::Postmaster => false,
+            ForwardPath::Mailbox(mailbox) => mailbox.is_utf8(),
+        }
+    }
+
+    /// The mailbox, or `None` for `<Postmaster>`.
+    pub fn mailbox(&self) -> Option<&Mailbox> {
+        match self {
+            ForwardPath::Postmaster => None,
+            ForwardPath::Mailbox(mailbox) => Some(mailbox),
+        }
+    }
+}
+
+impl fmt::Display for ForwardPath {
+    /// `<Postmaster>` or `<local@domain>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("<Postmaster>"),
+            ForwardPath::Mailbox(mailbox) => write!(f, "<{mailbox}>"),
+        }
+    }
+}
+
+impl FromStr for ForwardPath {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ForwardPath::parse(s)
+    }
 }

@@ -1,0 +1,221 @@
+//! DataDecoder: end of data, unstuffing, statistics, chunk independence
+//! (RFC 5321 §4.1.1.4, §4.5.2, §4.5.3.1.6).
+
+use smtp_wire::data::{DataDecoder, DataStats, MAX_TEXT_LINE};
+
+/// What one decoding run produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Decoded {
+    body: Vec<u8>,
+    consumed: usize,
+    done: bool,
+    stats: DataStats,
+}
+
+/// Feeds `input` split at the given cut points; stops feeding once done.
+fn decode_split(input: &[u8], cuts: &[usize]) -> Decoded {
+    let mut decoder = DataDecoder::new();
+    let mut body = Vec::new();
+    let mut consumed = 0;
+    let mut done = false;
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([input.len()]) {
+        let progress = decoder.decode(&input[start..end], &mut body);
+        consumed += progress.consumed;
+        if progress.done {
+            done = true;
+            break;
+        }
+        assert_eq!(
+            progress.consumed,
+            end - start,
+            "not done, so everything is consumed"
+        );
+        start = end;
+    }
+    assert_eq!(decoder.stats().bytes, body.len() as u64);
+    Decoded {
+        body,
+        consumed,
+        done,
+        stats: decoder.stats().clone(),
+    }
+}
+
+fn decode_whole(input: &[u8]) -> Decoded {
+    decode_split(input, &[])
+}
+
+fn decode_chunks_of(input: &[u8], size: usize) -> Decoded {
+    let cuts: Vec<usize> = (size..input.len()).step_by(size).collect();
+    decode_split(input, &cuts)
+}
+
+#[test]
+fn immediate_dot_line_is_an_empty_message() {
+    let d = decode_whole(b".\r\nQUIT\r\n");
+    assert!(d.done);
+    assert_eq!(d.consumed, 3);
+    assert!(d.body.is_empty());
+    assert_eq!(d.stats, DataStats::default());
+}
+
+#[test]
+fn body_keeps_its_final_crlf_and_drops_the_dot_line() {
+    let d = decode_whole(b"Subject: t\r\n\r\nHello\r\n.\r\n");
+    assert!(d.done);
+    assert_eq!(d.body, b"Subject: t\r\n\r\nHello\r\n");
+    assert_eq!(d.consumed, 24);
+}
+
+#[test]
+fn bytes_after_the_terminator_are_not_consumed_and_later_calls_take_nothing() {
+    let input = b"x\r\n.\r\nMAIL FROM:<a@b>\r\n";
+    let mut decoder = DataDecoder::new();
+    let mut body = Vec::new();
+    let p = decoder.decode(input, &mut body);
+    assert!(p.done);
+    assert_eq!(&input[p.consumed..], b"MAIL FROM:<a@b>\r\n");
+    let again = decoder.decode(&input[p.consumed..], &mut body);
+    assert_eq!((again.consumed, again.done), (0, true));
+    assert_eq!(body, b"x\r\n");
+}
+
+#[test]
+fn leading_dot_is_removed_only_at_the_start_of_a_line() {
+    let d = decode_whole(b"..\r\n..x\r\n...\r\n.y\r\na.b\r\n.\r\n");
+    assert!(d.done);
+    // RFC 5321 §4.5.2: the first of the leading dots is deleted, also when the
+    // sender forgot to stuff (".y"); dots elsewhere are data.
+    assert_eq!(d.body, b".\r\n.x\r\n..\r\ny\r\na.b\r\n");
+}
+
+#[test]
+fn stuffed_dot_does_not_count_toward_the_line_length() {
+    // "." + 998 octets + CRLF on the wire is 1001, but 1000 after unstuffing.
+    let mut wire = vec![b'.'];
+    wire.extend(std::iter::repeat_n(b'a', MAX_TEXT_LINE - 2));
+    wire.extend_from_slice(b"\r\n.\r\n");
+    let d = decode_whole(&wire);
+    assert!(d.done);
+    assert_eq!(d.stats.long_lines, 0);
+    assert_eq!(d.body.len(), MAX_TEXT_LINE);
+}
+
+#[test]
+fn long_lines_are_counted_once_each_whatever_the_chunking() {
+    let mut wire = Vec::new();
+    wire.extend(std::iter::repeat_n(b'a', MAX_TEXT_LINE - 2)); // exactly 1000 with CRLF: fine
+    wire.extend_from_slice(b"\r\n");
+    wire.extend(std::iter::repeat_n(b'b', MAX_TEXT_LINE - 1)); // 1001: too long
+    wire.extend_from_slice(b"\r\n");
+    wire.extend(std::iter::repeat_n(b'c', 5000)); // far too long, one line
+    wire.extend_from_slice(b"\r\n");
+    wire.extend(std::iter::repeat_n(b'd', MAX_TEXT_LINE)); // 1001 with a bare LF
+    wire.extend_from_slice(b"\nshort\r\n.\r\n");
+    for size in [1, 2, 3, 7, 999, 1000, 1001, 4096, wire.len()] {
+        let d = decode_chunks_of(&wire, size);
+        assert!(d.done, "chunk size {size}");
+        assert_eq!(d.stats.long_lines, 3, "chunk size {size}");
+        assert_eq!(d.stats.bare_lf, 1, "chunk size {size}");
+        assert_eq!(d.body, &wire[..wire.len() - 3]);
+    }
+}
+
+#[test]
+fn bare_cr_and_bare_lf_are_kept_as_data_and_counted() {
+    let d = decode_whole(b"a\rb\nc\r\r\nd\n\r\n.\r\n");
+    assert!(d.done);
+    assert_eq!(d.body, b"a\rb\nc\r\r\nd\n\r\n");
+    assert_eq!((d.stats.bare_cr, d.stats.bare_lf), (2, 2));
+}
+
+#[test]
+fn dot_cr_not_followed_by_lf_is_a_stuffed_dot_and_a_bare_cr() {
+    let d = decode_whole(b".\r\r\n.\rX\r\n.\r\n");
+    assert!(d.done);
+    assert_eq!(d.body, b"\r\r\n\rX\r\n");
+    assert_eq!(d.stats.bare_cr, 2);
+}
+
+#[test]
+fn held_back_bytes_are_written_once_the_next_byte_decides() {
+    let mut decoder = DataDecoder::new();
+    let mut body = Vec::new();
+    let p = decoder.decode(b"abc\r", &mut body);
+    assert_eq!((p.consumed, p.done), (4, false));
+    assert_eq!(body, b"abc", "a trailing CR waits for the next byte");
+    decoder.decode(b"\n.", &mut body);
+    assert_eq!(body, b"abc\r\n", "a line-start dot waits too");
+    decoder.decode(b"\r", &mut body);
+    assert_eq!(body, b"abc\r\n");
+    let p = decoder.decode(b"\nNOOP\r\n", &mut body);
+    assert_eq!((p.consumed, p.done), (1, true));
+    assert_eq!(body, b"abc\r\n");
+}
+
+#[test]
+fn unterminated_data_is_never_done() {
+    for input in [
+        &b""[..],
+        b"\r\n",
+        b".",
+        b".\r",
+        b".\n",
+        b"\n.\n",
+        b"a\r\n.\r",
+        b"a\r\n.",
+    ] {
+        let d = decode_whole(input);
+        assert!(!d.done, "{input:?}");
+        assert_eq!(d.consumed, input.len());
+    }
+}
+
+/// Inputs that exercise every decoder state at every position.
+const TRICKY: &[&[u8]] = &[
+    b".\r\n",
+    b"a\r\n.\r\n",
+    b"..\r\n.\r\n",
+    b".\r\r\n.\r\n",
+    b".\n.\r\n.\r\n",
+    b"\r\r\n.\r\n",
+    b"x\n.\nx\r.\rx\r\n.\r\n",
+    b"\r\n\r\n..\r\n.\r.\r\n.\r\nTAIL",
+    b".a\r\n\r.\r\n\n.\r\n\r\n.\r\n",
+];
+
+#[test]
+fn output_is_identical_for_every_pair_of_split_points() {
+    for input in TRICKY {
+        let whole = decode_whole(input);
+        assert!(whole.done, "{input:?}");
+        for first in 0..=input.len() {
+            for second in first..=input.len() {
+                let split = decode_split(input, &[first, second]);
+                assert_eq!(split, whole, "{input:?} cut at {first} and {second}");
+            }
+        }
+    }
+}
+
+#[test]
+fn large_body_decodes_the_same_in_any_chunk_size() {
+    let mut wire = Vec::new();
+    let mut expected = Vec::new();
+    for n in 0..20_000u32 {
+        let line = format!(
+            "{}line {n} with some text\r\n",
+            if n % 7 == 0 { ".." } else { "" }
+        );
+        wire.extend_from_slice(line.as_bytes());
+        expected.extend_from_slice(line.strip_prefix('.').unwrap_or(&line).as_bytes());
+    }
+    wire.extend_from_slice(b".\r\nQUIT\r\n");
+    for size in [1, 3, 64, 4096, 65536, wire.len()] {
+        let d = decode_chunks_of(&wire, size);
+        assert!(d.done);
+        assert_eq!(d.consumed, wire.len() - 6);
+        assert_eq!(d.body, expected, "chunk size {size}");
+    }
+}
