@@ -3,8 +3,13 @@
 //! ```text
 //! cargo xtask certs [--out DIR]   test CA + server/client certificates (rcgen), idempotent
 //! cargo xtask demo                the RFC 821 exchange and friends, sender <-> receiver over loopback TLS
+//! cargo xtask interop             this workspace against independent SMTP peers (Postfix, aiosmtpd, swaks, curl, smtplib)
+//! cargo xtask conformance         the smtp-conform suites against peers and against our own halves
 //! cargo xtask ci                  what .ci/run runs: fmt, clippy, tests, demo
 //! ```
+
+mod conformance;
+mod interop;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -29,6 +34,12 @@ enum Task {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run this workspace's sender and receiver against independent SMTP peers
+    /// on loopback and print a result table.
+    Interop(interop::Args),
+    /// Run the conformance suites (smtp-conform) against independent peers and
+    /// against this workspace's halves; writes the matrix.
+    Conformance(conformance::Args),
     /// Run what .ci/run runs: cargo fmt --check, clippy, the tests, the demo.
     Ci,
 }
@@ -64,6 +75,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Task::Interop(args) => interop::run(args),
+        Task::Conformance(args) => conformance::run(args),
         Task::Ci => {
             let root = repo_root();
             run_cargo(&root, &["fmt", "--all", "--", "--check"])?;
