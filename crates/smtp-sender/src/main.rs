@@ -1,2 +1,75 @@
-//! smtp-send
-fn main() {}
+//! `smtp-send`: send a message over SMTP, report recipient by recipient.
+//!
+//! See `smtp-send --help` for the options and examples.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+
+fn main() -> ExitCode {
+    let args = match cli::args::Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => {
+            let usage = error.use_stderr();
+            let _ = error.print();
+            return if usage {
+                ExitCode::from(cli::EX_USAGE)
+            } else {
+                ExitCode::SUCCESS // --help, --version
+            };
+        }
+    };
+    init_logging(args.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("smtp-send: cannot start the runtime: {error}");
+            return ExitCode::from(cli::EX_TEMPFAIL);
+        }
+    };
+    runtime.block_on(cli::run(args))
+}
+
+/// RUST_LOG for everything (default: warnings); `-v` adds the transcript,
+/// printed bare (`C: EHLO ...`) so it reads like the RFC's examples.
+fn init_logging(verbose: bool) {
+    let mut general = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    // The CLI prints its own warning for --insecure-skip-verify, and the
+    // transcript goes through the second layer only.
+    for directive in ["smtp_sender::tls=error", "smtp_sender::transcript=off"] {
+        if let Ok(directive) = directive.parse() {
+            general = general.add_directive(directive);
+        }
+    }
+    let transcript_level = if verbose {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::OFF
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(general),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .without_time()
+                .with_target(false)
+                .with_level(false)
+                .with_filter(
+                    Targets::new().with_target("smtp_sender::transcript", transcript_level),
+                ),
+        )
+        .init();
+}

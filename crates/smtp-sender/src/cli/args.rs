@@ -1,0 +1,129 @@
+//! The command line of `smtp-send`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use smtp_sender::TlsMode;
+
+const EXAMPLES: &str = "\
+Examples:
+  # A composed message over STARTTLS (the default on any port but 465), with AUTH:
+  SMTP_PASSWORD=s3cret smtp-send --server mail.example.com:587 --user alice \\
+      --from alice@example.com --to bob@example.org --subject Hello --text 'Hi Bob'
+
+  # An RFC 5322 file; the envelope comes from its From/To/Cc/Bcc headers:
+  smtp-send --server mail.example.com:465 --message letter.eml
+
+  # From stdin, to a local test server with a private CA, showing the conversation:
+  smtp-send --server localhost:2525 --ca ca.pem --message - -v < letter.eml
+
+  # Plain RFC 821 (HELO, no extensions), no TLS, for teaching:
+  smtp-send --server 127.0.0.1:2525 --tls none --classic \\
+      --from a@example.com --to b@example.com --text 'hello'
+
+Exit status: 0 every recipient accepted the message; 75 (EX_TEMPFAIL) a
+temporary failure, try again later; 69 (EX_UNAVAILABLE) a permanent failure;
+64 (EX_USAGE) a usage error. RUST_LOG sets the log level (e.g. RUST_LOG=debug).";
+
+/// Send a message over SMTP and report, recipient by recipient, what the server said.
+#[derive(Debug, Parser)]
+#[command(name = "smtp-send", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// The server: HOST, HOST:PORT or [IPv6]:PORT (default port 465 with --tls implicit, else 25)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub server: String,
+
+    /// TLS mode: implicit, starttls, opportunistic or none [default: implicit on port 465, starttls otherwise]
+    #[arg(long, value_name = "MODE")]
+    pub tls: Option<TlsMode>,
+
+    /// Extra trusted CA certificates (PEM), added to the system's trust roots
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// The name to verify the certificate against and send as SNI [default: the server's host]
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+
+    /// DANGEROUS: accept any certificate (the connection can be intercepted)
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+
+    /// Authenticate as NAME (AUTH PLAIN or LOGIN); the password comes from
+    /// --password-file or the SMTP_PASSWORD environment variable
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Read the password from FILE (first line)
+    #[arg(long, value_name = "FILE", requires = "user")]
+    pub password_file: Option<PathBuf>,
+
+    /// Allow AUTH over an unencrypted connection
+    #[arg(long)]
+    pub allow_plaintext_auth: bool,
+
+    /// The name to send with EHLO/HELO [default: this host's FQDN, or its address]
+    #[arg(long, value_name = "NAME")]
+    pub ehlo: Option<String>,
+
+    /// Envelope sender, and From: of a composed message [default: from the message's headers]
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
+
+    /// Recipient (repeatable); `Name <addr>` allowed
+    #[arg(long, value_name = "ADDR")]
+    pub to: Vec<String>,
+
+    /// Copy recipient (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub cc: Vec<String>,
+
+    /// Blind copy recipient (repeatable): in the envelope only, never in the headers
+    #[arg(long, value_name = "ADDR")]
+    pub bcc: Vec<String>,
+
+    /// Subject of a composed message
+    #[arg(long)]
+    pub subject: Option<String>,
+
+    /// Text body of a composed message
+    #[arg(long, conflicts_with = "text_file")]
+    pub text: Option<String>,
+
+    /// Text body from a file (UTF-8)
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+
+    /// HTML body from a file (UTF-8)
+    #[arg(long, value_name = "FILE")]
+    pub html_file: Option<PathBuf>,
+
+    /// Attach a file (repeatable); the content type comes from the extension
+    #[arg(long, value_name = "FILE")]
+    pub attach: Vec<PathBuf>,
+
+    /// Send this RFC 5322 message file as it is (`-` for stdin)
+    #[arg(long, short = 'm', value_name = "FILE",
+          conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach"])]
+    pub message: Option<PathBuf>,
+
+    /// Do not use PIPELINING even when offered
+    #[arg(long)]
+    pub no_pipelining: bool,
+
+    /// Use CHUNKING (BDAT) when offered
+    #[arg(long)]
+    pub chunking: bool,
+
+    /// Speak plain RFC 821: HELO, no extensions
+    #[arg(long)]
+    pub classic: bool,
+
+    /// Use this timeout (seconds) for every step instead of RFC 5321's
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+
+    /// Print the conversation (transcript) to stderr as it happens
+    #[arg(short, long)]
+    pub verbose: bool,
+}

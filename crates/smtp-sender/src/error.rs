@@ -1,0 +1,238 @@
+//! What can go wrong while sending, and whether trying again later may help.
+//!
+//! Every error answers one question for the caller (and for the `smtp-send`
+//! exit code): is the failure *temporary* (RFC 5321 §4.2.1: a 4yz reply, a
+//! lost connection, a timeout: try again later) or *permanent* (a 5yz reply,
+//! or something about the message or the configuration that will not change
+//! by waiting)? See [`SendError::is_temporary`].
+
+use std::time::Duration;
+
+use smtp_wire::{Reply, ReplyError};
+
+use crate::tls::TlsError;
+
+/// Everything that can stop a message from being handed over.
+///
+/// Errors about one recipient are *not* here: a refused recipient is a line
+/// in the [`Report`](crate::Report), and delivery to the others goes on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// Caller input that can never be sent: an address or EHLO name with a
+    /// CR, LF or NUL in it, or one that is not valid RFC 5321 syntax.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidInput {
+        /// What the value was meant to be ("recipient address", "EHLO name", ...).
+        what: &'static str,
+        /// The value as given (control characters shown escaped by `{:?}`).
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The configuration cannot work (e.g. implicit TLS with `tls_active`
+    /// switched off, AUTH requested in classic mode, an unreadable CA file).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The envelope has no recipient.
+    #[error("no recipients: the envelope needs at least one RCPT TO address")]
+    NoRecipients,
+    /// The TCP connection could not be opened.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// `host:port` as configured.
+        addr: String,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading from or writing to the connection failed.
+    #[error("connection error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server closed the connection when a reply was still expected.
+    #[error("the server closed the connection while we waited for {during}")]
+    ConnectionClosed {
+        /// What we were waiting for (e.g. "the reply to RCPT").
+        during: &'static str,
+    },
+    /// RFC 5321 §4.5.3.2: the server took longer than the configured timeout.
+    #[error("timed out after {} s waiting for {stage}", after.as_secs_f32())]
+    Timeout {
+        /// What we were waiting for.
+        stage: &'static str,
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// The server's reply was not valid RFC 5321 §4.2 syntax, was too long,
+    /// or had too many continuation lines.
+    #[error("malformed reply from the server: {0}")]
+    MalformedReply(#[from] ReplyError),
+    /// The server sent more than a reply may hold (an endless line).
+    #[error("the server sent {0} octets without completing a reply line")]
+    ReplyTooLong(usize),
+    /// The TLS handshake failed; the inner error says why (expired,
+    /// self-signed, unknown CA, wrong name, ...).
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    /// TLS is required (`TlsMode::StartTls`) but the server does not offer
+    /// STARTTLS (RFC 3207 §4). Nothing else was sent.
+    #[error("the server does not offer STARTTLS and TLS is required; stopping before AUTH or MAIL")]
+    StartTlsUnavailable,
+    /// TLS is required and the server refused the STARTTLS command.
+    #[error("the server refused STARTTLS and TLS is required: {0}")]
+    StartTlsRefused(Reply),
+    /// The server sent more bytes after its `220` reply to STARTTLS, before
+    /// the handshake: they could be a response injection (CVE-2011-0411).
+    #[error(
+        "the server sent data after its reply to STARTTLS, before the TLS handshake \
+         (possible response injection, CVE-2011-0411); aborting"
+    )]
+    ResponseInjection,
+    /// RFC 5321 §3.8: a `421` reply: the server is closing the connection.
+    #[error("the server is closing the connection: {0}")]
+    ServiceClosing(Reply),
+    /// The greeting was not `220` (RFC 5321 §3.1, e.g. `554 no service here`).
+    #[error("the server refused the session: {0}")]
+    GreetingRefused(Reply),
+    /// A command the session cannot go on without (EHLO/HELO, RSET) was refused.
+    #[error("{command} refused: {reply}")]
+    Rejected {
+        /// The command verb.
+        command: &'static str,
+        /// The server's reply.
+        reply: Reply,
+    },
+    /// A reply that makes no sense for the command (e.g. `250` to DATA,
+    /// where RFC 5321 §4.3.2 allows only 354 or an error).
+    #[error("unexpected reply to {command}: {reply}")]
+    UnexpectedReply {
+        /// The command verb.
+        command: &'static str,
+        /// The server's reply.
+        reply: Reply,
+    },
+    /// RFC 4954 §6: the server did not accept the credentials.
+    #[error("authentication failed: {0}")]
+    AuthFailed(Reply),
+    /// Credentials were given but the server offers no mechanism we speak.
+    #[error(
+        "the server offers no usable AUTH mechanism (offered: {offered}; supported: PLAIN, LOGIN)"
+    )]
+    AuthUnavailable {
+        /// The mechanisms the server listed, space-separated (may be empty).
+        offered: String,
+    },
+    /// Credentials would cross an unencrypted connection and the
+    /// configuration does not allow it (`allow_plaintext_auth`).
+    #[error(
+        "refusing to send credentials over an unencrypted connection \
+         (use TLS, or allow plaintext AUTH explicitly)"
+    )]
+    AuthRequiresTls,
+    /// RFC 1870 §6.1: the server's SIZE limit is smaller than the message;
+    /// refused locally, before MAIL.
+    #[error("the message is {size} octets but the server accepts at most {limit} (SIZE, RFC 1870)")]
+    MessageTooLarge {
+        /// The message size in octets, with CRLF line ends.
+        size: u64,
+        /// The limit the server announced.
+        limit: u64,
+    },
+    /// The message or an address needs an extension the server does not
+    /// offer; sending it anyway would corrupt it (RFC 6152 §3, RFC 6531 §3.4).
+    #[error(
+        "the message needs {extension} ({why}) but the server does not offer it; not sending it rather than corrupting it"
+    )]
+    ExtensionRequired {
+        /// `8BITMIME` or `SMTPUTF8`.
+        extension: &'static str,
+        /// Which part of the message needs it.
+        why: &'static str,
+    },
+    /// The server refused MAIL FROM (RFC 5321 §4.1.1.2); nobody got the message.
+    #[error("the sender was refused: {0}")]
+    SenderRefused(Reply),
+    /// The client was already closed (after QUIT or a fatal error).
+    #[error("the connection is closed")]
+    Closed,
+}
+
+impl SendError {
+    /// True when trying again later may succeed.
+    ///
+    /// - replies decide by their class (RFC 5321 §4.2.1: 4yz temporary, 5yz permanent);
+    /// - network trouble, timeouts, broken replies and TLS failures are
+    ///   temporary, as mail transfer agents treat them (they queue and retry;
+    ///   a TLS failure is often fixed on the server's side);
+    /// - problems with the message, the addresses or the configuration are
+    ///   permanent: sending the same thing again fails the same way.
+    ///
+    /// ```
+    /// use smtp_sender::SendError;
+    /// assert!(SendError::ConnectionClosed { during: "the greeting" }.is_temporary());
+    /// assert!(!SendError::NoRecipients.is_temporary());
+    /// ```
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            SendError::Connect { .. }
+            | SendError::Io(_)
+            | SendError::ConnectionClosed { .. }
+            | SendError::Timeout { .. }
+            | SendError::MalformedReply(_)
+            | SendError::ReplyTooLong(_)
+            | SendError::Tls(_)
+            | SendError::StartTlsUnavailable
+            | SendError::ResponseInjection
+            | SendError::UnexpectedReply { .. }
+            | SendError::ServiceClosing(_) => true,
+            SendError::StartTlsRefused(reply)
+            | SendError::GreetingRefused(reply)
+            | SendError::Rejected { reply, .. }
+            | SendError::AuthFailed(reply)
+            | SendError::SenderRefused(reply) => reply.is_transient(),
+            SendError::InvalidInput { .. }
+            | SendError::Config(_)
+            | SendError::NoRecipients
+            | SendError::AuthUnavailable { .. }
+            | SendError::AuthRequiresTls
+            | SendError::MessageTooLarge { .. }
+            | SendError::ExtensionRequired { .. }
+            | SendError::Closed => false,
+        }
+    }
+
+    /// The opposite of [`is_temporary`](Self::is_temporary).
+    pub fn is_permanent(&self) -> bool {
+        !self.is_temporary()
+    }
+
+    /// The server's reply behind this error, when there is one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            SendError::StartTlsRefused(reply)
+            | SendError::ServiceClosing(reply)
+            | SendError::GreetingRefused(reply)
+            | SendError::Rejected { reply, .. }
+            | SendError::AuthFailed(reply)
+            | SendError::SenderRefused(reply) => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// True when the conversation is still in step after this error, so a
+    /// polite QUIT can be sent (a refused reply); false when the connection
+    /// is broken or must not be trusted (I/O, timeout, TLS, 421, injection).
+    pub(crate) fn conversation_intact(&self) -> bool {
+        matches!(
+            self,
+            SendError::StartTlsUnavailable
+                | SendError::StartTlsRefused(_)
+                | SendError::GreetingRefused(_)
+                | SendError::Rejected { .. }
+                | SendError::AuthFailed(_)
+                | SendError::AuthUnavailable { .. }
+                | SendError::AuthRequiresTls
+                | SendError::Config(_)
+        )
+    }
+}

@@ -1,0 +1,353 @@
+//! The `smtp-send` binary: output, exit codes, options, against Python's
+//! smtpd and the scripted server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::process::Stdio;
+
+use support::certs::self_signed_leaf;
+use support::python::{PythonSmtpd, as_smtpd_sees_it};
+use support::server::{serve, serve_tls};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn smtp_send(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smtp-send"));
+    cmd.args(args)
+        .env_remove("SMTP_PASSWORD")
+        .env_remove("RUST_LOG")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input).await.unwrap();
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("smtp-send finished")
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn help_has_examples() {
+    let out = smtp_send(&["--help"], None, &[]).await;
+    assert_eq!(out.code, 0);
+    for needle in [
+        "Examples:",
+        "--insecure-skip-verify",
+        "SMTP_PASSWORD",
+        "EX_TEMPFAIL",
+        "--message",
+    ] {
+        assert!(out.stdout.contains(needle), "missing {needle}");
+    }
+}
+
+#[tokio::test]
+async fn usage_errors_exit_64_in_one_line() {
+    let out = smtp_send(&["--server", "x", "--password", "secret"], None, &[]).await;
+    assert_eq!(out.code, 64);
+    let out = smtp_send(
+        &[
+            "--server",
+            "127.0.0.1:1",
+            "--user",
+            "u",
+            "--from",
+            "a@b.c",
+            "--to",
+            "d@e.f",
+            "--text",
+            "x",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 64);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("SMTP_PASSWORD"));
+}
+
+#[tokio::test]
+async fn composed_message_to_python_smtpd() {
+    let smtpd = PythonSmtpd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let attachment = dir.path().join("notes.txt");
+    std::fs::write(&attachment, "attached text\n").unwrap();
+    let server = format!("127.0.0.1:{}", smtpd.port);
+    let out = smtp_send(
+        &[
+            "--server",
+            &server,
+            "--tls",
+            "none",
+            "--from",
+            "Alice <alice@example.com>",
+            "--to",
+            "bob@example.org",
+            "--cc",
+            "carol@example.org",
+            "--bcc",
+            "dave@example.net",
+            "--subject",
+            "CLI test",
+            "--text",
+            "Hello from the CLI",
+            "--attach",
+            attachment.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.lines().count(), 3);
+    assert!(out.stdout.lines().all(|l| l.starts_with("accepted")));
+    assert_eq!(
+        smtpd.envelope(1),
+        [
+            "alice@example.com",
+            "bob@example.org",
+            "carol@example.org",
+            "dave@example.net"
+        ]
+    );
+    let received = smtpd.message(1);
+    let parsed = smtp_mime::inspect(&received);
+    assert_eq!(parsed.subject.as_deref(), Some("CLI test"));
+    assert_eq!(parsed.attachments[0].bytes, b"attached text\n");
+    assert!(
+        !String::from_utf8_lossy(&received)
+            .to_ascii_lowercase()
+            .contains("dave@"),
+        "Bcc leaked"
+    );
+}
+
+#[tokio::test]
+async fn message_file_and_stdin_arrive_byte_identical() {
+    let smtpd = PythonSmtpd::start();
+    let message = b"From: alice@example.com\r\nTo: bob@example.org\r\nBcc: eve@example.net\r\nSubject: file\r\n\r\n.dot\r\nbody\r\n";
+    let without_bcc =
+        b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: file\r\n\r\n.dot\r\nbody\r\n";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.eml");
+    std::fs::write(&file, message).unwrap();
+    let server = format!("127.0.0.1:{}", smtpd.port);
+
+    let out = smtp_send(
+        &[
+            "--server",
+            &server,
+            "--tls",
+            "none",
+            "--message",
+            file.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = smtp_send(
+        &[
+            "--server",
+            &server,
+            "--tls",
+            "none",
+            "-m",
+            "-",
+            "--to",
+            "zed@example.org",
+        ],
+        Some(message),
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    assert_eq!(
+        smtpd.envelope(1),
+        ["alice@example.com", "bob@example.org", "eve@example.net"]
+    );
+    assert_eq!(smtpd.envelope(2), ["alice@example.com", "zed@example.org"]);
+    for n in [1, 2] {
+        assert_eq!(smtpd.message(n), as_smtpd_sees_it(without_bcc));
+    }
+}
+
+/// A server that accepts `a`, refuses `b` with `code_b`, then takes the message.
+async fn refusing_server(code_b: &'static str) -> u16 {
+    let (addr, _) = serve(move |mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 ENHANCEDSTATUSCODES\r\n").await;
+        c.expect("MAIL").await;
+        c.send("250 2.1.0 ok\r\n").await;
+        c.expect("RCPT").await;
+        c.send("250 2.1.5 ok\r\n").await;
+        c.expect("RCPT").await;
+        c.send(code_b).await;
+        c.expect("DATA").await;
+        c.send("354 go\r\n").await;
+        c.read_data().await;
+        c.send("250 2.0.0 queued\r\n").await;
+        c.expect("QUIT").await;
+        c.send("221 bye\r\n").await;
+    })
+    .await;
+    addr.port()
+}
+
+#[tokio::test]
+async fn exit_codes_follow_the_recipients() {
+    let args = |port: u16| {
+        vec![
+            "--server".to_string(),
+            format!("127.0.0.1:{port}"),
+            "--tls".into(),
+            "none".into(),
+            "--from".into(),
+            "a@example.com".into(),
+            "--to".into(),
+            "ok@example.org".into(),
+            "--to".into(),
+            "no@example.org".into(),
+            "--text".into(),
+            "hi".into(),
+        ]
+    };
+    let port = refusing_server("550 5.1.1 no such user\r\n").await;
+    let a = args(port);
+    let out = smtp_send(&a.iter().map(String::as_str).collect::<Vec<_>>(), None, &[]).await;
+    assert_eq!(out.code, 69, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "accepted <ok@example.org>: 250 2.0.0 queued");
+    assert!(
+        lines[1].starts_with("refused  <no@example.org>: 550 5.1.1 no such user ("),
+        "{}",
+        lines[1]
+    );
+
+    let port = refusing_server("450 4.2.1 mailbox busy\r\n").await;
+    let a = args(port);
+    let out = smtp_send(&a.iter().map(String::as_str).collect::<Vec<_>>(), None, &[]).await;
+    assert_eq!(out.code, 75);
+    assert!(
+        out.stdout
+            .contains("deferred <no@example.org>: 450 4.2.1 mailbox busy")
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_temporary() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let server = format!("127.0.0.1:{port}");
+    let out = smtp_send(
+        &[
+            "--server",
+            &server,
+            "--tls",
+            "none",
+            "--from",
+            "a@b.example",
+            "--to",
+            "c@d.example",
+            "--text",
+            "x",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 75);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("deferred <c@d.example>: cannot connect")
+    );
+}
+
+#[tokio::test]
+async fn verbose_transcript_with_redacted_auth_and_insecure_warning() {
+    let (addr, _) = serve_tls(self_signed_leaf(), |c| async move {
+        let mut c = c.expect("handshake");
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 AUTH PLAIN\r\n").await;
+        c.expect("AUTH PLAIN").await;
+        c.send("235 ok\r\n").await;
+        c.expect("MAIL").await;
+        c.send("250 ok\r\n").await;
+        c.expect("RCPT").await;
+        c.send("250 ok\r\n").await;
+        c.expect("DATA").await;
+        c.send("354 go\r\n").await;
+        c.read_data().await;
+        c.send("250 queued\r\n").await;
+        c.expect("QUIT").await;
+        c.send("221 bye\r\n").await;
+    })
+    .await;
+    let server = format!("localhost:{}", addr.port());
+    let out = smtp_send(
+        &[
+            "--server",
+            &server,
+            "--tls",
+            "implicit",
+            "--insecure-skip-verify",
+            "--user",
+            "alice",
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.org",
+            "--text",
+            "hi",
+            "-v",
+        ],
+        None,
+        &[("SMTP_PASSWORD", "s3cret")],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: --insecure-skip-verify"));
+    assert!(out.stderr.contains("-- TLS started --"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("C: AUTH PLAIN <redacted>"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("C: MAIL FROM:<a@example.com>"));
+    assert!(out.stderr.contains("S: 250 queued"));
+    assert!(
+        !out.stderr.contains("s3cret") && !out.stderr.contains("AGFsaWNlAHMzY3JldA"),
+        "secret leaked"
+    );
+}
