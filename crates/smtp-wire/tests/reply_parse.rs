@@ -499,3 +499,15 @@ fn every_enhanced_code_has_its_own_explanation() {
             .starts_with("Unknown subject")
     );
 }
+
+#[test]
+fn c1_controls_are_refused_like_c0_controls() {
+    // U+0085 (NEL) encoded in UTF-8: a control the serializer would never write.
+    let err = smtp_wire::ReplyParser::new()
+        .decode("250 ok\u{85}then\r\n".as_bytes())
+        .unwrap_err();
+    assert!(
+        matches!(err, smtp_wire::ReplyError::ControlChar(0x85)),
+        "{err:?}"
+    );
+}

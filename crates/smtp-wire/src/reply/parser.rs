@@ -173,6 +173,13 @@ impl ReplyParser {
             return Err(ReplyError::ControlChar(bad));
         }
         let text = String::from_utf8_lossy(line.text);
+        // The C1 controls (U+0080..U+009F) are controls too: refused here as
+        // the serializer refuses to write them, so parse and serialize agree.
+        if let Some(c1) = text.chars().find(|c| c.is_control() && *c != '\t') {
+            return Err(ReplyError::ControlChar(
+                u8::try_from(u32::from(c1)).unwrap_or(0x7f),
+            ));
+        }
         match &mut self.partial {
             None => {
                 let (enhanced, text) = split_enhanced(line.code, &text);
