@@ -9,6 +9,7 @@
 //! ```
 
 mod conformance;
+mod demo;
 mod interop;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,12 @@ enum Task {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The guided tour: the sender and the receiver talk over loopback TLS;
+    /// every line is shown with the RFC section behind it.
+    Demo,
+    /// Regenerate the transcript in docs/rfc821-walkthrough.md from the
+    /// demo's first conversation (a test checks that it stays true).
+    Walkthrough,
     /// Run this workspace's sender and receiver against independent SMTP peers
     /// on loopback and print a result table.
     Interop(interop::Args),
@@ -75,6 +82,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Task::Demo => demo::run(&repo_root()),
+        Task::Walkthrough => demo::write_walkthrough(&repo_root()),
         Task::Interop(args) => interop::run(args),
         Task::Conformance(args) => conformance::run(args),
         Task::Ci => {

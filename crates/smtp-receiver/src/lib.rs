@@ -1,1 +1,91 @@
-//! Receiver-SMTP.
+//! # smtp-receiver: an embeddable Receiver-SMTP
+//!
+//! The right-hand box of the RFC 5321 diagram: it accepts connections,
+//! holds the conversation, accepts or refuses each step, and puts accepted
+//! mail into the file system (a Maildir) without ever losing a message it
+//! said 250 to. A library first (like go-smtp's server or aiosmtpd), the
+//! `smtp-receive` binary second.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`session`] | the sans-IO state machine: command order, replies, AUTH, DATA/BDAT, trace headers |
+//! | [`handler`] | the [`Handler`] trait the application implements |
+//! | [`server`] | listeners, TLS (STARTTLS and implicit), limits, timeouts, shutdown |
+//! | [`maildir`] | Maildir delivery, the default handler |
+//! | [`sink`] | a handler that stores nothing (benchmarks) |
+//! | [`users`] | a user/password table for AUTH |
+//! | [`config`] | configuration with safe defaults |
+//!
+//! ## Embedding
+//!
+//! ```
+//! use smtp_receiver::{Envelope, Handler, MessageBody, Server};
+//! use smtp_receiver::config::{RecipientPolicy, ServerConfig};
+//! use smtp_wire::Reply;
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! /// Keeps the subject line of every message.
+//! #[derive(Clone, Default)]
+//! struct Subjects(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+//!
+//! impl Handler for Subjects {
+//!     async fn data(&mut self, _: &Envelope, body: &mut MessageBody<'_>) -> Result<(), Reply> {
+//!         let mut message = Vec::new();
+//!         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
+//!             message.extend_from_slice(chunk);
+//!         }
+//!         let text = String::from_utf8_lossy(&message);
+//!         if let Some(line) = text.lines().find(|l| l.starts_with("Subject:")) {
+//!             self.0.lock().unwrap().push(line.to_string());
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = ServerConfig::new("mx.example.org");
+//! config.listen_plain("127.0.0.1:0".parse()?);                  // port 0: any free port
+//! config.session.recipients = RecipientPolicy::domains(["example.org"]);
+//! config.on_transcript(|_info, transcript| eprint!("{}", transcript.render()));
+//!
+//! let handler = Subjects::default();
+//! let server = Server::bind(config, handler.clone()).await?;
+//! let addr = server.local_addrs()[0].addr;
+//! let shutdown = server.shutdown_handle();
+//! let running = tokio::spawn(server.run());
+//!
+//! // A client, by hand (smtp-sender does this properly).
+//! let mut client = BufReader::new(tokio::net::TcpStream::connect(addr).await?);
+//! client.write_all(b"EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n\
+//!     RCPT TO:<b@example.org>\r\nDATA\r\n").await?;
+//! let mut line = String::new();
+//! while !line.starts_with("354") {
+//!     line.clear();
+//!     client.read_line(&mut line).await?;
+//! }
+//! client.write_all(b"Subject: hello\r\n\r\nHi!\r\n.\r\nQUIT\r\n").await?;
+//! let mut rest = String::new();
+//! while client.read_line(&mut rest).await? > 0 {}
+//! assert!(rest.contains("250 2.0.0 Ok: queued as"));
+//!
+//! shutdown.shutdown();
+//! running.await??;
+//! assert_eq!(*handler.0.lock().unwrap(), ["Subject: hello"]);
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod handler;
+pub mod maildir;
+pub mod server;
+pub mod session;
+pub mod sink;
+pub mod users;
+
+pub use handler::{ConnectionInfo, Envelope, Handler, Recipient};
+pub use maildir::{Maildir, MaildirHandler};
+pub use server::{BodyError, BoundListener, MessageBody, Server, ServerError, ShutdownHandle};
+pub use session::{Credentials, Mechanism};
+pub use sink::SinkHandler;
+pub use users::{Users, WithUsers};

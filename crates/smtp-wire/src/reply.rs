@@ -217,8 +217,9 @@ impl Reply {
     ///   other control characters (except TAB) are written as `?`, so nothing
     ///   in the text can end a line early or inject a second reply;
     /// - no lines at all is written as one empty line;
-    /// - an empty last line is written `250` alone (RFC 5321 §4.2:
-    ///   `Reply-code [ SP textstring ] CRLF`), an empty continuation `250-`;
+    /// - an empty last line is written `250 ` with its space (RFC 5321
+    ///   §4.2.1: the last line is the code "followed immediately by <SP>,
+    ///   optionally some text"), an empty continuation `250-`;
     /// - a code outside 200..=599 (a programming error) is written as `451`
     ///   ("local error, try later") rather than breaking the wire, and an
     ///   enhanced code whose class does not match the code's first digit
@@ -253,9 +254,11 @@ impl Reply {
                     }
                 }
                 None => {
-                    if !text.is_empty() || !last {
-                        out.push(separator);
-                    }
+                    // RFC 5321 §4.2.1: "The last line will begin with the
+                    // reply code, followed immediately by <SP>, optionally
+                    // some text": the space stays even with no text (and
+                    // RFC 4954 §4 needs `334 ` for an empty challenge).
+                    out.push(separator);
                     out.extend_from_slice(text.as_bytes());
                 }
             }

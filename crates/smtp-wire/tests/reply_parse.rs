@@ -308,7 +308,8 @@ fn serialize_forms() {
     let e = EnhancedCode::new(2, 1, 5);
     let table: &[(Reply, &[u8])] = &[
         (Reply::new(250, "OK"), b"250 OK\r\n"),
-        (Reply::new(250, ""), b"250\r\n"),
+        (Reply::new(250, ""), b"250 \r\n"),
+        (Reply::new(334, ""), b"334 \r\n"),
         (Reply::new(250, "a\nb\nc"), b"250-a\r\n250-b\r\n250 c\r\n"),
         (Reply::new(250, "a\n"), b"250 a\r\n"),
         (Reply::new(250, "a\n\nb"), b"250-a\r\n250-\r\n250 b\r\n"),
@@ -333,7 +334,7 @@ fn serialize_forms() {
                 enhanced: None,
                 lines: vec![],
             },
-            b"250\r\n",
+            b"250 \r\n",
         ),
         // Text set directly with a newline or CR inside still cannot break the reply.
         (

@@ -1,0 +1,180 @@
+//! Command-line interface: serve (the default) or read the Maildir.
+
+mod inspect;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Catch all mail for example.org on port 2525, stored in ./mail
+  smtp-receive --listen 127.0.0.1:2525 --maildir ./mail --domain example.org
+
+  # STARTTLS on 2525, implicit TLS on 4650, AUTH required
+  smtp-receive --listen 127.0.0.1:2525 --listen-tls 127.0.0.1:4650 \\
+      --cert cert.pem --key key.pem --maildir ./mail --accept-any-recipient \\
+      --user alice:secret --require-auth
+
+  # Any free port (printed on stdout), accept and discard everything
+  smtp-receive --listen 127.0.0.1:0 --sink --accept-any-recipient
+
+  # What arrived, and one message in full (id or unique prefix)
+  smtp-receive list --maildir ./mail
+  smtp-receive show --maildir ./mail 1751371200M000042P4242Q7
+  smtp-receive show --maildir ./mail 17513712 --save report.pdf --out /tmp/report.pdf
+
+Logging: RUST_LOG=debug (tracing EnvFilter syntax); -v prints each session's
+transcript on stderr (AUTH secrets redacted).";
+
+/// An SMTP server (RFC 5321) that stores accepted mail in a Maildir.
+#[derive(Debug, Parser)]
+#[command(name = "smtp-receive", version, about = "An SMTP server (RFC 5321) that stores accepted mail in a Maildir", after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Reading the Maildir.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the messages in a Maildir, oldest first.
+    List {
+        /// The Maildir.
+        #[arg(long, value_name = "DIR")]
+        maildir: PathBuf,
+    },
+    /// Show one message: headers, MIME structure, text, attachments.
+    Show {
+        /// The Maildir.
+        #[arg(long, value_name = "DIR")]
+        maildir: PathBuf,
+        /// The message id (as in "queued as ID") or a unique prefix of its file name.
+        id: String,
+        /// Save the attachment with this file name (or 1-based number)...
+        #[arg(long, value_name = "NAME", requires = "out")]
+        save: Option<String>,
+        /// ...into this file (never overwritten).
+        #[arg(long, value_name = "FILE", requires = "save")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Serving options (the default command).
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Plain SMTP listener, STARTTLS offered when --cert is given (repeatable).
+    /// Default: 127.0.0.1:2525 when no listener is given.
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<SocketAddr>,
+    /// Implicit-TLS listener, the port-465 style of RFC 8314 (repeatable; needs --cert/--key).
+    #[arg(long, value_name = "ADDR")]
+    listen_tls: Vec<SocketAddr>,
+    /// Certificate chain, PEM, leaf first.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key, PEM.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Store accepted mail in this Maildir (created if needed).
+    #[arg(long, value_name = "DIR", conflicts_with = "sink")]
+    maildir: Option<PathBuf>,
+    /// Accept every valid message and store nothing (benchmarks).
+    #[arg(long)]
+    sink: bool,
+    /// Our host name (greeting, Received: by). Default: the system's.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+    /// Accept recipients in this domain (repeatable, case-insensitive).
+    #[arg(long, value_name = "D")]
+    domain: Vec<String>,
+    /// Accept any recipient (test set-ups; mail is only stored, never relayed).
+    #[arg(long)]
+    accept_any_recipient: bool,
+    /// A user for AUTH PLAIN/LOGIN, as NAME:PASSWORD (repeatable).
+    #[arg(long, value_name = "NAME:PASSWORD")]
+    user: Vec<String>,
+    /// A file of NAME:PASSWORD lines for AUTH.
+    #[arg(long, value_name = "FILE")]
+    users_file: Option<PathBuf>,
+    /// Refuse MAIL until the client has authenticated.
+    #[arg(long)]
+    require_auth: bool,
+    /// Allow AUTH without TLS for clients on a loopback address.
+    #[arg(long)]
+    allow_plaintext_auth_on_loopback: bool,
+    /// Largest message in octets (suffixes K, M, G: binary multiples).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "25M")]
+    max_size: u64,
+    /// Recipients per message.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    max_recipients: usize,
+    /// Simultaneous sessions.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections: usize,
+    /// Simultaneous sessions per client IP address.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_connections_per_ip: usize,
+    /// Print each session's transcript on stderr (AUTH redacted) and log more.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// `10000`, `64K`, `25M`, `1G`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let multiplier: u64 = match unit {
+        'B' => 1,
+        'K' => 1 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?} (use K, M or G)")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("expected a number of octets, got {text:?}"))?;
+    n.checked_mul(multiplier)
+        .ok_or_else(|| format!("{text} is too large"))
+}
+
+/// Runs what the command line asks for.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::List { maildir }) => inspect::list(&maildir),
+        Some(Command::Show {
+            maildir,
+            id,
+            save,
+            out,
+        }) => inspect::show(&maildir, &id, save.as_deref(), out.as_deref()),
+        None => serve::serve(cli.serve),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("25M"), Ok(25 << 20));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

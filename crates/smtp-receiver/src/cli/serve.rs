@@ -1,0 +1,177 @@
+//! `smtp-receive` (no subcommand): build the configuration from the flags,
+//! bind, print the listeners, serve until Ctrl-C / SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use smtp_receiver::config::{ListenerKind, RecipientPolicy, ServerConfig};
+use smtp_receiver::server::tls::load_tls_config;
+use smtp_receiver::{Handler, MaildirHandler, Server, SinkHandler, Users, WithUsers};
+use tracing_subscriber::EnvFilter;
+
+use super::ServeArgs;
+
+/// The listener used when none is given.
+const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve_async(args))
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
+async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
+    if args.maildir.is_none() && !args.sink {
+        bail!("say where mail goes: --maildir DIR, or --sink to discard it");
+    }
+    let config = build_config(&args)?;
+    let users = load_users(&args)?;
+    if args.require_auth && users.is_empty() {
+        bail!("--require-auth needs users (--user NAME:PASSWORD or --users-file FILE)");
+    }
+    match &args.maildir {
+        Some(dir) => {
+            let handler = MaildirHandler::open(dir, &config.session.hostname)
+                .with_context(|| format!("cannot open the Maildir {}", dir.display()))?;
+            with_users(config, handler, users).await
+        }
+        _ => with_users(config, SinkHandler::default(), users).await,
+    }
+}
+
+async fn with_users<H: Handler>(
+    mut config: ServerConfig,
+    handler: H,
+    users: Users,
+) -> anyhow::Result<()> {
+    if users.is_empty() {
+        run(config, handler).await
+    } else {
+        config.session.auth.enabled = true;
+        run(config, WithUsers::new(handler, users)).await
+    }
+}
+
+fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    let hostname = args.hostname.clone().unwrap_or_else(system_hostname);
+    let mut config = ServerConfig::new(hostname);
+    let mut plain = args.listen.clone();
+    if plain.is_empty() && args.listen_tls.is_empty() {
+        plain.push(
+            DEFAULT_LISTEN
+                .parse::<SocketAddr>()
+                .context("default listener")?,
+        );
+    }
+    for addr in plain {
+        config.listen_plain(addr);
+    }
+    for addr in &args.listen_tls {
+        config.listen_tls(*addr);
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        config.tls = Some(load_tls_config(cert, key)?);
+    } else if !args.listen_tls.is_empty() {
+        bail!("--listen-tls needs --cert FILE and --key FILE");
+    }
+    let session = &mut config.session;
+    session.recipients = match (args.accept_any_recipient, args.domain.is_empty()) {
+        (true, _) => RecipientPolicy::AcceptAny,
+        (false, false) => RecipientPolicy::domains(args.domain.iter().cloned()),
+        (false, true) => {
+            tracing::warn!(
+                "no --domain and no --accept-any-recipient: only postmaster is accepted"
+            );
+            RecipientPolicy::default()
+        }
+    };
+    session.auth.required = args.require_auth;
+    session.auth.allow_plaintext_on_loopback = args.allow_plaintext_auth_on_loopback;
+    session.limits.message_size = args.max_size;
+    session.limits.recipients = args.max_recipients;
+    session.limits.connections = args.max_connections;
+    session.limits.connections_per_ip = args.max_connections_per_ip;
+    if args.verbose {
+        config.on_transcript(|info, transcript| {
+            let text = format!(
+                "--- session {} ({}) ---\n{}",
+                info.peer,
+                info.listener,
+                transcript.render()
+            );
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        });
+    }
+    Ok(config)
+}
+
+fn load_users(args: &ServeArgs) -> anyhow::Result<Users> {
+    let mut users = match &args.users_file {
+        Some(path) => Users::from_file(path)?,
+        None => Users::new(),
+    };
+    for line in &args.user {
+        users.insert_line(line, "--user")?;
+    }
+    Ok(users)
+}
+
+/// The kernel's host name, else `localhost`.
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+async fn run<H: Handler>(config: ServerConfig, handler: H) -> anyhow::Result<()> {
+    let server = Server::bind(config, handler).await?;
+    // One line per listener, flushed, so scripts can read the port.
+    let mut stdout = std::io::stdout().lock();
+    for bound in server.local_addrs() {
+        let kind = match (bound.kind, bound.starttls) {
+            (ListenerKind::Plain, true) => "smtp, starttls",
+            (ListenerKind::Plain, false) => "smtp",
+            (ListenerKind::ImplicitTls, _) => "smtps",
+        };
+        writeln!(stdout, "listening on {} ({kind})", bound.addr)
+            .context("cannot write to stdout")?;
+    }
+    stdout.flush().context("cannot write to stdout")?;
+    drop(stdout);
+
+    let shutdown = server.shutdown_handle();
+    let running = tokio::spawn(server.run());
+    wait_for_signal().await?;
+    eprintln!("smtp-receive: shutting down");
+    shutdown.shutdown();
+    running.await.context("server task failed")??;
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM.
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot install a SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("cannot wait for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! One client connection: the socket, a fixed-size input buffer, the
+//! deadlines, and the transcript. The protocol lives in the sans-IO
+//! [`Session`]; this is only the plumbing around it.
+
+use std::io;
+use std::time::Duration;
+
+use smtp_wire::Transcript;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio_rustls::TlsAcceptor;
+
+use super::shutdown::ShutdownState;
+use super::stream::Stream;
+use crate::config::{DATA_BLOCK, Timeouts};
+use crate::session::Session;
+
+/// The input buffer: commands are at most a few KiB, message octets are
+/// streamed through it, so a session's memory does not depend on what the
+/// client sends.
+const INPUT_BUFFER: usize = 64 * 1024;
+
+/// Why reading stopped.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// The client closed the connection.
+    Closed,
+    /// The deadline for this command or data block passed.
+    Timeout,
+    /// The server is shutting down (at once while waiting for a command,
+    /// after the grace period inside a message).
+    Shutdown,
+    /// The socket failed.
+    Io(io::Error),
+}
+
+/// What went wrong while the application was reading a message body, for
+/// the driver to act on once the application returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Timeout,
+    Shutdown,
+    Lost,
+}
+
+impl From<&ReadError> for Failure {
+    fn from(error: &ReadError) -> Failure {
+        match error {
+            ReadError::Timeout => Failure::Timeout,
+            ReadError::Shutdown => Failure::Shutdown,
+            ReadError::Closed | ReadError::Io(_) => Failure::Lost,
+        }
+    }
+}
+
+/// The waiting the client is subject to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// For a command line: RFC 5321 §4.5.3.2.7; interrupted at once by shutdown.
+    Command,
+    /// For message octets: RFC 5321 §4.5.3.2.5, per data block; shutdown
+    /// waits for the grace period.
+    Data,
+}
+
+/// Deadlines per unit of work, never per read (RFC 5321 §4.5.3.2): a
+/// deadline is set when the session starts waiting for a command line or a
+/// data block and is only renewed when that unit is complete.
+#[derive(Debug)]
+struct Deadline {
+    at: Option<(Instant, Wait)>,
+    progress: u64,
+    block_start: u64,
+}
+
+pub(crate) struct Connection {
+    stream: Stream,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// Octets of input consumed since the connection started.
+    consumed: u64,
+    timeouts: Timeouts,
+    deadline: Deadline,
+    shutdown: watch::Receiver<ShutdownState>,
+    pub(crate) transcript: Option<Transcript>,
+    /// Set by the message body stream when reading failed under the application.
+    pub(crate) failure: Option<Failure>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        stream: Stream,
+        timeouts: Timeouts,
+        shutdown: watch::Receiver<ShutdownState>,
+        record: bool,
+    ) -> Connection {
+        Connection {
+            stream,
+            buf: vec![0; INPUT_BUFFER].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            consumed: 0,
+            timeouts,
+            deadline: Deadline {
+                at: None,
+                progress: 0,
+                block_start: 0,
+            },
+            shutdown,
+            transcript: record.then(Transcript::new),
+            failure: None,
+        }
+    }
+
+    /// The buffered, not yet consumed input.
+    pub(crate) fn input(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks `n` octets of [`input`](Self::input) as used.
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.start);
+        self.start += n;
+        self.consumed += n as u64;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Drops all buffered input; returns how much there was.
+    pub(crate) fn discard_input(&mut self) -> usize {
+        let n = self.end - self.start;
+        self.start = 0;
+        self.end = 0;
+        n
+    }
+
+    /// Writes the session's queued replies (deadline: the command timeout,
+    /// so a client that never reads cannot hold us forever).
+    pub(crate) async fn write_output(&mut self, session: &mut Session) -> io::Result<()> {
+        let out = session.take_output();
+        if out.is_empty() {
+            return Ok(());
+        }
+        if let Some(transcript) = self.transcript.as_mut() {
+            transcript.server(&out);
+        }
+        let write = async {
+            self.stream.write_all(&out).await?;
+            self.stream.flush().await
+        };
+        match timeout(self.timeouts.command, write).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client does not read replies",
+            )),
+        }
+    }
+
+    /// Reads more input, within the deadline of what the session waits for.
+    pub(crate) async fn read_more(&mut self, session: &Session) -> Result<(), ReadError> {
+        let (deadline, wait) = self.current_deadline(session);
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.buf.len() {
+            // Cannot happen: the session always consumes a full buffer.
+            return Err(ReadError::Io(io::Error::other("input buffer full")));
+        }
+        let Connection {
+            stream,
+            buf,
+            end,
+            shutdown,
+            ..
+        } = self;
+        let read = timeout_at(deadline, stream.read(&mut buf[*end..]));
+        let outcome = tokio::select! {
+            result = read => result,
+            () = shutdown_reached(shutdown, wait) => return Err(ReadError::Shutdown),
+        };
+        match outcome {
+            Err(_) => Err(ReadError::Timeout),
+            Ok(Ok(0)) => Err(ReadError::Closed),
+            Ok(Ok(n)) => {
+                if let Some(transcript) = self.transcript.as_mut() {
+                    transcript.client(&self.buf[self.end..self.end + n]);
+                }
+                self.end += n;
+                Ok(())
+            }
+            Ok(Err(error)) => Err(ReadError::Io(error)),
+        }
+    }
+
+    fn current_deadline(&mut self, session: &Session) -> (Instant, Wait) {
+        let wait = if session.in_message() {
+            Wait::Data
+        } else {
+            Wait::Command
+        };
+        let d = &mut self.deadline;
+        let unit_done = match wait {
+            Wait::Command => session.progress() != d.progress,
+            Wait::Data => self.consumed - d.block_start >= DATA_BLOCK as u64,
+        };
+        match d.at {
+            Some((at, w)) if w == wait && !unit_done => (at, wait),
+            _ => {
+                let limit = match wait {
+                    Wait::Command => self.timeouts.command,
+                    Wait::Data => self.timeouts.data_block,
+                };
+                let at = Instant::now() + limit;
+                *d = Deadline {
+                    at: Some((at, wait)),
+                    progress: session.progress(),
+                    block_start: self.consumed,
+                };
+                (at, wait)
+            }
+        }
+    }
+
+    /// Runs the TLS handshake on the TCP stream (STARTTLS or implicit TLS).
+    /// A client that sends garbage or nothing fails here, within the
+    /// deadline; there is no way back to plaintext.
+    pub(crate) async fn start_tls(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        limit: Duration,
+    ) -> io::Result<()> {
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
+            return Err(io::Error::other("TLS already active"));
+        };
+        let tls = match timeout(limit, acceptor.accept(tcp)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
+            }
+        };
+        self.stream = Stream::Tls(Box::new(tls));
+        if let Some(transcript) = self.transcript.as_mut() {
+            transcript.tls_started();
+        }
+        Ok(())
+    }
+
+    /// Closes the write side (TLS close_notify, then FIN), briefly.
+    pub(crate) async fn close(&mut self) {
+        let _ = timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+    }
+}
+
+/// Resolves when the session must give up because of a shutdown: at once
+/// while waiting for a command, at the end of the grace period inside a
+/// message. Never resolves while the server runs.
+async fn shutdown_reached(shutdown: &mut watch::Receiver<ShutdownState>, wait: Wait) {
+    let draining = shutdown
+        .wait_for(ShutdownState::is_draining)
+        .await
+        .map(|state| state.grace_deadline());
+    let Ok(deadline) = draining else {
+        return std::future::pending().await; // server gone: nobody will ask
+    };
+    if wait == Wait::Data
+        && let Some(deadline) = deadline
+    {
+        sleep_until(deadline).await;
+    }
+}

@@ -1,0 +1,171 @@
+//! The connection driver: runs one session over one socket. It only moves
+//! bytes and calls the application; every protocol decision is the
+//! session's.
+
+use std::sync::Arc;
+
+use smtp_wire::Reply;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use super::Shared;
+use super::body::MessageBody;
+use super::connection::{Connection, Failure, ReadError};
+use super::limits::Permit;
+use super::stream::Stream;
+use crate::config::ListenerKind;
+use crate::handler::{ConnectionInfo, Handler};
+use crate::session::{Event, Request, Session};
+
+/// Serves one accepted connection to its end.
+pub(crate) async fn serve_connection<H: Handler>(
+    tcp: TcpStream,
+    info: ConnectionInfo,
+    shared: Arc<Shared>,
+    mut handler: H,
+    permit: Permit,
+) {
+    let _ = tcp.set_nodelay(true);
+    let mut conn = Connection::new(
+        Stream::Plain(tcp),
+        shared.timeouts.clone(),
+        shared.shutdown.subscribe(),
+        shared.transcript.is_some(),
+    );
+    let implicit_tls = info.listener == ListenerKind::ImplicitTls;
+    if implicit_tls {
+        // RFC 8314 §3.3: TLS from the first byte; no handshake, no session.
+        let Some(acceptor) = &shared.acceptor else {
+            return;
+        };
+        if let Err(error) = conn
+            .start_tls(acceptor, shared.timeouts.tls_handshake)
+            .await
+        {
+            tracing::debug!(peer = %info.peer, %error, "implicit TLS handshake failed");
+            return finish(&shared, &info, conn, permit);
+        }
+    }
+    let mut session = Session::new(shared.session.clone(), info.clone(), implicit_tls);
+    if let Err(reply) = handler.connect(&info).await {
+        session.refuse(reply);
+    }
+    tracing::debug!(peer = %info.peer, listener = %info.listener, "session started");
+    drive(
+        &mut conn,
+        &mut session,
+        &mut handler,
+        shared.acceptor.as_ref(),
+        &shared,
+    )
+    .await;
+    tracing::debug!(peer = %info.peer, "session ended");
+    finish(&shared, &info, conn, permit);
+}
+
+fn finish(shared: &Shared, info: &ConnectionInfo, conn: Connection, permit: Permit) {
+    if let (Some(hook), Some(transcript)) = (&shared.transcript, &conn.transcript) {
+        hook(info, transcript);
+    }
+    drop(permit);
+}
+
+/// The loop: poll the session, do what it says, repeat until it closes.
+async fn drive<H: Handler>(
+    conn: &mut Connection,
+    session: &mut Session,
+    handler: &mut H,
+    acceptor: Option<&TlsAcceptor>,
+    shared: &Shared,
+) {
+    let mut body = Vec::new();
+    loop {
+        let (used, event) = session.poll(conn.input(), &mut body);
+        conn.consume(used);
+        match event {
+            Event::NeedMore => {
+                // RFC 2920 §3.1: all replies are sent once the input is drained.
+                if conn.write_output(session).await.is_err() {
+                    return;
+                }
+                match conn.read_more(session).await {
+                    Ok(()) => {}
+                    Err(ReadError::Timeout) => session.timed_out(),
+                    Err(ReadError::Shutdown) => session.shut_down(),
+                    Err(ReadError::Closed) => return,
+                    Err(ReadError::Io(error)) => {
+                        tracing::debug!(%error, "read failed");
+                        return;
+                    }
+                }
+            }
+            Event::Flush => {
+                if conn.write_output(session).await.is_err() {
+                    return;
+                }
+            }
+            Event::Ask(request) => {
+                let verdict = ask(handler, request).await;
+                session.answer(verdict);
+            }
+            Event::Message(envelope) => {
+                let verdict = {
+                    let mut stream = MessageBody::new(conn, session, &mut body);
+                    handler.data(&envelope, &mut stream).await
+                };
+                tracing::debug!(id = %envelope.id, accepted = verdict.is_ok(), "application verdict");
+                session.finish_message(verdict);
+                body.clear();
+                match conn.failure.take() {
+                    None => {}
+                    Some(Failure::Timeout) => session.timed_out(),
+                    Some(Failure::Shutdown) => session.shut_down(),
+                    Some(Failure::Lost) => return,
+                }
+            }
+            // Only while the rest of a message is being discarded.
+            Event::Body | Event::BodyEnd | Event::BodyAborted => body.clear(),
+            Event::Reset => handler.reset().await,
+            Event::StartTls => {
+                if conn.write_output(session).await.is_err() {
+                    return;
+                }
+                // RFC 3207 §4.2 / CVE-2011-0411: anything the client sent
+                // after STARTTLS before the handshake is plaintext that an
+                // attacker may have injected; it is thrown away, unread.
+                let injected = conn.discard_input();
+                if injected > 0 {
+                    tracing::warn!(octets = injected, "discarded plaintext sent after STARTTLS");
+                    if let Some(transcript) = conn.transcript.as_mut() {
+                        transcript
+                            .note(&format!("discarded {injected} octets sent after STARTTLS"));
+                    }
+                }
+                let Some(acceptor) = acceptor else { return };
+                if let Err(error) = conn
+                    .start_tls(acceptor, shared.timeouts.tls_handshake)
+                    .await
+                {
+                    tracing::debug!(%error, "STARTTLS handshake failed");
+                    return;
+                }
+                session.tls_established();
+            }
+            Event::Close => {
+                let _ = conn.write_output(session).await;
+                conn.close().await;
+                return;
+            }
+        }
+    }
+}
+
+/// Puts a session's question to the application.
+async fn ask<H: Handler>(handler: &mut H, request: Request) -> Result<(), Reply> {
+    match request {
+        Request::Hello { domain, extended } => handler.ehlo(&domain, extended).await,
+        Request::Auth(credentials) => handler.auth(&credentials).await,
+        Request::Mail { from, params } => handler.mail(&from, &params).await,
+        Request::Rcpt { to, params } => handler.rcpt(&to, &params).await,
+    }
+}

@@ -1,0 +1,66 @@
+//! Graceful shutdown: stop accepting, let messages in flight finish within
+//! a grace period, answer everyone else `421 4.3.2` (RFC 5321 §3.8).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Where the server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ShutdownState {
+    Running,
+    Draining { grace_deadline: Instant },
+}
+
+impl ShutdownState {
+    pub(crate) fn is_draining(&self) -> bool {
+        matches!(self, ShutdownState::Draining { .. })
+    }
+
+    pub(crate) fn grace_deadline(&self) -> Option<Instant> {
+        match self {
+            ShutdownState::Running => None,
+            ShutdownState::Draining { grace_deadline } => Some(*grace_deadline),
+        }
+    }
+}
+
+/// Asks a running [`Server`](crate::Server) to shut down. Cheap to clone;
+/// get one with [`Server::shutdown_handle`](crate::Server::shutdown_handle).
+///
+/// After [`shutdown`](Self::shutdown): listeners stop accepting, sessions
+/// waiting for a command get `421 4.3.2` at once, sessions in the middle of
+/// a message may finish it within the grace period
+/// ([`Timeouts::shutdown_grace`](crate::config::Timeouts::shutdown_grace))
+/// and then get `421 4.3.2`; [`Server::run`](crate::Server::run) returns
+/// when the last session has ended.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    tx: Arc<watch::Sender<ShutdownState>>,
+    grace: Duration,
+}
+
+impl ShutdownHandle {
+    pub(crate) fn new(tx: Arc<watch::Sender<ShutdownState>>, grace: Duration) -> ShutdownHandle {
+        ShutdownHandle { tx, grace }
+    }
+
+    /// Starts the shutdown (idempotent).
+    pub fn shutdown(&self) {
+        let grace_deadline = Instant::now() + self.grace;
+        self.tx.send_if_modified(|state| match state {
+            ShutdownState::Running => {
+                *state = ShutdownState::Draining { grace_deadline };
+                true
+            }
+            ShutdownState::Draining { .. } => false,
+        });
+    }
+
+    /// True once [`shutdown`](Self::shutdown) has been called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.tx.borrow().is_draining()
+    }
+}

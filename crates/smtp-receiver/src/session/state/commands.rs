@@ -1,0 +1,309 @@
+//! The commands, one method each: the checks RFC 5321 and its extensions
+//! ask for before a command is accepted, and what it changes.
+
+use smtp_wire::command::Command;
+use smtp_wire::param::{MailParams, RcptParams};
+use smtp_wire::path::{Domain, ForwardPath, ReversePath};
+use smtp_wire::{BdatReader, Capabilities, Capability, DataDecoder, Reply};
+
+use super::{Event, Phase, Request, Session};
+use crate::handler::ConnectionInfo;
+use crate::session::auth::{self, Step};
+use crate::session::body::Framing;
+use crate::session::replies;
+
+impl Session {
+    pub(super) fn hello(&mut self, domain: Domain, extended: bool) {
+        // RFC 5321 §4.1.4: a new EHLO/HELO resets the transaction, like RSET.
+        if self.transaction.take().is_some() {
+            self.events.push_back(Event::Reset);
+        }
+        self.pending = Some(Request::Hello { domain, extended });
+    }
+
+    pub(super) fn ehlo_reply(&self, client: &Domain) -> Reply {
+        let mut list = vec![
+            Capability::Pipelining,                                  // RFC 2920
+            Capability::Size(Some(self.config.limits.message_size)), // RFC 1870
+            Capability::EightBitMime,                                // RFC 6152
+            Capability::EnhancedStatusCodes,                         // RFC 2034
+            Capability::SmtpUtf8,                                    // RFC 6531
+            Capability::Chunking,                                    // RFC 3030
+        ];
+        // RFC 3207 §4.2: not offered again once TLS is on.
+        if self.config.starttls && !self.tls {
+            list.push(Capability::StartTls);
+        }
+        // RFC 4954 §4 + RFC 8314: credentials only inside TLS by default.
+        if self.auth_allowed() {
+            list.push(Capability::Auth(vec![
+                "PLAIN".to_string(),
+                "LOGIN".to_string(),
+            ]));
+        }
+        list.push(Capability::Help);
+        Capabilities {
+            domain: format!("{} greets {}", self.config.hostname, client),
+            list,
+        }
+        .to_reply()
+    }
+
+    pub(super) fn mail(&mut self, from: ReversePath, params: MailParams) {
+        let Some(hello) = &self.hello else {
+            return self.error(replies::bad_sequence(
+                "Send EHLO/HELO first (RFC 5321 §4.1.4)",
+            ));
+        };
+        let extended = hello.extended;
+        if self.transaction.is_some() {
+            return self.error(replies::bad_sequence(
+                "Nested MAIL command (RFC 5321 §4.1.4)",
+            ));
+        }
+        if self.config.auth.required && self.authenticated.is_none() {
+            return self.send(replies::auth_required());
+        }
+        if let Some(reply) = unsupported_mail_params(&params, extended) {
+            return self.error(reply);
+        }
+        // RFC 6531 §3.4: UTF-8 addresses only with the SMTPUTF8 parameter.
+        if from.is_utf8() && !params.smtputf8 {
+            return self.error(replies::needs_smtputf8());
+        }
+        // RFC 1870 §6.1: a declared size above the limit is refused at once.
+        if params
+            .size
+            .is_some_and(|size| size > self.config.limits.message_size)
+        {
+            return self.send(replies::too_big(self.config.limits.message_size));
+        }
+        self.pending = Some(Request::Mail { from, params });
+    }
+
+    pub(super) fn rcpt(&mut self, to: ForwardPath, params: RcptParams) {
+        let Some(transaction) = &self.transaction else {
+            return self.error(replies::bad_sequence(
+                "Need MAIL before RCPT (RFC 5321 §4.1.4)",
+            ));
+        };
+        if transaction.recipients.len() >= self.config.limits.recipients {
+            return self.send(replies::too_many_recipients());
+        }
+        let smtputf8 = transaction.params.smtputf8;
+        if let Some(reply) = unsupported_rcpt_params(&params) {
+            return self.error(reply);
+        }
+        if to.is_utf8() && !smtputf8 {
+            return self.error(replies::needs_smtputf8());
+        }
+        if !self.is_local_recipient(&to) {
+            return self.error(replies::relay_denied());
+        }
+        self.pending = Some(Request::Rcpt { to, params });
+    }
+
+    pub(super) fn data(&mut self) {
+        match &self.transaction {
+            None => self.error(replies::bad_sequence(
+                "Need MAIL before DATA (RFC 5321 §3.3)",
+            )),
+            Some(t) if t.recipients.is_empty() => {
+                self.error(replies::bad_sequence(
+                    "Need RCPT before DATA (RFC 5321 §3.3)",
+                ));
+            }
+            Some(_) => {
+                self.send(replies::start_data());
+                self.begin_message(Framing::Data(DataDecoder::new()));
+            }
+        }
+    }
+
+    pub(super) fn bdat(&mut self, size: u64, last: bool) {
+        let refusal = match (&self.hello, &self.transaction) {
+            (Some(hello), _) if !hello.extended => Some("BDAT requires EHLO (RFC 3030 §2)"),
+            (_, None) => Some("Need MAIL before BDAT (RFC 3030 §2)"),
+            (_, Some(t)) if t.recipients.is_empty() => Some("Need RCPT before BDAT (RFC 3030 §2)"),
+            _ => None,
+        };
+        if let Some(text) = refusal {
+            // RFC 3030 §2: the chunk's octets follow the command whatever
+            // we answer; read and drop them, then reply.
+            self.phase = Phase::SkipChunk {
+                reader: BdatReader::new(size),
+                reply: replies::bad_sequence(text),
+            };
+            return;
+        }
+        let framing = Framing::Bdat {
+            reader: BdatReader::new(size),
+            size,
+            last,
+        };
+        match self.message.as_mut() {
+            Some(message) => {
+                message.framing = framing;
+                self.phase = Phase::Body;
+            }
+            None => self.begin_message(framing),
+        }
+    }
+
+    pub(super) fn rset(&mut self) {
+        self.abort_message();
+        self.transaction = None;
+        self.send(replies::reset());
+        self.events.push_back(Event::Reset);
+    }
+
+    pub(super) fn starttls(&mut self) {
+        if !self.config.starttls {
+            return self.error(replies::not_implemented("STARTTLS"));
+        }
+        if self.tls {
+            return self.error(replies::bad_sequence("TLS already active (RFC 3207 §4.2)"));
+        }
+        if !self.hello.as_ref().is_some_and(|h| h.extended) {
+            return self.error(replies::bad_sequence("Send EHLO first (RFC 3207 §4)"));
+        }
+        if self.transaction.is_some() {
+            return self.error(replies::bad_sequence(
+                "STARTTLS not allowed in a mail transaction",
+            ));
+        }
+        self.send(replies::ready_for_tls());
+        self.phase = Phase::AwaitTls;
+    }
+
+    pub(super) fn auth(&mut self, mechanism: &str, initial: Option<&str>) {
+        if !self.config.auth.enabled {
+            return self.error(replies::not_implemented("AUTH"));
+        }
+        if !self.auth_allowed() {
+            return self.error(replies::auth_needs_tls());
+        }
+        if !self.hello.as_ref().is_some_and(|h| h.extended) {
+            return self.error(replies::bad_sequence("Send EHLO first (RFC 4954 §4)"));
+        }
+        if self.authenticated.is_some() {
+            return self.error(replies::bad_sequence("Already authenticated (RFC 4954 §4)"));
+        }
+        if self.transaction.is_some() {
+            return self.error(replies::bad_sequence(
+                "AUTH not allowed in a mail transaction (RFC 4954 §4)",
+            ));
+        }
+        self.auth_step(auth::start(mechanism, initial));
+    }
+
+    pub(super) fn auth_step(&mut self, step: Step) {
+        match step {
+            Step::Challenge(reply, exchange) => {
+                self.send(reply);
+                self.phase = Phase::Auth(exchange);
+            }
+            Step::Done(credentials) => {
+                self.phase = Phase::Commands;
+                self.pending = Some(Request::Auth(credentials));
+            }
+            Step::Fail(reply) => {
+                self.phase = Phase::Commands;
+                self.error(reply);
+            }
+        }
+    }
+
+    // ----- policy ---------------------------------------------------------
+
+    /// AUTH is offered and accepted inside TLS, or on loopback when the
+    /// configuration explicitly allows plaintext there.
+    pub(super) fn auth_allowed(&self) -> bool {
+        let auth = &self.config.auth;
+        auth.enabled && (self.tls || (auth.allow_plaintext_on_loopback && is_loopback(&self.info)))
+    }
+
+    /// Not an open relay: only our domains, plus postmaster (RFC 5321 §4.5.1).
+    pub(super) fn is_local_recipient(&self, to: &ForwardPath) -> bool {
+        match to {
+            ForwardPath::Postmaster => true,
+            ForwardPath::Mailbox(mailbox) => {
+                (mailbox.local.eq_ignore_ascii_case("postmaster")
+                    && mailbox.domain.eq_ignore_case(&self.config.hostname))
+                    || self.config.recipients.accepts_domain(&mailbox.domain)
+            }
+        }
+    }
+}
+
+pub(super) fn is_loopback(info: &ConnectionInfo) -> bool {
+    match info.peer.ip() {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Commands a client may send between BDAT chunks (RFC 3030 §3; NOOP,
+/// HELP, VRFY and EXPN are allowed anywhere, RFC 5321 §4.1.4).
+pub(super) fn allowed_between_chunks(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Bdat { .. }
+            | Command::Rset
+            | Command::Quit
+            | Command::Noop(_)
+            | Command::Help(_)
+            | Command::Vrfy(_)
+            | Command::Expn(_)
+    )
+}
+
+pub(super) fn looks_like_bdat(line: &[u8]) -> bool {
+    line.len() >= 4
+        && line[..4].eq_ignore_ascii_case(b"BDAT")
+        && line.get(4).is_none_or(|&b| b == b' ')
+}
+
+/// MAIL parameters we do not advertise get 555 (RFC 5321 §4.1.1.11).
+pub(super) fn unsupported_mail_params(params: &MailParams, extended: bool) -> Option<Reply> {
+    use smtp_wire::param::Body;
+    let any = params.size.is_some()
+        || params.body.is_some()
+        || params.smtputf8
+        || params.auth.is_some()
+        || params.ret.is_some()
+        || params.envid.is_some()
+        || !params.other.is_empty();
+    if !extended && any {
+        return Some(replies::params_need_ehlo());
+    }
+    if params.body == Some(Body::BinaryMime) {
+        return Some(replies::unsupported_parameter("BODY=BINARYMIME"));
+    }
+    if params.ret.is_some() {
+        return Some(replies::unsupported_parameter("RET (DSN)"));
+    }
+    if params.envid.is_some() {
+        return Some(replies::unsupported_parameter("ENVID (DSN)"));
+    }
+    params
+        .other
+        .first()
+        .map(|p| replies::unsupported_parameter(&p.keyword))
+}
+
+/// RCPT parameters: DSN is not offered, so NOTIFY and ORCPT get 555 too.
+pub(super) fn unsupported_rcpt_params(params: &RcptParams) -> Option<Reply> {
+    if params.notify.is_some() {
+        return Some(replies::unsupported_parameter("NOTIFY (DSN)"));
+    }
+    if params.orcpt.is_some() {
+        return Some(replies::unsupported_parameter("ORCPT (DSN)"));
+    }
+    params
+        .other
+        .first()
+        .map(|p| replies::unsupported_parameter(&p.keyword))
+}

@@ -1,0 +1,171 @@
+//! Drives a [`Session`] the way the server's driver does, answering the
+//! application's questions with a configurable verdict.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use smtp_wire::Reply;
+
+use crate::config::{ListenerKind, RecipientPolicy, SessionConfig};
+use crate::handler::{ConnectionInfo, Envelope};
+use crate::session::{Event, Request, Session};
+
+pub(super) type Verdict = Box<dyn FnMut(&Request) -> Result<(), Reply>>;
+
+pub(super) struct Harness {
+    pub session: Session,
+    body: Vec<u8>,
+    in_message: bool,
+    current: Vec<u8>,
+    /// The application's answers to `Ask` (default: yes to everything).
+    pub verdict: Verdict,
+    /// The application's verdict on each message (default: accept).
+    pub data_verdict: Result<(), Reply>,
+    pub asked: Vec<Request>,
+    pub envelopes: Vec<Envelope>,
+    /// Complete messages the application read (trace headers included).
+    pub messages: Vec<Vec<u8>>,
+    pub resets: usize,
+    pub aborted: usize,
+    pub flushes: usize,
+    pub starttls: bool,
+    pub closed: bool,
+}
+
+pub(super) fn fixed_clock() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_751_371_200) // Tue, 01 Jul 2025 12:00:00 +0000
+}
+
+pub(super) fn config() -> SessionConfig {
+    let mut config = SessionConfig::new("mx.example.org");
+    config.recipients = RecipientPolicy::domains(["example.org"]);
+    config.starttls = true;
+    config.auth.enabled = true;
+    config
+}
+
+pub(super) fn info(peer: &str) -> ConnectionInfo {
+    ConnectionInfo {
+        peer: peer.parse().unwrap(),
+        local: "192.0.2.25:25".parse().unwrap(),
+        listener: ListenerKind::Plain,
+    }
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness::with(config(), false)
+    }
+
+    pub fn with(config: SessionConfig, tls: bool) -> Harness {
+        Harness::from_session(Session::new(Arc::new(config), info("192.0.2.1:40000"), tls))
+    }
+
+    pub fn from_session(session: Session) -> Harness {
+        Harness {
+            session: session.with_clock(fixed_clock),
+            body: Vec::new(),
+            in_message: false,
+            current: Vec::new(),
+            verdict: Box::new(|_| Ok(())),
+            data_verdict: Ok(()),
+            asked: Vec::new(),
+            envelopes: Vec::new(),
+            messages: Vec::new(),
+            resets: 0,
+            aborted: 0,
+            flushes: 0,
+            starttls: false,
+            closed: false,
+        }
+    }
+
+    /// Feeds `input`; returns the replies written meanwhile (as text) and
+    /// how much input was used (less than all after STARTTLS or close).
+    pub fn feed(&mut self, input: &[u8]) -> (String, usize) {
+        let mut out = Vec::new();
+        let mut used = 0;
+        loop {
+            let (n, event) = self.session.poll(&input[used..], &mut self.body);
+            used += n;
+            if self.in_message
+                && let Some(refusal) = self.session.body_refusal().cloned()
+            {
+                self.in_message = false;
+                self.current.clear();
+                self.session.finish_message(Err(refusal));
+            }
+            match event {
+                Event::NeedMore => break,
+                Event::Flush => {
+                    self.flushes += 1;
+                    out.extend(self.session.take_output());
+                }
+                Event::Ask(request) => {
+                    let verdict = (self.verdict)(&request);
+                    self.asked.push(request);
+                    self.session.answer(verdict);
+                }
+                Event::Message(envelope) => {
+                    self.envelopes.push(*envelope);
+                    self.in_message = true;
+                    self.current.clear();
+                }
+                Event::Body => {
+                    if self.in_message {
+                        self.current.extend_from_slice(&self.body);
+                    }
+                    self.body.clear();
+                }
+                Event::BodyEnd => {
+                    if self.in_message {
+                        self.in_message = false;
+                        self.messages.push(std::mem::take(&mut self.current));
+                        self.session.finish_message(self.data_verdict.clone());
+                    }
+                }
+                Event::BodyAborted => {
+                    self.aborted += 1;
+                    self.in_message = false;
+                    self.session.finish_message(Err(Reply::new(451, "aborted")));
+                }
+                Event::Reset => self.resets += 1,
+                Event::StartTls => {
+                    self.starttls = true;
+                    break;
+                }
+                Event::Close => {
+                    self.closed = true;
+                    break;
+                }
+            }
+        }
+        out.extend(self.session.take_output());
+        (String::from_utf8(out).unwrap(), used)
+    }
+
+    /// Feeds `input` and returns the replies.
+    pub fn send(&mut self, input: &str) -> String {
+        self.feed(input.as_bytes()).0
+    }
+
+    /// The reply codes in `text`, one per reply (multi-line replies once).
+    pub fn codes(text: &str) -> Vec<u16> {
+        text.split("\r\n")
+            .filter(|line| line.len() >= 4 && line.as_bytes()[3] == b' ')
+            .map(|line| line[..3].parse().unwrap())
+            .collect()
+    }
+
+    /// Feeds `input` and returns the reply codes.
+    pub fn codes_of(&mut self, input: &str) -> Vec<u16> {
+        Harness::codes(&self.send(input))
+    }
+
+    /// A session past the greeting (its 220 already taken).
+    pub fn greeted() -> Harness {
+        let mut h = Harness::new();
+        assert!(h.send("").starts_with("220 mx.example.org "));
+        h
+    }
+}

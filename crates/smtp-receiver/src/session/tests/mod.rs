@@ -1,0 +1,7 @@
+//! Unit tests of the sans-IO session: no sockets, bytes in, bytes out.
+
+mod harness;
+mod matrix;
+mod messages;
+mod policy;
+mod tls_auth;

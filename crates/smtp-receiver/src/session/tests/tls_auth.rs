@@ -1,0 +1,185 @@
+//! STARTTLS (RFC 3207) and AUTH (RFC 4954) in the session.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use smtp_wire::Reply;
+
+use super::harness::{Harness, config, info};
+use crate::session::{Mechanism, Request, Session};
+
+fn plain(user: &str, password: &str) -> String {
+    BASE64.encode(format!("\0{user}\0{password}"))
+}
+
+#[test]
+fn starttls_stops_reading_and_resets_the_session() {
+    let mut h = Harness::greeted();
+    // A man in the middle appends a command after STARTTLS (CVE-2011-0411).
+    let input = b"EHLO c.example\r\nSTARTTLS\r\nMAIL FROM:<injected@evil.example>\r\n";
+    let (out, used) = h.feed(input);
+    assert_eq!(Harness::codes(&out), [250, 220]);
+    assert!(out.ends_with("220 2.0.0 Ready to start TLS\r\n"));
+    assert!(h.starttls);
+    assert_eq!(
+        used,
+        "EHLO c.example\r\nSTARTTLS\r\n".len(),
+        "the injected command is left for the driver to discard"
+    );
+    h.session.tls_established();
+    assert!(h.session.is_tls());
+    // A new EHLO is required; STARTTLS is not offered again; AUTH is.
+    assert_eq!(h.codes_of("MAIL FROM:<a@c.example>\r\n"), [503]);
+    let ehlo = h.send("EHLO c.example\r\n");
+    assert!(
+        !ehlo.contains("STARTTLS") && ehlo.contains("AUTH PLAIN LOGIN"),
+        "{ehlo}"
+    );
+    assert_eq!(h.codes_of("STARTTLS\r\n"), [503]);
+}
+
+#[test]
+fn starttls_without_a_certificate_is_not_implemented() {
+    let mut c = config();
+    c.starttls = false;
+    let mut h = Harness::with(c, false);
+    let out = h.send("EHLO c.example\r\nSTARTTLS\r\n");
+    assert!(!out.contains("250-STARTTLS"));
+    assert!(
+        out.ends_with("502 5.5.1 STARTTLS not implemented\r\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn auth_plain_with_initial_response() {
+    let mut h = Harness::with(config(), true);
+    h.verdict = Box::new(|r| match r {
+        Request::Auth(c) if c.username == "alice" && c.password == "s3cret" => Ok(()),
+        Request::Auth(_) => Err(crate::session::replies::auth_failed()),
+        _ => Ok(()),
+    });
+    h.send("EHLO c.example\r\n");
+    let out = h.send(&format!("AUTH PLAIN {}\r\n", plain("alice", "s3cret")));
+    assert_eq!(out, "235 2.7.0 Authentication successful\r\n");
+    let Some(Request::Auth(credentials)) = h.asked.last() else {
+        panic!()
+    };
+    assert_eq!(credentials.mechanism, Mechanism::Plain);
+    // Authenticated + TLS: ESMTPSA in the trace.
+    h.send("MAIL FROM:<alice@c.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\nx\r\n.\r\n");
+    let stored = String::from_utf8(h.messages[0].clone()).unwrap();
+    assert!(stored.contains(" with ESMTPSA id "), "{stored}");
+    assert_eq!(h.envelopes[0].authenticated.as_deref(), Some("alice"));
+}
+
+#[test]
+fn auth_plain_with_a_challenge_and_login() {
+    let mut h = Harness::with(config(), true);
+    h.send("EHLO c.example\r\n");
+    assert_eq!(h.send("AUTH PLAIN\r\n"), "334 \r\n");
+    assert!(h.session.in_auth());
+    assert_eq!(h.codes_of(&format!("{}\r\n", plain("bob", "pw"))), [235]);
+
+    let mut h = Harness::with(config(), true);
+    h.send("EHLO c.example\r\n");
+    assert_eq!(h.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
+    assert_eq!(
+        h.send(&format!("{}\r\n", BASE64.encode("carol"))),
+        "334 UGFzc3dvcmQ6\r\n"
+    );
+    assert_eq!(h.codes_of(&format!("{}\r\n", BASE64.encode("pw"))), [235]);
+    let Some(Request::Auth(c)) = h.asked.last() else {
+        panic!()
+    };
+    assert_eq!(
+        (c.mechanism, c.username.as_str(), c.password.as_str()),
+        (Mechanism::Login, "carol", "pw")
+    );
+}
+
+#[test]
+fn auth_errors() {
+    let mut h = Harness::with(config(), true);
+    h.send("EHLO c.example\r\n");
+    assert!(
+        h.send("AUTH PLAIN\r\n*\r\n")
+            .ends_with("501 5.0.0 Authentication cancelled\r\n")
+    );
+    assert!(h.send("AUTH PLAIN !!!notbase64\r\n").starts_with("501 5."));
+    assert!(
+        h.send("AUTH PLAIN\r\n!!!notbase64\r\n")
+            .ends_with("501 5.5.2 Invalid base64 in AUTH response\r\n")
+    );
+    assert!(h.send("AUTH CRAM-MD5\r\n").starts_with("504 5.5.4 "));
+    assert!(
+        h.send("AUTH PLAIN\r\nNOOP\n")
+            .starts_with("334 \r\n500 5.5.2 "),
+        "bare LF in a SASL line"
+    );
+    let long = "A".repeat(13_000);
+    assert!(
+        h.send(&format!("AUTH PLAIN\r\n{long}\r\n"))
+            .ends_with("500 5.5.6 Authentication exchange line is too long\r\n")
+    );
+    // Still usable: the line decoder resynchronised.
+    assert_eq!(h.codes_of("NOOP\r\n"), [250]);
+}
+
+#[test]
+fn repeated_auth_failures_close_the_session() {
+    let mut h = Harness::with(config(), true);
+    h.verdict = Box::new(|r| match r {
+        Request::Auth(_) => Err(Reply::enhanced(
+            535,
+            smtp_wire::EnhancedCode::new(5, 7, 8),
+            "Bad",
+        )),
+        _ => Ok(()),
+    });
+    h.send("EHLO c.example\r\n");
+    let attempt = format!("AUTH PLAIN {}\r\n", plain("mallory", "guess"));
+    let out = h.send(&attempt.repeat(4));
+    assert_eq!(Harness::codes(&out), [535, 535, 535, 421], "{out}");
+    assert!(h.closed);
+}
+
+#[test]
+fn auth_needs_tls_unless_loopback_is_explicitly_allowed() {
+    let mut h = Harness::greeted();
+    let out = h.send("EHLO c.example\r\nAUTH PLAIN AHUAcA==\r\n");
+    assert!(!out.contains("AUTH PLAIN LOGIN"));
+    assert!(
+        out.ends_with("538 5.7.11 Encryption required: use STARTTLS first\r\n"),
+        "{out}"
+    );
+
+    let mut c = config();
+    c.auth.allow_plaintext_on_loopback = true;
+    let from_afar = Session::new(Arc::new(c.clone()), info("192.0.2.1:4000"), false);
+    let mut h = Harness::from_session(from_afar);
+    assert!(
+        h.send("EHLO c.example\r\nAUTH PLAIN AHUAcA==\r\n")
+            .ends_with("538 5.7.11 Encryption required: use STARTTLS first\r\n")
+    );
+    for peer in ["127.0.0.1:4000", "[::1]:4000"] {
+        let mut h = Harness::from_session(Session::new(Arc::new(c.clone()), info(peer), false));
+        let out = h.send("EHLO c.example\r\nAUTH PLAIN AHUAcA==\r\n");
+        assert!(
+            out.contains("250-AUTH PLAIN LOGIN\r\n")
+                && out.ends_with("235 2.7.0 Authentication successful\r\n"),
+            "{peer}: {out}"
+        );
+    }
+}
+
+#[test]
+fn auth_is_not_implemented_when_disabled() {
+    let mut c = config();
+    c.auth.enabled = false;
+    let mut h = Harness::with(c, true);
+    let out = h.send("EHLO c.example\r\nAUTH PLAIN AHUAcA==\r\n");
+    assert!(!out.contains("AUTH PLAIN LOGIN"));
+    assert!(out.ends_with("502 5.5.1 AUTH not implemented\r\n"));
+}

@@ -1,0 +1,238 @@
+//! Trace information (RFC 5321 §4.4): the `Return-Path:` and `Received:`
+//! header lines prepended to every message, queue ids, and the RFC 5322
+//! date they carry.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smtp_wire::path::{Domain, ForwardPath, ReversePath};
+
+/// A queue id, unique within this host: seconds, microseconds, process id
+/// and a process-wide counter, e.g. `1751371200M000042P4242Q7`.
+///
+/// It is an RFC 5322 atom (letters and digits only), so it can be the
+/// `id` clause of a `Received:` line (RFC 5321 §4.4), and it starts the
+/// Maildir file name, so `smtp-receive show ID` finds the message that
+/// `250 2.0.0 Ok: queued as ID` announced.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueId(String);
+
+static QUEUE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl QueueId {
+    /// A new id for a message received at `now`.
+    pub fn generate(now: SystemTime) -> QueueId {
+        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let seq = QUEUE_COUNTER.fetch_add(1, Ordering::Relaxed);
+        QueueId(format!(
+            "{}M{:06}P{}Q{}",
+            since.as_secs(),
+            since.subsec_micros(),
+            std::process::id(),
+            seq
+        ))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The `with` protocol name of a `Received:` line (RFC 3848, RFC 6531 §3.7.3).
+pub fn protocol_name(extended: bool, tls: bool, authenticated: bool, utf8: bool) -> &'static str {
+    match (extended, utf8, tls, authenticated) {
+        (false, _, _, _) => "SMTP",
+        (true, false, false, false) => "ESMTP",
+        (true, false, false, true) => "ESMTPA",
+        (true, false, true, false) => "ESMTPS",
+        (true, false, true, true) => "ESMTPSA",
+        (true, true, false, false) => "UTF8SMTP",
+        (true, true, false, true) => "UTF8SMTPA",
+        (true, true, true, false) => "UTF8SMTPS",
+        (true, true, true, true) => "UTF8SMTPSA",
+    }
+}
+
+/// An IP address as an RFC 5321 §4.1.3 address literal: `[192.0.2.1]`,
+/// `[IPv6:2001:db8::1]` (IPv4-mapped IPv6 addresses shown as IPv4).
+pub fn address_literal(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("[{v4}]"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("[{v4}]"),
+            None => format!("[IPv6:{v6}]"),
+        },
+    }
+}
+
+/// What the trace lines say about one message.
+#[derive(Debug, Clone)]
+pub struct TraceInput<'a> {
+    /// The client's EHLO/HELO name.
+    pub helo: &'a Domain,
+    /// The client's IP address.
+    pub peer: IpAddr,
+    /// Our host name.
+    pub hostname: &'a str,
+    /// RFC 3848 protocol name.
+    pub protocol: &'a str,
+    /// The queue id.
+    pub id: &'a QueueId,
+    /// MAIL FROM.
+    pub from: &'a ReversePath,
+    /// The accepted recipients.
+    pub recipients: &'a [ForwardPath],
+    /// Whether to add `X-Original-To:` with the recipients.
+    pub record_recipients: bool,
+    /// When the message arrived.
+    pub now: SystemTime,
+}
+
+/// The header lines prepended to a message, CRLF-terminated, in this order:
+///
+/// ```text
+/// Return-Path: <alice@example.com>                          RFC 5321 §4.4
+/// X-Original-To: bob@example.org, carol@example.org         the envelope recipients
+/// Received: from client.example ([192.0.2.1])               RFC 5321 §4.4
+///         by mx.example.org with ESMTPS id 1751371200M000042P4242Q7
+///         for <bob@example.org>; Tue, 01 Jul 2025 12:00:00 +0000
+/// ```
+///
+/// The `for` clause names the recipient only when there is exactly one
+/// (RFC 5321 §7.2: never disclose other recipients in a single copy's trace).
+pub fn trace_headers(t: &TraceInput<'_>) -> Vec<u8> {
+    let mut out = String::with_capacity(256);
+    out.push_str(&format!("Return-Path: {}\r\n", t.from));
+    if t.record_recipients && !t.recipients.is_empty() {
+        let list: Vec<String> = t.recipients.iter().map(recipient_text).collect();
+        // Folded one recipient per line so no header line exceeds 998 octets
+        // (RFC 5322 §2.1.1) whatever the number of recipients.
+        out.push_str(&format!("X-Original-To: {}\r\n", list.join(",\r\n\t")));
+    }
+    out.push_str(&format!(
+        "Received: from {} ({})\r\n\tby {} with {} id {}",
+        t.helo,
+        address_literal(t.peer),
+        t.hostname,
+        t.protocol,
+        t.id
+    ));
+    if let [only] = t.recipients {
+        out.push_str(&format!("\r\n\tfor {only}"));
+    }
+    out.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(t.now)));
+    out.into_bytes()
+}
+
+fn recipient_text(to: &ForwardPath) -> String {
+    match to {
+        ForwardPath::Postmaster => "Postmaster".to_string(),
+        ForwardPath::Mailbox(mailbox) => mailbox.to_string(),
+    }
+}
+
+/// A date in RFC 5322 §3.3 form, in UTC: `Tue, 01 Jul 2025 12:00:00 +0000`.
+pub fn rfc5322_date(now: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[(days % 7) as usize], // 1970-01-01 was a Thursday
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic
+/// Gregorian calendar (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn dates_match_known_instants() {
+        assert_eq!(rfc5322_date(at(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
+        // `date -u -d @951782400`: the leap day of 2000.
+        assert_eq!(
+            rfc5322_date(at(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(at(1_751_371_199)),
+            "Tue, 01 Jul 2025 11:59:59 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(at(4_102_444_800)),
+            "Fri, 01 Jan 2100 00:00:00 +0000"
+        );
+    }
+
+    #[test]
+    fn queue_ids_are_atoms_and_unique() {
+        let a = QueueId::generate(at(1_751_371_200));
+        let b = QueueId::generate(at(1_751_371_200));
+        assert_ne!(a, b);
+        assert!(a.as_str().starts_with("1751371200M000000P"));
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn protocol_names_follow_rfc3848() {
+        assert_eq!(protocol_name(false, true, true, false), "SMTP");
+        assert_eq!(protocol_name(true, false, false, false), "ESMTP");
+        assert_eq!(protocol_name(true, true, false, false), "ESMTPS");
+        assert_eq!(protocol_name(true, true, true, false), "ESMTPSA");
+        assert_eq!(protocol_name(true, false, true, false), "ESMTPA");
+        assert_eq!(protocol_name(true, true, true, true), "UTF8SMTPSA");
+    }
+
+    #[test]
+    fn address_literals() {
+        assert_eq!(address_literal("192.0.2.1".parse().unwrap()), "[192.0.2.1]");
+        assert_eq!(address_literal("::1".parse().unwrap()), "[IPv6:::1]");
+        assert_eq!(
+            address_literal("::ffff:192.0.2.1".parse().unwrap()),
+            "[192.0.2.1]"
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! The `smtp-receive` binary: port 0, the listener lines, SIGTERM, and the
+//! `list` / `show` subcommands.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use common::{Client, TestCerts, code};
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_smtp-receive");
+
+/// Kills the server if a test fails half-way.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn listeners(child: &mut Child, n: usize) -> Vec<(SocketAddr, String)> {
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    (0..n)
+        .map(|_| {
+            let line = lines.next().unwrap().unwrap();
+            // "listening on 127.0.0.1:41234 (smtp, starttls)"
+            let rest = line
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("{line}"));
+            let (addr, kind) = rest.split_once(' ').unwrap();
+            (addr.parse().unwrap(), kind.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_on_port_zero_then_list_and_show() {
+    let certs = TestCerts::generate();
+    let mail = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-tls",
+            "127.0.0.1:0",
+            "--hostname",
+            "mx.cli.test",
+        ])
+        .arg("--cert")
+        .arg(&certs.cert_pem)
+        .arg("--key")
+        .arg(&certs.key_pem)
+        .arg("--maildir")
+        .arg(mail.path())
+        .args(["--domain", "example.org", "--user", "alice:pw", "-v"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let bound = tokio::task::block_in_place(|| listeners(&mut server.0, 2));
+    assert_eq!(bound[0].1, "(smtp, starttls)");
+    assert_eq!(bound[1].1, "(smtps)");
+    assert_ne!(bound[0].0.port(), 0);
+
+    let mut c = Client::new(TcpStream::connect(bound[0].0).await.unwrap());
+    assert!(c.reply().await.starts_with("220 mx.cli.test "));
+    for line in [
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@example.org>",
+        "DATA",
+    ] {
+        assert!(code(&c.cmd(line).await) < 400, "{line}");
+    }
+    let reply = c
+        .cmd("From: Alice <alice@client.example>\r\nSubject: from the CLI test\r\n\r\nHello.\r\n.")
+        .await;
+    let id = reply.trim_end().rsplit(' ').next().unwrap().to_string();
+    c.cmd("QUIT").await;
+
+    // SIGTERM: graceful shutdown, exit 0.
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::block_in_place(|| server.0.wait()).unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("C: MAIL FROM:<alice@client.example>"),
+        "-v prints transcripts: {stderr}"
+    );
+
+    let list = Command::new(BIN)
+        .args(["list", "--maildir"])
+        .arg(mail.path())
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    assert!(String::from_utf8_lossy(&list.stdout).contains("from the CLI test"));
+
+    let show = Command::new(BIN)
+        .args(["show", "--maildir"])
+        .arg(mail.path())
+        .arg(&id)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert!(
+        text.contains("from the CLI test") && text.contains("Hello."),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_has_examples_and_errors_are_one_line() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Examples:")
+            && help.contains("--listen-tls")
+            && help.contains("show --maildir")
+    );
+
+    let no_store = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!no_store.status.success());
+    let stderr = String::from_utf8_lossy(&no_store.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("smtp-receive: error: "), "{stderr}");
+
+    let missing = Command::new(BIN)
+        .args(["show", "--maildir", "/nonexistent/maildir", "x"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert_eq!(String::from_utf8_lossy(&missing.stderr).lines().count(), 1);
+}

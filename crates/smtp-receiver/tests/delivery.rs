@@ -1,0 +1,303 @@
+//! Delivery into a Maildir over real sockets: what a 250 means, and that a
+//! failure or a dropped connection leaves nothing behind. Graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{code, envelope, files, start, strip_trace, test_config};
+use smtp_receiver::maildir::storage_error_reply;
+use smtp_receiver::{Envelope, Handler, Maildir, MaildirHandler, MessageBody};
+use smtp_wire::Reply;
+
+fn maildir_is_empty(root: &Path) {
+    assert!(files(&root.join("tmp")).is_empty(), "tmp/ not empty");
+    assert!(files(&root.join("new")).is_empty(), "new/ not empty");
+}
+
+#[tokio::test]
+async fn a_250_means_the_message_is_in_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    assert_eq!(code(&c.cmd("RCPT TO:<carol@EXAMPLE.org>").await), 250);
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    let message = "From: alice@client.example\r\nSubject: hi\r\n\r\n..dot\r\nbye\r\n";
+    let reply = c.cmd(&format!("{message}.")).await;
+    let id = reply.trim_end().rsplit(' ').next().unwrap().to_string();
+    assert!(reply.starts_with("250 2.0.0 Ok: queued as "), "{reply}");
+    // The reply came after the rename: the file is there now.
+    let stored = files(&dir.path().join("new"));
+    assert_eq!(stored.len(), 1);
+    assert!(files(&dir.path().join("tmp")).is_empty());
+    let name = stored[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert_eq!(name, format!("{id}.mx.test"));
+    let bytes = std::fs::read(&stored[0]).unwrap();
+    assert_eq!(
+        strip_trace(&bytes),
+        message.replace("..dot", ".dot").as_bytes()
+    );
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.starts_with(
+        "Return-Path: <alice@client.example>\r\nX-Original-To: bob@example.org,\r\n\tcarol@EXAMPLE.org\r\n\
+         Received: from client.example ([127.0.0.1])\r\n\tby mx.test with ESMTP id "
+    ), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_data_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    // Enough to be past the write buffer: a real file is being written.
+    let line = format!("{}\r\n", "q".repeat(998));
+    for _ in 0..600 {
+        c.send(&line).await;
+    }
+    drop(c);
+    server.transcripts(1).await; // the session has ended
+    maildir_is_empty(dir.path());
+    server.stop().await;
+}
+
+/// A handler whose disk "fills up" after `limit` octets: the write fails
+/// with ENOSPC (452 4.3.1) or another I/O error (451 4.3.0).
+#[derive(Clone)]
+struct FailingDisk {
+    maildir: std::sync::Arc<Maildir>,
+    limit: usize,
+    error: io::ErrorKind,
+}
+
+impl Handler for FailingDisk {
+    async fn data(&mut self, envelope: &Envelope, body: &mut MessageBody<'_>) -> Result<(), Reply> {
+        let mut delivery = self
+            .maildir
+            .begin(&envelope.id)
+            .await
+            .map_err(|e| e.reply())?;
+        let mut written = 0;
+        while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
+            if written + chunk.len() > self.limit {
+                // The disk is full: the partial file is dropped (and removed).
+                return Err(storage_error_reply(&io::Error::from(self.error)));
+            }
+            delivery.write(chunk).await.map_err(|e| e.reply())?;
+            written += chunk.len();
+        }
+        delivery.commit().await.map_err(|e| e.reply())?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_452_and_stores_nothing() {
+    for (error, want) in [
+        (io::ErrorKind::StorageFull, "452 4.3.1 "),
+        (io::ErrorKind::Other, "451 4.3.0 "),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = std::sync::Arc::new(Maildir::create(dir.path(), "mx.test").unwrap());
+        let server = start(
+            test_config(None),
+            FailingDisk {
+                maildir,
+                limit: 100_000,
+                error,
+            },
+        )
+        .await;
+        let mut c = server.connect().await;
+        c.reply().await;
+        envelope(&mut c).await;
+        c.cmd("DATA").await;
+        let line = format!("{}\r\n", "f".repeat(500));
+        c.send(line.repeat(1000)).await;
+        let reply = c.cmd(".").await;
+        assert!(reply.starts_with(want), "{reply}");
+        assert_eq!(code(&c.cmd("NOOP").await), 250, "the session goes on");
+        maildir_is_empty(dir.path());
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_io_error_in_the_maildir_answers_451_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    // new/ is not a directory any more: the rename fails.
+    std::fs::remove_dir(dir.path().join("new")).unwrap();
+    std::fs::write(dir.path().join("new"), b"").unwrap();
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    c.cmd("DATA").await;
+    let reply = c.cmd("Subject: x\r\n\r\ny\r\n.").await;
+    assert!(reply.starts_with("451 4.3.0 "), "{reply}");
+    assert!(files(&dir.path().join("tmp")).is_empty());
+    server.stop().await;
+}
+
+/// Refuses every message without reading it.
+#[derive(Clone)]
+struct Impatient;
+
+impl Handler for Impatient {
+    async fn data(&mut self, _: &Envelope, _: &mut MessageBody<'_>) -> Result<(), Reply> {
+        Err(Reply::enhanced(
+            554,
+            smtp_wire::EnhancedCode::new(5, 7, 1),
+            "Not from you",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_refuses_early_gets_its_reply_after_the_whole_body() {
+    let server = start(test_config(None), Impatient).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    // The body is still read to its end (a "command" inside it is not run).
+    let big = format!("{}\r\n", "i".repeat(500)).repeat(300);
+    c.send(format!("Subject: x\r\n\r\n{big}QUIT\r\n{big}.\r\nNOOP\r\n"))
+        .await;
+    assert_eq!(c.reply().await, "554 5.7.1 Not from you\r\n");
+    assert_eq!(code(&c.reply().await), 250);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn refused_messages_never_reach_the_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    c.cmd("DATA").await;
+    let big = format!("{}\r\n", "b".repeat(900)).repeat(200);
+    let reply = c
+        .cmd(&format!("Subject: x\r\n\r\n{big}bare\nLF\r\n{big}."))
+        .await;
+    assert!(reply.starts_with("550 5.6.11 "), "{reply}");
+    maildir_is_empty(dir.path());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_message_finish_and_turns_idle_sessions_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let mut idle = server.connect().await;
+    idle.reply().await;
+    let mut busy = server.connect().await;
+    busy.reply().await;
+    envelope(&mut busy).await;
+    busy.cmd("DATA").await;
+    busy.send("Subject: in flight\r\n\r\nfirst half\r\n").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    server.shutdown.shutdown();
+    // The idle session is told at once.
+    assert!(
+        idle.read_to_end()
+            .await
+            .starts_with("421 4.3.2 mx.test shutting down")
+    );
+    // The message in flight may finish, and is stored; then 421.
+    busy.send("second half\r\n.\r\n").await;
+    assert!(busy.reply().await.starts_with("250 2.0.0 Ok: queued as "));
+    assert!(busy.read_to_end().await.starts_with("421 4.3.2 "));
+    assert_eq!(files(&dir.path().join("new")).len(), 1);
+    // Nobody new is accepted, and run() has returned.
+    tokio::time::timeout(common::PATIENCE, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(server.plain).await.is_err());
+}
+
+#[tokio::test]
+async fn shutdown_grace_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(None);
+    config.timeouts.shutdown_grace = Duration::from_millis(300);
+    let server = start(config, MaildirHandler::open(dir.path(), "mx.test").unwrap()).await;
+    let mut slow = server.connect().await;
+    slow.reply().await;
+    envelope(&mut slow).await;
+    slow.cmd("DATA").await;
+    slow.send("Subject: never finished\r\n\r\n").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.shutdown.shutdown();
+    let started = std::time::Instant::now();
+    assert!(slow.read_to_end().await.starts_with("421 4.3.2 "));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    tokio::time::timeout(common::PATIENCE, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    maildir_is_empty(dir.path());
+}
+
+#[tokio::test]
+async fn concurrent_sessions_each_store_their_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let mut c = server.connect().await;
+        tasks.push(tokio::spawn(async move {
+            c.reply().await;
+            envelope(&mut c).await;
+            for n in 0..5 {
+                c.cmd("DATA").await;
+                let reply = c.cmd(&format!("Subject: {i}/{n}\r\n\r\nbody\r\n.")).await;
+                assert_eq!(code(&reply), 250, "{reply}");
+                c.cmd("MAIL FROM:<alice@client.example>").await;
+                c.cmd("RCPT TO:<bob@example.org>").await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(files(&dir.path().join("new")).len(), 50);
+    server.stop().await;
+}

@@ -1,0 +1,348 @@
+//! The protocol over real loopback sockets: pipelining, smuggling, limits,
+//! timeouts, connection limits.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, code, envelope, start, test_config};
+use smtp_receiver::SinkHandler;
+use smtp_receiver::config::RecipientPolicy;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn pipelined_commands_in_one_write_get_every_reply_in_order() {
+    let server = start(test_config(None), SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    assert_eq!(code(&c.reply().await), 220);
+    // RFC 2920: everything up to DATA in one packet; then the body and
+    // more commands in a second one.
+    c.send(
+        "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@example.org>\r\n\
+         RCPT TO:<nobody@elsewhere.example>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n",
+    )
+    .await;
+    let replies = c.replies(6).await;
+    let codes: Vec<u16> = replies.iter().map(|r| code(r)).collect();
+    assert_eq!(codes, [250, 250, 250, 550, 250, 354]);
+    c.send("Subject: one\r\n\r\nbody\r\n.\r\nRSET\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@example.org>\r\nNOOP\r\nQUIT\r\n")
+        .await;
+    let replies = c.replies(6).await;
+    let codes: Vec<u16> = replies.iter().map(|r| code(r)).collect();
+    assert_eq!(codes, [250, 250, 250, 250, 250, 221], "{replies:?}");
+    assert!(replies[0].starts_with("250 2.0.0 Ok: queued as "));
+    // Exactly that many: nothing duplicated, nothing more before close.
+    assert_eq!(c.read_to_end().await, "");
+
+    // The whole conversation, message included, in a single write.
+    let mut c = server.connect().await;
+    c.send(
+        "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n\
+         Subject: two\r\n\r\nbody\r\n.\r\nMAIL FROM:<a@client.example>\r\nRCPT TO:<b@example.org>\r\n\
+         BDAT 5 LAST\r\nhelloQUIT\r\n",
+    )
+    .await;
+    let all = c.read_to_end().await;
+    let codes: Vec<u16> = all
+        .lines()
+        .filter(|l| l.as_bytes().get(3) == Some(&b' '))
+        .map(code)
+        .collect();
+    assert_eq!(
+        codes,
+        [220, 250, 250, 250, 354, 250, 250, 250, 250, 221],
+        "{all}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_smuggling_sequence_gives_one_refusal_and_no_second_message() {
+    let sink = SinkHandler::default();
+    let server = start(test_config(None), sink.clone()).await;
+    let sequences: [&str; 7] = [
+        "\n.\n",
+        "\n.\r\n",
+        "\r\n.\n",
+        "\r.\r",
+        "\r\n.\r",
+        "\r.\r\n",
+        "\r\r\n.\r\r\n",
+    ];
+    for seq in sequences {
+        let mut c = server.connect().await;
+        c.reply().await;
+        envelope(&mut c).await;
+        assert_eq!(code(&c.cmd("DATA").await), 354);
+        c.send(format!(
+            "Subject: legit\r\n\r\nhi{seq}MAIL FROM:<evil@x.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n\
+             Subject: smuggled\r\n\r\nevil\r\n.\r\nQUIT\r\n"
+        ))
+        .await;
+        let rest = c.read_to_end().await;
+        let codes: Vec<u16> = rest.lines().map(code).collect();
+        assert_eq!(codes, [550, 221], "{seq:?}: {rest}");
+        assert!(rest.starts_with("550 5.6.11 "), "{seq:?}: {rest}");
+    }
+    assert_eq!(sink.messages(), 0, "no message was accepted");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bare_lf_command_lines_are_refused() {
+    let server = start(test_config(None), SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    c.send("EHLO client.example\n").await;
+    let reply = c.reply().await;
+    assert!(reply.starts_with("500 5.5.2 Bare LF"), "{reply}");
+    assert_eq!(code(&c.cmd("EHLO client.example").await), 250);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn size_limits() {
+    let mut config = test_config(None);
+    config.session.limits.message_size = 64 * 1024;
+    let sink = SinkHandler::default();
+    let server = start(config, sink.clone()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    assert!(
+        c.cmd("EHLO client.example")
+            .await
+            .contains("250-SIZE 65536\r\n")
+    );
+    let reply = c.cmd("MAIL FROM:<a@client.example> SIZE=65537").await;
+    assert!(reply.starts_with("552 5.3.4 "), "{reply}");
+    assert_eq!(
+        code(&c.cmd("MAIL FROM:<a@client.example> SIZE=65536").await),
+        250
+    );
+    assert_eq!(code(&c.cmd("RCPT TO:<b@example.org>").await), 250);
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    // 1 MiB in 100-octet lines: read to the end, then refused.
+    let line = format!("{}\r\n", "z".repeat(98));
+    for _ in 0..(1 << 20) / 100 {
+        c.send(&line).await;
+    }
+    c.send(".\r\n").await;
+    let reply = c.reply().await;
+    assert!(reply.starts_with("552 5.3.4 "), "{reply}");
+    assert_eq!(code(&c.cmd("NOOP").await), 250, "the session goes on");
+    assert_eq!(sink.messages(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn text_lines_longer_than_1000_octets_are_refused() {
+    let sink = SinkHandler::default();
+    let server = start(test_config(None), sink.clone()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    c.cmd("DATA").await;
+    let reply = c
+        .cmd(&format!("Subject: long\r\n\r\n{}\r\n.", "L".repeat(1200)))
+        .await;
+    assert!(reply.starts_with("550 5.6.0 "), "{reply}");
+    c.cmd("MAIL FROM:<a@client.example>").await;
+    c.cmd("RCPT TO:<b@example.org>").await;
+    c.cmd("DATA").await;
+    assert_eq!(
+        code(
+            &c.cmd(&format!("Subject: ok\r\n\r\n{}\r\n.", "L".repeat(998)))
+                .await
+        ),
+        250
+    );
+    assert_eq!(sink.messages(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn recipient_limit_then_452() {
+    let server = start(test_config(None), SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<a@client.example>").await;
+    let rcpts: String = (0..101)
+        .map(|i| format!("RCPT TO:<r{i}@example.org>\r\n"))
+        .collect();
+    c.send(rcpts).await;
+    let replies = c.replies(101).await;
+    assert!(replies[..100].iter().all(|r| code(r) == 250));
+    assert!(replies[100].starts_with("452 4.5.3 "), "{}", replies[100]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn errors_per_session_then_421_and_close() {
+    let server = start(test_config(None), SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    c.send("FROB\r\n".repeat(20)).await;
+    let rest = c.read_to_end().await;
+    let codes: Vec<u16> = rest.lines().map(code).collect();
+    assert_eq!(codes.len(), 11, "{rest}");
+    assert_eq!(*codes.last().unwrap(), 421);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn long_command_lines_are_refused_not_split() {
+    let server = start(test_config(None), SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    // 4 KiB line whose tail looks like a command: refused once, never executed.
+    c.send(format!("NOOP {}QUIT\r\nNOOP\r\n", "x".repeat(4096)))
+        .await;
+    assert!(c.reply().await.starts_with("500 5.5.2 Line too long"));
+    assert_eq!(code(&c.reply().await), 250);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_trickling_client_is_cut_off_by_the_command_deadline() {
+    let mut config = test_config(None);
+    config.timeouts.command = Duration::from_millis(800);
+    let server = start(config, SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    let started = Instant::now();
+    // One octet every 200 ms: each read is quick, the line never completes in time.
+    for byte in b"NOOP NOOP NOOP NOOP NOOP NOOP NOOP NOOP\r\n" {
+        if !c.try_send([*byte]).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rest = c.read_to_end().await;
+    assert!(rest.starts_with("421 4.4.2 "), "{rest:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_trickling_message_is_cut_off_by_the_data_block_deadline() {
+    let mut config = test_config(None);
+    config.timeouts.data_block = Duration::from_millis(800);
+    let server = start(config, SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    let started = Instant::now();
+    // One octet every 200 ms: every read succeeds, the block never completes.
+    for _ in 0..15 {
+        if !c.try_send("x").await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rest = c.read_to_end().await;
+    assert!(rest.starts_with("421 4.4.2 "), "{rest:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connection_limits_total_and_per_ip() {
+    let mut config = test_config(None);
+    config.session.limits.connections_per_ip = 2;
+    let server = start(config, SinkHandler::default()).await;
+    let mut first = server.connect().await;
+    let mut second = server.connect().await;
+    assert_eq!(code(&first.reply().await), 220);
+    assert_eq!(code(&second.reply().await), 220);
+    let mut third = server.connect().await;
+    let refused = third.read_to_end().await;
+    assert!(
+        refused.starts_with("421 4.7.0 mx.test too many connections"),
+        "{refused:?}"
+    );
+    // A session ends: there is room again.
+    first.cmd("QUIT").await;
+    first.read_to_end().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = server.connect().await;
+    assert_eq!(code(&fourth.reply().await), 220);
+    server.stop().await;
+
+    let mut config = test_config(None);
+    config.session.limits.connections = 1;
+    let server = start(config, SinkHandler::default()).await;
+    let mut only = server.connect().await;
+    assert_eq!(code(&only.reply().await), 220);
+    let mut extra = server.connect().await;
+    assert!(extra.read_to_end().await.starts_with("421 "));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bdat_over_the_wire_with_pipelining() {
+    let sink = SinkHandler::default();
+    let server = start(test_config(None), sink.clone()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    assert!(
+        c.cmd("EHLO client.example")
+            .await
+            .contains("250-CHUNKING\r\n")
+    );
+    c.send("MAIL FROM:<a@client.example>\r\nRCPT TO:<b@example.org>\r\nBDAT 12\r\nSubject: x\r\n")
+        .await;
+    c.send("BDAT 6 LAST\r\n\r\nhi\r\nQUIT\r\n").await;
+    let rest = c.read_to_end().await;
+    let codes: Vec<u16> = rest.lines().map(code).collect();
+    assert_eq!(codes, [250, 250, 250, 250, 221], "{rest}");
+    assert_eq!(sink.messages(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn open_relay_is_refused_over_the_wire() {
+    let mut config = test_config(None);
+    config.session.recipients = RecipientPolicy::default();
+    let server = start(config, SinkHandler::default()).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<a@client.example>").await;
+    assert!(
+        c.cmd("RCPT TO:<victim@example.org>")
+            .await
+            .starts_with("550 5.7.1 ")
+    );
+    assert_eq!(code(&c.cmd("RCPT TO:<postmaster>").await), 250);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ipv6_loopback_works_too() {
+    let mut config = test_config(None);
+    config.listeners.clear();
+    config.listen_plain("[::1]:0".parse().unwrap());
+    let Ok(server) = smtp_receiver::Server::bind(config, SinkHandler::default()).await else {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    };
+    let addr = server.local_addrs()[0].addr;
+    let shutdown = server.shutdown_handle();
+    let task = tokio::spawn(server.run());
+    let mut c = Client::new(TcpStream::connect(addr).await.unwrap());
+    assert_eq!(code(&c.reply().await), 220);
+    c.cmd("EHLO client.example").await;
+    c.cmd("MAIL FROM:<a@client.example>").await;
+    c.cmd("RCPT TO:<b@example.org>").await;
+    c.cmd("DATA").await;
+    assert_eq!(code(&c.cmd("x\r\n.").await), 250);
+    shutdown.shutdown();
+    task.await.unwrap().unwrap();
+}

@@ -1,0 +1,134 @@
+//! An independent client: Python's smtplib, with STARTTLS + login and with
+//! implicit TLS (SMTP_SSL) + login, sending a multipart message built with
+//! Python's `email` package. The stored file must be, after the trace
+//! header lines, byte for byte what Python sent.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{TestCerts, files, start, strip_trace, test_config};
+use smtp_receiver::{MaildirHandler, Users, WithUsers};
+
+const CLIENT: &str = r#"
+import base64, smtplib, ssl, sys
+from email.message import EmailMessage
+from email.generator import BytesGenerator
+from io import BytesIO
+
+host, port, tls_port, ca = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+
+def build(subject):
+    m = EmailMessage()
+    m["From"] = "Alice <alice@client.example>"
+    m["To"] = "Bob <bob@example.org>"
+    m["Subject"] = subject
+    m.set_content("Hello Bob,\n\nplain text, with a line starting with a dot:\n.like this\n")
+    m.add_alternative("<p>Hello <b>Bob</b></p>\n", subtype="html")
+    m.add_attachment(bytes(range(256)) * 40, maintype="application", subtype="octet-stream", filename="data.bin")
+    out = BytesIO()
+    BytesGenerator(out).flatten(m, linesep="\r\n")
+    flat = out.getvalue()
+    assert flat.endswith(b"\r\n")
+    return flat
+
+def report(tag, flat):
+    print(tag, base64.b64encode(flat).decode(), flush=True)
+
+ctx = ssl.create_default_context(cafile=ca)
+
+with smtplib.SMTP(host, port, local_hostname="client.example", timeout=20) as s:
+    s.starttls(context=ctx)
+    s.ehlo("client.example")
+    s.login("alice", "s3cret")
+    flat = build("via STARTTLS")
+    refused = s.sendmail("alice@client.example", ["bob@example.org"], flat)
+    assert refused == {}, refused
+    report("STARTTLS", flat)
+
+with smtplib.SMTP_SSL(host, tls_port, local_hostname="client.example", context=ctx, timeout=20) as s:
+    s.login("alice", "s3cret")
+    flat = build("via SMTP_SSL")
+    s.sendmail("alice@client.example", ["bob@example.org"], flat)
+    report("SMTP_SSL", flat)
+
+# A wrong password is refused with 535.
+try:
+    with smtplib.SMTP_SSL(host, tls_port, local_hostname="client.example", context=ctx, timeout=20) as s:
+        s.login("alice", "wrong")
+    print("LOGIN-WRONG accepted")
+except smtplib.SMTPAuthenticationError as e:
+    print("LOGIN-WRONG", e.smtp_code)
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_smtplib_starttls_and_smtp_ssl_deliver_byte_for_byte() {
+    let certs = TestCerts::generate();
+    let mail = tempfile::tempdir().unwrap();
+    let mut users = Users::new();
+    users.insert("alice", "s3cret");
+    let handler = WithUsers::new(MaildirHandler::open(mail.path(), "mx.test").unwrap(), users);
+    let server = start(test_config(Some(&certs)), handler).await;
+
+    let args = [
+        "-c".to_string(),
+        CLIENT.to_string(),
+        "127.0.0.1".to_string(),
+        server.plain.port().to_string(),
+        server.tls.unwrap().port().to_string(),
+        certs.ca_pem.display().to_string(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut sent = std::collections::HashMap::new();
+    for line in stdout.lines() {
+        let (tag, value) = line.split_once(' ').unwrap();
+        sent.insert(tag.to_string(), value.to_string());
+    }
+    assert_eq!(sent["LOGIN-WRONG"], "535");
+
+    let stored = files(&mail.path().join("new"));
+    assert_eq!(stored.len(), 2, "two messages stored");
+    for (tag, protocol) in [("STARTTLS", "ESMTPSA"), ("SMTP_SSL", "ESMTPSA")] {
+        let expected = BASE64.decode(&sent[tag]).unwrap();
+        let subject = format!("Subject: via {tag}\r\n");
+        let path = stored
+            .iter()
+            .find(|p| std::fs::read_to_string(p).unwrap().contains(&subject))
+            .unwrap_or_else(|| panic!("no stored message for {tag}"));
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(
+            strip_trace(&bytes),
+            &expected[..],
+            "{tag}: stored message differs from what was sent"
+        );
+        let trace = String::from_utf8_lossy(&bytes[..bytes.len() - expected.len()]).into_owned();
+        assert!(
+            trace.starts_with(
+                "Return-Path: <alice@client.example>\r\nX-Original-To: bob@example.org\r\n"
+            ),
+            "{trace}"
+        );
+        assert!(
+            trace.contains("Received: from client.example ([127.0.0.1])\r\n\tby mx.test with "),
+            "{trace}"
+        );
+        assert!(trace.contains(&format!(" with {protocol} id ")), "{trace}");
+        assert!(trace.contains("\tfor <bob@example.org>;\r\n"), "{trace}");
+    }
+    server.stop().await;
+}
