@@ -226,7 +226,7 @@ fn explain_certificate_error(error: &CertificateError, name: String) -> TlsError
         },
         CertificateError::NotValidForNameContext { presented, .. } => TlsError::WrongName {
             name,
-            presented: presented.clone(),
+            presented: presented.iter().map(|p| plain_name(p)).collect(),
         },
         CertificateError::Revoked => TlsError::Revoked { name },
         CertificateError::Other(other) if other.0.downcast_ref::<SelfSigned>().is_some() => {
@@ -430,5 +430,38 @@ mod der {
                 assert_eq!(issuer_and_subject(input), None);
             }
         }
+    }
+}
+
+/// rustls lists the certificate's names in their Debug form
+/// (`DnsName("localhost")`, `IpAddress(0::1)`); a person wants `localhost`
+/// and `::1`.
+fn plain_name(presented: &str) -> String {
+    let inner = |prefix: &str| {
+        presented
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(')'))
+    };
+    if let Some(dns) = inner("DnsName(") {
+        return dns.trim_matches('"').to_string();
+    }
+    if let Some(ip) = inner("IpAddress(") {
+        return ip
+            .parse::<std::net::IpAddr>()
+            .map_or_else(|_| ip.to_string(), |ip| ip.to_string());
+    }
+    presented.to_string()
+}
+
+#[cfg(test)]
+mod plain_name_tests {
+    use super::plain_name;
+
+    #[test]
+    fn debug_forms_become_plain_names() {
+        assert_eq!(plain_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("IpAddress(0::1)"), "::1");
+        assert_eq!(plain_name("something else"), "something else");
     }
 }
