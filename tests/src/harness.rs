@@ -45,6 +45,9 @@ pub enum HarnessError {
     /// The Maildir could not be read.
     #[error("reading the Maildir: {0}")]
     Io(#[from] std::io::Error),
+    /// The test PKI could not be made.
+    #[error("making the test PKI: {0}")]
+    Pki(#[from] crate::certs::CertError),
 }
 
 /// One message found in the Maildir's `new/` folder.
@@ -142,6 +145,13 @@ impl Receiver {
             shutdown,
             task,
         })
+    }
+
+    /// Starts a receiver whose PKI (freshly generated) and Maildir live in
+    /// `dir`: what a test wants, with `dir` a temporary folder.
+    pub async fn start_in(dir: &Path) -> Result<Receiver, HarnessError> {
+        let pki = crate::certs::TestPki::generate()?.write(&dir.join("pki"))?;
+        Receiver::start(&dir.join("maildir"), &pki).await
     }
 
     /// A sender configuration for this receiver: `localhost` (so the

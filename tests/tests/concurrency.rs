@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use smtp_e2e::certs::TestPki;
 use smtp_e2e::harness::Receiver;
 use smtp_sender::{Client, Envelope, TlsMode};
 
@@ -22,13 +21,7 @@ fn message(n: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundred_concurrent_sessions_each_message_stored_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::generate()
-        .unwrap()
-        .write(&dir.path().join("pki"))
-        .unwrap();
-    let receiver = Receiver::start(&dir.path().join("maildir"), &pki)
-        .await
-        .unwrap();
+    let receiver = Receiver::start_in(dir.path()).await.unwrap();
 
     let mut tasks = Vec::new();
     for n in 0..SESSIONS {

@@ -3,19 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
-use smtp_e2e::certs::TestPki;
 use smtp_e2e::demo;
 use smtp_e2e::harness::Receiver;
 
 async fn receiver() -> (Receiver, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::generate()
-        .unwrap()
-        .write(&dir.path().join("pki"))
-        .unwrap();
-    let receiver = Receiver::start(&dir.path().join("maildir"), &pki)
-        .await
-        .unwrap();
+    let receiver = Receiver::start_in(dir.path()).await.unwrap();
     (receiver, dir)
 }
 

@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may unwrap
 
-use smtp_e2e::certs::TestPki;
 use smtp_e2e::harness::Receiver;
 use smtp_e2e::{demo, walkthrough};
 
@@ -15,13 +14,7 @@ async fn the_walkthrough_transcript_matches_the_code() {
     let in_doc = walkthrough::extract(&doc).expect("transcript markers in the walkthrough");
 
     let dir = tempfile::tempdir().unwrap();
-    let pki = TestPki::generate()
-        .unwrap()
-        .write(&dir.path().join("pki"))
-        .unwrap();
-    let receiver = Receiver::start(&dir.path().join("maildir"), &pki)
-        .await
-        .unwrap();
+    let receiver = Receiver::start_in(dir.path()).await.unwrap();
     let c = demo::classic_rfc821(&receiver).await;
     receiver.stop().await.unwrap();
     assert!(c.passed(), "{:?}", c.checks);

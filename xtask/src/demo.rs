@@ -27,10 +27,7 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&maildir)
             .with_context(|| format!("clearing {}", maildir.display()))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime()?;
     let conversations = runtime.block_on(async {
         let receiver = Receiver::start(&maildir, &pki).await?;
         print_intro(&style, &receiver, &maildir);
@@ -245,13 +242,9 @@ pub fn write_walkthrough(root: &Path) -> anyhow::Result<()> {
     let doc =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let dir = tempfile::tempdir().context("making a temporary folder")?;
-    let pki = TestPki::generate()?.write(&dir.path().join("pki"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime()?;
     let conversation = runtime.block_on(async {
-        let receiver = Receiver::start(&dir.path().join("maildir"), &pki).await?;
+        let receiver = Receiver::start_in(dir.path()).await?;
         let c = demo::classic_rfc821(&receiver).await;
         receiver.stop().await?;
         anyhow::Ok(c)
@@ -266,4 +259,11 @@ pub fn write_walkthrough(root: &Path) -> anyhow::Result<()> {
     std::fs::write(&path, new).with_context(|| format!("writing {}", path.display()))?;
     println!("updated {}", path.display());
     Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
