@@ -11,6 +11,7 @@
 mod conformance;
 mod demo;
 mod interop;
+mod peers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
