@@ -167,6 +167,12 @@ pub struct Timeouts {
     /// On shutdown, how long sessions in the middle of a message may take
     /// to finish it before they get 421 4.3.2.
     pub shutdown_grace: Duration,
+    /// After the grace period, how long sessions may take to send their
+    /// 421 and close before their tasks are dropped wherever they are (in
+    /// the application, a TLS handshake, a write to a client that does not
+    /// read). A shutdown always completes within `shutdown_grace +
+    /// shutdown_abort`.
+    pub shutdown_abort: Duration,
 }
 
 /// The size of a "data block" for [`Timeouts::data_block`]: 64 KiB.
@@ -179,6 +185,7 @@ impl Default for Timeouts {
             data_block: Duration::from_secs(3 * 60),
             tls_handshake: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            shutdown_abort: Duration::from_secs(5),
         }
     }
 }

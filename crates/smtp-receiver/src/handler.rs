@@ -164,8 +164,15 @@ pub trait Handler: Clone + Send + 'static {
     /// The first chunks are the trace header lines ([`Envelope::trace`]).
     /// When `body.chunk()` fails, the message must be dropped: the library
     /// refuses it (bare CR/LF, size, lost connection...) whatever this
-    /// returns. Returning early is allowed: the library reads and discards
-    /// the rest before replying.
+    /// returns.
+    ///
+    /// Returning `Err` early is allowed: the library reads and discards the
+    /// rest, then sends that reply (with BDAT, at the end of the current
+    /// chunk, RFC 3030 §4). Returning `Ok` before `chunk()` gave `Ok(None)`
+    /// (or the last piece) is an application error: the message cannot
+    /// have been stored whole, so the library answers `451 4.3.0` instead of
+    /// 250 and logs a warning. The reply says 250 only for a message the
+    /// application accepted after reading all of it.
     fn data(
         &mut self,
         envelope: &Envelope,

@@ -9,8 +9,10 @@
 //! Durability (RFC 5321 §6.1: a 250 is a promise to deliver):
 //! 1. write into `tmp/<unique>` created with O_EXCL (`create_new`);
 //! 2. fsync the file;
-//! 3. rename it into `new/` (atomic: readers see all or nothing);
-//! 4. fsync the `new/` directory so the rename survives a crash;
+//! 3. link it into `new/` (atomic: readers see all or nothing), then unlink
+//!    it from `tmp/`: unlike `rename`, `link` fails rather than replace a
+//!    message already in `new/` under that name, and another name is taken;
+//! 4. fsync the `new/` directory so the new entry survives a crash;
 //!
 //! and only then does the handler return `Ok`, and the session say 250.
 //! Any failure removes the temporary file (also when the connection drops
@@ -166,20 +168,20 @@ impl Maildir {
         delivery.commit().await.map_err(|e| e.reply())
     }
 
-    /// Steps 2-4 of a delivery: fsync the file, rename into `new/`, fsync `new/`.
+    /// Steps 2-4 of a delivery: fsync the file, link it into `new/` (under
+    /// `new`, or a fresh name if that one is taken), fsync `new/`, unlink it
+    /// from `tmp/`. Returns where it is in `new/`.
     async fn commit(
         file: tokio::fs::File,
         tmp: &Path,
         new: &Path,
         new_dir: &Path,
-    ) -> Result<(), MaildirError> {
+    ) -> Result<PathBuf, MaildirError> {
         file.sync_all()
             .await
             .map_err(|e| MaildirError::new("fsync", tmp, e))?;
         drop(file);
-        tokio::fs::rename(tmp, new)
-            .await
-            .map_err(|e| MaildirError::new("rename into new/", tmp, e))?;
+        let new = link_new(tmp, new).await?;
         let dir = new_dir.to_path_buf();
         let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
             .await
@@ -187,10 +189,15 @@ impl Maildir {
         if let Err(e) = synced {
             // We are about to answer 4xx: the client will send the message
             // again, so this copy must not stay visible.
-            let _ = tokio::fs::remove_file(new).await;
+            let _ = tokio::fs::remove_file(&new).await;
             return Err(MaildirError::new("fsync", new_dir, e));
         }
-        Ok(())
+        // The message is safe in new/; a leftover link in tmp/ would only be
+        // litter (Maildir readers clean tmp/), never a second message.
+        if let Err(e) = tokio::fs::remove_file(tmp).await {
+            tracing::warn!(path = %tmp.display(), error = %e, "cannot unlink the delivered file from tmp/");
+        }
+        Ok(new)
     }
 }
 
@@ -232,7 +239,7 @@ impl Delivery {
         file.flush()
             .await
             .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
-        Maildir::commit(
+        let path = Maildir::commit(
             file.into_inner(),
             &self.tmp_path,
             &self.new_path,
@@ -240,7 +247,7 @@ impl Delivery {
         )
         .await?;
         self.finished = true;
-        Ok(self.new_path.clone())
+        Ok(path)
     }
 
     /// The temporary file's path.
@@ -258,6 +265,59 @@ impl Drop for Delivery {
             let _ = std::fs::remove_file(&self.tmp_path);
         }
     }
+}
+
+/// Makes `tmp` visible in `new/` without ever replacing a file there
+/// (Maildir, as qmail delivers: `link()` fails with EEXIST where `rename()`
+/// would silently overwrite). If the name is taken, `<stem>_<n>.<host>` is
+/// tried. On a file system without hard links, falls back to `rename` after
+/// checking that the name is free.
+async fn link_new(tmp: &Path, new: &Path) -> Result<PathBuf, MaildirError> {
+    let mut target = new.to_path_buf();
+    for attempt in 1..=100u32 {
+        match tokio::fs::hard_link(tmp, &target).await {
+            Ok(()) => return Ok(target),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if links_unsupported(&e) => {
+                if !tokio::fs::try_exists(&target).await.unwrap_or(true) {
+                    return match tokio::fs::rename(tmp, &target).await {
+                        Ok(()) => Ok(target),
+                        Err(e) => Err(MaildirError::new("rename into new/", tmp, e)),
+                    };
+                }
+            }
+            Err(e) => return Err(MaildirError::new("link into new/", tmp, e)),
+        }
+        target = alternate_name(new, attempt);
+    }
+    Err(MaildirError::new(
+        "link into new/",
+        tmp,
+        io::Error::from(io::ErrorKind::AlreadyExists),
+    ))
+}
+
+/// EPERM / EOPNOTSUPP / ENOSYS from link(): the file system has no hard links.
+fn links_unsupported(error: &io::Error) -> bool {
+    const EPERM: i32 = 1;
+    const ENOSYS: i32 = 38;
+    const EOPNOTSUPP: i32 = 95;
+    error.kind() == io::ErrorKind::Unsupported
+        || matches!(error.raw_os_error(), Some(EPERM | ENOSYS | EOPNOTSUPP))
+}
+
+/// `new/<stem>.<host>` -> `new/<stem>_<n>.<host>`: the queue id still
+/// starts the name.
+fn alternate_name(new: &Path, n: u32) -> PathBuf {
+    let name = new
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let renamed = match name.split_once('.') {
+        Some((stem, host)) => format!("{stem}_{n}.{host}"),
+        None => format!("{name}_{n}"),
+    };
+    new.with_file_name(renamed)
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -367,6 +427,27 @@ mod tests {
         let a = maildir.begin("x").await.unwrap();
         let b = maildir.begin("x").await.unwrap();
         assert_ne!(a.tmp_path(), b.tmp_path());
+    }
+
+    /// Maildir: a delivery never replaces a file already in `new/`, even
+    /// one with the name it picked in `tmp/` (another process, a restored
+    /// backup, a reused pid): it is linked under a fresh name instead.
+    #[tokio::test]
+    async fn commit_never_overwrites_a_file_in_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("dup").await.unwrap();
+        let taken = maildir.root().join("new").join("dup.h");
+        std::fs::write(&taken, b"already here\r\n").unwrap();
+        delivery.write(b"new message\r\n").await.unwrap();
+        let path = delivery.commit().await.unwrap();
+        assert_ne!(path, taken);
+        assert_eq!(std::fs::read(&taken).unwrap(), b"already here\r\n");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new message\r\n");
+        assert_eq!(names(&maildir.root().join("new")).len(), 2);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with("dup") && name.ends_with(".h"), "{name}");
     }
 
     #[tokio::test]

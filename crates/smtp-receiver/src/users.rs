@@ -160,10 +160,14 @@ impl<H: Handler> Handler for WithUsers<H> {
                 .users
                 .check(&credentials.username, &credentials.password)
         {
-            tracing::info!(user = %credentials.username, "authenticated");
+            // `?`: Debug escapes CR, LF and other controls, so a user name
+            // cannot forge log lines (the session refuses them anyway).
+            tracing::info!(user = ?credentials.username, "authenticated");
             Ok(())
         } else {
-            tracing::info!(user = %credentials.username, "authentication failed");
+            // Only at debug: a failed "user name" is often a password typed
+            // into the wrong field.
+            tracing::debug!(user = ?credentials.username, "authentication failed");
             Err(replies::auth_failed())
         }
     }
@@ -199,5 +203,73 @@ mod tests {
         assert!(users.insert_line(":x", "--user").is_err());
         assert!(users.insert_line("nocolon", "--user").is_err());
         assert!(!format!("{users:?}").contains("pa:ss"));
+    }
+
+    /// Log lines written while `f` runs, at `level` and above.
+    fn captured_logs(level: tracing::Level, f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = sink.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn try_auth(handler: &mut WithUsers<crate::SinkHandler>, user: &str, password: &str) -> bool {
+        let credentials = Credentials {
+            mechanism: crate::session::Mechanism::Plain,
+            authzid: None,
+            username: user.to_string(),
+            password: password.to_string(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(handler.auth(&credentials)).is_ok()
+    }
+
+    /// A user name cannot forge log lines (it is logged escaped), and a
+    /// failed attempt's name, which is often a mistyped password, is only
+    /// logged at debug level.
+    #[test]
+    fn user_names_are_logged_escaped_and_failures_only_at_debug() {
+        let mut users = Users::new();
+        users.insert("alice", "s3cret");
+        users.insert("eve\nINFO forged: admin logged in", "pw");
+        let mut handler = WithUsers::new(crate::SinkHandler::default(), users);
+        let logs = captured_logs(tracing::Level::INFO, || {
+            assert!(try_auth(
+                &mut handler,
+                "eve\nINFO forged: admin logged in",
+                "pw"
+            ));
+            assert!(!try_auth(&mut handler, "hunter2-typed-as-user", "x"));
+        });
+        assert_eq!(logs.lines().count(), 1, "{logs}");
+        assert!(
+            logs.contains(r#"user="eve\nINFO forged: admin logged in""#),
+            "{logs}"
+        );
+        assert!(!logs.contains("hunter2"), "{logs}");
+        let logs = captured_logs(tracing::Level::DEBUG, || {
+            assert!(!try_auth(&mut handler, "mallory\r\nWARN x", "x"));
+        });
+        assert_eq!(logs.lines().count(), 1, "{logs}");
+        assert!(logs.contains(r#"user="mallory\r\nWARN x""#), "{logs}");
     }
 }

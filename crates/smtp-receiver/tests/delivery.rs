@@ -301,3 +301,116 @@ async fn concurrent_sessions_each_store_their_message() {
     assert_eq!(files(&dir.path().join("new")).len(), 50);
     server.stop().await;
 }
+
+/// RFC 3030 §2: between two BDAT chunks the message is still in flight;
+/// shutdown gives it the grace period, as it does inside DATA.
+#[tokio::test]
+async fn shutdown_lets_a_bdat_message_finish_between_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        test_config(None),
+        MaildirHandler::open(dir.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    c.send("BDAT 14\r\nSubject: x\r\n\r\n").await;
+    let reply = c.reply().await;
+    assert!(reply.starts_with("250 2.0.0 14 octets"), "{reply}");
+    server.shutdown.shutdown();
+    // Well within the grace period (5 s), the client sends the last chunk.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.send("BDAT 6 LAST\r\nbody\r\n").await;
+    let reply = c.reply().await;
+    assert!(reply.starts_with("250 2.0.0 Ok: queued as "), "{reply}");
+    assert!(c.read_to_end().await.starts_with("421 4.3.2 "));
+    let stored = files(&dir.path().join("new"));
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        strip_trace(&std::fs::read(&stored[0]).unwrap()),
+        b"Subject: x\r\n\r\nbody\r\n"
+    );
+    tokio::time::timeout(common::PATIENCE, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// Never answers EHLO: an application call that does not return.
+#[derive(Clone)]
+struct Stuck;
+
+impl Handler for Stuck {
+    async fn ehlo(&mut self, _: &smtp_wire::path::Domain, _: bool) -> Result<(), Reply> {
+        std::future::pending().await
+    }
+
+    async fn data(&mut self, _: &Envelope, _: &mut MessageBody<'_>) -> Result<(), Reply> {
+        Err(Reply::new(554, "unused"))
+    }
+}
+
+/// Shutdown always completes: after the grace period and the abort margin,
+/// sessions stuck in the application, in a TLS handshake or anywhere else
+/// are dropped.
+#[tokio::test]
+async fn shutdown_has_a_hard_deadline() {
+    let certs = common::TestCerts::generate();
+    let mut config = test_config(Some(&certs));
+    config.timeouts.command = Duration::from_secs(60);
+    config.timeouts.tls_handshake = Duration::from_secs(60);
+    config.timeouts.shutdown_grace = Duration::from_millis(200);
+    config.timeouts.shutdown_abort = Duration::from_millis(300);
+    let server = start(config, Stuck).await;
+    let mut stuck = server.connect().await;
+    stuck.reply().await;
+    stuck.send("EHLO client.example\r\n").await;
+    // Connected to the implicit-TLS port, and silent: the handshake waits.
+    let silent = tokio::net::TcpStream::connect(server.tls.unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    server.shutdown.shutdown();
+    tokio::time::timeout(Duration::from_secs(5), server.task)
+        .await
+        .expect("run() returns within grace + abort margin")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The stuck session's socket was closed.
+    assert_eq!(stuck.read_to_end().await, "");
+    drop(silent);
+}
+
+/// Takes its time before reading the body (e.g. a slow spam check).
+#[derive(Clone)]
+struct SlowStart;
+
+impl Handler for SlowStart {
+    async fn data(&mut self, _: &Envelope, body: &mut MessageBody<'_>) -> Result<(), Reply> {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        while body.chunk().await.map_err(|e| e.reply())?.is_some() {}
+        Ok(())
+    }
+}
+
+/// RFC 5321 §4.5.3.2.2: the client waits for the 354 only a limited time;
+/// it goes out before the application is called, not when it starts reading.
+#[tokio::test]
+async fn the_354_is_sent_before_the_application_is_asked() {
+    let server = start(test_config(None), SlowStart).await;
+    let mut c = server.connect().await;
+    c.reply().await;
+    envelope(&mut c).await;
+    c.send("DATA\r\n").await;
+    let reply = tokio::time::timeout(Duration::from_secs(1), c.reply())
+        .await
+        .expect("354 at once, whatever the application does");
+    assert_eq!(code(&reply), 354);
+    let reply = c.cmd("Subject: x\r\n\r\nbody\r\n.").await;
+    assert!(reply.starts_with("250 2.0.0 Ok: queued as "), "{reply}");
+    server.stop().await;
+}

@@ -122,15 +122,30 @@ async fn size_limits() {
     );
     assert_eq!(code(&c.cmd("RCPT TO:<b@example.org>").await), 250);
     assert_eq!(code(&c.cmd("DATA").await), 354);
-    // 1 MiB in 100-octet lines: read to the end, then refused.
+    // 100 KiB in 100-octet lines (past the limit, under twice the limit):
+    // read to the end, then refused (RFC 1870 §6.2).
     let line = format!("{}\r\n", "z".repeat(98));
-    for _ in 0..(1 << 20) / 100 {
+    for _ in 0..(100 << 10) / 100 {
         c.send(&line).await;
     }
     c.send(".\r\n").await;
     let reply = c.reply().await;
     assert!(reply.starts_with("552 5.3.4 "), "{reply}");
     assert_eq!(code(&c.cmd("NOOP").await), 250, "the session goes on");
+    assert_eq!(sink.messages(), 0);
+
+    // 1 MiB: past twice the limit the server stops reading, 552 + 421.
+    assert_eq!(code(&c.cmd("MAIL FROM:<a@client.example>").await), 250);
+    assert_eq!(code(&c.cmd("RCPT TO:<b@example.org>").await), 250);
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    for _ in 0..(1 << 20) / 100 {
+        if !c.try_send(&line).await {
+            break;
+        }
+    }
+    let rest = c.read_to_end().await;
+    assert!(rest.starts_with("552 5.3.4 "), "{rest}");
+    assert!(rest.contains("\r\n421 4.5.0 "), "{rest}");
     assert_eq!(sink.messages(), 0);
     server.stop().await;
 }
@@ -345,4 +360,37 @@ async fn ipv6_loopback_works_too() {
     assert_eq!(code(&c.cmd("x\r\n.").await), 250);
     shutdown.shutdown();
     task.await.unwrap().unwrap();
+}
+
+/// A client that talks before reading: the refusal must still reach it. A
+/// socket closed with unread input sends a TCP RST, which can make the
+/// client's kernel discard the 421 (RFC 5321 §3.1: a 421 greeting, then
+/// the connection closes).
+#[tokio::test]
+async fn the_too_many_connections_421_survives_an_eager_client() {
+    let mut config = test_config(None);
+    config.session.limits.connections = 1;
+    let server = start(config, SinkHandler::default()).await;
+    let mut only = server.connect().await;
+    assert_eq!(code(&only.reply().await), 220);
+    for attempt in 0..20 {
+        let mut tcp = TcpStream::connect(server.plain).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = tcp
+            .write_all(b"EHLO eager.example\r\nMAIL FROM:<a@eager.example>\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(common::PATIENCE, tcp.read_to_end(&mut got))
+            .await
+            .expect("the server closes");
+        let got = String::from_utf8_lossy(&got);
+        assert!(
+            got.starts_with("421 4.7.0 mx.test too many connections"),
+            "attempt {attempt}: {got:?} ({read:?})"
+        );
+        // A clean close (FIN), not a reset: no client stack may drop the 421.
+        assert!(read.is_ok(), "attempt {attempt}: {read:?}");
+    }
+    server.stop().await;
 }

@@ -119,6 +119,10 @@ struct ServeArgs {
     /// Simultaneous sessions per client IP address.
     #[arg(long, value_name = "N", default_value_t = 16)]
     max_connections_per_ip: usize,
+    /// Do not add X-Original-To (the envelope recipients, Bcc ones included)
+    /// to stored messages: for a Maildir that recipients read themselves.
+    #[arg(long)]
+    no_original_to: bool,
     /// Print each session's transcript on stderr (AUTH redacted) and log more.
     #[arg(short, long)]
     verbose: bool,

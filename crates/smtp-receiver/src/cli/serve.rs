@@ -106,6 +106,7 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     session.limits.recipients = args.max_recipients;
     session.limits.connections = args.max_connections;
     session.limits.connections_per_ip = args.max_connections_per_ip;
+    session.record_recipients = !args.no_original_to;
     if args.verbose {
         config.on_transcript(|info, transcript| {
             let text = format!(
@@ -174,4 +175,23 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn config_of(args: &[&str]) -> ServerConfig {
+        let cli = Cli::try_parse_from([&["smtp-receive", "--sink"], args].concat()).unwrap();
+        build_config(&cli.serve).unwrap()
+    }
+
+    #[test]
+    fn no_original_to_turns_the_recipient_header_off() {
+        assert!(config_of(&[]).session.record_recipients);
+        assert!(!config_of(&["--no-original-to"]).session.record_recipients);
+    }
 }

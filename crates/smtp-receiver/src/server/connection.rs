@@ -29,7 +29,7 @@ pub(crate) enum ReadError {
     /// The deadline for this command or data block passed.
     Timeout,
     /// The server is shutting down (at once while waiting for a command,
-    /// after the grace period inside a message).
+    /// after the grace period while a message is in flight).
     Shutdown,
     /// The socket failed.
     Io(io::Error),
@@ -57,10 +57,9 @@ impl From<&ReadError> for Failure {
 /// The waiting the client is subject to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wait {
-    /// For a command line: RFC 5321 §4.5.3.2.7; interrupted at once by shutdown.
+    /// For a command line: RFC 5321 §4.5.3.2.7.
     Command,
-    /// For message octets: RFC 5321 §4.5.3.2.5, per data block; shutdown
-    /// waits for the grace period.
+    /// For message octets: RFC 5321 §4.5.3.2.5, per data block.
     Data,
 }
 
@@ -163,7 +162,11 @@ impl Connection {
 
     /// Reads more input, within the deadline of what the session waits for.
     pub(crate) async fn read_more(&mut self, session: &Session) -> Result<(), ReadError> {
-        let (deadline, wait) = self.current_deadline(session);
+        let deadline = self.current_deadline(session);
+        // A message in flight (inside DATA, or between two BDAT chunks, RFC
+        // 3030 §2) may finish within the grace period; otherwise a shutdown
+        // interrupts the wait at once.
+        let grace = session.in_transfer();
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -183,7 +186,7 @@ impl Connection {
         let read = timeout_at(deadline, stream.read(&mut buf[*end..]));
         let outcome = tokio::select! {
             result = read => result,
-            () = shutdown_reached(shutdown, wait) => return Err(ReadError::Shutdown),
+            () = shutdown_reached(shutdown, grace) => return Err(ReadError::Shutdown),
         };
         match outcome {
             Err(_) => Err(ReadError::Timeout),
@@ -199,7 +202,7 @@ impl Connection {
         }
     }
 
-    fn current_deadline(&mut self, session: &Session) -> (Instant, Wait) {
+    fn current_deadline(&mut self, session: &Session) -> Instant {
         let wait = if session.in_message() {
             Wait::Data
         } else {
@@ -211,7 +214,7 @@ impl Connection {
             Wait::Data => self.consumed - d.block_start >= DATA_BLOCK as u64,
         };
         match d.at {
-            Some((at, w)) if w == wait && !unit_done => (at, wait),
+            Some((at, w)) if w == wait && !unit_done => at,
             _ => {
                 let limit = match wait {
                     Wait::Command => self.timeouts.command,
@@ -223,7 +226,7 @@ impl Connection {
                     progress: session.progress(),
                     block_start: self.consumed,
                 };
-                (at, wait)
+                at
             }
         }
     }
@@ -261,10 +264,10 @@ impl Connection {
     }
 }
 
-/// Resolves when the session must give up because of a shutdown: at once
-/// while waiting for a command, at the end of the grace period inside a
-/// message. Never resolves while the server runs.
-async fn shutdown_reached(shutdown: &mut watch::Receiver<ShutdownState>, wait: Wait) {
+/// Resolves when the session must give up because of a shutdown: at once,
+/// or with `grace` (a message in flight) at the end of the grace period.
+/// Never resolves while the server runs.
+async fn shutdown_reached(shutdown: &mut watch::Receiver<ShutdownState>, grace: bool) {
     let draining = shutdown
         .wait_for(ShutdownState::is_draining)
         .await
@@ -272,9 +275,7 @@ async fn shutdown_reached(shutdown: &mut watch::Receiver<ShutdownState>, wait: W
     let Ok(deadline) = draining else {
         return std::future::pending().await; // server gone: nobody will ask
     };
-    if wait == Wait::Data
-        && let Some(deadline) = deadline
-    {
+    if grace && let Some(deadline) = deadline {
         sleep_until(deadline).await;
     }
 }

@@ -14,7 +14,7 @@ use super::connection::{Connection, Failure, ReadError};
 use super::limits::Permit;
 use super::stream::Stream;
 use crate::config::ListenerKind;
-use crate::handler::{ConnectionInfo, Handler};
+use crate::handler::{ConnectionInfo, Envelope, Handler};
 use crate::session::{Event, Request, Session};
 
 /// Serves one accepted connection to its end.
@@ -82,82 +82,131 @@ async fn drive<H: Handler>(
     loop {
         let (used, event) = session.poll(conn.input(), &mut body);
         conn.consume(used);
-        match event {
+        let go_on = match event {
             Event::NeedMore => {
                 // RFC 2920 §3.1: all replies are sent once the input is drained.
                 if conn.write_output(session).await.is_err() {
                     return;
                 }
                 match conn.read_more(session).await {
-                    Ok(()) => {}
-                    Err(ReadError::Timeout) => session.timed_out(),
-                    Err(ReadError::Shutdown) => session.shut_down(),
-                    Err(ReadError::Closed) => return,
+                    Ok(()) => true,
+                    Err(ReadError::Timeout) => {
+                        session.timed_out();
+                        true
+                    }
+                    Err(ReadError::Shutdown) => {
+                        session.shut_down();
+                        true
+                    }
+                    Err(ReadError::Closed) => false,
                     Err(ReadError::Io(error)) => {
                         tracing::debug!(%error, "read failed");
-                        return;
+                        false
                     }
                 }
             }
-            Event::Flush => {
-                if conn.write_output(session).await.is_err() {
-                    return;
-                }
-            }
+            Event::Flush => conn.write_output(session).await.is_ok(),
             Event::Ask(request) => {
                 let verdict = ask(handler, request).await;
                 session.answer(verdict);
+                true
             }
             Event::Message(envelope) => {
-                let verdict = {
-                    let mut stream = MessageBody::new(conn, session, &mut body);
-                    handler.data(&envelope, &mut stream).await
-                };
-                tracing::debug!(id = %envelope.id, accepted = verdict.is_ok(), "application verdict");
-                session.finish_message(verdict);
-                body.clear();
-                match conn.failure.take() {
-                    None => {}
-                    Some(Failure::Timeout) => session.timed_out(),
-                    Some(Failure::Shutdown) => session.shut_down(),
-                    Some(Failure::Lost) => return,
-                }
+                receive_message(conn, session, handler, &envelope, &mut body).await
             }
             // Only while the rest of a message is being discarded.
-            Event::Body | Event::BodyEnd | Event::BodyAborted => body.clear(),
-            Event::Reset => handler.reset().await,
-            Event::StartTls => {
-                if conn.write_output(session).await.is_err() {
-                    return;
-                }
-                // RFC 3207 §4.2 / CVE-2011-0411: anything the client sent
-                // after STARTTLS before the handshake is plaintext that an
-                // attacker may have injected; it is thrown away, unread.
-                let injected = conn.discard_input();
-                if injected > 0 {
-                    tracing::warn!(octets = injected, "discarded plaintext sent after STARTTLS");
-                    if let Some(transcript) = conn.transcript.as_mut() {
-                        transcript
-                            .note(&format!("discarded {injected} octets sent after STARTTLS"));
-                    }
-                }
-                let Some(acceptor) = acceptor else { return };
-                if let Err(error) = conn
-                    .start_tls(acceptor, shared.timeouts.tls_handshake)
-                    .await
-                {
-                    tracing::debug!(%error, "STARTTLS handshake failed");
-                    return;
-                }
-                session.tls_established();
+            Event::Body | Event::BodyEnd | Event::BodyAborted => {
+                body.clear();
+                true
             }
+            Event::Reset => {
+                handler.reset().await;
+                true
+            }
+            Event::StartTls => start_tls(conn, session, acceptor, shared).await,
             Event::Close => {
                 let _ = conn.write_output(session).await;
                 conn.close().await;
-                return;
+                false
             }
+        };
+        if !go_on {
+            return;
         }
     }
+}
+
+/// [`Event::Message`]: hands the body to the application as a stream, then
+/// gives the session its verdict. False when the connection is lost.
+async fn receive_message<H: Handler>(
+    conn: &mut Connection,
+    session: &mut Session,
+    handler: &mut H,
+    envelope: &Envelope,
+    body: &mut Vec<u8>,
+) -> bool {
+    // RFC 5321 §4.5.3.2.2: the client waits for the 354 only so long; it
+    // goes out now, not when the application starts reading the body.
+    if conn.write_output(session).await.is_err() {
+        return false;
+    }
+    let verdict = {
+        let mut stream = MessageBody::new(conn, session, body);
+        handler.data(envelope, &mut stream).await
+    };
+    if verdict.is_ok() && !session.message_fully_read() {
+        // RFC 5321 §6.1: the session answers 451 instead of 250.
+        tracing::warn!(
+            id = %envelope.id,
+            "the application returned Ok before reading the whole message; answering 451 \
+             (Handler::data must read the body to its end before accepting it)"
+        );
+    }
+    tracing::debug!(id = %envelope.id, accepted = verdict.is_ok(), "application verdict");
+    session.finish_message(verdict);
+    body.clear();
+    match conn.failure.take() {
+        None => {}
+        Some(Failure::Timeout) => session.timed_out(),
+        Some(Failure::Shutdown) => session.shut_down(),
+        Some(Failure::Lost) => return false,
+    }
+    true
+}
+
+/// [`Event::StartTls`]: the `220`, then the handshake (RFC 3207 §4).
+/// False when the session cannot go on.
+async fn start_tls(
+    conn: &mut Connection,
+    session: &mut Session,
+    acceptor: Option<&TlsAcceptor>,
+    shared: &Shared,
+) -> bool {
+    if conn.write_output(session).await.is_err() {
+        return false;
+    }
+    // RFC 3207 §4.2 / CVE-2011-0411: anything the client sent after
+    // STARTTLS before the handshake is plaintext that an attacker may have
+    // injected; it is thrown away, unread.
+    let injected = conn.discard_input();
+    if injected > 0 {
+        tracing::warn!(octets = injected, "discarded plaintext sent after STARTTLS");
+        if let Some(transcript) = conn.transcript.as_mut() {
+            transcript.note(&format!("discarded {injected} octets sent after STARTTLS"));
+        }
+    }
+    let Some(acceptor) = acceptor else {
+        return false;
+    };
+    if let Err(error) = conn
+        .start_tls(acceptor, shared.timeouts.tls_handshake)
+        .await
+    {
+        tracing::debug!(%error, "STARTTLS handshake failed");
+        return false;
+    }
+    session.tls_established();
+    true
 }
 
 /// Puts a session's question to the application.

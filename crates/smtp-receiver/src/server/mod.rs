@@ -30,11 +30,14 @@ pub mod tls;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::{sleep_until, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 pub use body::{BodyError, MessageBody};
@@ -84,6 +87,8 @@ pub(crate) struct Shared {
     pub(crate) transcript: Option<TranscriptHook>,
     pub(crate) shutdown: Arc<watch::Sender<ShutdownState>>,
     pub(crate) tracker: Arc<Tracker>,
+    /// Connections being turned away right now (see [`refuse`]).
+    refusing: AtomicUsize,
 }
 
 /// An SMTP server: bound listeners plus the application's [`Handler`].
@@ -139,6 +144,7 @@ impl<H: Handler> Server<H> {
             transcript: config.transcript.clone(),
             shutdown: Arc::new(watch::Sender::new(ShutdownState::Running)),
             tracker,
+            refusing: AtomicUsize::new(0),
             session: Arc::new(session),
         };
         Ok(Server {
@@ -169,7 +175,10 @@ impl<H: Handler> Server<H> {
         )
     }
 
-    /// Serves until shut down, then waits for the last session to end.
+    /// Serves until shut down, then waits for the last session to end: at
+    /// most [`shutdown_grace`](crate::config::Timeouts::shutdown_grace) +
+    /// [`shutdown_abort`](crate::config::Timeouts::shutdown_abort), after
+    /// which the sessions left are dropped.
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
             listeners,
@@ -187,11 +196,26 @@ impl<H: Handler> Server<H> {
         }
         let mut state = shared.shutdown.subscribe();
         // Only fails if the sender is gone, and `shared` holds it.
-        let _ = state.wait_for(ShutdownState::is_draining).await;
+        let grace_deadline = state
+            .wait_for(ShutdownState::is_draining)
+            .await
+            .ok()
+            .and_then(|state| state.grace_deadline());
         // Stop accepting: dropping the accept loops closes the listeners.
         accepting.shutdown().await;
         tracing::info!(sessions = shared.tracker.active(), "shutting down");
-        shared.tracker.wait_idle().await;
+        // Every session task drops itself at grace + abort (see
+        // `abort_at_hard_deadline`); one more second for that to happen, and
+        // run() returns even if a task is stuck in blocking code.
+        let hard = grace_deadline.unwrap_or_else(tokio::time::Instant::now)
+            + shared.timeouts.shutdown_abort
+            + Duration::from_secs(1);
+        if timeout_at(hard, shared.tracker.wait_idle()).await.is_err() {
+            tracing::warn!(
+                sessions = shared.tracker.active(),
+                "sessions did not end after the shutdown deadline; not waiting for them"
+            );
+        }
         Ok(())
     }
 }
@@ -214,11 +238,11 @@ async fn accept_loop<H: Handler>(
         };
         let Some(permit) = shared.tracker.try_acquire(peer.ip()) else {
             tracing::info!(%peer, "too many connections; refused");
+            // An implicit-TLS client would not understand a plaintext 421,
+            // and a TLS handshake to say it costs the CPU the limit is
+            // there to protect: those connections are just closed.
             if bound.kind == ListenerKind::Plain {
-                // One non-blocking write into a fresh socket's empty buffer;
-                // an implicit-TLS client would not understand plaintext.
-                let _ = tcp
-                    .try_write(&replies::too_many_connections(&shared.session.hostname).to_bytes());
+                refuse(tcp, &shared);
             }
             continue;
         };
@@ -228,12 +252,66 @@ async fn accept_loop<H: Handler>(
             local,
             listener: bound.kind,
         };
-        tokio::spawn(driver::serve_connection(
-            tcp,
-            info,
-            Arc::clone(&shared),
-            handler.clone(),
-            permit,
-        ));
+        let hard_stop =
+            abort_at_hard_deadline(shared.shutdown.subscribe(), shared.timeouts.shutdown_abort);
+        let serve =
+            driver::serve_connection(tcp, info, Arc::clone(&shared), handler.clone(), permit);
+        tokio::spawn(async move {
+            tokio::select! {
+                () = serve => {}
+                () = hard_stop => tracing::warn!(%peer, "session dropped at the shutdown deadline"),
+            }
+        });
     }
+}
+
+/// Resolves `abort` after the end of the shutdown grace period: the session
+/// task is then dropped wherever it is (in the application, a TLS
+/// handshake, a write to a client that does not read), so a shutdown always
+/// completes. Never resolves while the server runs.
+async fn abort_at_hard_deadline(mut shutdown: watch::Receiver<ShutdownState>, abort: Duration) {
+    let grace_deadline = shutdown
+        .wait_for(ShutdownState::is_draining)
+        .await
+        .ok()
+        .and_then(|state| state.grace_deadline());
+    match grace_deadline {
+        Some(deadline) => sleep_until(deadline + abort).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// At most this many refused connections linger at once; beyond, they are
+/// closed without a reply.
+const MAX_REFUSING: usize = 64;
+
+/// How long a refused connection may linger so that the 421 arrives.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// RFC 5321 §3.1: a server may answer a connection with 421 and close it.
+/// The reply must not be lost: closing a socket with unread input sends a
+/// TCP RST, which may make the client discard the 421. So: write the 421,
+/// shut down our side (FIN), read and drop what the client sends until it
+/// closes, for at most [`REFUSAL_LINGER`], in a task of its own so the
+/// accept loop goes on.
+fn refuse(tcp: TcpStream, shared: &Arc<Shared>) {
+    let reply = replies::too_many_connections(&shared.session.hostname).to_bytes();
+    if shared.refusing.fetch_add(1, Ordering::Relaxed) >= MAX_REFUSING {
+        shared.refusing.fetch_sub(1, Ordering::Relaxed);
+        let _ = tcp.try_write(&reply);
+        return;
+    }
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let mut tcp = tcp;
+        let linger = async {
+            tcp.write_all(&reply).await?;
+            tcp.shutdown().await?;
+            let mut scratch = [0u8; 1024];
+            while tcp.read(&mut scratch).await? > 0 {}
+            io::Result::Ok(())
+        };
+        let _ = timeout(REFUSAL_LINGER, linger).await;
+        shared.refusing.fetch_sub(1, Ordering::Relaxed);
+    });
 }

@@ -32,10 +32,13 @@ impl ShutdownState {
 ///
 /// After [`shutdown`](Self::shutdown): listeners stop accepting, sessions
 /// waiting for a command get `421 4.3.2` at once, sessions in the middle of
-/// a message may finish it within the grace period
+/// a message (inside DATA, between BDAT chunks) may finish it within the
+/// grace period
 /// ([`Timeouts::shutdown_grace`](crate::config::Timeouts::shutdown_grace))
 /// and then get `421 4.3.2`; [`Server::run`](crate::Server::run) returns
-/// when the last session has ended.
+/// when the last session has ended, at the latest
+/// [`Timeouts::shutdown_abort`](crate::config::Timeouts::shutdown_abort)
+/// after the grace period, when the sessions left are dropped.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
     tx: Arc<watch::Sender<ShutdownState>>,

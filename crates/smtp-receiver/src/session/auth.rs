@@ -115,6 +115,7 @@ pub(crate) fn respond(state: Exchange, line: &[u8]) -> Step {
     match state {
         Exchange::Plain => parse_plain(&decoded),
         Exchange::LoginUsername => match String::from_utf8(decoded) {
+            Ok(username) if has_controls(&username) => Step::Fail(controls_refused()),
             Ok(username) if !username.is_empty() => Step::Challenge(
                 replies::auth_challenge(PASSWORD_PROMPT),
                 Exchange::LoginPassword { username },
@@ -164,12 +165,27 @@ fn parse_plain(message: &[u8]) -> Step {
             "PLAIN response without a user name",
         ));
     }
+    if has_controls(authzid) || has_controls(username) {
+        return Step::Fail(controls_refused());
+    }
     Step::Done(Credentials {
         mechanism: Mechanism::Plain,
         authzid: (!authzid.is_empty()).then(|| authzid.to_string()),
         username: username.to_string(),
         password: password.to_string(),
     })
+}
+
+/// RFC 4616 §2: identities are UTF8SAFE (no NUL); control characters have
+/// no meaning in a user name either, and refusing them keeps CR/LF and
+/// escape sequences out of the application's checks and log lines. (The
+/// password may hold anything but NUL: it is never shown.)
+fn has_controls(identity: &str) -> bool {
+    identity.chars().any(char::is_control)
+}
+
+fn controls_refused() -> Reply {
+    replies::auth_bad_response("Control characters not allowed in an identity")
 }
 
 #[cfg(test)]

@@ -221,7 +221,18 @@ impl Message {
         }
     }
 
-    /// The reply that ends this message.
+    /// True once the message cannot end in a 250: the library refuses it,
+    /// or the application returned an error (or returned before reading it
+    /// all, see `Session::finish_message`).
+    pub(crate) fn failed(&self) -> bool {
+        self.refusal.is_some() || matches!(self.outcome, Some(Err(_)))
+    }
+
+    /// The reply that ends this message: a refusal of the library first,
+    /// then the application's verdict. A 250 is only ever given when the
+    /// application returned `Ok` after the whole message was read (RFC 5321
+    /// §6.1), and nothing can replace such a verdict afterwards: by then the
+    /// content checks have seen every octet.
     pub(crate) fn final_reply(&self) -> Reply {
         if let Some(refusal) = &self.refusal {
             return refusal.clone();

@@ -262,6 +262,16 @@ pub fn too_many_connections(hostname: &str) -> Reply {
     )
 }
 
+/// 421: the client's octets can no longer be told apart from its commands
+/// (an unreadable BDAT size, a chunk or message too big to skip).
+pub fn cannot_resynchronize(hostname: &str, after: &str) -> Reply {
+    Reply::enhanced(
+        421,
+        code(4, 5, 0),
+        &format!("{hostname} cannot resynchronize after {after}, closing connection"),
+    )
+}
+
 /// 451: a local error while storing the message (RFC 3463 X.3.0).
 pub fn local_error() -> Reply {
     Reply::enhanced(

@@ -129,7 +129,13 @@ enum Phase {
     Body,
     /// The octets of a refused BDAT chunk, read and discarded before the
     /// reply (RFC 3030 §2: they must never be taken for commands).
-    SkipChunk { reader: BdatReader, reply: Reply },
+    /// `counted`: the reply counts as a protocol error (it does not for the
+    /// chunks of an already failed transfer, RFC 3030 §4).
+    SkipChunk {
+        reader: BdatReader,
+        reply: Reply,
+        counted: bool,
+    },
     /// The body is complete; waiting for the application's verdict.
     AwaitVerdict,
     /// `220` to STARTTLS queued; waiting for the handshake.
@@ -151,6 +157,10 @@ pub struct Session {
     authenticated: Option<String>,
     transaction: Option<Transaction>,
     message: Option<Message>,
+    /// The reply that failed a BDAT transfer before its LAST chunk. RFC 3030
+    /// §4: chunks the client had already pipelined are read, dropped and
+    /// answered with the same reply, until BDAT ... LAST or another command.
+    failed_bdat: Option<Reply>,
     pending: Option<Request>,
     events: VecDeque<Event>,
     out: Vec<u8>,
@@ -177,6 +187,7 @@ impl Session {
             authenticated: None,
             transaction: None,
             message: None,
+            failed_bdat: None,
             pending: None,
             events: VecDeque::new(),
             out: Vec::with_capacity(512),
@@ -218,74 +229,17 @@ impl Session {
                 return (used, Event::Ask(request.clone()));
             }
             let rest = &input[used..];
-            match &mut self.phase {
-                Phase::Closed => return (used, Event::Close),
-                Phase::AwaitTls => return (used, Event::StartTls),
-                Phase::AwaitVerdict => return (used, Event::BodyEnd),
-                Phase::Commands | Phase::Auth(_) => {
-                    if self.out.len() >= OUTPUT_HIGH_WATER {
-                        return (used, Event::Flush);
-                    }
-                    let decoder = match self.phase {
-                        Phase::Auth(_) => &mut self.auth_lines,
-                        _ => &mut self.commands,
-                    };
-                    let (n, line) = decoder.decode(rest);
-                    used += n;
-                    match line {
-                        LineEvent::NeedMore => return (used, Event::NeedMore),
-                        LineEvent::TooLong => {
-                            self.progress += 1;
-                            self.line_too_long();
-                        }
-                        LineEvent::Line { line, bare_lf } => {
-                            self.progress += 1;
-                            self.on_line(line, bare_lf);
-                        }
-                    }
-                }
-                Phase::SkipChunk { reader, .. } => {
-                    let before = body.len();
-                    let n = reader.read(rest, body);
-                    body.truncate(before);
-                    used += n;
-                    if reader.is_done() {
-                        self.progress += 1;
-                        if let Phase::SkipChunk { reply, .. } =
-                            std::mem::replace(&mut self.phase, Phase::Commands)
-                        {
-                            self.error(reply);
-                        }
-                    } else if n == 0 {
-                        return (used, Event::NeedMore);
-                    }
-                }
-                Phase::Body => {
-                    let Some(message) = self.message.as_mut() else {
-                        self.phase = Phase::Commands; // unreachable: Body always has a message
-                        continue;
-                    };
-                    let before = body.len();
-                    let (n, reached) = message.read(rest, body, &self.config.limits);
-                    used += n;
-                    match reached {
-                        Reached::More => {}
-                        Reached::ChunkEnd { size } => {
-                            self.progress += 1;
-                            self.chunk_end(size);
-                        }
-                        Reached::End => {
-                            self.progress += 1;
-                            self.body_complete();
-                        }
-                    }
-                    if body.len() > before {
-                        return (used, Event::Body);
-                    }
-                    if n == 0 && reached == Reached::More {
-                        return (used, Event::NeedMore);
-                    }
-                }
+            let (n, event) = match &self.phase {
+                Phase::Closed => (0, Some(Event::Close)),
+                Phase::AwaitTls => (0, Some(Event::StartTls)),
+                Phase::AwaitVerdict => (0, Some(Event::BodyEnd)),
+                Phase::Commands | Phase::Auth(_) => self.read_line(rest),
+                Phase::SkipChunk { .. } => self.skip_chunk(rest, body),
+                Phase::Body => self.read_body(rest, body),
+            };
+            used += n;
+            if let Some(event) = event {
+                return (used, event);
             }
         }
     }
@@ -300,7 +254,7 @@ impl Session {
                 let reply = if extended {
                     self.ehlo_reply(&domain)
                 } else {
-                    replies::helo(&self.config.hostname, &domain.to_string())
+                    replies::helo(&self.config.hostname, &self.client_name(&domain))
                 };
                 self.hello = Some(Hello { domain, extended });
                 self.send(reply);
@@ -336,12 +290,21 @@ impl Session {
 
     /// The application's `data` returned. The final reply is queued once
     /// the body has also been read to its end (the rest is discarded).
+    ///
+    /// RFC 5321 §6.1: the final 250 promises that the message is stored. An
+    /// application that returns `Ok` before the body was read to its end
+    /// (see [`message_fully_read`](Self::message_fully_read)) cannot have
+    /// stored it: that `Ok` becomes `451 4.3.0`, so the client keeps the
+    /// message and retries; a message is never acknowledged unread.
     pub fn finish_message(&mut self, verdict: Result<(), Reply>) {
         let Some(message) = self.message.as_mut() else {
             return;
         };
         message.handler_active = false;
-        message.outcome = Some(verdict);
+        message.outcome = Some(match verdict {
+            Ok(()) if !message.complete => Err(replies::local_error()),
+            verdict => verdict,
+        });
         if message.complete {
             self.finalize_message();
         }
@@ -390,6 +353,20 @@ impl Session {
         matches!(self.phase, Phase::Body | Phase::SkipChunk { .. })
     }
 
+    /// True while a message is in flight: its octets are being read, the
+    /// client is between two BDAT chunks (RFC 3030 §2), or the application
+    /// has not given its verdict yet. A shutdown lets such a session use
+    /// the grace period.
+    pub fn in_transfer(&self) -> bool {
+        self.message.is_some() || self.in_message()
+    }
+
+    /// True once the current message has been read to its end (or to the
+    /// BDAT chunk at which it failed); false while more octets are to come.
+    pub fn message_fully_read(&self) -> bool {
+        self.message.as_ref().is_some_and(|m| m.complete)
+    }
+
     /// True while a SASL exchange waits for the client's response line.
     pub fn in_auth(&self) -> bool {
         matches!(self.phase, Phase::Auth(_))
@@ -413,13 +390,100 @@ impl Session {
 
     // ----- input dispatch -------------------------------------------------
 
+    /// [`Phase::Commands`] and [`Phase::Auth`]: the next command or SASL line.
+    fn read_line(&mut self, input: &[u8]) -> (usize, Option<Event>) {
+        if self.out.len() >= OUTPUT_HIGH_WATER {
+            return (0, Some(Event::Flush));
+        }
+        let decoder = match self.phase {
+            Phase::Auth(_) => &mut self.auth_lines,
+            _ => &mut self.commands,
+        };
+        let (n, line) = decoder.decode(input);
+        match line {
+            LineEvent::NeedMore => return (n, Some(Event::NeedMore)),
+            LineEvent::TooLong => {
+                self.progress += 1;
+                self.line_too_long();
+            }
+            LineEvent::Line { line, bare_lf } => {
+                self.progress += 1;
+                self.on_line(line, bare_lf);
+            }
+        }
+        (n, None)
+    }
+
+    /// [`Phase::SkipChunk`]: reads and drops a refused chunk, then replies.
+    fn skip_chunk(&mut self, input: &[u8], scratch: &mut Vec<u8>) -> (usize, Option<Event>) {
+        let Phase::SkipChunk { reader, .. } = &mut self.phase else {
+            return (0, None);
+        };
+        let before = scratch.len();
+        let n = reader.read(input, scratch);
+        scratch.truncate(before);
+        if !reader.is_done() {
+            return (n, (n == 0).then_some(Event::NeedMore));
+        }
+        self.progress += 1;
+        if let Phase::SkipChunk { reply, counted, .. } =
+            std::mem::replace(&mut self.phase, Phase::Commands)
+        {
+            if counted {
+                self.error(reply);
+            } else {
+                self.send(reply);
+            }
+        }
+        (n, None)
+    }
+
+    /// [`Phase::Body`]: message octets, for the application in `body`.
+    fn read_body(&mut self, input: &[u8], body: &mut Vec<u8>) -> (usize, Option<Event>) {
+        let Some(message) = self.message.as_mut() else {
+            self.phase = Phase::Commands; // unreachable: Body always has a message
+            return (0, None);
+        };
+        let limits = &self.config.limits;
+        let before = body.len();
+        let (n, reached) = message.read(input, body, limits);
+        // RFC 1870 §6.2 asks to read an oversized message to its end before
+        // the 552, but a client that goes on sending would hold the session
+        // for ever: past twice the limit the session gives up. (BDAT never
+        // gets here: a chunk that cannot fit is refused unread, see `bdat`.)
+        if reached == Reached::More && message.size > limits.message_size.saturating_mul(2) {
+            self.give_up_oversized("a message far beyond the size limit");
+            return (n, None);
+        }
+        match reached {
+            Reached::More => {}
+            Reached::ChunkEnd { size } => {
+                self.progress += 1;
+                self.chunk_end(size);
+            }
+            Reached::End => {
+                self.progress += 1;
+                self.body_complete();
+            }
+        }
+        if body.len() > before {
+            return (n, Some(Event::Body));
+        }
+        if n == 0 && reached == Reached::More {
+            return (n, Some(Event::NeedMore));
+        }
+        (n, None)
+    }
+
     fn on_line(&mut self, line: &[u8], bare_lf: bool) {
         if let Phase::Auth(_) = self.phase {
             let Phase::Auth(exchange) = std::mem::replace(&mut self.phase, Phase::Commands) else {
                 return;
             };
             if bare_lf {
-                self.error(replies::bad_line("Bare LF not allowed (RFC 5321 §2.3.8)"));
+                self.error(replies::bad_line(
+                    "Bare LF not allowed (RFC 5321 section 2.3.8)",
+                ));
             } else {
                 self.auth_step(auth::respond(exchange, line));
             }
@@ -429,7 +493,7 @@ impl Session {
             // RFC 5321 §2.3.8: lines end with CRLF; a bare LF is refused,
             // never executed (receiver policy, docs/receiver.md).
             self.error(replies::bad_line(
-                "Bare LF not allowed at the end of a command line (RFC 5321 §2.3.8)",
+                "Bare LF not allowed at the end of a command line (RFC 5321 section 2.3.8)",
             ));
             return;
         }
@@ -441,10 +505,9 @@ impl Session {
                     // RFC 3030 gives no way to find the end of a chunk whose
                     // size we could not read; its octets would be taken for
                     // commands, so the session cannot go on.
-                    self.close_with(Reply::enhanced(
-                        421,
-                        smtp_wire::EnhancedCode::new(4, 5, 0),
-                        "Cannot resynchronize after an invalid BDAT command",
+                    self.close_with(replies::cannot_resynchronize(
+                        &self.config.hostname,
+                        "an invalid BDAT command",
                     ));
                 }
             }
@@ -467,10 +530,15 @@ impl Session {
     }
 
     fn on_command(&mut self, command: Command) {
+        if !matches!(command, Command::Bdat { .. }) {
+            // RFC 3030 §4: only chunks already in the pipeline belong to a
+            // failed transfer; any other command starts afresh.
+            self.failed_bdat = None;
+        }
         if self.message.is_some() && !allowed_between_chunks(&command) {
             // RFC 3030 §3: a BDAT transfer is ended by BDAT ... LAST or RSET.
             let reply = if command == Command::Data {
-                replies::bad_sequence("DATA cannot be mixed with BDAT (RFC 3030 §3)")
+                replies::bad_sequence("DATA cannot be mixed with BDAT (RFC 3030 section 3)")
             } else {
                 replies::bad_sequence("BDAT transfer in progress: send BDAT ... LAST or RSET")
             };
@@ -556,9 +624,11 @@ impl Session {
         let Some(message) = self.message.as_mut() else {
             return;
         };
-        if message.refusal.is_some() || !message.handler_active {
-            // The message is refused, or the application already gave its
-            // verdict: this chunk's reply is the final one.
+        if message.failed() {
+            // RFC 3030 §4: a 4xx/5xx reply to any chunk fails the whole
+            // transaction, so a refusal is given at once. A success is only
+            // ever given to the LAST chunk (RFC 3030 §2), once the
+            // application has stored the whole message.
             return self.body_complete();
         }
         message.framing = Framing::BetweenChunks;
@@ -583,7 +653,14 @@ impl Session {
         let Some(message) = self.message.take() else {
             return;
         };
-        self.send(message.final_reply());
+        let reply = message.final_reply();
+        if matches!(message.framing, Framing::Bdat { last: false, .. }) {
+            // RFC 3030 §4: the transfer failed before its LAST chunk; the
+            // receiver "MUST be prepared to accept and discard additional
+            // BDAT chunks already in the pipeline after the failed BDAT".
+            self.failed_bdat = Some(reply.clone());
+        }
+        self.send(reply);
         self.transaction = None;
         self.phase = Phase::Commands;
         self.events.push_back(Event::Reset);
@@ -595,6 +672,17 @@ impl Session {
         {
             self.events.push_back(Event::BodyAborted);
         }
+    }
+
+    /// Message octets that cannot be read to their end within reason (a
+    /// BDAT chunk that cannot fit the size limit, a DATA message far past
+    /// it): `552 5.3.4` (RFC 1870 §6.2), then, since the rest of the octets
+    /// would be read as commands, `421` and close.
+    pub(super) fn give_up_oversized(&mut self, what: &str) {
+        self.abort_message();
+        self.transaction = None;
+        self.send(replies::too_big(self.config.limits.message_size));
+        self.close_with(replies::cannot_resynchronize(&self.config.hostname, what));
     }
 
     // ----- output ---------------------------------------------------------

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smtp_wire::path::{Domain, ForwardPath, ReversePath};
+use smtp_wire::path::{AddressLiteral, Domain, ForwardPath, ReversePath};
 
 /// A queue id, unique within this host: seconds, microseconds, process id
 /// and a process-wide counter, e.g. `1751371200M000042P4242Q7`.
@@ -119,9 +119,8 @@ pub fn trace_headers(t: &TraceInput<'_>) -> Vec<u8> {
         out.push_str(&format!("X-Original-To: {}\r\n", list.join(",\r\n\t")));
     }
     out.push_str(&format!(
-        "Received: from {} ({})\r\n\tby {} with {} id {}",
-        t.helo,
-        address_literal(t.peer),
+        "Received: from {}\r\n\tby {} with {} id {}",
+        from_clause(t.helo, t.peer),
         t.hostname,
         t.protocol,
         t.id
@@ -131,6 +130,47 @@ pub fn trace_headers(t: &TraceInput<'_>) -> Vec<u8> {
     }
     out.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(t.now)));
     out.into_bytes()
+}
+
+/// The `from` clause of `Received:` (RFC 5321 §4.4): `From-domain = "FROM"
+/// FWS Extended-Domain`, `Extended-Domain = Domain / (Domain FWS "("
+/// TCP-info ")") / (address-literal FWS "(" TCP-info ")")`.
+///
+/// A plain ASCII LDH name or a standard IPv4/IPv6 literal is written as
+/// given: `c.example ([192.0.2.1])`. Anything else the EHLO grammar allows
+/// (a U-label without SMTPUTF8 would put raw 8-bit octets in the header; a
+/// general literal may hold `;`, `(` or `)`, which would forge the date
+/// separator or the comment) is written in the comment, percent-encoded,
+/// after the peer's literal: `[192.0.2.1] ([192.0.2.1] helo=[x:a%3Bb])`.
+fn from_clause(helo: &Domain, peer: IpAddr) -> String {
+    let peer = address_literal(peer);
+    let plain = match helo {
+        Domain::Name(name) => name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+        Domain::Literal(AddressLiteral::V4(_) | AddressLiteral::V6(_)) => true,
+        Domain::Literal(AddressLiteral::General(..)) => false,
+    };
+    if plain {
+        format!("{helo} ({peer})")
+    } else {
+        format!("{peer} ({peer} helo={})", comment_safe(&helo.to_string()))
+    }
+}
+
+/// Percent-encodes every octet but letters, digits and `-._:[]`, so the
+/// text is RFC 5322 `ctext` and cannot end or nest the comment (`()\`),
+/// start another clause (`;`), or carry non-ASCII octets.
+fn comment_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._:[]".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn recipient_text(to: &ForwardPath) -> String {

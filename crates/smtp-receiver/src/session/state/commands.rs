@@ -43,7 +43,11 @@ impl Session {
         }
         list.push(Capability::Help);
         Capabilities {
-            domain: format!("{} greets {}", self.config.hostname, client),
+            domain: format!(
+                "{} greets {}",
+                self.config.hostname,
+                self.client_name(client)
+            ),
             list,
         }
         .to_reply()
@@ -52,13 +56,13 @@ impl Session {
     pub(super) fn mail(&mut self, from: ReversePath, params: MailParams) {
         let Some(hello) = &self.hello else {
             return self.error(replies::bad_sequence(
-                "Send EHLO/HELO first (RFC 5321 §4.1.4)",
+                "Send EHLO/HELO first (RFC 5321 section 4.1.4)",
             ));
         };
         let extended = hello.extended;
         if self.transaction.is_some() {
             return self.error(replies::bad_sequence(
-                "Nested MAIL command (RFC 5321 §4.1.4)",
+                "Nested MAIL command (RFC 5321 section 4.1.4)",
             ));
         }
         if self.config.auth.required && self.authenticated.is_none() {
@@ -84,7 +88,7 @@ impl Session {
     pub(super) fn rcpt(&mut self, to: ForwardPath, params: RcptParams) {
         let Some(transaction) = &self.transaction else {
             return self.error(replies::bad_sequence(
-                "Need MAIL before RCPT (RFC 5321 §4.1.4)",
+                "Need MAIL before RCPT (RFC 5321 section 4.1.4)",
             ));
         };
         if transaction.recipients.len() >= self.config.limits.recipients {
@@ -106,11 +110,11 @@ impl Session {
     pub(super) fn data(&mut self) {
         match &self.transaction {
             None => self.error(replies::bad_sequence(
-                "Need MAIL before DATA (RFC 5321 §3.3)",
+                "Need MAIL before DATA (RFC 5321 section 3.3)",
             )),
             Some(t) if t.recipients.is_empty() => {
                 self.error(replies::bad_sequence(
-                    "Need RCPT before DATA (RFC 5321 §3.3)",
+                    "Need RCPT before DATA (RFC 5321 section 3.3)",
                 ));
             }
             Some(_) => {
@@ -121,20 +125,35 @@ impl Session {
     }
 
     pub(super) fn bdat(&mut self, size: u64, last: bool) {
+        // RFC 3030 §2 + RFC 1870 §6.2: a chunk that would take the message
+        // past the size limit is never read. Its octets cannot be skipped
+        // within reason (the size may be 2^64-1), and unread they would be
+        // taken for commands: 552, then close.
+        let so_far = self.message.as_ref().map_or(0, |m| m.size);
+        if so_far.saturating_add(size) > self.config.limits.message_size {
+            return self.give_up_oversized("a BDAT chunk beyond the size limit");
+        }
+        // RFC 3030 §4: the rest of a transfer that already failed: read,
+        // dropped, and answered with the same reply (not a protocol error).
+        if let Some(reply) = &self.failed_bdat {
+            let reply = reply.clone();
+            if last {
+                self.failed_bdat = None;
+            }
+            return self.skip_chunk_then(size, reply, false);
+        }
         let refusal = match (&self.hello, &self.transaction) {
-            (Some(hello), _) if !hello.extended => Some("BDAT requires EHLO (RFC 3030 §2)"),
-            (_, None) => Some("Need MAIL before BDAT (RFC 3030 §2)"),
-            (_, Some(t)) if t.recipients.is_empty() => Some("Need RCPT before BDAT (RFC 3030 §2)"),
+            (Some(hello), _) if !hello.extended => Some("BDAT requires EHLO (RFC 3030 section 2)"),
+            (_, None) => Some("Need MAIL before BDAT (RFC 3030 section 2)"),
+            (_, Some(t)) if t.recipients.is_empty() => {
+                Some("Need RCPT before BDAT (RFC 3030 section 2)")
+            }
             _ => None,
         };
         if let Some(text) = refusal {
             // RFC 3030 §2: the chunk's octets follow the command whatever
             // we answer; read and drop them, then reply.
-            self.phase = Phase::SkipChunk {
-                reader: BdatReader::new(size),
-                reply: replies::bad_sequence(text),
-            };
-            return;
+            return self.skip_chunk_then(size, replies::bad_sequence(text), true);
         }
         let framing = Framing::Bdat {
             reader: BdatReader::new(size),
@@ -150,6 +169,14 @@ impl Session {
         }
     }
 
+    fn skip_chunk_then(&mut self, size: u64, reply: Reply, counted: bool) {
+        self.phase = Phase::SkipChunk {
+            reader: BdatReader::new(size),
+            reply,
+            counted,
+        };
+    }
+
     pub(super) fn rset(&mut self) {
         self.abort_message();
         self.transaction = None;
@@ -162,10 +189,14 @@ impl Session {
             return self.error(replies::not_implemented("STARTTLS"));
         }
         if self.tls {
-            return self.error(replies::bad_sequence("TLS already active (RFC 3207 §4.2)"));
+            return self.error(replies::bad_sequence(
+                "TLS already active (RFC 3207 section 4.2)",
+            ));
         }
         if !self.hello.as_ref().is_some_and(|h| h.extended) {
-            return self.error(replies::bad_sequence("Send EHLO first (RFC 3207 §4)"));
+            return self.error(replies::bad_sequence(
+                "Send EHLO first (RFC 3207 section 4)",
+            ));
         }
         if self.transaction.is_some() {
             return self.error(replies::bad_sequence(
@@ -184,14 +215,18 @@ impl Session {
             return self.error(replies::auth_needs_tls());
         }
         if !self.hello.as_ref().is_some_and(|h| h.extended) {
-            return self.error(replies::bad_sequence("Send EHLO first (RFC 4954 §4)"));
+            return self.error(replies::bad_sequence(
+                "Send EHLO first (RFC 4954 section 4)",
+            ));
         }
         if self.authenticated.is_some() {
-            return self.error(replies::bad_sequence("Already authenticated (RFC 4954 §4)"));
+            return self.error(replies::bad_sequence(
+                "Already authenticated (RFC 4954 section 4)",
+            ));
         }
         if self.transaction.is_some() {
             return self.error(replies::bad_sequence(
-                "AUTH not allowed in a mail transaction (RFC 4954 §4)",
+                "AUTH not allowed in a mail transaction (RFC 4954 section 4)",
             ));
         }
         self.auth_step(auth::start(mechanism, initial));
@@ -211,6 +246,18 @@ impl Session {
                 self.phase = Phase::Commands;
                 self.error(reply);
             }
+        }
+    }
+
+    /// The client's EHLO/HELO name as reply text may show it: RFC 5321
+    /// §4.2 allows only printable ASCII there, so a U-label name (RFC 6531)
+    /// is shown as the client's address literal instead.
+    pub(super) fn client_name(&self, client: &Domain) -> String {
+        let name = client.to_string();
+        if name.bytes().all(|b| b.is_ascii_graphic()) {
+            name
+        } else {
+            crate::session::trace::address_literal(self.info.peer.ip())
         }
     }
 

@@ -21,6 +21,9 @@ pub(super) struct Harness {
     pub verdict: Verdict,
     /// The application's verdict on each message (default: accept).
     pub data_verdict: Result<(), Reply>,
+    /// When set, the application returns this verdict as soon as a message
+    /// starts, without reading its body (allowed by `Handler::data`).
+    pub early_verdict: Option<Result<(), Reply>>,
     pub asked: Vec<Request>,
     pub envelopes: Vec<Envelope>,
     /// Complete messages the application read (trace headers included).
@@ -69,6 +72,7 @@ impl Harness {
             current: Vec::new(),
             verdict: Box::new(|_| Ok(())),
             data_verdict: Ok(()),
+            early_verdict: None,
             asked: Vec::new(),
             envelopes: Vec::new(),
             messages: Vec::new(),
@@ -108,8 +112,11 @@ impl Harness {
                 }
                 Event::Message(envelope) => {
                     self.envelopes.push(*envelope);
-                    self.in_message = true;
                     self.current.clear();
+                    match self.early_verdict.clone() {
+                        Some(verdict) => self.session.finish_message(verdict),
+                        None => self.in_message = true,
+                    }
                 }
                 Event::Body => {
                     if self.in_message {
@@ -141,6 +148,14 @@ impl Harness {
             }
         }
         out.extend(self.session.take_output());
+        // RFC 5321 §4.2: reply text is %d09 / %d32-126; every reply of every
+        // test is checked.
+        assert!(
+            out.iter()
+                .all(|&b| b == b'\t' || b == b'\r' || b == b'\n' || (32..127).contains(&b)),
+            "non-ASCII or control octets in replies: {:?}",
+            String::from_utf8_lossy(&out)
+        );
         (String::from_utf8(out).unwrap(), used)
     }
 

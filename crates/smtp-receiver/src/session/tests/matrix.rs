@@ -218,3 +218,54 @@ fn auth_and_starttls_inside_tls() {
         }
     }
 }
+
+/// RFC 5321 §4.2: reply text is `%d09 / %d32-126`. Every command in every
+/// state, plus the inputs that produce the other replies (errors, AUTH,
+/// messages, limits, a U-label EHLO), gives printable ASCII only, and
+/// nothing had to be replaced by `?` on the way out.
+#[test]
+fn every_reply_is_printable_ascii() {
+    let extras = [
+        "EHLO b\u{fc}cher.example\r\n",
+        "HELO b\u{fc}cher.example\r\n",
+        "EHLO [x:a;b]\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\nx\r\n.\r\n",
+        "EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\nbare\nLF\r\n.\r\n",
+        "EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\nBDAT 3\r\nabcDATA\r\nMAIL FROM:<a@c.example>\r\n",
+        "EHLO c.example\r\nMAIL FROM:<a@c.example> SIZE=99999999999\r\nMAIL FROM:<a@c.example> BODY=BINARYMIME\r\n",
+        "EHLO c.example\r\nMAIL FROM:<j\u{f6}rg@c.example>\r\nAUTH PLAIN\r\n",
+        "EHLO c.example\r\nNOOP\n",
+        "EHLO c.example\r\nBDAT x\r\n",
+        "EHLO c.example\r\nSTARTTLS now\r\n",
+    ];
+    let mut inputs: Vec<String> = extras.iter().map(|s| s.to_string()).collect();
+    for (command, _) in MATRIX {
+        for (_, setup) in STATES {
+            inputs.push(format!("{setup}{command}\r\n"));
+        }
+    }
+    inputs.push(format!("{}\r\n", "N".repeat(600)));
+    for input in &inputs {
+        let mut h = Harness::new();
+        let out = h.send(input);
+        assert!(!out.contains('?'), "{input:?} gave {out:?}");
+        h.session.timed_out();
+        h.session.shut_down();
+        let out = String::from_utf8(h.session.take_output()).unwrap();
+        assert!(out.is_ascii() && !out.contains('?'), "{out:?}");
+    }
+    // Inside TLS: AUTH and its replies.
+    for input in [
+        "EHLO c.example\r\nAUTH PLAIN\r\n*\r\n",
+        "EHLO c.example\r\nAUTH LOGIN\r\nYWxpY2U=\r\ncGFzcw==\r\n",
+        "EHLO c.example\r\nAUTH PLAIN !!!\r\nAUTH CRAM-MD5\r\n",
+        "EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHM=\r\nAUTH PLAIN AGFsaWNlAHM=\r\nAUTH PLAIN AGFsaWNlAHM=\r\n",
+    ] {
+        let mut h = Harness::with(config(), true);
+        h.verdict = Box::new(|r| match r {
+            crate::session::Request::Auth(_) => Err(crate::session::replies::auth_failed()),
+            _ => Ok(()),
+        });
+        let out = h.send(input);
+        assert!(!out.contains('?'), "{input:?} gave {out:?}");
+    }
+}

@@ -183,3 +183,45 @@ fn auth_is_not_implemented_when_disabled() {
     assert!(!out.contains("AUTH PLAIN LOGIN"));
     assert!(out.ends_with("502 5.5.1 AUTH not implemented\r\n"));
 }
+
+/// RFC 4616 §2 (UTF8SAFE) and RFC 4954 §4: control characters in a user
+/// name or authorization identity are refused with 501 5.5.2 before the
+/// application (or a log line) ever sees them.
+#[test]
+fn control_characters_in_identities_are_refused() {
+    for (input, what) in [
+        (
+            format!("AUTH PLAIN {}\r\n", BASE64.encode("\0ali\r\nce\0pw")),
+            "CRLF in a PLAIN user name",
+        ),
+        (
+            format!("AUTH PLAIN {}\r\n", BASE64.encode("ad\x1bmin\0alice\0pw")),
+            "ESC in a PLAIN authorization identity",
+        ),
+        (
+            format!("AUTH LOGIN {}\r\n", BASE64.encode("bob\nINFO forged")),
+            "LF in a LOGIN user name",
+        ),
+        (
+            format!("AUTH PLAIN {}\r\n", BASE64.encode("\0al\u{85}ice\0pw")),
+            "a C1 control (NEL) in a PLAIN user name",
+        ),
+    ] {
+        let mut h = Harness::with(config(), true);
+        h.send("EHLO c.example\r\n");
+        let out = h.send(&input);
+        assert!(out.starts_with("501 5.5.2 "), "{what}: {out}");
+        assert!(
+            h.asked.iter().all(|r| !matches!(r, Request::Auth(_))),
+            "{what}"
+        );
+    }
+    // A password may hold anything but NUL (it is never logged).
+    let mut h = Harness::with(config(), true);
+    h.send("EHLO c.example\r\n");
+    let out = h.send(&format!(
+        "AUTH PLAIN {}\r\n",
+        BASE64.encode("\0alice\0p\tw\r\n")
+    ));
+    assert!(out.starts_with("235 "), "{out}");
+}
