@@ -7,16 +7,22 @@
 //!
 //! What it does on the way in:
 //! - **AUTH secrets are redacted** (RFC 4954 §4): the initial response after
-//!   `AUTH <mechanism>` and every client line while an AUTH exchange is in
-//!   progress (until the server answers with a code other than 334) are
-//!   recorded as `<redacted>`;
-//! - **message content is never taken for commands**: after `DATA` the
-//!   client lines are body until `<CRLF>.<CRLF>` (RFC 5321 §4.5.2; a `.`
-//!   after a bare LF does not end it, as in the real decoder), and the
-//!   octets after `BDAT <n>` are chunk content (RFC 3030 §2);
+//!   `AUTH <mechanism>`, and every client line sent while an AUTH exchange
+//!   is in progress (until the server answers with a code other than 334),
+//!   are recorded as `<redacted>`;
+//! - **message content is never taken for commands, nor commands for
+//!   content**: after `DATA` the client lines are body until `<CRLF>.<CRLF>`
+//!   (RFC 5321 §4.5.2; a `.` after a bare LF does not end it, as in the real
+//!   decoder), and the octets after a valid `BDAT <n>` line are chunk
+//!   content (RFC 3030 §2). What the client sends after `DATA` or `AUTH`
+//!   before the server's reply is held until that reply says what it is (a
+//!   body after 354, a response after 334, commands otherwise); shown before
+//!   that, everything any reading could make a credential is hidden;
 //! - **memory is bounded** ([`TranscriptLimits`]): only the first and last
 //!   few lines of each message body are kept, with a note saying how many
-//!   were left out; very long lines are cut; the whole record has a cap.
+//!   were left out; very long lines are cut; the whole record, held bytes
+//!   included, has a cap (a client that sends more than that before the
+//!   reply is no longer recorded, with a note, until TLS starts).
 //!
 //! On the way out every line is shown so that nothing hides: a bare LF line
 //! end shows as `\n`, a bare CR as `\r`, other controls as `\x..`, a line
@@ -49,6 +55,9 @@
 //! ");
 //! ```
 
+mod client;
+mod hold;
+mod line;
 mod render;
 mod tracker;
 
@@ -56,8 +65,10 @@ use std::collections::VecDeque;
 
 use memchr::memchr;
 
+use hold::{Held, Hold, with_ending};
+use line::LineAsm;
 use render::{Ending, escape_text, line_text, split_lines};
-use tracker::{ClientMode, REDACTED, Tracker, redact_command};
+use tracker::{Answer, Tracker};
 
 /// Who sent the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,70 +142,6 @@ impl Default for TranscriptLimits {
     }
 }
 
-/// A line being assembled from chunks, cut at a maximum length.
-#[derive(Debug, Clone, Default)]
-struct LineBuf {
-    kept: Vec<u8>,
-    /// Bytes beyond the cut.
-    cut: u64,
-    /// The last byte pushed (to see a CR that fell beyond the cut).
-    last: Option<u8>,
-}
-
-/// A complete line, without its line end.
-#[derive(Debug, Clone)]
-struct Line {
-    content: Vec<u8>,
-    ending: Ending,
-    cut: u64,
-}
-
-impl LineBuf {
-    fn push(&mut self, bytes: &[u8], cap: usize) {
-        let room = cap.saturating_sub(self.kept.len()).min(bytes.len());
-        self.kept.extend_from_slice(&bytes[..room]);
-        self.cut += (bytes.len() - room) as u64;
-        if let Some(&b) = bytes.last() {
-            self.last = Some(b);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.kept.is_empty() && self.cut == 0
-    }
-
-    /// The line ended with an LF (not pushed).
-    fn take_terminated(&mut self) -> Line {
-        let mut content = std::mem::take(&mut self.kept);
-        let mut cut = std::mem::take(&mut self.cut);
-        let ending = if self.last.take() == Some(b'\r') {
-            // The CR belongs to the line end: remove it from wherever it is.
-            if cut > 0 {
-                cut -= 1;
-            } else {
-                content.pop();
-            }
-            Ending::Crlf
-        } else {
-            Ending::BareLf
-        };
-        Line {
-            content,
-            ending,
-            cut,
-        }
-    }
-
-    fn take_unterminated(&mut self) -> Line {
-        self.last = None;
-        Line {
-            content: std::mem::take(&mut self.kept),
-            ending: Ending::None,
-            cut: std::mem::take(&mut self.cut),
-        }
-    }
-}
-
 /// A stored line and how many bytes were cut from it.
 #[derive(Debug, Clone)]
 struct KeptLine {
@@ -229,10 +176,14 @@ pub struct Transcript {
     events: Vec<Event>,
     stored_bytes: usize,
     dropped_lines: u64,
-    client_buf: LineBuf,
-    server_buf: LineBuf,
+    client_line: LineAsm,
+    server_line: LineAsm,
     tracker: Tracker,
     body: Option<BodyKeep>,
+    /// Recorded after a DATA or AUTH line, waiting for its reply.
+    held: Hold,
+    /// Client octets not recorded since there was too much to hold.
+    blind: Option<u64>,
 }
 
 impl Default for Transcript {
@@ -254,40 +205,28 @@ impl Transcript {
             events: Vec::new(),
             stored_bytes: 0,
             dropped_lines: 0,
-            client_buf: LineBuf::default(),
-            server_buf: LineBuf::default(),
+            client_line: LineAsm::default(),
+            server_line: LineAsm::default(),
             tracker: Tracker::default(),
             body: None,
+            held: Hold::default(),
+            blind: None,
         }
     }
 
     /// Record bytes the client sent, in any chunks.
     pub fn client(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let remaining = self.tracker.chunk_remaining();
-            if remaining > 0 {
-                let n = usize::try_from(remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(rest.len());
-                let (chunk, tail) = rest.split_at(n);
-                self.chunk_bytes(chunk);
-                rest = tail;
-                continue;
-            }
-            match memchr(b'\n', rest) {
-                Some(lf) => {
-                    self.client_buf
-                        .push(&rest[..lf], self.limits.max_line_bytes);
-                    let line = self.client_buf.take_terminated();
-                    self.client_line(line);
-                    rest = &rest[lf + 1..];
-                }
-                None => {
-                    self.client_buf.push(rest, self.limits.max_line_bytes);
-                    break;
-                }
-            }
+        if let Some(lost) = &mut self.blind {
+            *lost += bytes.len() as u64;
+            return;
+        }
+        if self.holding() {
+            self.hold_client(bytes, false);
+            return;
+        }
+        let used = self.feed_client(bytes, false);
+        if used < bytes.len() {
+            self.hold_client(&bytes[used..], false);
         }
     }
 
@@ -295,35 +234,60 @@ impl Transcript {
     pub fn server(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
         while let Some(lf) = memchr(b'\n', rest) {
-            self.server_buf
-                .push(&rest[..lf], self.limits.max_line_bytes);
-            let line = self.server_buf.take_terminated();
-            self.tracker.server_line(&line.content);
-            self.store_line(Direction::Server, &line.content, line.ending, line.cut);
+            self.server_line
+                .push(&rest[..lf], self.limits.max_line_bytes, false);
+            let line = self.server_line.take_terminated();
+            if self.blind.is_none() && self.tracker.server_line(line.class()) == Answer::Decides {
+                // The reply says what the held bytes are: they come first
+                // (they were sent before it).
+                self.sync_body();
+                self.drain_held();
+            }
             self.sync_body();
+            let (content, cut) = line.unshown(self.limits.max_line_bytes);
+            let bytes = with_ending(content, line.ending);
+            if self.held.is_empty() {
+                self.store_raw(Direction::Server, &bytes, cut);
+            } else {
+                self.hold(Held::Server { bytes, cut });
+            }
             rest = &rest[lf + 1..];
         }
-        self.server_buf.push(rest, self.limits.max_line_bytes);
+        self.server_line
+            .push(rest, self.limits.max_line_bytes, false);
     }
 
-    /// Mark the point where TLS started. A line still waiting for its end is
-    /// recorded first (as sent in the clear, without a line end).
+    /// Mark the point where TLS started. What was held is recorded as shown
+    /// so far, then a line still waiting for its end (as sent in the clear,
+    /// without a line end). The conversation starts over (RFC 3207 §4.2: the
+    /// server forgets what the client said before, and discards what it
+    /// pipelined after STARTTLS).
     pub fn tls_started(&mut self) {
+        match self.blind.take() {
+            Some(lost) => self.note_now(&format!("{lost} client bytes not recorded")),
+            None => self.settle_held(),
+        }
         self.flush_partial();
+        self.finish_body();
+        self.client_line = LineAsm::default();
+        self.server_line = LineAsm::default();
+        self.tracker = Tracker::default();
         self.events.push(Event::TlsStarted);
     }
 
     /// Add a note (shown as `-- text --`).
     pub fn note(&mut self, text: &str) {
-        self.flush_partial();
-        if self.fits(text.len()) {
-            self.events.push(Event::Note(text.to_string()));
+        if self.blind.is_none() && !self.held.is_empty() {
+            self.hold(Held::Note(text.to_string()));
+        } else {
+            self.note_now(text);
         }
     }
 
-    /// The recorded events. A line that has not ended yet, and the kept
-    /// last lines of a body still in progress, are not in here until they
-    /// complete; [`Transcript::lines`] shows them.
+    /// The recorded events. A line that has not ended yet, the kept last
+    /// lines of a body still in progress, and what the client sent after
+    /// DATA or AUTH before the server's reply to it, are not in here until
+    /// they are complete and known; [`Transcript::lines`] shows them.
     pub fn events(&self) -> &[Event] {
         &self.events
     }
@@ -331,43 +295,29 @@ impl Transcript {
     /// The transcript as displayable lines, one per line that crossed the
     /// wire, plus markers and notes (`dir: None`).
     pub fn lines(&self) -> Vec<TranscriptLine> {
-        let mut out = Vec::new();
-        for event in &self.events {
-            match event {
-                Event::Bytes { dir, bytes } => {
-                    out.extend(split_lines(bytes).map(|(line, ending)| TranscriptLine {
-                        dir: Some(*dir),
-                        text: line_text(line, ending),
-                    }))
-                }
-                Event::TlsStarted => out.push(marker("TLS started")),
-                Event::Note(text) => out.push(marker(&escape_text(text))),
-            }
+        let mut out = event_lines(&self.events);
+        self.live_lines(&mut out);
+        let mut dropped = self.dropped_lines;
+        if !self.held.is_empty() {
+            let preview = self.preview();
+            out.extend(event_lines(&preview.events));
+            preview.live_lines(&mut out);
+            dropped += preview.dropped_lines;
         }
-        // What is still in progress: kept body tail, unfinished lines.
-        if let Some(body) = &self.body {
-            out.extend(body.note().map(|n| marker(&n)));
-            for kept in &body.tail {
-                for (line, ending) in split_lines(&kept.bytes) {
-                    out.push(client_text(line_text(line, ending)));
-                }
-                out.extend(cut_note(kept.cut).map(|n| marker(&n)));
-            }
-        }
-        if !self.client_buf.is_empty() {
-            let shown = self.shown_partial_client();
-            out.push(client_text(line_text(&shown, Ending::None)));
-        }
-        if !self.server_buf.is_empty() {
+        if self.server_line.has_unshown() {
+            let line = self.server_line.peek();
+            let (shown, _) = line.unshown(self.limits.max_line_bytes);
             out.push(TranscriptLine {
                 dir: Some(Direction::Server),
-                text: line_text(&self.server_buf.kept, Ending::None),
+                text: line_text(shown, Ending::None),
             });
         }
-        if self.dropped_lines > 0 {
+        if let Some(lost) = self.blind {
+            out.push(marker(&format!("{lost} client bytes not recorded")));
+        }
+        if dropped > 0 {
             out.push(marker(&format!(
-                "transcript limit reached: {} more lines not recorded",
-                self.dropped_lines
+                "transcript limit reached: {dropped} more lines not recorded"
             )));
         }
         out
@@ -387,137 +337,33 @@ impl Transcript {
         out
     }
 
-    /// A complete client line, classified by the conversation state.
-    fn client_line(&mut self, line: Line) {
-        match self.tracker.mode() {
-            ClientMode::Body => {
-                if self
-                    .tracker
-                    .body_line(&line.content, line.ending == Ending::Crlf)
-                {
-                    // The end-of-data line: show the kept tail first.
-                    self.finish_body();
-                    self.store_line(Direction::Client, &line.content, line.ending, line.cut);
-                } else {
-                    self.body_line(line);
+    /// What is in progress on the client side: kept body tail, unfinished line.
+    fn live_lines(&self, out: &mut Vec<TranscriptLine>) {
+        if let Some(body) = &self.body {
+            out.extend(body.note().map(|n| marker(&n)));
+            for kept in &body.tail {
+                for (line, ending) in split_lines(&kept.bytes) {
+                    out.push(client_text(line_text(line, ending)));
                 }
-            }
-            ClientMode::Auth => self.store_line(Direction::Client, REDACTED, line.ending, 0),
-            ClientMode::Command | ClientMode::Chunk => {
-                let shown = self.tracker.command_line(&line.content);
-                // A redacted line says nothing about the secret, not even its length.
-                let cut = if shown == line.content { line.cut } else { 0 };
-                self.store_line(Direction::Client, &shown, line.ending, cut);
+                out.extend(cut_note(kept.cut).map(|n| marker(&n)));
             }
         }
-        self.sync_body();
-    }
-
-    /// Octets of a BDAT chunk: lines of body content, not commands.
-    fn chunk_bytes(&mut self, chunk: &[u8]) {
-        let mut rest = chunk;
-        while let Some(lf) = memchr(b'\n', rest) {
-            self.client_buf
-                .push(&rest[..lf], self.limits.max_line_bytes);
-            let line = self.client_buf.take_terminated();
-            self.body_line(line);
-            rest = &rest[lf + 1..];
-        }
-        self.client_buf.push(rest, self.limits.max_line_bytes);
-        self.tracker.chunk_consumed(chunk.len() as u64);
-        if self.tracker.chunk_remaining() == 0 {
-            // RFC 3030 §2: a chunk need not end at a line end.
-            if !self.client_buf.is_empty() {
-                let line = self.client_buf.take_unterminated();
-                self.body_line(line);
-            }
-            self.finish_body();
+        if self.client_line.has_unshown() {
+            let (shown, _) = self.shown_partial_client();
+            out.push(client_text(line_text(&shown, Ending::None)));
         }
     }
 
-    /// Start or finish the kept body to follow the tracker's state.
-    fn sync_body(&mut self) {
-        let in_body = matches!(self.tracker.mode(), ClientMode::Body | ClientMode::Chunk);
-        if in_body && self.body.is_none() {
-            self.body = Some(BodyKeep {
-                head_left: self.limits.body_head_lines,
-                tail: VecDeque::new(),
-                elided_lines: 0,
-                elided_bytes: 0,
-            });
-        } else if !in_body && self.body.is_some() {
-            self.finish_body();
-        }
-    }
-
-    /// One body line: stored while within the head, then kept in the tail ring.
-    fn body_line(&mut self, line: Line) {
-        let Some(body) = &mut self.body else {
-            self.store_line(Direction::Client, &line.content, line.ending, line.cut);
-            return;
-        };
-        if body.head_left > 0 {
-            body.head_left -= 1;
-            self.store_line(Direction::Client, &line.content, line.ending, line.cut);
-            return;
-        }
-        let mut bytes = line.content;
-        bytes.extend_from_slice(line.ending.bytes());
-        body.tail.push_back(KeptLine {
-            bytes,
-            cut: line.cut,
-        });
-        if body.tail.len() > self.limits.body_tail_lines
-            && let Some(old) = body.tail.pop_front()
-        {
-            body.elided_lines += 1;
-            body.elided_bytes += old.bytes.len() as u64 + old.cut;
-        }
-    }
-
-    /// End of a body or chunk: note the elided lines, then store the tail.
-    fn finish_body(&mut self) {
-        let Some(body) = self.body.take() else {
-            return;
-        };
-        if let Some(note) = body.note()
-            && self.fits(note.len())
-        {
-            self.events.push(Event::Note(note));
-        }
-        for kept in body.tail {
-            self.store_raw(Direction::Client, &kept.bytes, kept.cut);
-        }
-    }
-
-    /// What to show for the client's unfinished line (redacted as it would be).
-    fn shown_partial_client(&self) -> Vec<u8> {
-        let kept = &self.client_buf.kept;
-        match self.tracker.mode() {
-            ClientMode::Auth => REDACTED.to_vec(),
-            ClientMode::Command => redact_command(kept),
-            ClientMode::Body | ClientMode::Chunk => kept.clone(),
-        }
-    }
-
-    /// Record unfinished lines without a line end (before TLS or a note).
-    fn flush_partial(&mut self) {
-        if !self.client_buf.is_empty() {
-            let shown = self.shown_partial_client();
-            let line = self.client_buf.take_unterminated();
-            self.store_line(Direction::Client, &shown, Ending::None, line.cut);
-        }
-        if !self.server_buf.is_empty() {
-            let line = self.server_buf.take_unterminated();
-            self.store_line(Direction::Server, &line.content, Ending::None, line.cut);
+    /// Add a note now, after the unfinished lines so far.
+    fn note_now(&mut self, text: &str) {
+        self.flush_partial();
+        if self.fits(text.len()) {
+            self.events.push(Event::Note(text.to_string()));
         }
     }
 
     fn store_line(&mut self, dir: Direction, content: &[u8], ending: Ending, cut: u64) {
-        let mut bytes = Vec::with_capacity(content.len() + 2);
-        bytes.extend_from_slice(content);
-        bytes.extend_from_slice(ending.bytes());
-        self.store_raw(dir, &bytes, cut);
+        self.store_raw(dir, &with_ending(content, ending), cut);
     }
 
     /// Append one line (with its line end) to the events, within the total cap.
@@ -526,22 +372,34 @@ impl Transcript {
             self.dropped_lines += 1;
             return;
         }
-        match self.events.last_mut() {
-            // Merge with the previous line of the same direction if it ended.
-            Some(Event::Bytes {
-                dir: last_dir,
-                bytes: last,
-            }) if *last_dir == dir && last.last() == Some(&b'\n') => last.extend_from_slice(bytes),
-            _ => self.events.push(Event::Bytes {
-                dir,
-                bytes: bytes.to_vec(),
-            }),
-        }
+        self.push_event(Event::Bytes {
+            dir,
+            bytes: bytes.to_vec(),
+        });
         if let Some(note) = cut_note(cut)
             && self.fits(note.len())
         {
             self.events.push(Event::Note(note));
         }
+    }
+
+    /// Append an event (already counted against the cap), merging a line
+    /// with the previous one of the same direction if that one ended.
+    fn push_event(&mut self, event: Event) {
+        if let (
+            Some(Event::Bytes {
+                dir: last_dir,
+                bytes: last,
+            }),
+            Event::Bytes { dir, bytes },
+        ) = (self.events.last_mut(), &event)
+            && last_dir == dir
+            && last.last() == Some(&b'\n')
+        {
+            last.extend_from_slice(bytes);
+            return;
+        }
+        self.events.push(event);
     }
 
     /// Reserve `len` bytes of the total cap, if there is room.
@@ -552,6 +410,23 @@ impl Transcript {
         self.stored_bytes += len;
         true
     }
+}
+
+fn event_lines(events: &[Event]) -> Vec<TranscriptLine> {
+    let mut out = Vec::new();
+    for event in events {
+        match event {
+            Event::Bytes { dir, bytes } => {
+                out.extend(split_lines(bytes).map(|(line, ending)| TranscriptLine {
+                    dir: Some(*dir),
+                    text: line_text(line, ending),
+                }))
+            }
+            Event::TlsStarted => out.push(marker("TLS started")),
+            Event::Note(text) => out.push(marker(&escape_text(text))),
+        }
+    }
+    out
 }
 
 fn marker(text: &str) -> TranscriptLine {
