@@ -1,0 +1,122 @@
+//! Command-line interface.
+
+mod client;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use smtp_conformance::output;
+
+/// Conformance suites for SMTP: test someone's server or client against
+/// RFC 5321 and its extensions, rule by rule, with the RFC section.
+#[derive(Parser)]
+#[command(
+    name = "smtp-conform",
+    version,
+    after_help = "Examples:\n  \
+      smtp-conform server 127.0.0.1:25 --rcpt postmaster@example.com\n  \
+      smtp-conform server mx.example:25 --tls starttls --ca ca.pem --rcpt me@example --json\n  \
+      smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --only smuggle,pipe --junit out.xml\n  \
+      smtp-conform client --listen 127.0.0.1:0 --once\n  \
+      smtp-conform client --listen 127.0.0.1:2526 --scenario starttls-injection --once\n  \
+      smtp-conform list\n\n\
+      Exit status: 0 when no MUST rule failed, 1 when one did, 2 when the suite could not run."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Test an SMTP server at HOST:PORT.
+    Server(server::Args),
+    /// Listen as a judging receiver and test the clients that connect.
+    Client(client::Args),
+    /// List every case, check and scenario.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--tls` values.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum TlsArg {
+    /// No TLS.
+    None,
+    /// STARTTLS (RFC 3207).
+    Starttls,
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+}
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Server(args) => server::run(args).await,
+        Command::Client(args) => client::run(args).await,
+        Command::List { json } => {
+            list(json);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn list(json: bool) {
+    use smtp_conformance::{client as c, server as s};
+    let server = s::catalogue();
+    let checks = c::catalogue();
+    let reactions = c::reactions();
+    if json {
+        let item = |suite: &str, i: &smtp_conformance::CaseInfo| {
+            format!(
+                "{{\"suite\":{},\"id\":{},\"level\":{},\"rfc\":{},\"title\":{}}}",
+                output::json_string(suite),
+                output::json_string(i.id),
+                output::json_string(i.level.as_str()),
+                output::json_string(i.rfc),
+                output::json_string(i.title)
+            )
+        };
+        let mut all: Vec<String> = server.iter().map(|i| item("server", i)).collect();
+        all.extend(checks.iter().map(|i| item("client", i)));
+        all.extend(reactions.iter().map(|(_, i)| item("client-scenario", i)));
+        println!("[{}]", all.join(",\n "));
+        return;
+    }
+    println!("server cases ({}):", server.len());
+    for i in &server {
+        println!(
+            "  {:<34} {:<9} {:<32} {}",
+            i.id,
+            i.level.as_str(),
+            i.rfc,
+            i.title
+        );
+    }
+    println!(
+        "\nclient checks ({}), applied to every session:",
+        checks.len()
+    );
+    for i in &checks {
+        println!(
+            "  {:<34} {:<9} {:<32} {}",
+            i.id,
+            i.level.as_str(),
+            i.rfc,
+            i.title
+        );
+    }
+    println!("\nclient scenarios (--scenario NAME):");
+    for sc in c::Scenario::ALL {
+        println!("  {:<22} {}", sc.name(), sc.describe());
+        if let Some(i) = sc.reaction() {
+            println!(
+                "  {:<22}   judged by {} ({}, {}): {}",
+                "", i.id, i.level, i.rfc, i.title
+            );
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), CHUNKING
+//! (RFC 3030) and ENHANCEDSTATUSCODES (RFC 2034, RFC 3463).
+
+use smtp_wire::{Capability, EnhancedCode, Reply};
+
+use super::data::HEADER;
+use super::{Body, Case, Need, case, custom, pass, violation};
+use crate::model::Level::{Must, Should};
+use crate::model::Verdict;
+use crate::server::ctx::{Ctx, Flow, checked, short};
+use crate::server::script::Step::*;
+use crate::server::script::Want::*;
+
+pub(super) fn cases() -> Vec<Case> {
+    let size: &[Need] = &[Need::Ext("SIZE")];
+    let eight: &[Need] = &[Need::Ext("8BITMIME")];
+    let chunking: &[Need] = &[Need::Ext("CHUNKING")];
+    let enhanced: &[Need] = &[Need::Ext("ENHANCEDSTATUSCODES")];
+    vec![
+        case(
+            "size.keyword-syntax",
+            Must,
+            "RFC 1870 §4",
+            "The SIZE keyword has at most one parameter, a number",
+            size,
+            custom!(size_syntax),
+        ),
+        case(
+            "size.declared-ok",
+            Must,
+            "RFC 1870 §6.1",
+            "MAIL FROM with a small SIZE= is accepted",
+            size,
+            Body::Script(&[
+                Session,
+                Check("MAIL FROM:<{from}> SIZE=1000", Codes(&[250])),
+            ]),
+        ),
+        case(
+            "size.declared-over-limit",
+            Must,
+            "RFC 1870 §6.1",
+            "MAIL FROM declaring more than the advertised limit is refused with 552",
+            &[Need::SizeLimit],
+            custom!(declared_over),
+        ),
+        case(
+            "size.actual-over-limit",
+            Must,
+            "RFC 1870 §6.3",
+            "A message larger than the limit (whatever SIZE= said) is refused with 552",
+            &[Need::SizeLimit],
+            custom!(actual_over),
+        ),
+        case(
+            "8bitmime.body-8bitmime",
+            Must,
+            "RFC 6152 §3",
+            "MAIL BODY=8BITMIME is accepted, and so is an 8-bit body",
+            eight,
+            custom!(eight_bit_body),
+        ),
+        case(
+            "8bitmime.body-7bit",
+            Must,
+            "RFC 6152 §3",
+            "MAIL BODY=7BIT is accepted",
+            eight,
+            Body::Script(&[
+                Session,
+                Check("MAIL FROM:<{from}> BODY=7BIT", Codes(&[250])),
+            ]),
+        ),
+        case(
+            "8bitmime.bad-body-value",
+            Should,
+            "RFC 6152 §3",
+            "MAIL BODY=9BIT (no such value) is refused with 501 or 555",
+            eight,
+            Body::Script(&[
+                Session,
+                Check("MAIL FROM:<{from}> BODY=9BIT", Codes(&[501, 555, 504])),
+            ]),
+        ),
+        case(
+            "smtputf8.address",
+            Must,
+            "RFC 6531 §3.4",
+            "A UTF-8 address with the SMTPUTF8 parameter is accepted",
+            &[Need::Ext("SMTPUTF8")],
+            Body::Script(&[
+                Session,
+                Check("MAIL FROM:<jörg@exämple.net> SMTPUTF8", Codes(&[250])),
+            ]),
+        ),
+        case(
+            "chunking.bdat-last",
+            Must,
+            "RFC 3030 §2",
+            "BDAT <n> LAST with the message gets 250",
+            chunking,
+            custom!(bdat_last),
+        ),
+        case(
+            "chunking.dot-is-data",
+            Must,
+            "RFC 3030 §2",
+            "Inside a BDAT chunk <CRLF>.<CRLF> is data: one reply per chunk",
+            chunking,
+            custom!(bdat_dot),
+        ),
+        case(
+            "chunking.multi-chunk",
+            Must,
+            "RFC 3030 §2",
+            "Several chunks, then BDAT 0 LAST, each get 250",
+            chunking,
+            custom!(bdat_multi),
+        ),
+        case(
+            "chunking.refused-chunk-consumed",
+            Must,
+            "RFC 3030 §2",
+            "A refused BDAT still consumes its octets: they are never run as commands",
+            chunking,
+            custom!(bdat_refused),
+        ),
+        case(
+            "enhanced.present",
+            Must,
+            "RFC 2034 §3",
+            "With ENHANCEDSTATUSCODES, every 2yz/4yz/5yz reply but the greeting and EHLO carries a status code",
+            enhanced,
+            custom!(enhanced_present),
+        ),
+        case(
+            "enhanced.class-matches",
+            Must,
+            "RFC 3463 §2, RFC 2034 §3",
+            "The status code's class equals the reply code's first digit",
+            enhanced,
+            custom!(enhanced_class),
+        ),
+    ]
+}
+
+async fn size_syntax(ctx: &mut Ctx) -> Flow<Verdict> {
+    let found = ctx
+        .caps()
+        .list
+        .iter()
+        .find(|c| c.keyword().eq_ignore_ascii_case("SIZE"));
+    match found {
+        Some(Capability::Size(n)) => pass(match n {
+            Some(n) => format!("SIZE {n}"),
+            None => "SIZE (no limit given)".into(),
+        }),
+        Some(other) => violation(format!("malformed SIZE line: {other}")),
+        None => Ok(Verdict::Skip("SIZE not advertised".into())),
+    }
+}
+
+fn limit(ctx: &Ctx) -> u64 {
+    ctx.caps().size_limit().unwrap_or(u64::MAX)
+}
+
+async fn declared_over(ctx: &mut Ctx) -> Flow<Verdict> {
+    let over = limit(ctx).saturating_add(1);
+    let mut conn = ctx.session().await?;
+    let line = format!("MAIL FROM:<{{from}}> SIZE={over}");
+    ctx.check(&mut conn, &line, &Codes(&[552])).await?;
+    pass(format!("SIZE={over} -> 552"))
+}
+
+async fn actual_over(ctx: &mut Ctx) -> Flow<Verdict> {
+    let limit = limit(ctx);
+    let max = ctx.options().max_message;
+    if limit > max {
+        return Ok(Verdict::Skip(format!(
+            "the limit ({limit} octets) is above --max-message ({max})"
+        )));
+    }
+    let mut conn = ctx.session().await?;
+    // Declare a size within the limit, then send more than the limit.
+    ctx.expect(&mut conn, "MAIL FROM:<{from}> SIZE=1000", &Codes(&[250]))
+        .await?;
+    ctx.expect(&mut conn, "RCPT TO:<{rcpt}>", &Codes(&[250, 251]))
+        .await?;
+    ctx.expect(&mut conn, "DATA", &Codes(&[354])).await?;
+    checked(conn.send(ctx.expand(HEADER).as_bytes()).await, "the header")?;
+    // 76-octet lines, like base64, until past the limit.
+    let line = format!("{}\r\n", "A".repeat(76));
+    let lines_needed = limit / line.len() as u64 + 2;
+    let block: String = line.repeat(1000);
+    let mut sent = 0u64;
+    while sent < lines_needed {
+        let n = (lines_needed - sent).min(1000);
+        let chunk = if n == 1000 {
+            &block[..]
+        } else {
+            &block[..(n as usize) * line.len()]
+        };
+        match conn.send(chunk.as_bytes()).await {
+            Ok(()) => sent += n,
+            // A server may refuse and close as soon as the limit is passed.
+            Err(_) => break,
+        }
+    }
+    let _ = conn.send(b".\r\n").await;
+    match conn.reply().await {
+        Ok(reply) if reply.is_permanent() => pass(format!("{} octets sent: {reply}", sent * 78)),
+        Ok(reply) => violation(format!(
+            "a message of {} octets over a {limit}-octet limit got {reply}",
+            sent * 78
+        )),
+        Err(e) => pass(format!("refused: {e}")),
+    }
+}
+
+async fn eight_bit_body(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.check(
+        &mut conn,
+        "MAIL FROM:<{from}> BODY=8BITMIME",
+        &Codes(&[250]),
+    )
+    .await?;
+    ctx.expect(&mut conn, "RCPT TO:<{rcpt}>", &Codes(&[250, 251]))
+        .await?;
+    ctx.expect(&mut conn, "DATA", &Codes(&[354])).await?;
+    let mut body = ctx.expand(HEADER);
+    body.push_str("Grüße, ½ €, ünïcödé in 8 bits.\r\n.\r\n");
+    checked(conn.send(body.as_bytes()).await, "the 8-bit body")?;
+    let reply = checked(conn.reply().await, "end of data")?;
+    if reply.code == 250 {
+        pass("BODY=8BITMIME and an 8-bit body accepted")
+    } else {
+        violation(format!("the 8-bit body got {reply}"))
+    }
+}
+
+fn message(ctx: &Ctx, text: &str) -> String {
+    let mut m = ctx.expand(HEADER);
+    m.push_str(text);
+    m
+}
+
+async fn bdat_last(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let m = message(ctx, "Sent with BDAT.\r\n");
+    let bytes = format!("BDAT {} LAST\r\n{m}", m.len());
+    checked(conn.send(bytes.as_bytes()).await, "BDAT")?;
+    let reply = checked(conn.reply().await, "BDAT LAST")?;
+    if reply.code == 250 {
+        pass(format!("BDAT {} LAST -> 250", m.len()))
+    } else {
+        violation(format!("BDAT LAST got {reply}"))
+    }
+}
+
+async fn bdat_dot(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let m = message(ctx, "line\r\n.\r\nNOOP\r\nstill data\r\n");
+    let bytes = format!("BDAT {} LAST\r\n{m}", m.len());
+    checked(conn.send(bytes.as_bytes()).await, "BDAT")?;
+    let reply = checked(conn.reply().await, "BDAT LAST")?;
+    let (extra, _) = checked(conn.replies_until_quiet(ctx.grace()).await, "after BDAT")?;
+    if !extra.is_empty() {
+        return violation(format!(
+            "{} replies for one chunk ({reply}, then {}): the dot inside the chunk ended it",
+            extra.len() + 1,
+            extra[0]
+        ));
+    }
+    if reply.code == 250 {
+        pass("one 250 for the chunk")
+    } else {
+        violation(format!("the chunk got {reply}"))
+    }
+}
+
+async fn bdat_multi(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let m = message(ctx, "Sent in chunks.\r\n");
+    let (a, b) = m.split_at(m.len() / 2);
+    for (i, chunk) in [a, b].into_iter().enumerate() {
+        let bytes = format!("BDAT {}\r\n{chunk}", chunk.len());
+        checked(conn.send(bytes.as_bytes()).await, "BDAT")?;
+        let reply = checked(conn.reply().await, "BDAT")?;
+        if reply.code != 250 {
+            return violation(format!("chunk {} got {reply}", i + 1));
+        }
+    }
+    ctx.check(&mut conn, "BDAT 0 LAST", &Codes(&[250])).await?;
+    pass("two chunks and BDAT 0 LAST -> 250 each")
+}
+
+async fn bdat_refused(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    // No MAIL: the BDAT must be refused, and its 12 octets swallowed.
+    checked(conn.send(b"BDAT 12 LAST\r\nNOOP\r\nNOOP\r\n").await, "BDAT")?;
+    let reply = checked(conn.reply().await, "BDAT without MAIL")?;
+    let (extra, _) = checked(conn.replies_until_quiet(ctx.grace()).await, "after BDAT")?;
+    if !extra.is_empty() {
+        return violation(format!(
+            "the chunk of a refused BDAT ({reply}) was run as commands: {} more replies",
+            extra.len()
+        ));
+    }
+    if reply.is_positive() {
+        return violation(format!("BDAT without MAIL was accepted: {reply}"));
+    }
+    ctx.check(&mut conn, "NOOP", &Codes(&[250])).await?;
+    pass(format!("refused ({}) and the chunk swallowed", reply.code))
+}
+
+/// Commands whose replies must carry enhanced codes, and the replies.
+async fn enhanced_replies(ctx: &mut Ctx) -> Flow<Vec<(String, Reply)>> {
+    let mut conn = ctx.session().await?;
+    let mut out = Vec::new();
+    for line in [
+        "NOOP",
+        "MAIL FROM:<{from}>",
+        "RCPT TO:<{rcpt}>",
+        "RCPT TO:<>",
+        "RSET",
+        "XYZZY",
+        "QUIT",
+    ] {
+        let reply = ctx.command(&mut conn, line).await?;
+        out.push((ctx.expand(line), reply));
+    }
+    Ok(out)
+}
+
+async fn enhanced_present(ctx: &mut Ctx) -> Flow<Verdict> {
+    let replies = enhanced_replies(ctx).await?;
+    let missing: Vec<String> = replies
+        .iter()
+        .filter(|(_, r)| r.enhanced.is_none())
+        .map(|(c, r)| format!("{} -> {r}", short(c)))
+        .collect();
+    if missing.is_empty() {
+        pass(format!("{} replies, all with status codes", replies.len()))
+    } else {
+        violation(format!(
+            "replies without a status code: {}",
+            missing.join("; ")
+        ))
+    }
+}
+
+async fn enhanced_class(ctx: &mut Ctx) -> Flow<Verdict> {
+    let replies = enhanced_replies(ctx).await?;
+    // A status code whose class differs from the reply code's first digit
+    // is not recognised as one by the parser and stays in the text.
+    let wrong: Vec<String> = replies
+        .iter()
+        .filter(|(_, r)| {
+            r.enhanced.is_none()
+                && r.lines
+                    .first()
+                    .and_then(|l| l.split(' ').next())
+                    .is_some_and(|w| w.parse::<EnhancedCode>().is_ok())
+        })
+        .map(|(c, r)| format!("{} -> {r}", short(c)))
+        .collect();
+    if wrong.is_empty() {
+        pass("every status code matches its reply class")
+    } else {
+        violation(format!(
+            "status code class differs from the reply code: {}",
+            wrong.join("; ")
+        ))
+    }
+}

@@ -1,0 +1,172 @@
+//! SMTP smuggling: end-of-data look-alikes (RFC 5321 §4.1.1.4, §2.3.8;
+//! CVE-2023-51764/51765/51766).
+//!
+//! Each case sends one message whose body contains a look-alike of the
+//! end of data followed by a complete second transaction, then the real
+//! `<CRLF>.<CRLF>`. The server's behaviour is one of:
+//! * **honoured**: more than one reply: the look-alike ended the data and
+//!   the smuggled MAIL/RCPT/DATA ran as commands (a failure);
+//! * **refused**: one 4yz/5yz reply, or the connection closed;
+//! * **kept as data**: one 2yz reply for the whole thing.
+
+use super::{Case, case, custom, pass, violation};
+use crate::model::Level::{Hardening, Must};
+use crate::model::Verdict;
+use crate::server::conn::ConnError;
+use crate::server::ctx::{Ctx, Flow, checked};
+
+use super::data::{HEADER, open_data};
+
+const SMUGGLED: &str = concat!(
+    "MAIL FROM:<{from}>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n",
+    "From: <{from}>\r\nTo: <{rcpt}>\r\nSubject: smtp-conform SMUGGLED\r\n\r\n",
+    "If you read this as a separate message, the server is vulnerable.\r\n",
+);
+
+macro_rules! variant {
+    ($name:ident, $bytes:expr) => {
+        async fn $name(ctx: &mut Ctx) -> Flow<Verdict> {
+            smuggle(ctx, $bytes).await
+        }
+    };
+}
+
+variant!(lf_dot_lf, "\n.\n");
+variant!(lf_dot_crlf, "\n.\r\n");
+variant!(crlf_dot_lf, "\r\n.\n");
+variant!(cr_dot_cr, "\r.\r");
+variant!(crlf_dot_cr, "\r\n.\r");
+variant!(cr_dot_crlf, "\r.\r\n");
+variant!(crcrlf_dot_crcrlf, "\r\r\n.\r\r\n");
+
+pub(super) fn cases() -> Vec<Case> {
+    const LF: &str = "RFC 5321 §4.1.1.4, §2.3.8";
+    const CR: &str = "RFC 5321 §2.3.8 (SMTP smuggling)";
+    vec![
+        case(
+            "smuggle.lf-dot-lf",
+            Must,
+            LF,
+            "<LF>.<LF> does not end the data",
+            &[],
+            custom!(lf_dot_lf),
+        ),
+        case(
+            "smuggle.lf-dot-crlf",
+            Must,
+            LF,
+            "<LF>.<CRLF> does not end the data",
+            &[],
+            custom!(lf_dot_crlf),
+        ),
+        case(
+            "smuggle.crlf-dot-lf",
+            Must,
+            LF,
+            "<CRLF>.<LF> does not end the data",
+            &[],
+            custom!(crlf_dot_lf),
+        ),
+        case(
+            "smuggle.cr-dot-cr",
+            Hardening,
+            CR,
+            "<CR>.<CR> does not end the data",
+            &[],
+            custom!(cr_dot_cr),
+        ),
+        case(
+            "smuggle.crlf-dot-cr",
+            Hardening,
+            CR,
+            "<CRLF>.<CR> does not end the data",
+            &[],
+            custom!(crlf_dot_cr),
+        ),
+        case(
+            "smuggle.cr-dot-crlf",
+            Hardening,
+            CR,
+            "<CR>.<CRLF> does not end the data",
+            &[],
+            custom!(cr_dot_crlf),
+        ),
+        case(
+            "smuggle.crcrlf-dot-crcrlf",
+            Hardening,
+            CR,
+            "<CR><CR><LF>.<CR><CR><LF> does not end the data",
+            &[],
+            custom!(crcrlf_dot_crcrlf),
+        ),
+        case(
+            "smuggle.bare-lf-command",
+            Must,
+            "RFC 5321 §4.1.1.4, §2.3.8",
+            "A command line ended by a bare <LF> is not executed",
+            &[],
+            custom!(bare_lf_command),
+        ),
+    ]
+}
+
+/// Shows a variant as `\r\n.\n`.
+fn show(variant: &str) -> String {
+    variant.replace('\r', "\\r").replace('\n', "\\n")
+}
+
+async fn smuggle(ctx: &mut Ctx, variant: &str) -> Flow<Verdict> {
+    let mut conn = open_data(ctx).await?;
+    let mut body = ctx.expand(HEADER);
+    body.push_str("smtp-conform smuggling probe");
+    body.push_str(variant);
+    body.push_str(&ctx.expand(SMUGGLED));
+    body.push_str(".\r\n");
+    checked(conn.send(body.as_bytes()).await, "sending the body")?;
+    let first = match conn.reply().await {
+        Ok(reply) => reply,
+        Err(ConnError::Closed) => return pass("refused: the connection was closed"),
+        Err(e) => return checked(Err(e), "end of data"),
+    };
+    let (more, closed) = checked(
+        conn.replies_until_quiet(ctx.grace()).await,
+        "after the data",
+    )?;
+    if !more.is_empty() {
+        let codes: Vec<String> = std::iter::once(&first)
+            .chain(&more)
+            .map(|r| r.code.to_string())
+            .collect();
+        return violation(format!(
+            "honoured: {} ended the data and the smuggled commands ran (replies {})",
+            show(variant),
+            codes.join(", ")
+        ));
+    }
+    let closed = if closed { ", then closed" } else { "" };
+    if first.is_positive() {
+        pass(format!("kept as data: one reply ({first}){closed}"))
+    } else {
+        pass(format!("refused: {first}{closed}"))
+    }
+}
+
+async fn bare_lf_command(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    checked(conn.send(b"NOOP\n").await, "NOOP<LF>")?;
+    checked(conn.send(b"NOOP\r\n").await, "NOOP<CRLF>")?;
+    let first = match conn.reply().await {
+        Ok(reply) => reply,
+        Err(ConnError::Closed) => return pass("refused: the connection was closed"),
+        Err(e) => return checked(Err(e), "NOOP<LF>"),
+    };
+    // Drain the rest so the transcript shows it.
+    let _ = conn.replies_until_quiet(ctx.grace()).await;
+    if first.is_positive() {
+        violation(format!(
+            "NOOP<LF> was executed ({first}): a bare LF ended the command line"
+        ))
+    } else {
+        pass(format!("refused: {first}"))
+    }
+}

@@ -1,0 +1,11 @@
+//! Tests of the conformance suites themselves: every case and check is run
+//! against a correct in-process peer (it must pass) and against a peer with
+//! the fault it targets (it must fail or warn), so none passes vacuously.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod client_checks;
+mod common;
+mod refclient;
+mod refserver;
+mod server_cases;

@@ -1,0 +1,166 @@
+//! The server suite against smtp-receive, Postfix and aiosmtpd.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use smtp_conformance::Report;
+use smtp_conformance::server::{self, ServerOptions, TlsMode};
+use smtp_conformance::tls::Trust;
+use smtp_e2e::certs::PkiFiles;
+
+use super::{PASSWORD, USER};
+use crate::peers::{
+    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, PeerProcess, Postfix, PostfixConfig, free_port,
+};
+
+/// The idle cases, run on their own with a long `--idle-wait`.
+const IDLE_CASES: [&str; 2] = ["limit.idle-timeout", "limit.slow-command"];
+
+/// Where a server under test listens.
+#[derive(Debug, Clone)]
+pub(super) struct Endpoint {
+    pub(super) name: &'static str,
+    pub(super) addr: SocketAddr,
+    /// The AUTH user exists there.
+    pub(super) auth: bool,
+}
+
+/// One server under test, running.
+pub(super) struct Target {
+    pub(super) endpoint: Endpoint,
+    pub(super) version: String,
+    /// Keeps the peer running while held; dropping it stops the peer.
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+/// smtp-receive with STARTTLS, AUTH and a sink.
+pub(super) fn start_receive(bin: &Path, pki: &PkiFiles, dir: &Path) -> Result<Target> {
+    let port = free_port()?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--listen",
+        &addr.to_string(),
+        "--sink",
+        "--domain",
+        "example.test",
+    ])
+    .args([
+        "--hostname",
+        "localhost",
+        "--user",
+        &format!("{USER}:{PASSWORD}"),
+    ])
+    .arg("--cert")
+    .arg(&pki.server_cert)
+    .arg("--key")
+    .arg(&pki.server_key);
+    let mut process = PeerProcess::spawn("smtp-receive", &mut cmd, dir)?;
+    process.wait_for_listen(addr, Duration::from_secs(20))?;
+    let version = crate::peers::first_line_of(&bin.to_string_lossy(), &["--version"])
+        .unwrap_or_else(|| "?".into());
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "smtp-receive",
+            addr,
+            auth: true,
+        },
+        version: version.trim_start_matches("smtp-receive ").to_string(),
+        _guard: Box::new(process),
+    })
+}
+
+/// A private Postfix with its Debian defaults, plus TLS, a Maildir for
+/// example.test and (when Cyrus SASL is there) an AUTH user.
+pub(super) fn start_postfix(pki: &PkiFiles) -> Result<Target> {
+    let version = Postfix::version()?;
+    let mut config = PostfixConfig::new(&pki.server_cert, &pki.server_key);
+    let auth = Postfix::sasl_available();
+    if auth {
+        config.users.push((USER.into(), PASSWORD.into()));
+    }
+    let postfix = Postfix::start(&config).context("starting Postfix")?;
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "Postfix",
+            addr: postfix.smtp_addr(),
+            auth,
+        },
+        version,
+        _guard: Box::new(postfix),
+    })
+}
+
+/// aiosmtpd with STARTTLS (not required) and an AUTH user.
+pub(super) fn start_aiosmtpd(pki: &PkiFiles) -> Result<Target> {
+    let version = Aiosmtpd::version()?;
+    let config = AiosmtpdConfig::tls(
+        AiosmtpdTls::StartTls { required: false },
+        &pki.server_cert,
+        &pki.server_key,
+    )
+    .user(USER, PASSWORD);
+    let aio = Aiosmtpd::start(&config).context("starting aiosmtpd")?;
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "aiosmtpd",
+            addr: aio.addr(),
+            auth: true,
+        },
+        version,
+        _guard: Box::new(aio),
+    })
+}
+
+fn options(t: &Endpoint, pki: &PkiFiles) -> ServerOptions {
+    let mut o = ServerOptions::new(&t.addr.to_string(), "inbox@example.test");
+    o.tls = TlsMode::StartTls;
+    o.trust = Trust::CaFile(pki.ca_cert.clone());
+    o.server_name = Some("localhost".into());
+    o.auth = t.auth.then(|| (USER.to_string(), PASSWORD.to_string()));
+    o
+}
+
+/// The suite without the idle cases.
+pub(super) async fn run_main(t: &Endpoint, pki: &PkiFiles) -> Result<Report> {
+    let mut o = options(t, pki);
+    o.skip = IDLE_CASES.iter().map(|s| s.to_string()).collect();
+    server::run(&o)
+        .await
+        .with_context(|| format!("the server suite against {}", t.name))
+}
+
+/// The idle cases alone, side by side, each waiting up to `wait` (longer
+/// than RFC 5321's 5 minutes, for a verdict either way).
+pub(super) async fn run_idle(t: &Endpoint, pki: &PkiFiles, wait: Duration) -> Result<Report> {
+    let runs = IDLE_CASES.map(|id| {
+        let mut o = options(t, pki);
+        o.only = vec![id.to_string()];
+        o.idle_wait = Some(wait);
+        tokio::spawn(async move { server::run(&o).await })
+    });
+    let mut merged: Option<Report> = None;
+    for run in runs {
+        let report = run
+            .await?
+            .with_context(|| format!("the idle cases against {}", t.name))?;
+        match merged.as_mut() {
+            None => merged = Some(report),
+            Some(m) => {
+                m.results.extend(report.results);
+                m.duration = m.duration.max(report.duration);
+            }
+        }
+    }
+    merged.context("no idle case ran")
+}
+
+/// Replaces the idle cases' results in `main` by those of `idle`.
+pub(super) fn merge(main: &mut Report, idle: Report) {
+    main.results.retain(|r| !IDLE_CASES.contains(&r.info.id));
+    main.results.extend(idle.results);
+    main.duration = main.duration.max(idle.duration);
+}
