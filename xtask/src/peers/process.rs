@@ -245,8 +245,15 @@ impl PeerProcess {
                 break;
             }
             if Instant::now() >= deadline {
-                for p in left {
+                for p in &left {
                     signal(p.pid, "KILL");
+                }
+                // SIGKILL is delivered asynchronously: wait (bounded) until
+                // they are really gone, so a caller that checks right after
+                // `stop` sees them dead.
+                let killed = Instant::now() + KILL_WAIT;
+                while left.iter().any(|p| p.still_alive()) && Instant::now() < killed {
+                    sleep(POLL);
                 }
                 break;
             }
@@ -254,6 +261,9 @@ impl PeerProcess {
         }
     }
 }
+
+/// How long `stop` waits for descendants to die after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(2);
 
 impl Drop for PeerProcess {
     fn drop(&mut self) {
