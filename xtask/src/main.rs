@@ -5,9 +5,11 @@
 //! cargo xtask demo                the RFC 821 exchange and friends, sender <-> receiver over loopback TLS
 //! cargo xtask interop             this workspace against independent SMTP peers (Postfix, aiosmtpd, swaks, curl, smtplib)
 //! cargo xtask conformance         the smtp-conform suites against peers and against our own halves
+//! cargo xtask bench [--quick]     side by side with Postfix, aiosmtpd, smtplib; writes docs/benchmarks.md
 //! cargo xtask ci                  what .ci/run runs: fmt, clippy, tests, demo
 //! ```
 
+mod bench;
 mod conformance;
 mod demo;
 mod interop;
@@ -48,6 +50,9 @@ enum Task {
     /// Run the conformance suites (smtp-conform) against independent peers and
     /// against this workspace's halves; writes the matrix.
     Conformance(conformance::Args),
+    /// Benchmarks side by side with Postfix, aiosmtpd and smtplib on
+    /// loopback; writes docs/benchmarks.md (`--quick`: a CI check).
+    Bench(bench::Args),
     /// Run what .ci/run runs: cargo fmt --check, clippy, the tests, the demo.
     Ci,
 }
@@ -87,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Task::Walkthrough => demo::write_walkthrough(&repo_root()),
         Task::Interop(args) => interop::run(args),
         Task::Conformance(args) => conformance::run(args),
+        Task::Bench(args) => bench::run(args),
         Task::Ci => {
             let root = repo_root();
             run_cargo(&root, &["fmt", "--all", "--", "--check"])?;

@@ -19,22 +19,30 @@
 //! mid-message: [`Delivery`] cleans up when dropped) and answers
 //! `451 4.3.0`, or `452 4.3.1` when the disk is full.
 //!
-//! Steps 2-4 live in `Maildir::commit`, behind an `async` call: a later
-//! group commit can queue concurrent deliveries there and fsync `new/` once
-//! per batch, without changing [`Delivery`] or the [`Handler`] trait.
+//! Group commit: step 4 is shared. Deliveries that reach it while an
+//! fsync of `new/` runs wait for the next one, which covers them all
+//! (`group::DirSync`); no 250 is sent before that fsync succeeded. Steps
+//! 1 and 2-3 are one blocking task each (open; write the rest, fsync,
+//! link, unlink from `tmp/`), so a small message costs two trips to the
+//! blocking pool, not one per system call, and no runtime thread ever
+//! waits on a file system lock.
 
-use std::io;
+mod group;
+
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use smtp_wire::Reply;
-use tokio::io::{AsyncWriteExt, BufWriter};
 
 use crate::handler::{Envelope, Handler};
 use crate::server::MessageBody;
 use crate::session::replies;
+use group::DirSync;
 
-/// Write buffer per delivery: large writes, few system calls.
+/// Octets of a message held before they are written out: large writes,
+/// few system calls; a message up to this size is written at commit in
+/// one go.
 const WRITE_BUFFER: usize = 256 * 1024;
 
 /// An I/O failure while delivering, with what was being done.
@@ -94,6 +102,14 @@ fn is_storage_full(error: &io::Error) -> bool {
 pub struct Maildir {
     root: PathBuf,
     host: String,
+    /// The group committer of `new/`, shared by the clones.
+    new_sync: Arc<DirSync>,
+    /// One file creation in `tmp/` at a time. The kernel serialises them
+    /// anyway (the directory's lock), but its waiters spin on the CPU while
+    /// ext4 searches for a free inode (a profile of 20 sessions delivering
+    /// at once: 18 % of the receiver's time in `rwsem_spin_on_owner`);
+    /// waiting here costs nothing.
+    creating: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Maildir {
@@ -106,6 +122,8 @@ impl Maildir {
             create_private_dir(&dir).map_err(|e| MaildirError::new("create directory", &dir, e))?;
         }
         Ok(Maildir {
+            new_sync: Arc::new(DirSync::new(root.join("new"))),
+            creating: Arc::default(),
             root,
             host: sanitize_host(hostname),
         })
@@ -137,12 +155,18 @@ impl Maildir {
             let tmp_path = self.root.join("tmp").join(&name);
             let mut options = tokio::fs::OpenOptions::new();
             options.write(true).create_new(true).mode(0o600);
-            match options.open(&tmp_path).await {
+            let opened = {
+                let _one_at_a_time = self.creating.lock().await;
+                options.open(&tmp_path).await
+            };
+            match opened {
                 Ok(file) => {
                     return Ok(Delivery {
-                        file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
+                        file: Some(file.into_std().await),
+                        pending: Vec::new(),
                         new_path: self.root.join("new").join(&name),
                         new_dir: self.root.join("new"),
+                        new_sync: Arc::clone(&self.new_sync),
                         tmp_path,
                         finished: false,
                     });
@@ -167,92 +191,90 @@ impl Maildir {
         }
         delivery.commit().await.map_err(|e| e.reply())
     }
-
-    /// Steps 2-4 of a delivery: fsync the file, link it into `new/` (under
-    /// `new`, or a fresh name if that one is taken), fsync `new/`, unlink it
-    /// from `tmp/`. Returns where it is in `new/`.
-    async fn commit(
-        file: tokio::fs::File,
-        tmp: &Path,
-        new: &Path,
-        new_dir: &Path,
-    ) -> Result<PathBuf, MaildirError> {
-        file.sync_all()
-            .await
-            .map_err(|e| MaildirError::new("fsync", tmp, e))?;
-        drop(file);
-        let new = link_new(tmp, new).await?;
-        let dir = new_dir.to_path_buf();
-        let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
-            .await
-            .unwrap_or_else(|join| Err(io::Error::other(join)));
-        if let Err(e) = synced {
-            // We are about to answer 4xx: the client will send the message
-            // again, so this copy must not stay visible.
-            let _ = tokio::fs::remove_file(&new).await;
-            return Err(MaildirError::new("fsync", new_dir, e));
-        }
-        // The message is safe in new/; a leftover link in tmp/ would only be
-        // litter (Maildir readers clean tmp/), never a second message.
-        if let Err(e) = tokio::fs::remove_file(tmp).await {
-            tracing::warn!(path = %tmp.display(), error = %e, "cannot unlink the delivered file from tmp/");
-        }
-        Ok(new)
-    }
 }
 
 /// A message being written into `tmp/`. Dropped without
 /// [`commit`](Self::commit), it removes its temporary file.
 #[derive(Debug)]
 pub struct Delivery {
-    file: Option<BufWriter<tokio::fs::File>>,
+    /// The temporary file, written only from blocking tasks (moved there
+    /// and back); `None` once committed or after a failed write.
+    file: Option<std::fs::File>,
+    /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a chunk).
+    pending: Vec<u8>,
     tmp_path: PathBuf,
     new_path: PathBuf,
     new_dir: PathBuf,
+    new_sync: Arc<DirSync>,
     finished: bool,
 }
 
 impl Delivery {
     /// Appends message octets.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), MaildirError> {
-        let Some(file) = self.file.as_mut() else {
+        if self.file.is_none() {
             return Err(MaildirError::new(
                 "write",
                 &self.tmp_path,
                 io::Error::other("delivery finished"),
             ));
-        };
-        file.write_all(bytes)
-            .await
-            .map_err(|e| MaildirError::new("write", &self.tmp_path, e))
-    }
-
-    /// Makes the message durable and visible in `new/`; returns its path.
-    pub async fn commit(mut self) -> Result<PathBuf, MaildirError> {
-        let Some(mut file) = self.file.take() else {
-            return Err(MaildirError::new(
-                "commit",
-                &self.tmp_path,
-                io::Error::other("delivery finished"),
-            ));
-        };
-        file.flush()
+        }
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= WRITE_BUFFER {
+            let (file, pending) = self.take_file()?;
+            let (file, mut pending) = blocking(move || {
+                let mut file = file;
+                file.write_all(&pending)?;
+                Ok((file, pending))
+            })
             .await
             .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
-        let path = Maildir::commit(
-            file.into_inner(),
-            &self.tmp_path,
-            &self.new_path,
-            &self.new_dir,
-        )
-        .await?;
+            pending.clear();
+            (self.file, self.pending) = (Some(file), pending);
+        }
+        Ok(())
+    }
+
+    /// Makes the message durable and visible in `new/` (steps 2-4 of the
+    /// module documentation); returns its path.
+    pub async fn commit(mut self) -> Result<PathBuf, MaildirError> {
+        let (file, pending) = self.take_file().map_err(|mut e| {
+            e.action = "commit";
+            e
+        })?;
+        let (tmp, new) = (self.tmp_path.clone(), self.new_path.clone());
+        // Steps 2-3 in one blocking task: the rest of the message, fsync of
+        // the file (its content is durable before any name points to it),
+        // link into new/.
+        let linked = blocking(move || Ok(write_sync_link(file, &pending, &tmp, &new)))
+            .await
+            .map_err(|e| MaildirError::new("write", &self.tmp_path, e))??;
+        // Step 4, shared with the deliveries committing at the same time.
+        if let Err(e) = self.new_sync.sync().await {
+            // We are about to answer 4xx: the client will send the message
+            // again, so this copy must not stay visible.
+            let _ = std::fs::remove_file(&linked);
+            return Err(MaildirError::new("fsync", &self.new_dir, e));
+        }
         self.finished = true;
-        Ok(path)
+        Ok(linked)
     }
 
     /// The temporary file's path.
     pub fn tmp_path(&self) -> &Path {
         &self.tmp_path
+    }
+
+    /// The file and the pending octets, to move into a blocking task.
+    fn take_file(&mut self) -> Result<(std::fs::File, Vec<u8>), MaildirError> {
+        match self.file.take() {
+            Some(file) => Ok((file, std::mem::take(&mut self.pending))),
+            None => Err(MaildirError::new(
+                "write",
+                &self.tmp_path,
+                io::Error::other("delivery finished"),
+            )),
+        }
     }
 }
 
@@ -260,11 +282,50 @@ impl Drop for Delivery {
     fn drop(&mut self) {
         if !self.finished {
             // Nothing half-written may stay behind (nor, after a failed
-            // rename, anything at all). A small synchronous unlink.
+            // link, anything at all). A small synchronous unlink.
             drop(self.file.take());
             let _ = std::fs::remove_file(&self.tmp_path);
         }
     }
+}
+
+/// Blocking: the rest of the message, fsync of the file, link into `new/`,
+/// unlink from `tmp/`.
+///
+/// The unlink may come before the fsync of `new/`: nothing is promised
+/// until that fsync (a crash in between loses a message nobody said 250
+/// to). Done here, it costs no extra trip to the blocking pool and never
+/// blocks a runtime thread on a directory lock (20 sessions delivering at
+/// once contend for `tmp/`).
+fn write_sync_link(
+    mut file: std::fs::File,
+    pending: &[u8],
+    tmp: &Path,
+    new: &Path,
+) -> Result<PathBuf, MaildirError> {
+    file.write_all(pending)
+        .map_err(|e| MaildirError::new("write", tmp, e))?;
+    file.sync_all()
+        .map_err(|e| MaildirError::new("fsync", tmp, e))?;
+    drop(file);
+    let linked = link_new(tmp, new)?;
+    // A leftover link in tmp/ would only be litter (Maildir readers clean
+    // tmp/), never a second message; gone already after the rename fallback.
+    if let Err(e) = std::fs::remove_file(tmp)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %tmp.display(), error = %e, "cannot unlink the delivered file from tmp/");
+    }
+    Ok(linked)
+}
+
+/// Runs blocking file work off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|join| Err(io::Error::other(join)))
 }
 
 /// Makes `tmp` visible in `new/` without ever replacing a file there
@@ -272,15 +333,16 @@ impl Drop for Delivery {
 /// would silently overwrite). If the name is taken, `<stem>_<n>.<host>` is
 /// tried. On a file system without hard links, falls back to `rename` after
 /// checking that the name is free.
-async fn link_new(tmp: &Path, new: &Path) -> Result<PathBuf, MaildirError> {
+/// Blocking: runs inside the delivery's blocking task.
+fn link_new(tmp: &Path, new: &Path) -> Result<PathBuf, MaildirError> {
     let mut target = new.to_path_buf();
     for attempt in 1..=100u32 {
-        match tokio::fs::hard_link(tmp, &target).await {
+        match std::fs::hard_link(tmp, &target) {
             Ok(()) => return Ok(target),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) if links_unsupported(&e) => {
-                if !tokio::fs::try_exists(&target).await.unwrap_or(true) {
-                    return match tokio::fs::rename(tmp, &target).await {
+                if !std::fs::exists(&target).unwrap_or(true) {
+                    return match std::fs::rename(tmp, &target) {
                         Ok(()) => Ok(target),
                         Err(e) => Err(MaildirError::new("rename into new/", tmp, e)),
                     };
@@ -483,7 +545,8 @@ mod tests {
             .open("/dev/full")
             .await
             .unwrap();
-        let mut writer = BufWriter::new(file);
+        use tokio::io::AsyncWriteExt as _;
+        let mut writer = tokio::io::BufWriter::new(file);
         writer.write_all(b"x").await.unwrap();
         let error = writer.flush().await.unwrap_err();
         let error = MaildirError::new("write", Path::new("/dev/full"), error);

@@ -17,12 +17,13 @@ use tokio_rustls::TlsConnector;
 
 use crate::client::{
     Handshake, HandshakeSettings, Machine, Preferences, Quit, ServerInfo, Step, Transaction, Wait,
-    canonical_message, plan,
+    canonical_message, plan_scanned, scan_content,
 };
 use crate::config::{ClientConfig, TlsMode};
 use crate::envelope::{Envelope, refuse_control_characters};
 use crate::error::SendError;
 use crate::report::Report;
+use crate::sampling::ContentSampler;
 use crate::stream::Stream;
 use crate::tls;
 
@@ -31,6 +32,11 @@ use crate::tls;
 const MAX_UNPARSED: usize = 64 * 1024;
 /// How long a courtesy QUIT may take after a refusal.
 const QUIT_GRACE: Duration = Duration::from_secs(10);
+/// After a failed write: how long to wait for a reply the server may have
+/// sent before it closed (RFC 5321 §3.8).
+const LAST_WORD_GRACE: Duration = Duration::from_secs(2);
+/// How much of an out-of-turn reply an error message quotes.
+const QUOTE_LIMIT: usize = 200;
 
 /// An open SMTP session with one server.
 ///
@@ -57,6 +63,8 @@ pub struct Client {
     logged: (usize, usize),
     server: ServerInfo,
     needs_reset: bool,
+    /// While DATA content is being written: what the transcript gets of it.
+    sampler: Option<ContentSampler>,
 }
 
 impl std::fmt::Debug for Client {
@@ -123,6 +131,7 @@ impl Client {
                 authenticated: false,
             },
             needs_reset: false,
+            sampler: None,
             config,
         };
         client
@@ -161,22 +170,54 @@ impl Client {
         if self.stream.is_none() {
             return Err(SendError::Closed);
         }
-        let content = canonical_message(message);
+        // RFC 5321 §2.3.8: only CRLF ends a line. Most messages already
+        // comply; they are sent from the caller's buffer as they are, the
+        // others from a canonical copy (a 100 MiB copy into fresh memory
+        // costs about 50 ms, half of what sending it over TLS costs).
+        let copy;
+        let (content, eight_bit): (&[u8], bool) = match scan_content(message) {
+            Some(eight_bit) => (message, eight_bit),
+            None => {
+                copy = canonical_message(message);
+                (&copy, !copy.is_ascii())
+            }
+        };
         let prefs = Preferences {
             pipelining: self.config.pipelining,
             chunking: self.config.chunking,
         };
-        let plan = plan(envelope, &content, &self.server, prefs)?;
+        let plan = plan_scanned(envelope, content, eight_bit, &self.server, prefs)?;
+        // BDAT chunks are built from an owned copy (all at once, so they
+        // can be pipelined); DATA content is dot-stuffed block by block
+        // straight from `content`.
+        let chunking = plan.chunking;
+        let owned = if chunking {
+            content.to_vec()
+        } else {
+            Vec::new()
+        };
         let mut transaction = Transaction::new(
             envelope,
-            content,
+            owned,
             plan,
             self.needs_reset,
             self.server.offers("ENHANCEDSTATUSCODES"),
         )?;
-        if let Err(error) = self.drive(&mut transaction).await {
+        let driven = if chunking {
+            self.drive(&mut transaction).await
+        } else {
+            self.sampler = Some(ContentSampler::default());
+            let driven = self
+                .drive_with(&mut transaction, |tx| tx.next_step_with(content))
+                .await;
+            self.sampler = None;
+            driven
+        };
+        if let Err(error) = driven {
             self.abandon(&error).await;
-            return Err(error);
+            // The replies already received still count (a 550 to MAIL, a
+            // refused RCPT, the reply to the end of data).
+            return transaction.report_after_failure(error);
         }
         self.needs_reset = transaction.needs_reset_after();
         transaction.into_report()
@@ -221,9 +262,22 @@ impl Client {
 
     /// Runs a machine to completion.
     async fn drive(&mut self, machine: &mut impl Machine) -> Result<(), SendError> {
+        self.drive_with(machine, Machine::next_step).await
+    }
+
+    /// Runs a machine to completion, asking `next` for each step.
+    async fn drive_with<M: Machine>(
+        &mut self,
+        machine: &mut M,
+        mut next: impl FnMut(&mut M) -> Step,
+    ) -> Result<(), SendError> {
         loop {
-            match machine.next_step() {
-                Step::Send { bytes, wait } => self.write(&bytes, wait).await?,
+            match next(machine) {
+                Step::Send { bytes, wait } => {
+                    if let Err(error) = self.write(&bytes, wait).await {
+                        return Err(self.last_word(machine, error).await);
+                    }
+                }
                 Step::ReadReply { wait } => {
                     let reply = self.read_reply(wait).await?;
                     machine.on_reply(reply)?;
@@ -238,8 +292,12 @@ impl Client {
     }
 
     async fn write(&mut self, bytes: &[u8], wait: Wait) -> Result<(), SendError> {
+        self.refuse_unsolicited(bytes, wait).await?;
         let limit = wait.timeout(&self.config.timeouts);
-        self.transcript.client(bytes);
+        match (&mut self.sampler, wait) {
+            (Some(sampler), Wait::DataBlock) => sampler.record(&mut self.transcript, bytes),
+            _ => self.transcript.client(bytes),
+        }
         self.log_transcript();
         let stream = self.stream.as_mut().ok_or(SendError::Closed)?;
         let io = async {
@@ -253,9 +311,95 @@ impl Client {
         Ok(())
     }
 
+    /// A machine asks for a write only once every reply it expects so far
+    /// has been read (content and BDAT chunks come before their reply), so
+    /// anything already received now answers no command: RFC 5321 §4.2
+    /// gives one reply per command and RFC 2920 §3.1 keeps a flight's
+    /// replies in order. Taking it for the next command's reply would pair
+    /// every later reply with the wrong command (a refused RCPT reported as
+    /// accepted), so the session ends here, as Postfix does ("unexpected
+    /// server reply").
+    ///
+    /// Before a command, a single non-blocking read also catches bytes that
+    /// reached the socket after the last reply was parsed. Not before
+    /// message data: that costs a system call per block, and a reply sent
+    /// in the middle of the data is read after the final dot (or after a
+    /// failed write, see `last_word`).
+    async fn refuse_unsolicited(&mut self, bytes: &[u8], wait: Wait) -> Result<(), SendError> {
+        if wait != Wait::DataBlock
+            && self.inbox.is_empty()
+            && let Some(stream) = self.stream.as_mut()
+        {
+            let mut buf = [0u8; 4096];
+            // The read is polled once: `biased` tries it first, and the
+            // ready branch wins when nothing is waiting (the read is
+            // cancel-safe: nothing was read then). Nothing waiting, an EOF
+            // or an error are left for the write or the next read to
+            // report. (Not `timeout(Duration::ZERO, ..)`: its timer fires
+            // only at the next millisecond tick, so every command waited
+            // 1 ms; 1 KiB messages over one session went from 7,800 to 840
+            // per second.)
+            let probe = tokio::select! {
+                biased;
+                read = stream.read(&mut buf) => Some(read),
+                () = std::future::ready(()) => None,
+            };
+            if let Some(Ok(n)) = probe {
+                self.inbox.extend_from_slice(&buf[..n]);
+            }
+        }
+        if self.inbox.is_empty() {
+            return Ok(());
+        }
+        self.transcript.server(&self.inbox);
+        self.log_transcript();
+        let mut received = String::from_utf8_lossy(&self.inbox).into_owned();
+        if let Some((cut, _)) = received.char_indices().nth(QUOTE_LIMIT) {
+            received.truncate(cut);
+        }
+        let before = if wait == Wait::DataBlock {
+            "message data".to_string()
+        } else {
+            let line = bytes.split(|&b| b == b' ' || b == b'\r').next();
+            String::from_utf8_lossy(line.unwrap_or_default()).into_owned()
+        };
+        Err(SendError::UnexpectedServerReply {
+            before,
+            received: received.trim_end().to_string(),
+        })
+    }
+
+    /// After a failed write: the server may have answered and closed first
+    /// (RFC 5321 §3.8 and §4.1.1.4: a 552 in the middle of the data, a 554
+    /// before closing). That reply, not "broken pipe", is the news, so try
+    /// to read it for a short while and hand it to the machine as the answer
+    /// to the oldest command still owed one. The machine keeps it (e.g. as
+    /// the reply to the end of data) for `Transaction::report_after_failure`.
+    async fn last_word<M: Machine>(&mut self, machine: &mut M, error: SendError) -> SendError {
+        if !matches!(error, SendError::Io(_)) || self.stream.is_none() {
+            return error;
+        }
+        match self.read_reply_within(Wait::Command, LAST_WORD_GRACE).await {
+            Ok(reply) => {
+                tracing::debug!("the server answered before the write failed: {reply}");
+                match machine.on_reply(reply) {
+                    // The reply ends the session by itself (e.g. a 421).
+                    Err(from_reply) => from_reply,
+                    Ok(()) => error,
+                }
+            }
+            Err(_) => error,
+        }
+    }
+
     /// Reads exactly one reply; bytes after it stay in the inbox for the next.
     async fn read_reply(&mut self, wait: Wait) -> Result<Reply, SendError> {
-        let limit = wait.timeout(&self.config.timeouts);
+        self.read_reply_within(wait, wait.timeout(&self.config.timeouts))
+            .await
+    }
+
+    /// [`Client::read_reply`] with an explicit time limit.
+    async fn read_reply_within(&mut self, wait: Wait, limit: Duration) -> Result<Reply, SendError> {
         // RFC 5321 §4.5.3.2: the timeout covers the whole reply, so a server
         // dripping continuation lines cannot keep us forever.
         let deadline = Instant::now() + limit;

@@ -111,6 +111,19 @@ pub enum SendError {
         /// The server's reply.
         reply: Reply,
     },
+    /// The server sent something no command asked for: when the client was
+    /// about to write, every reply it expected had been read, yet more had
+    /// arrived (an extra reply, or part of one). RFC 5321 §4.2 gives one
+    /// reply per command and RFC 2920 §3.1 keeps them in command order, so
+    /// from here on replies cannot be matched to commands; the session is
+    /// closed (Postfix: "unexpected server reply").
+    #[error("lost synchronisation with the server: unexpected reply before {before}: {received:?}")]
+    UnexpectedServerReply {
+        /// What the client was about to send (a command verb, or "message data").
+        before: String,
+        /// The start of what arrived out of turn.
+        received: String,
+    },
     /// RFC 4954 §6: the server did not accept the credentials.
     #[error("authentication failed: {0}")]
     AuthFailed(Reply),
@@ -184,6 +197,7 @@ impl SendError {
             | SendError::StartTlsUnavailable
             | SendError::ResponseInjection
             | SendError::UnexpectedReply { .. }
+            | SendError::UnexpectedServerReply { .. }
             | SendError::ServiceClosing(_) => true,
             SendError::StartTlsRefused(reply)
             | SendError::GreetingRefused(reply)
@@ -217,6 +231,19 @@ impl SendError {
             | SendError::SenderRefused(reply) => Some(reply),
             _ => None,
         }
+    }
+
+    /// True when the connection was lost (closed, broken, silent, or closing
+    /// with 421) while the replies received so far were still in step: what
+    /// they said stays true (a 550 already received is still a refusal).
+    pub(crate) fn connection_lost(&self) -> bool {
+        matches!(
+            self,
+            SendError::Io(_)
+                | SendError::ConnectionClosed { .. }
+                | SendError::Timeout { .. }
+                | SendError::ServiceClosing(_)
+        )
     }
 
     /// True when the conversation is still in step after this error, so a

@@ -44,6 +44,7 @@ pub mod connection;
 pub mod envelope;
 pub mod error;
 pub mod report;
+mod sampling;
 mod stream;
 pub mod tls;
 

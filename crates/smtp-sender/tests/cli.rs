@@ -351,3 +351,126 @@ async fn verbose_transcript_with_redacted_auth_and_insecure_warning() {
         "secret leaked"
     );
 }
+
+#[tokio::test]
+async fn local_input_errors_exit_65_or_66_not_69() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.eml");
+    let missing = missing.to_str().unwrap();
+    let no_from = dir.path().join("no-from.eml");
+    std::fs::write(&no_from, "To: b@example.org\r\n\r\nhi\r\n").unwrap();
+    let no_from = no_from.to_str().unwrap();
+    let base = ["--server", "127.0.0.1:1", "--tls", "none"];
+    let cases: [(&[&str], i32); 4] = [
+        // sysexits(3) EX_NOINPUT: an input file that cannot be read.
+        (&["--message", missing], 66),
+        (
+            &[
+                "--from",
+                "a@b.example",
+                "--to",
+                "c@d.example",
+                "--attach",
+                missing,
+            ],
+            66,
+        ),
+        // EX_DATAERR: the input is there but wrong.
+        (
+            &[
+                "--from",
+                "a@b.example",
+                "--to",
+                "not an address",
+                "--text",
+                "x",
+            ],
+            65,
+        ),
+        (&["--message", no_from], 65),
+    ];
+    for (extra, code) in cases {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = smtp_send(&args, None, &[]).await;
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    }
+}
+
+fn one_recipient(port: u16, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "--tls",
+        "none",
+        "--from",
+        "a@example.com",
+        "--to",
+        "x@y.example",
+        "--text",
+        "hi",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// The reviewer's reproduction: an extra reply after MAIL's made the 550
+/// to RCPT look like an acceptance. Now: out of step, temporary, nothing
+/// reported as accepted.
+#[tokio::test]
+async fn an_extra_reply_is_never_an_acceptance() {
+    let (addr, _) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 ENHANCEDSTATUSCODES\r\n").await;
+        c.expect("MAIL").await;
+        c.send("250 mail ok\r\n250 2.1.5 bogus extra\r\n").await;
+        if c.line().await.is_some() {
+            c.send("550 5.1.1 no such user\r\n").await;
+            if c.line().await.is_some() {
+                c.send("354 go\r\n").await;
+                c.read_data().await;
+                c.send("250 queued\r\n").await;
+            }
+        }
+        c.drain().await;
+    })
+    .await;
+    let args = one_recipient(addr.port(), &["--no-pipelining"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = smtp_send(&args, None, &[]).await;
+    assert_eq!(out.code, 75, "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("accepted"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .starts_with("deferred <x@y.example>: lost synchronisation")
+    );
+}
+
+/// RFC 5321 §3.3: a 550 to a pipelined MAIL, then a close: permanent (69),
+/// with the server's words.
+#[tokio::test]
+async fn a_refused_sender_then_a_close_exits_69() {
+    let (addr, _) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 PIPELINING\r\n").await;
+        c.expect("MAIL").await;
+        c.expect("RCPT").await;
+        c.expect("DATA").await;
+        c.send("550 5.7.1 sender blocked\r\n").await;
+    })
+    .await;
+    let args = one_recipient(addr.port(), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = smtp_send(&args, None, &[]).await;
+    assert_eq!(out.code, 69, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("550 5.7.1 sender blocked"),
+        "{}",
+        out.stdout
+    );
+}

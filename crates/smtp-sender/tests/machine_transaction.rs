@@ -550,3 +550,55 @@ fn empty_envelope_is_refused() {
         Err(SendError::NoRecipients)
     ));
 }
+
+/// The session breaks before the transaction ends: the replies already
+/// received decide (RFC 5321 §3.3, §4.1.1.4, §4.2.1).
+#[test]
+fn a_broken_session_keeps_what_the_replies_said() {
+    let srv = server(&["PIPELINING"]);
+    let env = envelope(&["a@example.org", "b@example.org", "c@example.org"]);
+    let lost = || SendError::ConnectionClosed {
+        during: "the reply to RCPT",
+    };
+    let starved = |script: &str| {
+        let mut tx = transaction(&env, MESSAGE, &srv, false);
+        let r = run(&mut tx, script);
+        assert!(r.starved && r.result.is_ok(), "{}", r.text());
+        tx
+    };
+
+    // MAIL refused for good, then nothing: a permanent SenderRefused.
+    let error = starved("550 5.7.1 blocked\r\n")
+        .report_after_failure(lost())
+        .unwrap_err();
+    assert!(matches!(&error, SendError::SenderRefused(r) if r.code == 550));
+    assert!(error.is_permanent());
+
+    // One recipient refused for good, one deferred, one undecided.
+    let report = starved("250 ok\r\n550 5.1.1 no\r\n450 4.2.1 busy\r\n")
+        .report_after_failure(lost())
+        .unwrap();
+    let outcomes: Vec<_> = report.recipients.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Refused, Outcome::Deferred, Outcome::Deferred]
+    );
+    assert_eq!(report.recipients[0].reply.code, 550);
+    assert_eq!(report.recipients[1].rcpt_reply.code, 450);
+    assert!(report.data_reply.is_none());
+
+    // Nothing refused for good yet: the error itself, as before.
+    let error = starved("250 ok\r\n250 ok\r\n")
+        .report_after_failure(lost())
+        .unwrap_err();
+    assert!(matches!(error, SendError::ConnectionClosed { .. }));
+
+    // Replies out of step or malformed are not trusted.
+    let error = starved("550 5.7.1 blocked\r\n")
+        .report_after_failure(SendError::UnexpectedServerReply {
+            before: "RSET".into(),
+            received: "250 extra".into(),
+        })
+        .unwrap_err();
+    assert!(matches!(error, SendError::UnexpectedServerReply { .. }));
+}

@@ -1,4 +1,4 @@
-//! One client connection: the socket, a fixed-size input buffer, the
+//! One client connection: the socket, a bounded input buffer, the
 //! deadlines, and the transcript. The protocol lives in the sans-IO
 //! [`Session`]; this is only the plumbing around it.
 
@@ -20,6 +20,16 @@ use crate::session::Session;
 /// streamed through it, so a session's memory does not depend on what the
 /// client sends.
 const INPUT_BUFFER: usize = 64 * 1024;
+/// The input buffer of an idle session (waiting for a command, nothing
+/// buffered): room for a pipelined group of commands (RFC 2920), a line of
+/// up to 512 octets (RFC 5321 §4.5.3.1.4) and more. 10,000 idle sessions
+/// hold 10 MiB of it, not 640 MiB; the buffer grows to [`INPUT_BUFFER`]
+/// as soon as a read fills it or a message starts.
+const IDLE_BUFFER: usize = 1024;
+/// A session that has had an [`INPUT_BUFFER`] gives it back when it waits
+/// this long for its next command; one that keeps talking keeps it (no
+/// allocation per transaction).
+const GO_IDLE_AFTER: Duration = Duration::from_millis(100);
 
 /// Why reading stopped.
 #[derive(Debug)]
@@ -75,9 +85,10 @@ struct Deadline {
 
 pub(crate) struct Connection {
     stream: Stream,
-    buf: Box<[u8]>,
+    /// `buf[start..]` is the unconsumed input; reads go into the spare
+    /// capacity (never beyond it), so the capacity bounds the memory.
+    buf: Vec<u8>,
     start: usize,
-    end: usize,
     /// Octets of input consumed since the connection started.
     consumed: u64,
     timeouts: Timeouts,
@@ -97,9 +108,8 @@ impl Connection {
     ) -> Connection {
         Connection {
             stream,
-            buf: vec![0; INPUT_BUFFER].into_boxed_slice(),
+            buf: Vec::new(),
             start: 0,
-            end: 0,
             consumed: 0,
             timeouts,
             deadline: Deadline {
@@ -115,25 +125,25 @@ impl Connection {
 
     /// The buffered, not yet consumed input.
     pub(crate) fn input(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start..]
     }
 
     /// Marks `n` octets of [`input`](Self::input) as used.
     pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.end - self.start);
+        let n = n.min(self.buf.len() - self.start);
         self.start += n;
         self.consumed += n as u64;
-        if self.start == self.end {
+        if self.start == self.buf.len() {
             self.start = 0;
-            self.end = 0;
+            self.buf.clear();
         }
     }
 
     /// Drops all buffered input; returns how much there was.
     pub(crate) fn discard_input(&mut self) -> usize {
-        let n = self.end - self.start;
+        let n = self.buf.len() - self.start;
         self.start = 0;
-        self.end = 0;
+        self.buf.clear();
         n
     }
 
@@ -168,22 +178,35 @@ impl Connection {
         // interrupts the wait at once.
         let grace = session.in_transfer();
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+            self.buf.drain(..self.start);
             self.start = 0;
         }
-        if self.end == self.buf.len() {
+        self.size_buffer(grace);
+        if self.buf.len() == self.buf.capacity() {
             // Cannot happen: the session always consumes a full buffer.
             return Err(ReadError::Io(io::Error::other("input buffer full")));
         }
+        let before = self.buf.len();
+        let may_shrink = self.buf.is_empty() && !grace && self.buf.capacity() > IDLE_BUFFER;
         let Connection {
             stream,
             buf,
-            end,
             shutdown,
             ..
         } = self;
-        let read = timeout_at(deadline, stream.read(&mut buf[*end..]));
+        // `read_buf` fills the spare capacity only (no zeroing, no growth).
+        let read = async {
+            if may_shrink {
+                // `read_buf` is cancel-safe: when the time is up nothing has
+                // been read, and the big buffer can go.
+                if let Ok(result) = timeout(GO_IDLE_AFTER, stream.read_buf(buf)).await {
+                    return result;
+                }
+                *buf = Vec::with_capacity(IDLE_BUFFER);
+            }
+            stream.read_buf(buf).await
+        };
+        let read = timeout_at(deadline, read);
         let outcome = tokio::select! {
             result = read => result,
             () = shutdown_reached(shutdown, grace) => return Err(ReadError::Shutdown),
@@ -191,14 +214,28 @@ impl Connection {
         match outcome {
             Err(_) => Err(ReadError::Timeout),
             Ok(Ok(0)) => Err(ReadError::Closed),
-            Ok(Ok(n)) => {
+            Ok(Ok(_)) => {
                 if let Some(transcript) = self.transcript.as_mut() {
-                    transcript.client(&self.buf[self.end..self.end + n]);
+                    transcript.client(&self.buf[before..]);
                 }
-                self.end += n;
                 Ok(())
             }
             Ok(Err(error)) => Err(ReadError::Io(error)),
+        }
+    }
+
+    /// Before a read: at least [`IDLE_BUFFER`] when nothing is buffered
+    /// and no message is in flight (the session waits for a command; a
+    /// bigger buffer is kept until the session goes quiet, see
+    /// `read_more`), else [`INPUT_BUFFER`]. Only the spare capacity is read
+    /// into, so this is also the most one read can bring.
+    fn size_buffer(&mut self, in_transfer: bool) {
+        if self.buf.is_empty() && !in_transfer {
+            if self.buf.capacity() < IDLE_BUFFER {
+                self.buf = Vec::with_capacity(IDLE_BUFFER);
+            }
+        } else if self.buf.capacity() < INPUT_BUFFER {
+            self.buf.reserve_exact(INPUT_BUFFER - self.buf.len());
         }
     }
 
@@ -258,9 +295,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Closes the write side (TLS close_notify, then FIN), briefly.
+    /// Closes the write side (TLS close_notify, then FIN), briefly. Plain
+    /// TCP needs nothing here: dropping the socket sends the FIN after the
+    /// last reply (close(2)), so an explicit shutdown(2) would only cost a
+    /// system call per connection.
     pub(crate) async fn close(&mut self) {
-        let _ = timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+        if matches!(self.stream, Stream::Tls(_)) {
+            // RFC 8446 §6.1: close_notify before the connection ends.
+            let _ = timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+        }
     }
 }
 

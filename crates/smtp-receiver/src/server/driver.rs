@@ -17,6 +17,9 @@ use crate::config::ListenerKind;
 use crate::handler::{ConnectionInfo, Envelope, Handler};
 use crate::session::{Event, Request, Session};
 
+/// Body buffer capacity kept between messages (more is released).
+const BODY_BUFFER_KEPT: usize = 16 * 1024;
+
 /// Serves one accepted connection to its end.
 pub(crate) async fn serve_connection<H: Handler>(
     tcp: TcpStream,
@@ -164,7 +167,13 @@ async fn receive_message<H: Handler>(
     }
     tracing::debug!(id = %envelope.id, accepted = verdict.is_ok(), "application verdict");
     session.finish_message(verdict);
-    body.clear();
+    // The body buffer holds up to one 64 KiB chunk; a session that goes
+    // idle after a large message should not keep it.
+    if body.capacity() > BODY_BUFFER_KEPT {
+        *body = Vec::new();
+    } else {
+        body.clear();
+    }
     match conn.failure.take() {
         None => {}
         Some(Failure::Timeout) => session.timed_out(),

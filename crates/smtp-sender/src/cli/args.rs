@@ -17,13 +17,19 @@ Examples:
   # From stdin, to a local test server with a private CA, showing the conversation:
   smtp-send --server localhost:2525 --ca ca.pem --message - -v < letter.eml
 
+  # Load generation: 20000 messages of 10000 octets over 20 sessions:
+  smtp-send --server 127.0.0.1:2525 --tls none --from a@example.test \\
+      --to b@example.test --count 20000 --sessions 20 --size 10000
+
   # Plain RFC 821 (HELO, no extensions), no TLS, for teaching:
   smtp-send --server 127.0.0.1:2525 --tls none --classic \\
       --from a@example.com --to b@example.com --text 'hello'
 
 Exit status: 0 every recipient accepted the message; 75 (EX_TEMPFAIL) a
 temporary failure, try again later; 69 (EX_UNAVAILABLE) a permanent failure;
-64 (EX_USAGE) a usage error. RUST_LOG sets the log level (e.g. RUST_LOG=debug).";
+64 (EX_USAGE) a usage error; 65 (EX_DATAERR) an invalid address or message;
+66 (EX_NOINPUT) an input file missing or unreadable. RUST_LOG sets the log
+level (e.g. RUST_LOG=debug).";
 
 /// Send a message over SMTP and report, recipient by recipient, what the server said.
 #[derive(Debug, Parser)]
@@ -106,6 +112,22 @@ pub struct Args {
     #[arg(long, short = 'm', value_name = "FILE",
           conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach"])]
     pub message: Option<PathBuf>,
+
+    /// Bulk mode (load generation): send N generated messages from --from
+    /// to the --to recipients, then print one summary line
+    /// (`bulk messages=N accepted=... seconds=... msgs_per_s=...`)
+    #[arg(long, value_name = "N",
+          conflicts_with_all = ["message", "subject", "text", "text_file", "html_file", "attach"])]
+    pub count: Option<u64>,
+
+    /// Bulk mode: concurrent sessions, each its own connection
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "count")]
+    pub sessions: u64,
+
+    /// Bulk mode: octets per generated message, header section included (K, M, G suffixes)
+    #[arg(long, value_name = "BYTES", default_value = "1024", requires = "count",
+          value_parser = super::bulk::parse_size)]
+    pub size: usize,
 
     /// Do not use PIPELINING even when offered
     #[arg(long)]

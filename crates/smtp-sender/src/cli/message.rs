@@ -36,7 +36,7 @@ fn given_recipients(args: &Args) -> Result<Vec<String>> {
 }
 
 /// `Name <a@b>` or `a@b` -> `a@b`.
-fn email_of(address: &str) -> Result<String> {
+pub fn email_of(address: &str) -> Result<String> {
     let parsed = Address::from_str(address).with_context(|| format!("address {address:?}"))?;
     Ok(parsed.email)
 }

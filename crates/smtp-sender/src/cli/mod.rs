@@ -1,6 +1,7 @@
 //! `smtp-send`: options -> message -> session -> one line per recipient.
 
 pub mod args;
+mod bulk;
 mod message;
 mod output;
 
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use smtp_sender::{Client, ClientConfig, Credentials, SendError, Timeouts, TlsMode};
+use smtp_sender::{Client, ClientConfig, Credentials, Envelope, SendError, Timeouts, TlsMode};
 
 use args::Args;
 pub use output::{EX_TEMPFAIL, EX_USAGE};
@@ -19,6 +20,9 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(config) => config,
         Err(error) => return output::usage_error(&error),
     };
+    if let Some(count) = args.count {
+        return run_bulk(&args, config, count).await;
+    }
     let prepared = match message::prepare(&args) {
         Ok(prepared) => prepared,
         Err(error) => return output::input_error(&error),
@@ -31,6 +35,44 @@ pub async fn run(args: Args) -> ExitCode {
     }
     let result = send(config, &prepared.envelope, &prepared.message).await;
     output::report(&prepared.envelope, result)
+}
+
+/// `--count N`: the load generator; exit 0 only when every message was accepted.
+async fn run_bulk(args: &Args, config: ClientConfig, count: u64) -> ExitCode {
+    let (Some(from), Some(to)) = (&args.from, args.to.first()) else {
+        return output::usage_error(&anyhow::anyhow!("--count needs --from and --to"));
+    };
+    let prepared = bulk::generate_message(from, to, args.size).and_then(|message| {
+        let recipients = given_recipients_of(args)?;
+        Ok((
+            Envelope::new(&message::email_of(from)?, &recipients)?,
+            message,
+        ))
+    });
+    let (envelope, message) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return output::input_error(&error),
+    };
+    let bulk = bulk::Bulk {
+        count,
+        sessions: args.sessions,
+    };
+    match bulk::run(config, envelope, message, bulk).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("smtp-send: error: {error:#}");
+            ExitCode::from(output::EX_TEMPFAIL)
+        }
+    }
+}
+
+fn given_recipients_of(args: &Args) -> Result<Vec<String>> {
+    args.to
+        .iter()
+        .chain(&args.cc)
+        .chain(&args.bcc)
+        .map(|r| message::email_of(r))
+        .collect()
 }
 
 async fn send(

@@ -6,21 +6,44 @@ use smtp_sender::{Envelope, Outcome, Report, SendError};
 
 /// sysexits(3) EX_USAGE: the command line was wrong.
 pub const EX_USAGE: u8 = 64;
+/// sysexits(3) EX_DATAERR: the input data was incorrect (an address that
+/// is not one, a message that cannot be sent as given).
+pub const EX_DATAERR: u8 = 65;
+/// sysexits(3) EX_NOINPUT: an input file did not exist or was not readable.
+pub const EX_NOINPUT: u8 = 66;
 /// sysexits(3) EX_UNAVAILABLE: permanent failure.
 pub const EX_UNAVAILABLE: u8 = 69;
 /// sysexits(3) EX_TEMPFAIL: temporary failure, try again later.
 pub const EX_TEMPFAIL: u8 = 75;
 
-/// An error in the options: one line, EX_USAGE.
+/// An error in the options: one line, EX_USAGE (EX_NOINPUT when a file
+/// named in them, e.g. --password-file, cannot be read).
 pub fn usage_error(error: &anyhow::Error) -> ExitCode {
     eprintln!("smtp-send: {error:#}");
-    ExitCode::from(EX_USAGE)
+    ExitCode::from(if is_unreadable_file(error) {
+        EX_NOINPUT
+    } else {
+        EX_USAGE
+    })
 }
 
-/// A message that cannot be read or composed: one line, permanent.
+/// A message that cannot be read or composed: one line, EX_NOINPUT for a
+/// file that cannot be read, else EX_DATAERR. Never 69 or 75: those say
+/// what the server did, and no server was asked.
 pub fn input_error(error: &anyhow::Error) -> ExitCode {
     eprintln!("smtp-send: {error:#}");
-    ExitCode::from(EX_UNAVAILABLE)
+    ExitCode::from(if is_unreadable_file(error) {
+        EX_NOINPUT
+    } else {
+        EX_DATAERR
+    })
+}
+
+/// Reading the message, a body, an attachment or the password failed.
+fn is_unreadable_file(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<std::io::Error>().is_some())
 }
 
 /// One line per recipient on stdout; errors in one line on stderr.

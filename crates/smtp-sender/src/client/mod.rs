@@ -31,7 +31,10 @@ mod transaction;
 
 pub(crate) use handshake::no_capabilities;
 pub use handshake::{Handshake, HandshakeSettings, ServerInfo};
+#[cfg(test)]
+pub(crate) use plan::is_canonical;
 pub use plan::{Plan, Preferences, canonical_message, headers_need_smtputf8, plan};
+pub(crate) use plan::{plan_scanned, scan_content};
 pub use quit::Quit;
 pub use step::{Machine, Step, Wait};
 pub use transaction::Transaction;

@@ -177,6 +177,11 @@ impl<E> Exchange<E> {
         self.awaiting.pop_front().map(|(expect, _)| expect)
     }
 
+    /// No bytes are waiting to be written.
+    pub(crate) fn has_no_writes(&self) -> bool {
+        self.writes.is_empty()
+    }
+
     /// Nothing left to write and no reply owed.
     pub(crate) fn is_idle(&self) -> bool {
         self.writes.is_empty() && self.awaiting.is_empty() && !self.start_tls
