@@ -277,11 +277,14 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
 
     #[test]
+    // Header strategies leave out U+2028 / U+2029: not controls (so `\\PC`
+    // keeps them), but Python's email package refuses them in a header
+    // value, as str.splitlines() treats them as line breaks.
     fn random_python_messages_are_inspected_correctly(
-        subject in "[\\PC]{1,120}",
+        subject in "[\\PC&&[^\\x{2028}\\x{2029}]]{1,120}",
         text in "[\\PC\n]{0,1500}",
         html in "[\\PC\n]{0,500}",
-        att_name in "[\\PC&&[^/\\\\\"]]{1,40}",
+        att_name in "[\\PC&&[^/\\\\\"\\x{2028}\\x{2029}]]{1,40}",
         att_bytes in prop::collection::vec(any::<u8>(), 0..2000),
         variant in prop::sample::select(vec!["default", "8bit", "base64", "qp"]),
     ) {
@@ -299,9 +302,9 @@ proptest! {
 
     #[test]
     fn python_reads_random_composed_messages(
-        subject in "[\\PC]{1,120}",
+        subject in "[\\PC&&[^\\x{2028}\\x{2029}]]{1,120}",
         text in "[\\PC\n]{0,1500}",
-        att_name in "[\\PC&&[^/\\\\]]{1,40}",
+        att_name in "[\\PC&&[^/\\\\\\x{2028}\\x{2029}]]{1,40}",
         att_bytes in prop::collection::vec(any::<u8>(), 0..2000),
     ) {
         // Python's get_filename() strips surrounding (Unicode) whitespace.
