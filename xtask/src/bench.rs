@@ -38,9 +38,10 @@ pub struct Args {
     /// nothing under docs/ is written.
     #[arg(long)]
     quick: bool,
-    /// Rounds per comparison (each contender runs once per round).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
-    rounds: u32,
+    /// Rounds per comparison (each contender runs once per round)
+    /// [default: 5, or 2 with --quick]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
     /// Only these sections: sink, maildir, sender, tls, memory, sweep (repeatable).
     #[arg(long, value_name = "SECTION")]
     only: Vec<String>,
@@ -264,7 +265,7 @@ pub fn run(args: Args) -> Result<()> {
         pki,
         work: work.path().to_path_buf(),
         plan,
-        rounds: args.rounds as usize,
+        rounds: args.rounds.unwrap_or(if args.quick { 2 } else { 5 }) as usize,
         logs: Cell::new(0),
     };
     let mut results = Results::default();

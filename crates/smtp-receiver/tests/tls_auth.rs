@@ -256,3 +256,45 @@ async fn plaintext_auth_on_loopback_only_when_allowed() {
     );
     server.stop().await;
 }
+
+/// A message of many TLS records (1.2 MB, records of at most 16 KiB, read
+/// several at a time when they are already there) and two more commands
+/// pipelined behind it: stored byte for byte, and every reply comes, in
+/// order.
+#[tokio::test]
+async fn a_large_message_over_implicit_tls_is_stored_exactly() {
+    let certs = TestCerts::generate();
+    let mail = tempfile::tempdir().unwrap();
+    let handler = MaildirHandler::open(mail.path(), "mx.test").unwrap();
+    let mut config = test_config(Some(&certs));
+    config.session.limits.message_size = 8 << 20;
+    let server = start(config, handler).await;
+    let mut c = server.connect_tls(&certs).await;
+    assert_eq!(code(&c.reply().await), 220);
+    common::envelope(&mut c).await;
+    assert_eq!(code(&c.cmd("DATA").await), 354);
+    let mut body = b"Subject: big\r\n\r\n".to_vec();
+    for i in 0..27_000 {
+        body.extend_from_slice(format!("line {i:05} {}\r\n", "t".repeat(i % 70)).as_bytes());
+    }
+    c.send([body.as_slice(), b".\r\nNOOP\r\nQUIT\r\n"].concat())
+        .await;
+    let replies = c.replies(3).await;
+    assert!(
+        replies[0].starts_with("250 2.0.0 Ok: queued as "),
+        "{replies:?}"
+    );
+    assert_eq!(
+        (code(&replies[1]), code(&replies[2])),
+        (250, 221),
+        "{replies:?}"
+    );
+    let stored = files(&mail.path().join("new"));
+    assert_eq!(stored.len(), 1);
+    let content = std::fs::read(&stored[0]).unwrap();
+    assert!(
+        common::strip_trace(&content) == body.as_slice(),
+        "content differs"
+    );
+    server.stop().await;
+}

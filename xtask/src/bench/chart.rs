@@ -67,7 +67,7 @@ pub fn svg(points: &[SweepPoint]) -> String {
             LEFT + plot_w,
             LEFT - 6.0,
             y(v) + 4.0,
-            human(v),
+            if v == 0.0 { "0".to_string() } else { human(v) },
             y = y(v)
         );
     }

@@ -137,7 +137,8 @@ pub async fn run(
         octets / seconds / 1e6,
     );
     if let Some(error) = first_error {
-        return Err(error).context("a bulk session failed");
+        // SendError's message already names its cause: no chain to print.
+        bail!("a bulk session failed: {error}");
     }
     if failed > 0 {
         bail!("{failed} of {} messages were not accepted", bulk.count);
