@@ -13,7 +13,7 @@ use smtp_receiver::{MaildirHandler, Server, ServerError, ShutdownHandle, Users, 
 use smtp_sender::{ClientConfig, Credentials, TlsMode};
 use tokio::task::JoinHandle;
 
-use crate::certs::PkiFiles;
+use smtp_testkit::certs::PkiFiles;
 
 /// The receiver's name in greetings and trace headers.
 pub const SERVER_NAME: &str = "mx.example.org";
@@ -47,7 +47,7 @@ pub enum HarnessError {
     Io(#[from] std::io::Error),
     /// The test PKI could not be made.
     #[error("making the test PKI: {0}")]
-    Pki(#[from] crate::certs::CertError),
+    Pki(#[from] smtp_testkit::certs::CertError),
 }
 
 /// One message found in the Maildir's `new/` folder.
@@ -150,7 +150,7 @@ impl Receiver {
     /// Starts a receiver whose PKI (freshly generated) and Maildir live in
     /// `dir`: what a test wants, with `dir` a temporary folder.
     pub async fn start_in(dir: &Path) -> Result<Receiver, HarnessError> {
-        let pki = crate::certs::TestPki::generate()?.write(&dir.join("pki"))?;
+        let pki = smtp_testkit::certs::TestPki::generate()?.write(&dir.join("pki"))?;
         Receiver::start(&dir.join("maildir"), &pki).await
     }
 

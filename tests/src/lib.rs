@@ -1,8 +1,5 @@
 //! Support for the workspace's end-to-end tests and for `cargo xtask`.
 //!
-//! * [`certs`]: a throw-away PKI (a CA, a server certificate for `localhost`,
-//!   `127.0.0.1` and `::1`, a client certificate) generated with rcgen, so
-//!   every TLS test runs a real handshake against a real chain.
 //! * [`harness`]: the receiver running in process on loopback ports, with a
 //!   Maildir, and sender configurations that trust the test CA.
 //! * [`demo`]: the demo's conversations; `cargo xtask demo` prints them and
@@ -12,7 +9,6 @@
 //! Nothing generated here is ever committed: files go to a temporary folder
 //! or to an ignored folder of the repository.
 
-pub mod certs;
 pub mod demo;
 pub mod harness;
 pub mod notes;

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use smtp_e2e::certs::{PkiFiles, TestPki};
+use smtp_testkit::certs::{PkiFiles, TestPki};
 
 use crate::peers::{repo_root, stop_peers_on_signal};
 use loads::Source;

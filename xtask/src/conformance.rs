@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use smtp_conformance::client::Scenario;
 use smtp_conformance::{Outcome, Report, output};
-use smtp_e2e::certs::TestPki;
+use smtp_testkit::certs::TestPki;
 
 use crate::peers::{self, repo_root, stop_peers_on_signal};
 use clients::{Client, Files};

@@ -8,10 +8,10 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
-use smtp_e2e::certs::TestPki;
 use smtp_e2e::demo::{self, Conversation};
 use smtp_e2e::harness::{DOMAIN, Receiver};
 use smtp_e2e::notes::Annotator;
+use smtp_testkit::certs::TestPki;
 use smtp_wire::transcript::{Direction, TranscriptLine};
 
 /// Transcript lines longer than this get their note on the next line.

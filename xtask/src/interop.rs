@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use smtp_e2e::certs::{PkiFiles, TestPki};
+use smtp_testkit::certs::{PkiFiles, TestPki};
 
 use crate::peers::{
     self, Aiosmtpd, Postfix, PostfixConfig, SmtpSink, python_version, stop_peers_on_signal,

@@ -20,7 +20,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use smtp_e2e::certs::{Ensured, TestPki};
+use smtp_testkit::certs::{Ensured, TestPki};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Project tasks for the SMTP workspace")]

@@ -10,7 +10,7 @@
 //! Nothing here uses port 25 or a system mail service.
 //!
 //! ```no_run
-//! # fn demo(pki: &smtp_e2e::certs::PkiFiles) -> anyhow::Result<()> {
+//! # fn demo(pki: &smtp_testkit::certs::PkiFiles) -> anyhow::Result<()> {
 //! use crate::peers::{Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, Postfix, PostfixConfig};
 //! // A private Postfix instance: STARTTLS on smtp_addr(), implicit TLS on
 //! // smtps_addr(), mail for example.test into a Maildir.

@@ -15,6 +15,8 @@
 //!   and counts what the receiver's policy may want to refuse (bare CR, bare LF,
 //!   over-long lines). This is what makes a receiver immune to SMTP smuggling:
 //!   `<LF>.<LF>`, `<CR>.<CR>` and friends are data, never an end of data.
+//! * [`smuggling`] lists the end-of-data look-alikes the decoder must
+//!   treat as data.
 //! * [`BdatReader`] takes exactly the announced number of octets of a `BDAT`
 //!   chunk, with no dot handling at all (RFC 3030 §2).
 //!
@@ -46,6 +48,7 @@
 mod bdat;
 mod decoder;
 mod encoder;
+pub mod smuggling;
 
 pub use bdat::BdatReader;
 pub use decoder::{DataDecoder, DataProgress, DataStats};

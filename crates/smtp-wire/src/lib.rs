@@ -14,6 +14,7 @@
 //! | [`reply`] | replies, enhanced status codes, explanations | RFC 5321 §4.2, RFC 3463, RFC 2034 |
 //! | [`line`] | incremental command-line framing with limits | RFC 5321 §2.3.8, §4.5.3.1 |
 //! | [`data`] | DATA dot-stuffing encoder / decoder, BDAT chunks | RFC 5321 §4.5.2, RFC 3030 |
+//! | [`sasl`] | AUTH PLAIN and LOGIN, client and server, one `Credentials` | RFC 4954, RFC 4616 |
 //! | [`transcript`] | what crossed the wire, as `C:` / `S:` lines | — |
 //!
 //! The decoders follow one pattern: the caller owns the input buffer, a
@@ -33,6 +34,7 @@ pub mod line;
 pub mod param;
 pub mod path;
 pub mod reply;
+pub mod sasl;
 pub mod transcript;
 
 pub use capability::{Capabilities, Capability};

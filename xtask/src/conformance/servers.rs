@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use smtp_conformance::Report;
 use smtp_conformance::server::{self, ServerOptions, TlsMode};
 use smtp_conformance::tls::Trust;
-use smtp_e2e::certs::PkiFiles;
+use smtp_testkit::certs::PkiFiles;
 
 use super::{PASSWORD, USER};
 use crate::peers::{

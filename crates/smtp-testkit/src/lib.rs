@@ -1,0 +1,17 @@
+//! # smtp-testkit: what the workspace's tests share
+//!
+//! Not published; a dev-dependency of every crate with socket tests, and a
+//! dependency of `xtask`.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
+//!
+//! The SMTP smuggling vectors are not here but in
+//! [`smtp_wire::data::smuggling`]: the conformance suite uses them at run
+//! time, not only in tests.
+//!
+//! Nothing generated here is ever committed: files go to a temporary
+//! folder or to a git-ignored folder of the repository.
+
+pub mod certs;
