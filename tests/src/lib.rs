@@ -5,11 +5,14 @@
 //! * [`demo`]: the demo's conversations; `cargo xtask demo` prints them and
 //!   the tests assert on them, so the two never drift apart.
 //! * [`notes`]: the one-line RFC notes printed beside a transcript.
+//! * [`interop`]: the records the interop tests (`tests/tests/interop/`)
+//!   write and `cargo xtask interop` turns into its table.
 //!
 //! Nothing generated here is ever committed: files go to a temporary folder
 //! or to an ignored folder of the repository.
 
 pub mod demo;
 pub mod harness;
+pub mod interop;
 pub mod notes;
 pub mod walkthrough;

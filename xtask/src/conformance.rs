@@ -17,16 +17,16 @@ mod servers;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use smtp_conformance::client::Scenario;
 use smtp_conformance::{Outcome, Report, output};
+use smtp_testkit::bins::{Bins, Profile};
 use smtp_testkit::certs::TestPki;
 
-use crate::peers::{self, repo_root, stop_peers_on_signal};
+use crate::repo_root;
 use clients::{Client, Files};
 
 /// The AUTH user on every server, and what clients log in with.
@@ -55,7 +55,7 @@ pub struct Args {
 
 /// Runs the task.
 pub fn run(args: Args) -> Result<()> {
-    stop_peers_on_signal();
+    smtp_peers::stop_peers_on_signal();
     let out = args
         .out
         .clone()
@@ -65,12 +65,13 @@ pub fn run(args: Args) -> Result<()> {
         .prefix("smtp-conformance-")
         .tempdir()
         .context("creating the work folder")?;
-    peers::set_temp_parent(work.path(), false).context("preparing the work folder")?;
+    smtp_peers::set_temp_parent(work.path(), false).context("preparing the work folder")?;
     let pki = TestPki::generate()
         .context("generating the test PKI")?
         .write(&work.path().join("pki"))
         .context("writing the test PKI")?;
-    let bins = build()?;
+    println!("building smtp-receive and smtp-send");
+    let bins = Bins::build(Profile::Debug)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -210,42 +211,6 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::write(&path, &markdown)?;
     println!("written: {} (and the reports beside it)", path.display());
     Ok(())
-}
-
-struct Bins {
-    receive: PathBuf,
-    send: PathBuf,
-}
-
-/// Builds smtp-receive and smtp-send (debug) with the same cargo.
-fn build() -> Result<Bins> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    println!("building smtp-receive and smtp-send");
-    let status = Command::new(cargo)
-        .current_dir(repo_root())
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "smtp-receiver",
-            "-p",
-            "smtp-sender",
-            "--bins",
-        ])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build of smtp-receiver / smtp-sender failed ({status})");
-    }
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => repo_root().join(dir),
-        None => repo_root().join("target"),
-    };
-    let dir = target.join("debug");
-    Ok(Bins {
-        receive: dir.join("smtp-receive"),
-        send: dir.join("smtp-send"),
-    })
 }
 
 struct ServerRow {

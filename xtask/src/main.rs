@@ -3,23 +3,27 @@
 //! ```text
 //! cargo xtask certs [--out DIR]   test CA + server/client certificates (rcgen), idempotent
 //! cargo xtask demo                the RFC 821 exchange and friends, sender <-> receiver over loopback TLS
-//! cargo xtask interop             this workspace against independent SMTP peers (Postfix, aiosmtpd, swaks, curl, smtplib)
+//! cargo xtask interop             the interop tests (this workspace against Postfix, aiosmtpd, swaks, curl, smtplib) and their table
 //! cargo xtask conformance         the smtp-conform suites against peers and against our own halves
 //! cargo xtask bench [--quick]     side by side with Postfix, aiosmtpd, smtplib; writes docs/benchmarks.md
 //! cargo xtask ci                  what .ci/run runs: fmt, clippy, tests, demo
 //! ```
+//!
+//! Orchestration only: the peers are in `smtp-peers`, the interop cases
+//! are tests of `smtp-e2e-tests`, the benchmark harness is `smtp-bench`,
+//! and `smtp_testkit::bins` builds this workspace's binaries for all of them.
 
 mod bench;
 mod conformance;
 mod demo;
 mod interop;
-mod peers;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use smtp_testkit::bins::cargo_command;
 use smtp_testkit::certs::{Ensured, TestPki};
 
 #[derive(Parser)]
@@ -44,8 +48,8 @@ enum Task {
     /// Regenerate the transcript in docs/rfc821-walkthrough.md from the
     /// demo's first conversation (a test checks that it stays true).
     Walkthrough,
-    /// Run this workspace's sender and receiver against independent SMTP peers
-    /// on loopback and print a result table.
+    /// Run the interop tests (this workspace's sender and receiver against
+    /// independent SMTP peers on loopback) and print their result table.
     Interop(interop::Args),
     /// Run the conformance suites (smtp-conform) against independent peers and
     /// against this workspace's halves; writes the matrix.
@@ -94,21 +98,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Task::Conformance(args) => conformance::run(args),
         Task::Bench(args) => bench::run(args),
         Task::Ci => {
-            let root = repo_root();
-            run_cargo(&root, &["fmt", "--all", "--", "--check"])?;
-            run_cargo(
-                &root,
-                &[
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-            )?;
-            run_cargo(&root, &["test", "--workspace"])?;
-            run_cargo(&root, &["xtask", "demo"])
+            run_cargo(&["fmt", "--all", "--", "--check"])?;
+            run_cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])?;
+            run_cargo(&["test", "--workspace"])?;
+            run_cargo(&["xtask", "demo"])
         }
     }
 }
@@ -119,12 +119,10 @@ fn repo_root() -> PathBuf {
     here.parent().unwrap_or(here).to_path_buf()
 }
 
-fn run_cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+fn run_cargo(args: &[&str]) -> anyhow::Result<()> {
     println!("==> cargo {}", args.join(" "));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let status = cargo_command()
         .args(args)
-        .current_dir(root)
         .status()
         .with_context(|| format!("running cargo {}", args.join(" ")))?;
     if !status.success() {

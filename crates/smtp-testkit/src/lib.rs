@@ -6,6 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
+//! | [`bins`] | this workspace's binaries built once (debug for tests, release for the bench) and found; `smtp-receive` started and its listeners read |
 //!
 //! The SMTP smuggling vectors are not here but in
 //! [`smtp_wire::data::smuggling`]: the conformance suite uses them at run
@@ -14,4 +15,5 @@
 //! Nothing generated here is ever committed: files go to a temporary
 //! folder or to a git-ignored folder of the repository.
 
+pub mod bins;
 pub mod certs;

@@ -10,7 +10,7 @@ use smtp_conformance::Report;
 use smtp_conformance::client::{ClientOptions, ClientTls, Listener, Scenario};
 
 use super::{PASSWORD, USER};
-use crate::peers::{self, CommandOutput, run_with_timeout, versions};
+use smtp_peers::{CommandOutput, Peer, first_line_of, run_with_timeout};
 
 /// How long a client may take for one session.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(40);
@@ -46,11 +46,11 @@ impl Client {
 
     pub(super) fn version(self, send: &Path) -> Option<String> {
         match self {
-            Client::Curl => versions::curl(),
-            Client::Swaks => versions::swaks(),
-            Client::Msmtp => versions::msmtp(),
-            Client::Smtplib => peers::python_version().ok(),
-            Client::SmtpSend => peers::first_line_of(&send.to_string_lossy(), &["--version"])
+            Client::Curl => Peer::Curl.version().ok(),
+            Client::Swaks => Peer::Swaks.version().ok(),
+            Client::Msmtp => Peer::Msmtp.version().ok(),
+            Client::Smtplib => Peer::Smtplib.version().ok(),
+            Client::SmtpSend => first_line_of(send, &["--version"])
                 .map(|v| v.trim_start_matches("smtp-send ").to_string()),
         }
     }
@@ -225,7 +225,13 @@ pub(super) async fn judge(
     let log_dir = dir.to_path_buf();
     let name = format!("{}-{}", client.name().replace(' ', "-"), scenario);
     let child = tokio::task::spawn_blocking(move || -> Result<CommandOutput> {
-        run_with_timeout(&name, &mut cmd, stdin.as_deref(), &log_dir, CLIENT_TIMEOUT)
+        Ok(run_with_timeout(
+            &name,
+            &mut cmd,
+            stdin.as_deref(),
+            &log_dir,
+            CLIENT_TIMEOUT,
+        )?)
     });
     let session = tokio::time::timeout(CLIENT_TIMEOUT + Duration::from_secs(5), async {
         match listener.accept().await {

@@ -2,19 +2,20 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use smtp_conformance::Report;
 use smtp_conformance::server::{self, ServerOptions, TlsMode};
 use smtp_conformance::tls::Trust;
+use smtp_peers::{
+    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, Peer, Postfix, PostfixConfig, first_line_of,
+    postfix_sasl_installed,
+};
+use smtp_testkit::bins::RunningReceiver;
 use smtp_testkit::certs::PkiFiles;
 
 use super::{PASSWORD, USER};
-use crate::peers::{
-    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, PeerProcess, Postfix, PostfixConfig, free_port,
-};
 
 /// The idle cases, run on their own with a long `--idle-wait`.
 const IDLE_CASES: [&str; 2] = ["limit.idle-timeout", "limit.slow-command"];
@@ -38,30 +39,31 @@ pub(super) struct Target {
 
 /// smtp-receive with STARTTLS, AUTH and a sink.
 pub(super) fn start_receive(bin: &Path, pki: &PkiFiles, dir: &Path) -> Result<Target> {
-    let port = free_port()?;
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut cmd = Command::new(bin);
-    cmd.args([
+    let user = format!("{USER}:{PASSWORD}");
+    let args = [
         "--listen",
-        &addr.to_string(),
+        "127.0.0.1:0",
         "--sink",
         "--domain",
         "example.test",
-    ])
-    .args([
         "--hostname",
         "localhost",
         "--user",
-        &format!("{USER}:{PASSWORD}"),
-    ])
-    .arg("--cert")
-    .arg(&pki.server_cert)
-    .arg("--key")
-    .arg(&pki.server_key);
-    let mut process = PeerProcess::spawn("smtp-receive", &mut cmd, dir)?;
-    process.wait_for_listen(addr, Duration::from_secs(20))?;
-    let version = crate::peers::first_line_of(&bin.to_string_lossy(), &["--version"])
-        .unwrap_or_else(|| "?".into());
+        &user,
+    ]
+    .map(std::ffi::OsStr::new)
+    .into_iter()
+    .chain([
+        "--cert".as_ref(),
+        pki.server_cert.as_os_str(),
+        "--key".as_ref(),
+        pki.server_key.as_os_str(),
+    ]);
+    let running = RunningReceiver::start(bin, args, dir)?;
+    let addr = running
+        .plain()
+        .context("smtp-receive printed no listener")?;
+    let version = first_line_of(bin, &["--version"]).unwrap_or_else(|| "?".into());
     Ok(Target {
         endpoint: Endpoint {
             name: "smtp-receive",
@@ -69,16 +71,16 @@ pub(super) fn start_receive(bin: &Path, pki: &PkiFiles, dir: &Path) -> Result<Ta
             auth: true,
         },
         version: version.trim_start_matches("smtp-receive ").to_string(),
-        _guard: Box::new(process),
+        _guard: Box::new(running),
     })
 }
 
 /// A private Postfix with its Debian defaults, plus TLS, a Maildir for
 /// example.test and (when Cyrus SASL is there) an AUTH user.
 pub(super) fn start_postfix(pki: &PkiFiles) -> Result<Target> {
-    let version = Postfix::version()?;
+    let version = Peer::PostfixSmtpd.version()?;
     let mut config = PostfixConfig::new(&pki.server_cert, &pki.server_key);
-    let auth = Postfix::sasl_available();
+    let auth = postfix_sasl_installed();
     if auth {
         config.users.push((USER.into(), PASSWORD.into()));
     }
@@ -96,7 +98,7 @@ pub(super) fn start_postfix(pki: &PkiFiles) -> Result<Target> {
 
 /// aiosmtpd with STARTTLS (not required) and an AUTH user.
 pub(super) fn start_aiosmtpd(pki: &PkiFiles) -> Result<Target> {
-    let version = Aiosmtpd::version()?;
+    let version = Peer::Aiosmtpd.version()?;
     let config = AiosmtpdConfig::tls(
         AiosmtpdTls::StartTls { required: false },
         &pki.server_cert,

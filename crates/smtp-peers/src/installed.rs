@@ -1,0 +1,231 @@
+//! Which independent SMTP programs are on this machine, and their
+//! versions: what a test asks before it starts a peer, so that it can skip
+//! visibly instead of failing when a peer is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{PeerError, Result};
+use crate::sink::{SMTP_SINK, SMTP_SOURCE};
+
+/// Where Debian installs Postfix's configuration tool.
+pub(crate) const POSTCONF: &str = "/usr/sbin/postconf";
+/// Cyrus SASL's password tool (Debian: sasl2-bin).
+pub(crate) const SASLPASSWD2: &str = "/usr/sbin/saslpasswd2";
+/// What to do about a missing peer.
+const INSTALL_HINT: &str = "run .ci/install-peers";
+
+/// An independent SMTP program that a test drives or talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Peer {
+    /// Python's smtplib (client; the system `python3`).
+    Smtplib,
+    /// curl's SMTP support (client).
+    Curl,
+    /// swaks (client).
+    Swaks,
+    /// msmtp (client).
+    Msmtp,
+    /// Postfix's smtp-source (client).
+    SmtpSource,
+    /// aiosmtpd (server; in the venv `.ci/install-peers` makes).
+    Aiosmtpd,
+    /// Postfix's smtpd (server).
+    PostfixSmtpd,
+    /// Postfix's smtp-sink (server).
+    SmtpSink,
+    /// Python's stdlib smtpd (server; gone since Python 3.12).
+    PythonSmtpd,
+}
+
+impl Peer {
+    /// Every peer, clients first (the order of the interop table).
+    pub const ALL: [Peer; 9] = [
+        Peer::Smtplib,
+        Peer::Curl,
+        Peer::Swaks,
+        Peer::Msmtp,
+        Peer::SmtpSource,
+        Peer::Aiosmtpd,
+        Peer::PostfixSmtpd,
+        Peer::SmtpSink,
+        Peer::PythonSmtpd,
+    ];
+
+    /// The name people know it by.
+    ///
+    /// ```
+    /// assert_eq!(smtp_peers::Peer::SmtpSink.name(), "Postfix smtp-sink");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Smtplib => "Python smtplib",
+            Peer::Curl => "curl",
+            Peer::Swaks => "swaks",
+            Peer::Msmtp => "msmtp",
+            Peer::SmtpSource => "Postfix smtp-source",
+            Peer::Aiosmtpd => "aiosmtpd",
+            Peer::PostfixSmtpd => "Postfix smtpd",
+            Peer::SmtpSink => "Postfix smtp-sink",
+            Peer::PythonSmtpd => "Python smtpd",
+        }
+    }
+
+    /// True for the clients (they drive a server under test).
+    pub fn is_client(self) -> bool {
+        matches!(
+            self,
+            Peer::Smtplib | Peer::Curl | Peer::Swaks | Peer::Msmtp | Peer::SmtpSource
+        )
+    }
+
+    /// Its version, or [`PeerError::NotInstalled`] saying how to get it.
+    ///
+    /// ```no_run
+    /// match smtp_peers::Peer::Swaks.version() {
+    ///     Ok(version) => println!("swaks {version}"),
+    ///     Err(why) => eprintln!("skipped: {why}"), // "swaks not installed (run .ci/install-peers)"
+    /// }
+    /// ```
+    pub fn version(self) -> Result<String> {
+        let found = match self {
+            Peer::Smtplib => python_version(),
+            Peer::PythonSmtpd => {
+                let has_smtpd = Command::new("python3")
+                    .args(["-W", "ignore", "-c", "import smtpd"])
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if !has_smtpd {
+                    return Err(PeerError::NotInstalled {
+                        peer: self.name(),
+                        hint: "python3 has no smtpd module since 3.12; nothing to install",
+                    });
+                }
+                python_version()
+            }
+            Peer::Curl => word_after(first_line_of("curl", &["--version"]), "curl"),
+            Peer::Swaks => word_after(first_line_of("swaks", &["--version"]), "version"),
+            Peer::Msmtp => word_after(first_line_of("msmtp", &["--version"]), "version"),
+            Peer::Aiosmtpd => Command::new(venv_python())
+                .args(["-c", "import aiosmtpd; print(aiosmtpd.__version__)"])
+                .output()
+                .ok()
+                .filter(|out| out.status.success())
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            Peer::PostfixSmtpd => postfix_version(),
+            Peer::SmtpSink => postfix_version().filter(|_| Path::new(SMTP_SINK).exists()),
+            Peer::SmtpSource => postfix_version().filter(|_| Path::new(SMTP_SOURCE).exists()),
+        };
+        found
+            .filter(|v| !v.is_empty())
+            .ok_or(PeerError::NotInstalled {
+                peer: self.name(),
+                hint: INSTALL_HINT,
+            })
+    }
+
+    /// True when [`version`](Self::version) finds it.
+    pub fn is_installed(self) -> bool {
+        self.version().is_ok()
+    }
+}
+
+/// True when Cyrus SASL's `saslpasswd2` is installed, so that a Postfix
+/// peer can have AUTH users ([`crate::PostfixConfig::users`]).
+pub fn postfix_sasl_installed() -> bool {
+    Path::new(SASLPASSWD2).exists()
+}
+
+/// The venv holding aiosmtpd: `$SMTP_PEERS_VENV`, else `.peers/venv` at the
+/// repository root (where .ci/install-peers puts it).
+pub fn venv_dir() -> PathBuf {
+    match std::env::var_os("SMTP_PEERS_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join(".peers/venv"),
+    }
+}
+
+/// The venv's interpreter.
+pub fn venv_python() -> PathBuf {
+    venv_dir().join("bin/python")
+}
+
+/// The workspace root (this crate lives two levels below it).
+fn repo_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).unwrap_or(here).to_path_buf()
+}
+
+/// The first line of `PROGRAM ARGS...` (stdout, else stderr), or `None`
+/// when the program is missing: how versions are read.
+///
+/// ```
+/// assert!(smtp_peers::first_line_of("sh", &["-c", "echo; echo hello"]).is_some_and(|l| l == "hello"));
+/// assert_eq!(smtp_peers::first_line_of("/nonexistent/program", &[]), None);
+/// ```
+pub fn first_line_of(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    let text = if out.stdout.is_empty() {
+        out.stderr
+    } else {
+        out.stdout
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+/// `python3 --version` of the system interpreter, e.g. `3.11.7`.
+fn python_version() -> Option<String> {
+    first_line_of("python3", &["--version"])
+        .map(|line| line.trim_start_matches("Python ").to_string())
+}
+
+/// `postconf -h mail_version`, e.g. `3.7.11`.
+fn postfix_version() -> Option<String> {
+    let out = Command::new(POSTCONF)
+        .args(["-h", "mail_version"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `swaks version 20201014.0` and `version` -> `20201014.0`.
+fn word_after(line: Option<String>, marker: &str) -> Option<String> {
+    let line = line?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == marker)?;
+    words.next().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_the_word_after_the_marker() {
+        let curl = Some("curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/7.88.1".to_string());
+        assert_eq!(word_after(curl, "curl").as_deref(), Some("7.88.1"));
+        let swaks = Some("swaks version 20201014.0".to_string());
+        assert_eq!(word_after(swaks, "version").as_deref(), Some("20201014.0"));
+        assert_eq!(word_after(Some("nothing".into()), "version"), None);
+        assert_eq!(word_after(None, "version"), None);
+    }
+
+    #[test]
+    fn a_missing_peer_says_how_to_get_it() {
+        let err = PeerError::NotInstalled {
+            peer: Peer::Msmtp.name(),
+            hint: INSTALL_HINT,
+        };
+        assert_eq!(
+            err.to_string(),
+            "msmtp not installed (run .ci/install-peers)"
+        );
+        assert!(Peer::ALL.iter().filter(|p| p.is_client()).count() == 5);
+    }
+}

@@ -1,0 +1,231 @@
+//! The Python peers: aiosmtpd (PyPI, in the venv .ci/install-peers makes)
+//! and the stdlib's deprecated `smtpd`. Both bind port 0 on loopback and
+//! print the port; both store every message with its envelope (see
+//! [`crate::read_store`]).
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::error::{IoContext as _, PeerError, Result};
+use crate::output::{poll_until, tail};
+use crate::process::PeerProcess;
+use crate::store::{PeerMessage, read_store};
+use crate::{Peer, peer_temp_dir, venv_python};
+
+const AIOSMTPD_SERVER: &str = include_str!("../scripts/aiosmtpd_server.py");
+const SMTPD_SERVER: &str = include_str!("../scripts/python_smtpd_server.py");
+
+/// How long a Python peer may take to start and print its port.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How aiosmtpd offers TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AiosmtpdTls {
+    /// No TLS at all.
+    Plain,
+    /// STARTTLS offered (RFC 3207); `required`: MAIL refused before it.
+    StartTls {
+        /// `require_starttls=True`.
+        required: bool,
+    },
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+}
+
+/// Options of an aiosmtpd peer.
+#[derive(Debug, Clone)]
+pub struct AiosmtpdConfig {
+    /// TLS offered.
+    pub tls: AiosmtpdTls,
+    /// Certificate chain and key (PEM), needed unless `tls` is `Plain`.
+    pub cert_key: Option<(PathBuf, PathBuf)>,
+    /// AUTH PLAIN/LOGIN users as (name, password); empty: no AUTH.
+    pub users: Vec<(String, String)>,
+}
+
+impl AiosmtpdConfig {
+    /// Plain text, no AUTH.
+    pub fn plain() -> AiosmtpdConfig {
+        AiosmtpdConfig {
+            tls: AiosmtpdTls::Plain,
+            cert_key: None,
+            users: Vec::new(),
+        }
+    }
+
+    /// TLS of kind `tls` with this certificate and key.
+    pub fn tls(tls: AiosmtpdTls, cert: &Path, key: &Path) -> AiosmtpdConfig {
+        AiosmtpdConfig {
+            tls,
+            cert_key: Some((cert.to_path_buf(), key.to_path_buf())),
+            ..AiosmtpdConfig::plain()
+        }
+    }
+
+    /// Adds an AUTH user.
+    pub fn user(mut self, name: &str, password: &str) -> AiosmtpdConfig {
+        self.users.push((name.into(), password.into()));
+        self
+    }
+}
+
+/// A running aiosmtpd; dropping it stops it and removes its store.
+#[derive(Debug)]
+pub struct Aiosmtpd {
+    // Declared first: stopped before the folder goes.
+    process: PeerProcess,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+}
+
+impl Aiosmtpd {
+    /// Starts aiosmtpd on 127.0.0.1, port chosen by the kernel.
+    ///
+    /// ```no_run
+    /// # fn main() -> smtp_peers::Result<()> {
+    /// use smtp_peers::{Aiosmtpd, AiosmtpdConfig, AiosmtpdTls};
+    /// # let (cert, key) = (std::path::Path::new("server.pem"), std::path::Path::new("server.key"));
+    /// // STARTTLS required, one AUTH user.
+    /// let config = AiosmtpdConfig::tls(AiosmtpdTls::StartTls { required: true }, cert, key)
+    ///     .user("alice", "secret");
+    /// let aio = Aiosmtpd::start(&config)?;
+    /// // ... send to aio.addr() ...
+    /// let stored = aio.wait_for_messages(1, std::time::Duration::from_secs(5))?;
+    /// assert_eq!(stored[0].envelope.login.as_deref(), Some("alice"));
+    /// # Ok(()) }
+    /// ```
+    pub fn start(config: &AiosmtpdConfig) -> Result<Aiosmtpd> {
+        Peer::Aiosmtpd.version()?;
+        let dir = peer_temp_dir("aiosmtpd-")?;
+        let script = dir.path().join("aiosmtpd_server.py");
+        fs::write(&script, AIOSMTPD_SERVER).context("writing aiosmtpd_server.py")?;
+        let mut cmd = Command::new(venv_python());
+        cmd.arg(&script)
+            .args(["--host", "127.0.0.1", "--port", "0", "--store"]);
+        cmd.arg(dir.path().join("store"));
+        let mode = match config.tls {
+            AiosmtpdTls::Plain => "plain",
+            AiosmtpdTls::StartTls { required } => {
+                if required {
+                    cmd.arg("--require-starttls");
+                }
+                "starttls"
+            }
+            AiosmtpdTls::Implicit => "implicit",
+        };
+        cmd.args(["--mode", mode]);
+        if config.tls != AiosmtpdTls::Plain {
+            let Some((cert, key)) = &config.cert_key else {
+                return Err(PeerError::Config(
+                    "aiosmtpd with TLS needs a certificate and a key",
+                ));
+            };
+            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        for (name, password) in &config.users {
+            cmd.arg("--user").arg(format!("{name}:{password}"));
+        }
+        let mut process = PeerProcess::spawn("aiosmtpd", &mut cmd, &dir.path().join("log"))?;
+        let addr = listening_addr(&mut process)?;
+        Ok(Aiosmtpd { process, dir, addr })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it logged (stderr).
+    pub fn log(&self) -> String {
+        self.process.stderr()
+    }
+
+    /// The messages stored so far, in arrival order.
+    pub fn messages(&self) -> Result<Vec<PeerMessage>> {
+        read_store(&self.dir.path().join("store"))
+    }
+
+    /// Waits up to `timeout` for at least `count` messages.
+    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
+        wait_for_store(&self.dir.path().join("store"), count, timeout, || {
+            self.log()
+        })
+    }
+}
+
+/// A running stdlib `smtpd` (plain text only); dropping it stops it.
+#[derive(Debug)]
+pub struct PythonSmtpd {
+    // Declared first: stopped before the folder goes.
+    process: PeerProcess,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+}
+
+impl PythonSmtpd {
+    /// Starts `smtpd` on 127.0.0.1, port chosen by the kernel;
+    /// [`PeerError::NotInstalled`] on Python 3.12 and later.
+    pub fn start() -> Result<PythonSmtpd> {
+        Peer::PythonSmtpd.version()?;
+        let dir = peer_temp_dir("python-smtpd-")?;
+        let script = dir.path().join("python_smtpd_server.py");
+        fs::write(&script, SMTPD_SERVER).context("writing python_smtpd_server.py")?;
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script)
+            .arg("127.0.0.1")
+            .arg(dir.path().join("store"));
+        let mut process = PeerProcess::spawn("python-smtpd", &mut cmd, &dir.path().join("log"))?;
+        let addr = listening_addr(&mut process)?;
+        Ok(PythonSmtpd { process, dir, addr })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits up to `timeout` for at least `count` messages.
+    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
+        let store = self.dir.path().join("store");
+        wait_for_store(&store, count, timeout, || self.process.stderr())
+    }
+}
+
+/// The `listening on HOST:PORT` line both scripts print.
+fn listening_addr(process: &mut PeerProcess) -> Result<SocketAddr> {
+    let addrs = process.wait_for_stdout(START_TIMEOUT, |line| {
+        line.strip_prefix("listening on ")?
+            .trim()
+            .parse::<SocketAddr>()
+            .ok()
+    })?;
+    // `wait_for_stdout` returns at least one.
+    addrs.into_iter().next().ok_or(PeerError::TimedOut {
+        what: "no listening line".into(),
+        waited: START_TIMEOUT,
+    })
+}
+
+fn wait_for_store(
+    store: &Path,
+    count: usize,
+    timeout: Duration,
+    log: impl Fn() -> String,
+) -> Result<Vec<PeerMessage>> {
+    match poll_until(timeout, || {
+        read_store(store).ok().filter(|m| m.len() >= count)
+    }) {
+        Some(messages) => Ok(messages),
+        None => Err(PeerError::TimedOut {
+            what: format!(
+                "the peer stored {} of {count} expected message(s); log: {}",
+                read_store(store)?.len(),
+                tail(&log(), 6)
+            ),
+            waited: timeout,
+        }),
+    }
+}
