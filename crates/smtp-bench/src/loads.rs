@@ -10,7 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use smtp_peers::{CommandOutput, SourceOptions, poll_until, run_with_timeout, smtp_source};
+use smtp_peers::{
+    CommandOutput, SourceOptions, poll_until, run_with_timeout, script_command, smtp_source,
+};
 use smtp_testkit::bins::Bins;
 
 use crate::error::{BenchError, Context as _, Result};
@@ -198,26 +200,22 @@ impl Bulk {
         log_dir: &Path,
         timeout: Duration,
     ) -> Result<(CommandOutput, BulkLine)> {
-        fs::create_dir_all(log_dir).context_with(|| format!("creating {}", log_dir.display()))?;
-        let script = log_dir.join("smtplib_load.py");
-        fs::write(&script, SMTPLIB_LOAD).context("writing smtplib_load.py")?;
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script)
-            .args([
-                "--host",
-                "localhost",
-                "--port",
-                &addr.port().to_string(),
-                "--cafile",
-            ])
-            .arg(ca)
-            .args([
-                "--count",
-                &self.count.to_string(),
-                "--sessions",
-                &self.sessions.to_string(),
-            ])
-            .args(["--size", &self.size.to_string()]);
+        let mut cmd = script_command("python3", log_dir, "smtplib_load.py", SMTPLIB_LOAD)?;
+        cmd.args([
+            "--host",
+            "localhost",
+            "--port",
+            &addr.port().to_string(),
+            "--cafile",
+        ])
+        .arg(ca)
+        .args([
+            "--count",
+            &self.count.to_string(),
+            "--sessions",
+            &self.sessions.to_string(),
+        ])
+        .args(["--size", &self.size.to_string()]);
         let finished = run_client("smtplib", &mut cmd, log_dir, timeout)?;
         let line = self.check(&finished.stdout, "smtplib")?;
         Ok((finished, line))

@@ -16,6 +16,15 @@ pub enum PeerError {
         /// How to get it, e.g. `run .ci/install-peers`.
         hint: &'static str,
     },
+    /// The program is here but cannot run as this user (a private Postfix
+    /// instance chowns its folders to `postfix` and `nobody`).
+    #[error("{peer} needs root here ({why})")]
+    NeedsRoot {
+        /// The peer's name, as in [`crate::Peer::name`].
+        peer: &'static str,
+        /// What root is needed for.
+        why: &'static str,
+    },
     /// A file or process operation failed.
     #[error("{context}: {source}")]
     Io {

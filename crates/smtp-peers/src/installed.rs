@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::{PeerError, Result};
+use crate::error::{IoContext as _, PeerError, Result};
+use crate::procfs::running_as_root;
 use crate::sink::{SMTP_SINK, SMTP_SOURCE};
 
 /// Where Debian installs Postfix's configuration tool.
@@ -124,6 +125,21 @@ impl Peer {
             })
     }
 
+    /// Its version when it is installed *and* can run here:
+    /// [`PeerError::NeedsRoot`] for Postfix's smtpd when this process is
+    /// not root (the private instance hands its folders to Postfix's users).
+    /// What a test asks before it starts the peer.
+    pub fn usable(self) -> Result<String> {
+        let version = self.version()?;
+        if self == Peer::PostfixSmtpd && !running_as_root() {
+            return Err(PeerError::NeedsRoot {
+                peer: self.name(),
+                why: "the private instance chowns its folders to postfix and nobody",
+            });
+        }
+        Ok(version)
+    }
+
     /// True when [`version`](Self::version) finds it.
     pub fn is_installed(self) -> bool {
         self.version().is_ok()
@@ -154,6 +170,32 @@ pub fn venv_python() -> PathBuf {
 fn repo_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     here.ancestors().nth(2).unwrap_or(here).to_path_buf()
+}
+
+/// Writes `source` to `DIR/NAME` and returns the command that runs it
+/// with `interpreter` (`python3`, or [`venv_python`]): how the Python peers
+/// and clients, kept as `.py` files beside the Rust code that drives them,
+/// are started from a folder of the run.
+///
+/// ```
+/// # fn main() -> smtp_peers::Result<()> {
+/// let dir = tempfile::tempdir().unwrap();
+/// let out = smtp_peers::script_command("sh", dir.path(), "hello.sh", "echo hello")?.output().unwrap();
+/// assert_eq!(out.stdout, b"hello\n");
+/// # Ok(()) }
+/// ```
+pub fn script_command(
+    interpreter: impl AsRef<std::ffi::OsStr>,
+    dir: &Path,
+    name: &str,
+    source: &str,
+) -> Result<Command> {
+    let script = dir.join(name);
+    std::fs::create_dir_all(dir).context_with(|| format!("creating {}", dir.display()))?;
+    std::fs::write(&script, source).context_with(|| format!("writing {}", script.display()))?;
+    let mut cmd = Command::new(interpreter);
+    cmd.arg(script);
+    Ok(cmd)
 }
 
 /// The first line of `PROGRAM ARGS...` (stdout, else stderr), or `None`

@@ -48,7 +48,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub use error::{PeerError, Result};
-pub use installed::{Peer, first_line_of, postfix_sasl_installed, venv_dir, venv_python};
+pub use installed::{
+    Peer, first_line_of, postfix_sasl_installed, script_command, venv_dir, venv_python,
+};
 pub use output::{CommandOutput, poll_until, read_lossy, run_with_timeout, tail};
 pub use postfix::{Postfix, PostfixConfig};
 pub use process::{PeerProcess, interrupted, stop_peers_on_signal};

@@ -3,17 +3,15 @@
 //! print the port; both store every message with its envelope (see
 //! [`crate::read_store`]).
 
-use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use crate::error::{IoContext as _, PeerError, Result};
+use crate::error::{PeerError, Result};
 use crate::output::{poll_until, tail};
 use crate::process::PeerProcess;
 use crate::store::{PeerMessage, read_store};
-use crate::{Peer, peer_temp_dir, venv_python};
+use crate::{Peer, peer_temp_dir, script_command, venv_python};
 
 const AIOSMTPD_SERVER: &str = include_str!("../scripts/aiosmtpd_server.py");
 const SMTPD_SERVER: &str = include_str!("../scripts/python_smtpd_server.py");
@@ -100,11 +98,13 @@ impl Aiosmtpd {
     pub fn start(config: &AiosmtpdConfig) -> Result<Aiosmtpd> {
         Peer::Aiosmtpd.version()?;
         let dir = peer_temp_dir("aiosmtpd-")?;
-        let script = dir.path().join("aiosmtpd_server.py");
-        fs::write(&script, AIOSMTPD_SERVER).context("writing aiosmtpd_server.py")?;
-        let mut cmd = Command::new(venv_python());
-        cmd.arg(&script)
-            .args(["--host", "127.0.0.1", "--port", "0", "--store"]);
+        let mut cmd = script_command(
+            venv_python(),
+            dir.path(),
+            "aiosmtpd_server.py",
+            AIOSMTPD_SERVER,
+        )?;
+        cmd.args(["--host", "127.0.0.1", "--port", "0", "--store"]);
         cmd.arg(dir.path().join("store"));
         let mode = match config.tls {
             AiosmtpdTls::Plain => "plain",
@@ -171,12 +171,13 @@ impl PythonSmtpd {
     pub fn start() -> Result<PythonSmtpd> {
         Peer::PythonSmtpd.version()?;
         let dir = peer_temp_dir("python-smtpd-")?;
-        let script = dir.path().join("python_smtpd_server.py");
-        fs::write(&script, SMTPD_SERVER).context("writing python_smtpd_server.py")?;
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script)
-            .arg("127.0.0.1")
-            .arg(dir.path().join("store"));
+        let mut cmd = script_command(
+            "python3",
+            dir.path(),
+            "python_smtpd_server.py",
+            SMTPD_SERVER,
+        )?;
+        cmd.arg("127.0.0.1").arg(dir.path().join("store"));
         let mut process = PeerProcess::spawn("python-smtpd", &mut cmd, &dir.path().join("log"))?;
         let addr = listening_addr(&mut process)?;
         Ok(PythonSmtpd { process, dir, addr })

@@ -91,8 +91,8 @@ impl Case {
         self
     }
 
-    /// Runs `body` in a fresh folder, unless the peer is missing (then it
-    /// says so on stderr and returns). `Ok` carries a short note of what
+    /// Runs `body` in a fresh folder, unless the peer is missing or cannot
+    /// run here (then it says so on stderr and returns). `Ok` carries a short note of what
     /// was checked; an error or a panic fails the test, with the folder
     /// kept and named. With [`WORK_ENV`] set, the result is recorded.
     pub fn run(self, body: impl FnOnce(&Ctx, &Path) -> Result<String>) {
@@ -104,7 +104,7 @@ impl Case {
             smtp_peers::set_temp_parent(work, true).expect("opening the work folder");
         }
         let started = Instant::now();
-        let version = self.peer.version().and_then(|v| {
+        let version = self.peer.usable().and_then(|v| {
             if self.sasl && !postfix_sasl_installed() {
                 return Err(smtp_peers::PeerError::NotInstalled {
                     peer: "Cyrus SASL (saslpasswd2)",

@@ -2,10 +2,9 @@
 //! `sendmail()` and `send_message()` APIs, plain, STARTTLS and implicit TLS.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context as _, Result, ensure};
-use smtp_peers::Peer;
+use smtp_peers::{Peer, script_command};
 
 use super::{Expect, FROM, check_content, check_mechanism, delivered, message_file, run_client};
 use crate::ours::{PASSWORD, Receiver, USER};
@@ -34,23 +33,20 @@ struct Smtplib<'a> {
 
 impl Smtplib<'_> {
     fn run(&self, ctx: &Ctx, dir: &Path) -> Result<()> {
-        let script = dir.join("smtplib_client.py");
-        std::fs::write(&script, SMTPLIB_CLIENT)?;
-        let mut cmd = Command::new("python3");
-        cmd.arg(&script)
-            .args([
-                "--host",
-                "localhost",
-                "--port",
-                &self.port.to_string(),
-                "--mode",
-                self.mode,
-            ])
-            .arg("--ca")
-            .arg(&ctx.pki().ca_cert)
-            .args(["--from", FROM, "--count", &self.count.to_string()])
-            .arg("--out")
-            .arg(dir.join("sent"));
+        let mut cmd = script_command("python3", dir, "smtplib_client.py", SMTPLIB_CLIENT)?;
+        cmd.args([
+            "--host",
+            "localhost",
+            "--port",
+            &self.port.to_string(),
+            "--mode",
+            self.mode,
+        ])
+        .arg("--ca")
+        .arg(&ctx.pki().ca_cert)
+        .args(["--from", FROM, "--count", &self.count.to_string()])
+        .arg("--out")
+        .arg(dir.join("sent"));
         for r in self.to {
             cmd.args(["--to", r]);
         }
@@ -77,7 +73,8 @@ fn sent(dir: &Path, n: usize) -> Result<Vec<u8>> {
 
 #[test]
 fn smtplib_plain_sendmail() {
-    Case::new("smtplib-plain-sendmail", Peer::Smtplib, TlsMode::None, "-").run(plain_sendmail);
+    Case::new("smtplib-plain-sendmail", Peer::Smtplib, TlsMode::None, "-")
+        .run(|ctx, dir| sendmail(ctx, dir, false));
 }
 
 #[test]
@@ -99,7 +96,7 @@ fn smtplib_ssl_login_sendmail() {
         TlsMode::Implicit,
         "PLAIN",
     )
-    .run(ssl_sendmail);
+    .run(|ctx, dir| sendmail(ctx, dir, true));
 }
 
 #[test]
@@ -113,32 +110,56 @@ fn smtplib_ssl_login_send_message() {
     .run(|ctx, dir| send_message(ctx, dir, |r| r.smtps.port(), "ssl"));
 }
 
-fn plain_sendmail(ctx: &Ctx, dir: &Path) -> Result<String> {
-    let mut receiver = Receiver::start(ctx, dir, false)?;
-    let to = ["alice@example.test", "bob@example.test"];
-    let (bytes, file) = message_file(dir, &to, "smtplib sendmail, plain")?;
-    // One recipient outside example.test: refused by RCPT (550), reported
-    // by sendmail() in its dict, the others still get the message.
+/// `sendmail()` of a file: in plain text with one recipient outside
+/// example.test, refused by RCPT (550), reported by sendmail() in its dict
+/// while the others still get the message; or over implicit TLS with AUTH.
+fn sendmail(ctx: &Ctx, dir: &Path, tls: bool) -> Result<String> {
+    let mut receiver = Receiver::start(ctx, dir, tls)?;
+    let (to, refused, count): (&[&str], &[&str], usize) = if tls {
+        (&["alice@example.test"], &[], 2)
+    } else {
+        (
+            &["alice@example.test", "bob@example.test"],
+            &["carol@elsewhere.invalid"],
+            3,
+        )
+    };
+    let subject = if tls {
+        "smtplib SMTP_SSL sendmail"
+    } else {
+        "smtplib sendmail, plain"
+    };
+    let (bytes, file) = message_file(dir, to, subject)?;
     Smtplib {
-        port: receiver.smtp.port(),
-        mode: "plain",
-        auth: false,
+        port: if tls {
+            receiver.smtps.port()
+        } else {
+            receiver.smtp.port()
+        },
+        mode: if tls { "ssl" } else { "plain" },
+        auth: tls,
         api: Api::Sendmail(&file),
-        to: &to,
-        refused: &["carol@elsewhere.invalid"],
-        count: 3,
+        to,
+        refused,
+        count,
     }
     .run(ctx, dir)?;
+    let protocol = if tls { "ESMTPSA" } else { "ESMTP" };
     let expect = Expect {
         from: FROM,
-        rcpts: &to,
-        protocol: "ESMTP",
+        rcpts: to,
+        protocol,
     };
-    for stored in delivered(&mut receiver, 3)? {
+    for stored in delivered(&mut receiver, count)? {
         expect.check_trace(&stored)?;
         check_content(&stored, &bytes)?;
     }
-    Ok("3 msgs in 1 session, 1 rcpt refused (550)".into())
+    if tls {
+        check_mechanism(&mut receiver, "PLAIN")?;
+        Ok("2 msgs, ESMTPSA".into())
+    } else {
+        Ok("3 msgs in 1 session, 1 rcpt refused (550)".into())
+    }
 }
 
 fn send_message(
@@ -171,31 +192,4 @@ fn send_message(
     }
     check_mechanism(&mut receiver, "PLAIN")?;
     Ok("2 msgs (email pkg, RFC 2047 subject, attachment), ESMTPSA".into())
-}
-
-fn ssl_sendmail(ctx: &Ctx, dir: &Path) -> Result<String> {
-    let mut receiver = Receiver::start(ctx, dir, true)?;
-    let to = ["alice@example.test"];
-    let (bytes, file) = message_file(dir, &to, "smtplib SMTP_SSL sendmail")?;
-    Smtplib {
-        port: receiver.smtps.port(),
-        mode: "ssl",
-        auth: true,
-        api: Api::Sendmail(&file),
-        to: &to,
-        refused: &[],
-        count: 2,
-    }
-    .run(ctx, dir)?;
-    let expect = Expect {
-        from: FROM,
-        rcpts: &to,
-        protocol: "ESMTPSA",
-    };
-    for stored in delivered(&mut receiver, 2)? {
-        expect.check_trace(&stored)?;
-        check_content(&stored, &bytes)?;
-    }
-    check_mechanism(&mut receiver, "PLAIN")?;
-    Ok("2 msgs, ESMTPSA".into())
 }

@@ -11,6 +11,9 @@ use crate::messages::{MessageSpec, TRANSPARENCY_LINES, pseudo_random};
 use crate::ours::{PASSWORD, USER, args, smtp_send};
 use crate::{Case, Ctx, DELIVERY_TIMEOUT, TlsMode};
 
+/// The one recipient of most cases.
+const ALICE: &[&str] = &["alice@example.test"];
+
 #[test]
 fn aiosmtpd_plain_two_rcpts() {
     Case::new(
@@ -46,7 +49,7 @@ fn aiosmtpd_starttls_auth() {
     )
     .run(|ctx, dir| {
         let config = aio_config(ctx, AiosmtpdTls::StartTls { required: true }).user(USER, PASSWORD);
-        aio_case(ctx, dir, config, "starttls", &["alice@example.test"], true)
+        aio_case(ctx, dir, config, "starttls", ALICE, true)
     });
 }
 
@@ -60,7 +63,7 @@ fn aiosmtpd_implicit_auth() {
     )
     .run(|ctx, dir| {
         let config = aio_config(ctx, AiosmtpdTls::Implicit).user(USER, PASSWORD);
-        aio_case(ctx, dir, config, "implicit", &["alice@example.test"], true)
+        aio_case(ctx, dir, config, "implicit", ALICE, true)
     });
 }
 
@@ -74,14 +77,7 @@ fn aiosmtpd_opportunistic_offered() {
     )
     .run(|ctx, dir| {
         let config = aio_config(ctx, AiosmtpdTls::StartTls { required: false });
-        aio_case(
-            ctx,
-            dir,
-            config,
-            "opportunistic",
-            &["alice@example.test"],
-            false,
-        )
+        aio_case(ctx, dir, config, "opportunistic", ALICE, false)
     });
 }
 
@@ -95,14 +91,7 @@ fn aiosmtpd_opportunistic_not_offered() {
     )
     .run(|ctx, dir| {
         let config = AiosmtpdConfig::plain();
-        aio_case(
-            ctx,
-            dir,
-            config,
-            "opportunistic",
-            &["alice@example.test"],
-            false,
-        )
+        aio_case(ctx, dir, config, "opportunistic", ALICE, false)
     });
 }
 
