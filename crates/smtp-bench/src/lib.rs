@@ -30,6 +30,7 @@
 
 mod chart;
 mod error;
+mod goals;
 mod loads;
 mod memory;
 mod procs;
@@ -328,7 +329,7 @@ pub fn run(args: &Options) -> Result<()> {
         write_chart_if_any(&results, &docs.join("bench-sessions.svg"))?;
         println!("wrote docs/benchmarks.md and docs/bench-sessions.svg");
     }
-    print!("{}", report::goals_text(&results, args.quick));
+    print!("{}", goals::goals_text(&results, args.quick));
     println!("total {:.0}s", started.elapsed().as_secs_f64());
     if args.keep {
         println!("work folder kept: {}", work.keep().display());
