@@ -4,12 +4,10 @@
 //!   Maildir, and sender configurations that trust the test CA.
 //! * [`demo`]: the demo's conversations; `cargo xtask demo` prints them and
 //!   the tests assert on them, so the two never drift apart.
-//! * [`notes`]: the one-line RFC notes printed beside a transcript.
 //!
 //! Nothing generated here is ever committed: files go to a temporary folder
 //! or to an ignored folder of the repository.
 
 pub mod demo;
 pub mod harness;
-pub mod notes;
 pub mod walkthrough;
