@@ -4,7 +4,7 @@
 //! `From:`/`To:` headers inside the message (`smtp-sender` can derive it from
 //! those headers, the way Python's `smtplib.send_message` does).
 
-use smtp_wire::path::{ForwardPath, Mailbox, ReversePath};
+use smtp_wire::path::{Domain, ForwardPath, Mailbox, ReversePath};
 
 use crate::error::ProtocolError;
 
@@ -73,6 +73,22 @@ pub fn parse_forward_path(s: &str) -> Result<ForwardPath, ProtocolError> {
         Mailbox::parse(s).map(ForwardPath::Mailbox)
     };
     parsed.map_err(|e| invalid(what, s, e))
+}
+
+/// Parses the name to give in EHLO/HELO. RFC 5321 §4.1.1.1: a domain or an
+/// address literal; CR, LF and NUL are refused outright (they would end the
+/// command line).
+///
+/// ```
+/// use smtp_sender_core::parse_ehlo_name;
+/// assert_eq!(parse_ehlo_name("client.example").unwrap().to_string(), "client.example");
+/// assert!(parse_ehlo_name("[192.0.2.1]").is_ok());
+/// assert!(parse_ehlo_name("client.example\r\nMAIL FROM:<x@y>").is_err());
+/// ```
+pub fn parse_ehlo_name(name: &str) -> Result<Domain, ProtocolError> {
+    let what = "EHLO name";
+    refuse_control_characters(what, name)?;
+    Domain::parse(name).map_err(|e| invalid(what, name, e))
 }
 
 /// RFC 5321 §2.3.8 / §4.1.1: a command line ends at CRLF, so a CR or LF inside

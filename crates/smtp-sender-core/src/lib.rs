@@ -2,7 +2,7 @@
 //!
 //! Read this crate to learn the client's side of SMTP. It has no sockets,
 //! no clock, no async runtime: it depends on `smtp-wire` alone (and
-//! `thiserror`, `memchr`), so the compiler keeps it that way. The tokio
+//! `thiserror`, `memchr`), so the compiler keeps it that way. The async
 //! driver in `smtp-sender` only moves bytes for it.
 //!
 //! | item | what it does | RFC |
@@ -47,7 +47,9 @@ mod step;
 mod transaction;
 
 pub use connection::{Action, Connection, Input};
-pub use envelope::{Envelope, parse_forward_path, parse_reverse_path, refuse_control_characters};
+pub use envelope::{
+    Envelope, parse_ehlo_name, parse_forward_path, parse_reverse_path, refuse_control_characters,
+};
 pub use error::{ProtocolError, SendError, TlsError, TransportError};
 pub use handshake::{Handshake, HandshakeSettings, ServerInfo};
 pub use message::{Message, canonical_message, headers_need_smtputf8};
