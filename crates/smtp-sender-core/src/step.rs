@@ -17,7 +17,7 @@ use smtp_wire::command::Command;
 use crate::error::ProtocolError;
 use crate::settings::Timeouts;
 
-/// What the driver should do next.
+/// What the machine wants done next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Write these bytes (one command, a pipelined group of commands, or a

@@ -370,7 +370,7 @@ impl Machine for Transaction<'_> {
             Expect::DataEnd => {
                 // RFC 5321 §4.1.1.4: the reply after "." ends the
                 // transaction, whatever it says. It may come early, while
-                // content is still being written (the driver reads it after
+                // content is still being written (the connection reads it after
                 // a failed write): no more blocks then.
                 self.data_reply = Some(reply);
                 self.stuffing = None;

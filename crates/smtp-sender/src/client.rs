@@ -21,7 +21,9 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::config::ClientConfig;
-use crate::tls::{self, TlsSetup};
+use tokio_rustls::TlsConnector;
+
+use crate::tls;
 
 /// The byte stream under a [`Client`]: TCP, a Unix socket, an in-memory
 /// pipe, a stream behind a proxy: anything that reads and writes.
@@ -49,7 +51,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 pub struct Client {
     config: ClientConfig,
     stream: MaybeTls<Box<dyn Transport>>,
-    tls: Option<TlsSetup>,
+    tls: Option<TlsConnector>,
     connection: Connection,
     /// (event index, lines of it) of the transcript already logged.
     logged: (usize, usize),
@@ -68,10 +70,10 @@ impl std::fmt::Debug for Client {
 }
 
 /// What is checked before the first byte is sent: the EHLO name (when
-/// given) and the TLS set-up.
+/// given) and the TLS configuration.
 struct Checked {
     ehlo_name: Option<Domain>,
-    tls: Option<TlsSetup>,
+    tls: Option<TlsConnector>,
 }
 
 impl Checked {
@@ -81,7 +83,7 @@ impl Checked {
             .as_deref()
             .map(parse_ehlo_name)
             .transpose()?;
-        let tls = tls::setup(config)?;
+        let tls = tls::connector(config)?;
         Ok(Checked { ehlo_name, tls })
     }
 }

@@ -24,29 +24,18 @@ use crate::config::ClientConfig;
 use explain::ExplainingVerifier;
 pub(crate) use explain::explain_handshake_error;
 
-/// What a TLS handshake needs, checked before the first byte is sent.
-#[derive(Clone)]
-pub(crate) struct TlsSetup {
-    /// The rustls connector.
-    pub(crate) connector: TlsConnector,
-    /// SNI, and the name the certificate must hold.
-    pub(crate) name: ServerName<'static>,
-}
-
-/// The TLS set-up for this configuration (`None` with TLS off).
-pub(crate) fn setup(config: &ClientConfig) -> Result<Option<TlsSetup>, SendError> {
+/// The rustls connector for this configuration (`None` with TLS off),
+/// built before the first byte is sent so that a bad CA file or
+/// conflicting options stop the session before it starts.
+pub(crate) fn connector(config: &ClientConfig) -> Result<Option<TlsConnector>, SendError> {
     if config.tls == smtp_sender_core::TlsMode::None {
         return Ok(None);
     }
-    let tls = client_config(config)?;
-    Ok(Some(TlsSetup {
-        connector: TlsConnector::from(tls),
-        name: server_name(config)?,
-    }))
+    Ok(Some(TlsConnector::from(client_config(config)?)))
 }
 
 /// The name for SNI and verification (`servername`, else the host).
-fn server_name(config: &ClientConfig) -> Result<ServerName<'static>, TlsError> {
+pub(crate) fn server_name(config: &ClientConfig) -> Result<ServerName<'static>, TlsError> {
     let name = config.tls_name();
     // An IPv6 literal may come in brackets ("[::1]").
     let bare = name.trim_start_matches('[').trim_end_matches(']');

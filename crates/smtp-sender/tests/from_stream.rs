@@ -23,7 +23,11 @@ fn config(tls: TlsMode) -> smtp_sender::ClientConfigBuilder {
 }
 
 fn envelope() -> Envelope {
-    Envelope::new("alice@example.com", &["bob@example.org", "nobody@example.org"]).unwrap()
+    Envelope::new(
+        "alice@example.com",
+        &["bob@example.org", "nobody@example.org"],
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -54,7 +58,11 @@ async fn a_whole_session_over_a_duplex_pipe() {
     assert_eq!(outcomes, [Outcome::Accepted, Outcome::Refused]);
     client.quit().await.unwrap();
     assert!(client.is_closed());
-    assert_eq!(server.await.unwrap(), MESSAGE, "byte-identical after unstuffing");
+    assert_eq!(
+        server.await.unwrap(),
+        MESSAGE,
+        "byte-identical after unstuffing"
+    );
     let transcript = client.transcript().render();
     assert!(
         transcript.starts_with("-- stream to localhost:25 (TLS: none) --\nS: 220"),
@@ -115,7 +123,10 @@ async fn the_callers_rustls_config_is_used_as_it_is() {
         "{error:?}"
     );
     assert!(error.is_temporary());
-    assert!(!server.await.unwrap(), "no session under a refused certificate");
+    assert!(
+        !server.await.unwrap(),
+        "no session under a refused certificate"
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use smtp_wire::{Direction, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Client;
-use crate::tls::explain_handshake_error;
+use crate::tls::{explain_handshake_error, server_name};
 
 /// How long closing the stream may take (a TLS close_notify included).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -101,17 +101,23 @@ impl Client {
     /// The TLS handshake: implicit TLS at connect, or after `220` to STARTTLS.
     async fn start_tls(&mut self) {
         let deadline = self.connection.poll_timeout();
-        let Some(tls) = self.tls.clone() else {
-            let refused = TlsError::Handshake {
-                name: self.config.tls_name().into(),
+        let name = self.config.tls_name();
+        let setup = match (&self.tls, server_name(&self.config)) {
+            (Some(connector), Ok(server)) => Ok((connector.clone(), server)),
+            (None, _) => Err(TlsError::Handshake {
+                name: name.into(),
                 detail: "TLS was asked for but the TLS mode is none".into(),
-            };
-            return self.connection.handle(Input::TlsFailed(refused.into()));
+            }),
+            (_, Err(error)) => Err(error),
+        };
+        let (connector, server) = match setup {
+            Ok(setup) => setup,
+            Err(error) => return self.connection.handle(Input::TlsFailed(error.into())),
         };
         let limit = deadline.map_or(self.config.timeouts.command, |at| {
             at.saturating_duration_since(Instant::now())
         });
-        match self.stream.connect(&tls.connector, tls.name, limit).await {
+        match self.stream.connect(&connector, server, limit).await {
             Ok(()) => self.connection.handle(Input::TlsEstablished),
             Err(_) if deadline.is_some_and(|at| Instant::now() >= at) => self.expired(deadline),
             Err(error) => {
