@@ -6,6 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
+//! | [`server`] | a scripted SMTP server (TCP, implicit TLS, or an in-memory pipe) that says what each test tells it to, and a fast sink that accepts everything |
 //!
 //! The SMTP smuggling vectors are not here but in
 //! [`smtp_wire::data::smuggling`]: the conformance suite uses them at run
@@ -15,3 +16,4 @@
 //! folder or to a git-ignored folder of the repository.
 
 pub mod certs;
+pub mod server;
