@@ -4,7 +4,6 @@
 //!   Maildir, and sender configurations that trust the test CA.
 //! * [`demo`]: the demo's conversations; `cargo xtask demo` prints them and
 //!   the tests assert on them, so the two never drift apart.
-//! * [`notes`]: the one-line RFC notes printed beside a transcript.
 //! * [`interop`]: the records the interop tests (`tests/tests/interop/`)
 //!   write and `cargo xtask interop` turns into its table.
 //!
@@ -14,5 +13,4 @@
 pub mod demo;
 pub mod harness;
 pub mod interop;
-pub mod notes;
 pub mod walkthrough;

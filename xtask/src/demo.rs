@@ -10,8 +10,8 @@ use std::path::Path;
 use anyhow::Context;
 use smtp_e2e::demo::{self, Conversation};
 use smtp_e2e::harness::{DOMAIN, Receiver};
-use smtp_e2e::notes::Annotator;
 use smtp_testkit::certs::TestPki;
+use smtp_wire::annotate::Annotator;
 use smtp_wire::transcript::{Direction, TranscriptLine};
 
 /// Transcript lines longer than this get their note on the next line.
@@ -96,7 +96,7 @@ fn print_conversation(style: &Style, n: usize, c: &Conversation) {
     let mut notes = Annotator::new();
     for line in &c.transcript {
         let note = notes.note(line);
-        print_line(style, line, note.as_deref());
+        print_line(style, line, note.as_ref().map(|n| n.text.as_str()));
     }
     if !c.report.is_empty() {
         println!();

@@ -22,8 +22,6 @@ use mail_parser::DateTime;
 use crate::inspect::{attachment_by_name, inspect};
 use crate::{Inspected, MimeError};
 
-pub use crate::render::{render_listing, render_message};
-
 /// The Maildir sub-directories that hold delivered messages; `tmp/` holds deliveries in
 /// progress and is never read.
 const DELIVERED: [&str; 2] = ["new", "cur"];

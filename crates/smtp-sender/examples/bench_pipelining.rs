@@ -6,18 +6,15 @@
 //! ```
 //! Prints messages per second for each mode (best and median of the rounds).
 
-#[path = "../tests/support/sink.rs"]
-#[allow(dead_code)]
-mod sink;
-
 use std::time::{Duration, Instant};
 
 use smtp_sender::{Client, ClientConfig, Envelope, TlsMode};
+use smtp_testkit::server::Sink;
 
 const MESSAGE: &[u8] = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: bench\r\n\
 Message-ID: <bench@example.com>\r\n\r\nA small message for the benchmark.\r\n.A dotted line.\r\n";
 
-async fn round(sink: &sink::Sink, pipelining: bool, messages: usize) -> anyhow::Result<Duration> {
+async fn round(sink: &Sink, pipelining: bool, messages: usize) -> anyhow::Result<Duration> {
     let mut config = ClientConfig::new("127.0.0.1", sink.addr.port());
     config.tls = TlsMode::None;
     config.ehlo_name = Some("bench.example".into());
@@ -44,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let messages: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let rounds: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
-    let sink = sink::Sink::start().await?;
+    let sink = Sink::start().await?;
     println!(
         "{messages} messages of {} octets over one connection, {rounds} rounds",
         MESSAGE.len()

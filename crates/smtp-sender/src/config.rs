@@ -1,172 +1,16 @@
-//! How to reach the server and how to talk to it: [`ClientConfig`].
+//! How to reach the server and how to talk to it: [`ClientConfig`], and
+//! [`ClientConfigBuilder`] to write one in a single expression.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
-use smtp_wire::transcript::TranscriptLimits;
-
-/// How the connection is protected by TLS.
-///
-/// ```
-/// use smtp_sender::TlsMode;
-/// assert_eq!(TlsMode::default_for_port(465), TlsMode::Implicit);
-/// assert_eq!(TlsMode::default_for_port(587), TlsMode::StartTls);
-/// assert_eq!("opportunistic".parse::<TlsMode>().unwrap(), TlsMode::Opportunistic);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TlsMode {
-    /// RFC 8314 §3: TLS from the first byte (port 465, "submissions").
-    Implicit,
-    /// RFC 3207, required: if STARTTLS is not offered, is refused or the
-    /// handshake fails, stop before AUTH or MAIL.
-    StartTls,
-    /// RFC 3207 when the server offers it; plain text otherwise. The
-    /// certificate is still verified when TLS is used.
-    Opportunistic,
-    /// No TLS at all (explicit choice; AUTH is then refused unless
-    /// [`ClientConfig::allow_plaintext_auth`] is set).
-    None,
-}
-
-impl TlsMode {
-    /// The default for a port: `Implicit` on 465 (RFC 8314 §3.3), `StartTls` elsewhere.
-    pub fn default_for_port(port: u16) -> TlsMode {
-        if port == 465 {
-            TlsMode::Implicit
-        } else {
-            TlsMode::StartTls
-        }
-    }
-
-    /// The name used on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsMode::Implicit => "implicit",
-            TlsMode::StartTls => "starttls",
-            TlsMode::Opportunistic => "opportunistic",
-            TlsMode::None => "none",
-        }
-    }
-}
-
-impl fmt::Display for TlsMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for TlsMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "implicit" | "tls" | "smtps" => Ok(TlsMode::Implicit),
-            "starttls" => Ok(TlsMode::StartTls),
-            "opportunistic" => Ok(TlsMode::Opportunistic),
-            "none" | "plain" => Ok(TlsMode::None),
-            other => Err(format!(
-                "unknown TLS mode {other:?} (expected implicit, starttls, opportunistic or none)"
-            )),
-        }
-    }
-}
-
-/// A user name and password for AUTH (RFC 4954).
-///
-/// The password never appears in `Debug` output, logs or transcripts.
-///
-/// ```
-/// use smtp_sender::Credentials;
-/// let c = Credentials::new("alice", "s3cret");
-/// assert!(!format!("{c:?}").contains("s3cret"));
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// The authentication identity.
-    pub username: String,
-    password: String,
-}
-
-impl Credentials {
-    /// Bundles a user name and its password.
-    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Credentials {
-            username: username.into(),
-            password: password.into(),
-        }
-    }
-
-    /// The password (only the AUTH encoder needs it).
-    pub fn password(&self) -> &str {
-        &self.password
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
-/// How long to wait for each step, RFC 5321 §4.5.3.2 (all configurable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Opening the TCP connection (not in the RFC; 60 s).
-    pub connect: Duration,
-    /// §4.5.3.2.1 Initial 220 message: 5 minutes.
-    pub greeting: Duration,
-    /// §4.5.3.2.2 MAIL command: 5 minutes.
-    pub mail: Duration,
-    /// §4.5.3.2.3 RCPT command: 5 minutes.
-    pub rcpt: Duration,
-    /// §4.5.3.2.4 DATA initiation (waiting for 354): 2 minutes.
-    pub data_init: Duration,
-    /// §4.5.3.2.5 Data block (each write of message content): 3 minutes.
-    pub data_block: Duration,
-    /// §4.5.3.2.6 DATA termination (the reply after `.`): 10 minutes.
-    pub data_termination: Duration,
-    /// Every other command (EHLO, STARTTLS and its handshake, AUTH, RSET,
-    /// QUIT): 5 minutes, like MAIL.
-    pub command: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        const MINUTE: Duration = Duration::from_secs(60);
-        Timeouts {
-            connect: MINUTE,
-            greeting: 5 * MINUTE,
-            mail: 5 * MINUTE,
-            rcpt: 5 * MINUTE,
-            data_init: 2 * MINUTE,
-            data_block: 3 * MINUTE,
-            data_termination: 10 * MINUTE,
-            command: 5 * MINUTE,
-        }
-    }
-}
-
-impl Timeouts {
-    /// Every timeout set to the same value (handy in tests).
-    pub fn all(d: Duration) -> Self {
-        Timeouts {
-            connect: d,
-            greeting: d,
-            mail: d,
-            rcpt: d,
-            data_init: d,
-            data_block: d,
-            data_termination: d,
-            command: d,
-        }
-    }
-}
+use smtp_sender_core::{Credentials, Timeouts, TlsMode, TranscriptLimits};
 
 /// Everything [`Client::connect`](crate::Client::connect) needs.
+///
+/// Its fields are public: set them after [`ClientConfig::new`], or use
+/// [`ClientConfig::builder`]. New fields may come (`#[non_exhaustive]`),
+/// so it is never written as a struct literal.
 ///
 /// ```
 /// use smtp_sender::{ClientConfig, Credentials, TlsMode};
@@ -175,6 +19,7 @@ impl Timeouts {
 /// config.credentials = Some(Credentials::new("alice", "s3cret"));
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// The server's host name or IP address.
     pub host: String,
@@ -182,6 +27,12 @@ pub struct ClientConfig {
     pub port: u16,
     /// TLS mode; [`ClientConfig::new`] picks [`TlsMode::default_for_port`].
     pub tls: TlsMode,
+    /// A rustls configuration, used as it is (trust anchors, client
+    /// certificate, protocol versions: all yours). `None`: one is built
+    /// from the system's trust roots plus [`ca_file`](Self::ca_file), with
+    /// errors that name the certificate's problem. Giving both this and
+    /// `ca_file` or `insecure_skip_verify` is a configuration error.
+    pub tls_config: Option<Arc<rustls::ClientConfig>>,
     /// A PEM file of extra trust anchors (private CA), added to the system's roots.
     pub ca_file: Option<PathBuf>,
     /// The name to send as SNI and to check the certificate against;
@@ -223,6 +74,7 @@ impl ClientConfig {
             host: host.into(),
             port,
             tls: TlsMode::default_for_port(port),
+            tls_config: None,
             ca_file: None,
             servername: None,
             insecure_skip_verify: false,
@@ -237,8 +89,113 @@ impl ClientConfig {
         }
     }
 
+    /// A builder starting from [`ClientConfig::new`]'s defaults.
+    ///
+    /// ```
+    /// use smtp_sender::{ClientConfig, Credentials, TlsMode};
+    /// let config = ClientConfig::builder("mail.example.com", 465)
+    ///     .credentials(Credentials::new("alice", "s3cret"))
+    ///     .ca_file("ca.pem")
+    ///     .build();
+    /// assert_eq!(config.tls, TlsMode::Implicit);
+    /// assert!(config.pipelining);
+    /// ```
+    pub fn builder(host: impl Into<String>, port: u16) -> ClientConfigBuilder {
+        ClientConfigBuilder(ClientConfig::new(host, port))
+    }
+
     /// The name the certificate must match: `servername`, else `host`.
     pub fn tls_name(&self) -> &str {
         self.servername.as_deref().unwrap_or(&self.host)
+    }
+}
+
+/// Builds a [`ClientConfig`]; each method sets the field of the same name.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientConfigBuilder(ClientConfig);
+
+impl ClientConfigBuilder {
+    /// [`ClientConfig::tls`].
+    pub fn tls(mut self, mode: TlsMode) -> Self {
+        self.0.tls = mode;
+        self
+    }
+
+    /// [`ClientConfig::tls_config`]: this rustls configuration, as it is.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.0.tls_config = Some(config);
+        self
+    }
+
+    /// [`ClientConfig::ca_file`].
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.ca_file = Some(path.into());
+        self
+    }
+
+    /// [`ClientConfig::servername`].
+    pub fn servername(mut self, name: impl Into<String>) -> Self {
+        self.0.servername = Some(name.into());
+        self
+    }
+
+    /// [`ClientConfig::insecure_skip_verify`]. Dangerous: see there.
+    pub fn insecure_skip_verify(mut self, skip: bool) -> Self {
+        self.0.insecure_skip_verify = skip;
+        self
+    }
+
+    /// [`ClientConfig::ehlo_name`].
+    pub fn ehlo_name(mut self, name: impl Into<String>) -> Self {
+        self.0.ehlo_name = Some(name.into());
+        self
+    }
+
+    /// [`ClientConfig::credentials`].
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.0.credentials = Some(credentials);
+        self
+    }
+
+    /// [`ClientConfig::allow_plaintext_auth`].
+    pub fn allow_plaintext_auth(mut self, allow: bool) -> Self {
+        self.0.allow_plaintext_auth = allow;
+        self
+    }
+
+    /// [`ClientConfig::pipelining`].
+    pub fn pipelining(mut self, use_it: bool) -> Self {
+        self.0.pipelining = use_it;
+        self
+    }
+
+    /// [`ClientConfig::chunking`].
+    pub fn chunking(mut self, use_it: bool) -> Self {
+        self.0.chunking = use_it;
+        self
+    }
+
+    /// [`ClientConfig::classic`].
+    pub fn classic(mut self, classic: bool) -> Self {
+        self.0.classic = classic;
+        self
+    }
+
+    /// [`ClientConfig::timeouts`].
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.0.timeouts = timeouts;
+        self
+    }
+
+    /// [`ClientConfig::transcript_limits`].
+    pub fn transcript_limits(mut self, limits: TranscriptLimits) -> Self {
+        self.0.transcript_limits = limits;
+        self
+    }
+
+    /// The configuration.
+    pub fn build(self) -> ClientConfig {
+        self.0
     }
 }

@@ -1,122 +1,38 @@
-//! The envelope: who the message is from and whom it goes to (RFC 5321 §2.3.1).
-//!
-//! The envelope is what MAIL FROM and RCPT TO carry; it is separate from the
-//! `From:`/`To:` headers inside the message. [`Envelope::from_headers`] derives
-//! it from those headers the way Python's `smtplib.send_message` does.
+//! The envelope from the message's own headers, the way Python's
+//! `smtplib.send_message` derives it. (The [`Envelope`] type itself lives
+//! in `smtp-sender-core`; reading headers takes `smtp-mime`, which the
+//! protocol core does without.)
 
-use smtp_wire::path::{ForwardPath, Mailbox, ReversePath};
+use smtp_sender_core::{Envelope, ProtocolError};
 
-use crate::error::SendError;
-
-/// MAIL FROM and RCPT TO for one message.
-///
-/// ```
-/// use smtp_sender::Envelope;
-/// let env = Envelope::new("alice@example.com", &["bob@example.org", "<carol@example.net>"]).unwrap();
-/// assert_eq!(env.to.len(), 2);
-/// assert!(Envelope::new("alice@example.com", &["bob@example.org\r\nRSET"]).is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    /// The reverse-path (`<>` for bounces, RFC 5321 §4.5.5).
-    pub from: ReversePath,
-    /// The forward-paths, one RCPT TO each, in order.
-    pub to: Vec<ForwardPath>,
-}
-
-impl Envelope {
-    /// Parses the sender (`a@b`, `<a@b>`, or `""`/`<>` for the null
-    /// reverse-path) and the recipients (`a@b`, `<a@b>` or `<Postmaster>`).
-    ///
-    /// CR, LF and NUL are refused first, with an error that says so: they are
-    /// how a command would be smuggled into the conversation.
-    pub fn new<S: AsRef<str>>(from: &str, to: &[S]) -> Result<Envelope, SendError> {
-        let from = parse_reverse_path(from)?;
-        let to = to
-            .iter()
-            .map(|r| parse_forward_path(r.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Envelope { from, to })
-    }
-
+/// [`Envelope::from_headers`]: bring this trait into scope to call it.
+pub trait EnvelopeFromHeaders: Sized {
     /// Derives the envelope from the message's `From`, `To`, `Cc` and `Bcc`
     /// headers and returns it with the copy of the message to transmit, from
     /// which `Bcc` has been removed (as `smtplib.send_message` does).
-    pub fn from_headers(message: &[u8]) -> Result<(Envelope, Vec<u8>), SendError> {
+    ///
+    /// ```
+    /// use smtp_sender::{Envelope, EnvelopeFromHeaders};
+    /// let message = b"From: alice@example.com\r\nTo: bob@example.org\r\nBcc: carol@example.net\r\n\r\nHi\r\n";
+    /// let (envelope, to_send) = Envelope::from_headers(message)?;
+    /// assert_eq!(envelope.to.len(), 2);
+    /// assert!(!String::from_utf8_lossy(&to_send).contains("carol"));
+    /// # Ok::<(), smtp_sender::ProtocolError>(())
+    /// ```
+    fn from_headers(message: &[u8]) -> Result<(Self, Vec<u8>), ProtocolError>;
+}
+
+impl EnvelopeFromHeaders for Envelope {
+    fn from_headers(message: &[u8]) -> Result<(Envelope, Vec<u8>), ProtocolError> {
         let found = smtp_mime::envelope_from_headers(message);
-        let from = found.from.ok_or_else(|| SendError::InvalidInput {
+        let from = found.from.ok_or_else(|| ProtocolError::InvalidInput {
             what: "message",
             value: String::new(),
             reason: "it has no From header and no sender was given".into(),
         })?;
         if found.recipients.is_empty() {
-            return Err(SendError::NoRecipients);
+            return Err(ProtocolError::NoRecipients);
         }
         Ok((Envelope::new(&from, &found.recipients)?, found.message))
-    }
-
-    /// RFC 6531 §3.4: true when an address needs SMTPUTF8.
-    pub fn needs_smtputf8(&self) -> bool {
-        self.from.is_utf8() || self.to.iter().any(|r| r.is_utf8())
-    }
-}
-
-/// Parses a sender address; `""` and `"<>"` give the null reverse-path.
-pub fn parse_reverse_path(s: &str) -> Result<ReversePath, SendError> {
-    let what = "sender address";
-    refuse_control_characters(what, s)?;
-    let s = s.trim();
-    let parsed = if s.is_empty() {
-        Ok(ReversePath::Null)
-    } else if s.starts_with('<') {
-        ReversePath::parse(s)
-    } else {
-        Mailbox::parse(s).map(ReversePath::Mailbox)
-    };
-    parsed.map_err(|e| invalid(what, s, e))
-}
-
-/// Parses a recipient address: `a@b`, `<a@b>` or `<Postmaster>`.
-pub fn parse_forward_path(s: &str) -> Result<ForwardPath, SendError> {
-    let what = "recipient address";
-    refuse_control_characters(what, s)?;
-    let s = s.trim();
-    let parsed = if s.starts_with('<') {
-        ForwardPath::parse(s)
-    } else if s.eq_ignore_ascii_case("postmaster") {
-        Ok(ForwardPath::Postmaster)
-    } else {
-        Mailbox::parse(s).map(ForwardPath::Mailbox)
-    };
-    parsed.map_err(|e| invalid(what, s, e))
-}
-
-/// RFC 5321 §2.3.8 / §4.1.1: a command line ends at CRLF, so a CR or LF inside
-/// an argument would end it early and start a second, attacker-chosen
-/// command; NUL is never valid in SMTP text. Refused before anything is sent.
-pub fn refuse_control_characters(what: &'static str, value: &str) -> Result<(), SendError> {
-    let bad = value.bytes().find(|b| matches!(b, b'\r' | b'\n' | b'\0'));
-    match bad {
-        None => Ok(()),
-        Some(b) => Err(SendError::InvalidInput {
-            what,
-            value: value.to_string(),
-            reason: format!(
-                "contains {} (a command could be smuggled)",
-                match b {
-                    b'\r' => "a CR",
-                    b'\n' => "an LF",
-                    _ => "a NUL",
-                }
-            ),
-        }),
-    }
-}
-
-fn invalid(what: &'static str, value: &str, err: impl std::fmt::Display) -> SendError {
-    SendError::InvalidInput {
-        what,
-        value: value.to_string(),
-        reason: err.to_string(),
     }
 }

@@ -3,14 +3,17 @@
 //! The left-hand box of RFC 5321's picture: it takes a message, opens a
 //! connection to a Receiver-SMTP (plain, STARTTLS or implicit TLS), holds the
 //! conversation and reports, recipient by recipient, what the server said.
-//! What `smtplib.SMTP` / `SMTP_SSL` + `login` + `sendmail` are to Python.
+//! What `smtplib.SMTP` / `SMTP_SSL` + `login` + `sendmail` are to Python,
+//! and what lettre's `AsyncSmtpTransport` is to Rust (see `docs/sender.md`
+//! for the two side by side).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), smtp_sender::SendError> {
 //! use smtp_sender::{Client, ClientConfig, Credentials, Envelope};
 //!
-//! let mut config = ClientConfig::new("mail.example.com", 587); // STARTTLS, required
-//! config.credentials = Some(Credentials::new("alice", "s3cret"));
+//! let config = ClientConfig::builder("mail.example.com", 587) // STARTTLS, required
+//!     .credentials(Credentials::new("alice", "s3cret"))
+//!     .build();
 //! let mut client = Client::connect(config).await?;
 //!
 //! let envelope = Envelope::new("alice@example.com", &["bob@example.org", "carol@example.net"])?;
@@ -23,36 +26,34 @@
 //! ```
 //!
 //! ## Layout
-//! | module | role |
+//! | where | role |
 //! |---|---|
-//! | [`client`] | the sans-IO protocol machines: handshake, transaction, quit |
-//! | [`connection`] | the thin tokio driver: sockets, timeouts, TLS upgrade |
-//! | [`tls`] | rustls configuration and certificate error reporting |
-//! | [`auth`] | AUTH PLAIN / LOGIN |
-//! | [`envelope`], [`report`], [`error`], [`config`] | the typed API |
+//! | `smtp-sender-core` | the protocol, sans-IO: the machines (handshake, transaction, QUIT), the plan, the connection-level machine (reply matching, deadlines, injection and unsolicited-reply checks, transcript), the envelope, the report, the errors |
+//! | [`Client`] (`src/client.rs`, `src/client/drive.rs`) | the tokio driver: opens TCP or takes a stream, writes what the core says, reads into it, does the TLS handshake when told, sleeps until its deadline |
+//! | `src/tls.rs` | rustls: the caller's configuration, or the system's roots plus a CA file, or the dangerous accept-any one; certificate errors in words |
+//! | [`ClientConfig`] | where to connect and how (builder: [`ClientConfig::builder`]) |
+//! | `src/main.rs`, `src/cli/` | the `smtp-send` binary (feature `cli`, on by default) |
 //!
 //! Every byte written or parsed goes through `smtp-wire`: commands are
 //! serialized by [`smtp_wire::command::Command`], replies parsed by
-//! [`smtp_wire::ReplyParser`], content dot-stuffed by
-//! [`smtp_wire::DotStuffer`], and the conversation recorded in a
-//! [`smtp_wire::Transcript`] (with `AUTH` secrets redacted).
+//! [`smtp_wire::ReplyParser`], content dot-stuffed as RFC 5321 §4.5.2 says,
+//! and the conversation recorded in a [`Transcript`] (with `AUTH` secrets
+//! redacted).
 
-pub mod auth;
-pub mod client;
-pub mod config;
-pub mod connection;
-pub mod envelope;
-pub mod error;
-pub mod report;
-mod sampling;
-mod stream;
-pub mod tls;
+mod client;
+mod config;
+mod envelope;
+mod tls;
 
-pub use config::{ClientConfig, Credentials, Timeouts, TlsMode};
-pub use connection::{Client, send_mail};
-pub use envelope::Envelope;
-pub use error::SendError;
-pub use report::{Outcome, RecipientReport, Report};
-pub use tls::TlsError;
+pub use client::{Client, Transport, send_mail};
+pub use config::{ClientConfig, ClientConfigBuilder};
+pub use envelope::EnvelopeFromHeaders;
 
-pub use smtp_wire::{Reply, Transcript};
+/// The rustls this crate speaks ([`ClientConfig::tls_config`] takes its
+/// `ClientConfig`).
+pub use rustls;
+pub use smtp_sender_core::{
+    Capabilities, Credentials, Envelope, ForwardPath, Outcome, ProtocolError, RecipientReport,
+    Reply, ReplyError, Report, ReversePath, SendError, ServerInfo, Timeouts, TlsError, TlsMode,
+    Transcript, TranscriptLimits, TransportError,
+};

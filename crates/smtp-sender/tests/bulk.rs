@@ -5,11 +5,8 @@
 //! `smtp-send --count` delivers every message over several sessions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use smtp_sender::{Client, ClientConfig, Envelope, TlsMode};
-use support::server::serve;
-use support::sink::Sink;
+use smtp_testkit::server::{Sink, serve};
 
 /// About 1 MiB over 16 DATA blocks, with lines that need dot-stuffing
 /// everywhere (so some fall on block boundaries) and a last line ".".

@@ -6,9 +6,9 @@ mod support;
 
 use std::process::Stdio;
 
-use support::certs::self_signed_leaf;
+use smtp_testkit::certs::self_signed_leaf;
+use smtp_testkit::server::{serve, serve_tls};
 use support::python::{PythonSmtpd, as_smtpd_sees_it};
-use support::server::{serve, serve_tls};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -92,7 +92,9 @@ async fn usage_errors_exit_64_in_one_line() {
 
 #[tokio::test]
 async fn composed_message_to_python_smtpd() {
-    let smtpd = PythonSmtpd::start();
+    let Some(smtpd) = PythonSmtpd::start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let attachment = dir.path().join("notes.txt");
     std::fs::write(&attachment, "attached text\n").unwrap();
@@ -148,7 +150,9 @@ async fn composed_message_to_python_smtpd() {
 
 #[tokio::test]
 async fn message_file_and_stdin_arrive_byte_identical() {
-    let smtpd = PythonSmtpd::start();
+    let Some(smtpd) = PythonSmtpd::start() else {
+        return;
+    };
     let message = b"From: alice@example.com\r\nTo: bob@example.org\r\nBcc: eve@example.net\r\nSubject: file\r\n\r\n.dot\r\nbody\r\n";
     let without_bcc =
         b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: file\r\n\r\n.dot\r\nbody\r\n";
@@ -295,24 +299,27 @@ async fn connection_refused_is_temporary() {
 
 #[tokio::test]
 async fn verbose_transcript_with_redacted_auth_and_insecure_warning() {
-    let (addr, _) = serve_tls(self_signed_leaf(), |c| async move {
-        let mut c = c.expect("handshake");
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 AUTH PLAIN\r\n").await;
-        c.expect("AUTH PLAIN").await;
-        c.send("235 ok\r\n").await;
-        c.expect("MAIL").await;
-        c.send("250 ok\r\n").await;
-        c.expect("RCPT").await;
-        c.send("250 ok\r\n").await;
-        c.expect("DATA").await;
-        c.send("354 go\r\n").await;
-        c.read_data().await;
-        c.send("250 queued\r\n").await;
-        c.expect("QUIT").await;
-        c.send("221 bye\r\n").await;
-    })
+    let (addr, _) = serve_tls(
+        self_signed_leaf().unwrap().server_config(),
+        |c| async move {
+            let mut c = c.expect("handshake");
+            c.send("220 mx\r\n").await;
+            c.expect("EHLO").await;
+            c.send("250-mx\r\n250 AUTH PLAIN\r\n").await;
+            c.expect("AUTH PLAIN").await;
+            c.send("235 ok\r\n").await;
+            c.expect("MAIL").await;
+            c.send("250 ok\r\n").await;
+            c.expect("RCPT").await;
+            c.send("250 ok\r\n").await;
+            c.expect("DATA").await;
+            c.send("354 go\r\n").await;
+            c.read_data().await;
+            c.send("250 queued\r\n").await;
+            c.expect("QUIT").await;
+            c.send("221 bye\r\n").await;
+        },
+    )
     .await;
     let server = format!("localhost:{}", addr.port());
     let out = smtp_send(

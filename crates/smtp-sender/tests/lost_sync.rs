@@ -4,12 +4,12 @@
 //! while the client is still writing (RFC 5321 §3.8).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::time::Duration;
 
-use smtp_sender::{Client, ClientConfig, Envelope, Outcome, SendError, Timeouts, TlsMode};
-use support::server::{Conn, serve};
+use smtp_sender::{
+    Client, ClientConfig, Envelope, Outcome, ProtocolError, SendError, Timeouts, TlsMode,
+};
+use smtp_testkit::server::{Conn, serve};
 
 const MESSAGE: &[u8] = b"Subject: test\r\n\r\nHello\r\n";
 
@@ -75,7 +75,10 @@ async fn an_extra_reply_is_a_protocol_error_not_the_next_answer() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, SendError::UnexpectedServerReply { .. }),
+        matches!(
+            error,
+            SendError::Protocol(ProtocolError::UnexpectedServerReply { .. })
+        ),
         "{error:?}"
     );
     assert!(error.is_temporary());
@@ -109,7 +112,10 @@ async fn an_extra_reply_after_a_transaction_stops_the_next_one() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let error = client.send(&env, MESSAGE).await.unwrap_err();
     assert!(
-        matches!(error, SendError::UnexpectedServerReply { .. }),
+        matches!(
+            error,
+            SendError::Protocol(ProtocolError::UnexpectedServerReply { .. })
+        ),
         "{error:?}"
     );
     assert!(server.await.unwrap().is_empty());
@@ -133,7 +139,7 @@ async fn a_refused_sender_then_a_close_is_permanent() {
         .await
         .unwrap_err();
     match &error {
-        SendError::SenderRefused(reply) => assert_eq!(reply.code, 550),
+        SendError::Protocol(ProtocolError::SenderRefused(reply)) => assert_eq!(reply.code, 550),
         other => panic!("{other:?}"),
     }
     assert!(error.is_permanent());

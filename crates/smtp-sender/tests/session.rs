@@ -7,10 +7,11 @@ mod support;
 use std::time::Duration;
 
 use smtp_sender::{
-    Client, ClientConfig, Credentials, Envelope, Outcome, SendError, Timeouts, TlsMode,
+    Client, ClientConfig, Credentials, Envelope, Outcome, ProtocolError, SendError, Timeouts,
+    TlsMode, TransportError,
 };
-use support::certs::Pki;
-use support::server::{serve, serve_tls};
+use smtp_testkit::server::{Conn, serve, serve_tls};
+use support::Pki;
 
 const MESSAGE: &[u8] = b"From: alice@example.com\r\nTo: bob@example.org\r\nSubject: test\r\n\r\n\
 Hello Bob.\r\n.A line that starts with a dot\r\n.\r\nThe line above is a lone dot.\r\n";
@@ -161,7 +162,10 @@ async fn size_limit_too_small_is_refused_before_mail() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SendError::MessageTooLarge { limit: 50, .. }),
+        matches!(
+            err,
+            SendError::Protocol(ProtocolError::MessageTooLarge { limit: 50, .. })
+        ),
         "{err}"
     );
     assert!(err.is_permanent());
@@ -193,12 +197,15 @@ async fn service_closing_421_in_the_middle() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::ServiceClosing(_)), "{err}");
+    assert!(
+        matches!(err, SendError::Protocol(ProtocolError::ServiceClosing(_))),
+        "{err}"
+    );
     assert!(err.is_temporary());
     assert!(client.is_closed());
     assert!(matches!(
         client.send(&envelope(&["x@example.org"]), MESSAGE).await,
-        Err(SendError::Closed)
+        Err(SendError::Transport(TransportError::Closed))
     ));
 }
 
@@ -218,7 +225,10 @@ async fn starttls_response_injection_is_refused() {
     let mut cfg = config(addr.port(), TlsMode::StartTls, Some(&pki));
     cfg.credentials = Some(Credentials::new("alice", "s3cret"));
     let err = Client::connect(cfg).await.unwrap_err();
-    assert!(matches!(err, SendError::ResponseInjection), "{err}");
+    assert!(
+        matches!(err, SendError::Protocol(ProtocolError::ResponseInjection)),
+        "{err}"
+    );
     let rest = server.await.unwrap();
     assert!(
         !rest.contains("AUTH") && !rest.contains("MAIL"),
@@ -240,7 +250,10 @@ async fn starttls_required_but_not_offered() {
     let mut cfg = config(addr.port(), TlsMode::StartTls, None);
     cfg.credentials = Some(Credentials::new("alice", "s3cret"));
     let err = Client::connect(cfg).await.unwrap_err();
-    assert!(matches!(err, SendError::StartTlsUnavailable), "{err}");
+    assert!(
+        matches!(err, SendError::Protocol(ProtocolError::StartTlsUnavailable)),
+        "{err}"
+    );
     let (next, rest) = server.await.unwrap();
     assert_eq!(
         next.as_deref(),
@@ -267,7 +280,7 @@ async fn malformed_reply_ends_the_session() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, SendError::MalformedReply(_)),
+            matches!(err, SendError::Protocol(ProtocolError::MalformedReply(_))),
             "{bad:?}: {err}"
         );
         assert!(err.is_temporary());
@@ -290,7 +303,9 @@ async fn endless_continuation_and_endless_line_are_cut_off() {
     assert!(
         matches!(
             err,
-            SendError::MalformedReply(smtp_wire::ReplyError::TooManyLines)
+            SendError::Protocol(ProtocolError::MalformedReply(
+                smtp_wire::ReplyError::TooManyLines
+            ))
         ),
         "{err}"
     );
@@ -311,7 +326,8 @@ async fn endless_continuation_and_endless_line_are_cut_off() {
     assert!(
         matches!(
             err,
-            SendError::MalformedReply(_) | SendError::ReplyTooLong(_)
+            SendError::Protocol(ProtocolError::MalformedReply(_))
+                | SendError::Protocol(ProtocolError::ReplyTooLong(_))
         ),
         "{err}"
     );
@@ -330,10 +346,10 @@ async fn greeting_timeout() {
     assert!(
         matches!(
             err,
-            SendError::Timeout {
+            SendError::Transport(TransportError::Timeout {
                 stage: "the greeting",
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -350,7 +366,13 @@ async fn server_hangs_up() {
     let err = Client::connect(config(addr.port(), TlsMode::None, None))
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::ConnectionClosed { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SendError::Transport(TransportError::ConnectionClosed { .. })
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -362,10 +384,10 @@ async fn bad_ehlo_name_is_refused_before_connecting() {
     assert!(
         matches!(
             err,
-            SendError::InvalidInput {
+            SendError::Protocol(ProtocolError::InvalidInput {
                 what: "EHLO name",
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -402,7 +424,7 @@ async fn chunking_over_a_socket() {
 
 #[tokio::test]
 async fn auth_login_in_the_clear_only_when_allowed_and_never_in_the_transcript() {
-    let script = |mut c: support::server::Conn| async move {
+    let script = |mut c: Conn| async move {
         c.send("220 mx\r\n").await;
         c.expect("EHLO").await;
         c.send("250-mx\r\n250 AUTH LOGIN\r\n").await;
@@ -426,7 +448,10 @@ async fn auth_login_in_the_clear_only_when_allowed_and_never_in_the_transcript()
     let mut cfg = config(addr.port(), TlsMode::None, None);
     cfg.credentials = Some(Credentials::new("alice", "s3cret"));
     let err = Client::connect(cfg.clone()).await.unwrap_err();
-    assert!(matches!(err, SendError::AuthRequiresTls), "{err}");
+    assert!(
+        matches!(err, SendError::Protocol(ProtocolError::AuthRequiresTls)),
+        "{err}"
+    );
     assert_eq!(server.await.unwrap().0.as_deref(), Some("QUIT"));
 
     // Explicitly allowed.

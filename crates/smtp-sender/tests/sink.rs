@@ -3,10 +3,8 @@
 //! really groups the commands.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use smtp_sender::{Client, ClientConfig, Envelope, TlsMode};
-use support::sink::Sink;
+use smtp_testkit::server::Sink;
 
 async fn send_many(sink: &Sink, pipelining: bool, n: usize) -> Client {
     let mut config = ClientConfig::new("127.0.0.1", sink.addr.port());

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
-use smtp_sender::{Client, ClientConfig, SendError, Timeouts, TlsError, TlsMode};
-use support::certs::{Pki, self_signed_leaf};
-use support::server::{serve, serve_tls};
+use smtp_sender::{Client, ClientConfig, SendError, Timeouts, TlsError, TlsMode, TransportError};
+use smtp_testkit::certs::self_signed_leaf;
+use smtp_testkit::server::{serve, serve_tls};
+use support::Pki;
 
 fn config(port: u16, tls: TlsMode, pki: &Pki) -> ClientConfig {
     let mut c = ClientConfig::new("localhost", port);
@@ -37,7 +38,7 @@ async fn implicit_server(leaf: Arc<ServerConfig>) -> (u16, tokio::task::JoinHand
 
 async fn connect_error(cfg: ClientConfig) -> TlsError {
     match Client::connect(cfg).await {
-        Err(SendError::Tls(e)) => e,
+        Err(SendError::Transport(TransportError::Tls(e))) => e,
         other => panic!("expected a TLS error, got {other:?}"),
     }
 }
@@ -59,7 +60,13 @@ async fn a_good_certificate_is_accepted_by_name_and_by_ip() {
 #[tokio::test]
 async fn wrong_name() {
     let pki = Pki::new("Wrong Name CA");
-    let (port, _server) = implicit_server(pki.leaf_with(&["other.example"], |_| {})).await;
+    let (port, _server) = implicit_server(
+        pki.pki
+            .leaf_with(&["other.example"], |_| {})
+            .unwrap()
+            .server_config(),
+    )
+    .await;
     let err = connect_error(config(port, TlsMode::Implicit, &pki)).await;
     assert!(matches!(err, TlsError::WrongName { .. }), "{err}");
     let text = err.to_string();
@@ -72,7 +79,11 @@ async fn wrong_name() {
 #[tokio::test]
 async fn wrong_name_after_starttls() {
     let pki = Pki::new("Wrong Name STARTTLS CA");
-    let leaf = pki.leaf_with(&["other.example"], |_| {});
+    let leaf = pki
+        .pki
+        .leaf_with(&["other.example"], |_| {})
+        .unwrap()
+        .server_config();
     let (addr, server) = serve(move |mut c| async move {
         c.send("220 mx\r\n").await;
         c.expect("EHLO").await;
@@ -90,7 +101,13 @@ async fn wrong_name_after_starttls() {
 #[tokio::test]
 async fn servername_overrides_the_name_checked() {
     let pki = Pki::new("Servername CA");
-    let (port, server) = implicit_server(pki.leaf_with(&["mail.test"], |_| {})).await;
+    let (port, server) = implicit_server(
+        pki.pki
+            .leaf_with(&["mail.test"], |_| {})
+            .unwrap()
+            .server_config(),
+    )
+    .await;
     let mut cfg = config(port, TlsMode::Implicit, &pki);
     cfg.host = "127.0.0.1".into();
     cfg.servername = Some("mail.test".into());
@@ -112,7 +129,7 @@ async fn unknown_ca() {
 #[tokio::test]
 async fn self_signed() {
     let trusted = Pki::new("Trusted CA 2");
-    let (port, _server) = implicit_server(self_signed_leaf()).await;
+    let (port, _server) = implicit_server(self_signed_leaf().unwrap().server_config()).await;
     let err = connect_error(config(port, TlsMode::Implicit, &trusted)).await;
     assert!(matches!(err, TlsError::SelfSigned { .. }), "{err}");
     assert!(err.to_string().contains("self-signed"));
@@ -121,7 +138,7 @@ async fn self_signed() {
 #[tokio::test]
 async fn expired() {
     let pki = Pki::new("Expired CA");
-    let (port, _server) = implicit_server(pki.expired_leaf()).await;
+    let (port, _server) = implicit_server(pki.pki.expired_leaf().unwrap().server_config()).await;
     let err = connect_error(config(port, TlsMode::Implicit, &pki)).await;
     assert!(matches!(err, TlsError::Expired { .. }), "{err}");
     assert!(err.to_string().contains("expired"));
@@ -130,7 +147,7 @@ async fn expired() {
 #[tokio::test]
 async fn insecure_skip_verify_accepts_anything() {
     let pki = Pki::new("Unused CA");
-    let (port, server) = implicit_server(self_signed_leaf()).await;
+    let (port, server) = implicit_server(self_signed_leaf().unwrap().server_config()).await;
     let mut cfg = config(port, TlsMode::Implicit, &pki);
     cfg.insecure_skip_verify = true;
     let mut client = Client::connect(cfg).await.unwrap();

@@ -18,31 +18,23 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
-};
+use rcgen::{CertificateParams, ExtendedKeyUsagePurpose};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use time::{Duration, OffsetDateTime};
+use smtp_io::tls::self_signed::{CertificateAuthority, Issued};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// The names a good server leaf is valid for.
 pub const LOCAL_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
-/// How long generated certificates stay valid.
-const VALIDITY: Duration = Duration::days(90);
 /// Files that expire within this margin are regenerated rather than reused.
 const RENEW_MARGIN: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Why the PKI could not be made, written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    /// rcgen refused the parameters.
-    #[error("generating a certificate: {0}")]
-    Generate(#[from] rcgen::Error),
-    /// rustls refused a certificate or key.
-    #[error("TLS configuration: {0}")]
+    /// A certificate could not be made, or rustls refused it.
+    #[error("{0}")]
     Tls(#[from] smtp_io::TlsError),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
@@ -61,6 +53,15 @@ pub struct Leaf {
     pub cert: String,
     /// Its private key (PKCS#8).
     pub key: String,
+}
+
+impl From<Issued> for Leaf {
+    fn from(issued: Issued) -> Leaf {
+        Leaf {
+            cert: issued.cert_pem,
+            key: issued.key_pem,
+        }
+    }
 }
 
 impl Leaf {
@@ -84,7 +85,7 @@ pub struct TestPki {
     pub server: Leaf,
     /// A client leaf (client authentication).
     pub client: Leaf,
-    issuer: Issuer<'static, KeyPair>,
+    ca: CertificateAuthority,
 }
 
 impl std::fmt::Debug for TestPki {
@@ -140,42 +141,6 @@ pub enum Ensured {
     Generated,
 }
 
-fn ca_params(name: &str) -> Result<CertificateParams, CertError> {
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, name);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    Ok(ca)
-}
-
-/// Leaf parameters for `names` (DNS names or IP addresses; the first is the
-/// common name), valid from yesterday for [`VALIDITY`].
-fn leaf_params(
-    names: &[&str],
-    purpose: ExtendedKeyUsagePurpose,
-) -> Result<CertificateParams, CertError> {
-    let mut params = CertificateParams::new(Vec::<String>::new())?;
-    for name in names {
-        params
-            .subject_alt_names
-            .push(match name.parse::<std::net::IpAddr>() {
-                Ok(ip) => SanType::IpAddress(ip),
-                Err(_) => SanType::DnsName((*name).try_into()?),
-            });
-    }
-    if let Some(first) = names.first() {
-        params.distinguished_name.push(DnType::CommonName, *first);
-    }
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.use_authority_key_identifier_extension = true;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![purpose];
-    let now = OffsetDateTime::now_utc();
-    params.not_before = now - Duration::days(1);
-    params.not_after = now + VALIDITY;
-    Ok(params)
-}
-
 impl TestPki {
     /// A fresh CA ("smtp workspace test CA") with a server and a client leaf.
     pub fn generate() -> Result<TestPki, CertError> {
@@ -184,34 +149,18 @@ impl TestPki {
 
     /// A fresh CA called `name`, with a server and a client leaf.
     pub fn named(name: &str) -> Result<TestPki, CertError> {
-        let mut ca = ca_params(name)?;
-        let now = OffsetDateTime::now_utc();
-        ca.not_before = now - Duration::days(1);
-        ca.not_after = now + VALIDITY;
-        let ca_key = KeyPair::generate()?;
-        let ca_cert = ca.self_signed(&ca_key)?.pem();
-        let issuer = Issuer::new(ca, ca_key);
-        let sign = |params: CertificateParams| -> Result<Leaf, CertError> {
-            let key = KeyPair::generate()?;
-            let cert = params.signed_by(&key, &issuer)?;
-            Ok(Leaf {
-                cert: cert.pem(),
-                key: key.serialize_pem(),
-            })
-        };
-        let server = sign(leaf_params(
-            LOCAL_NAMES,
-            ExtendedKeyUsagePurpose::ServerAuth,
-        )?)?;
-        let client = sign(leaf_params(
-            &["smtp test client"],
-            ExtendedKeyUsagePurpose::ClientAuth,
-        )?)?;
+        let ca = CertificateAuthority::generate(name)?;
+        let server = ca.issue(LOCAL_NAMES)?.into();
+        let client = ca
+            .issue_with(&["smtp test client"], |params| {
+                params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            })?
+            .into();
         Ok(TestPki {
-            ca_cert,
+            ca_cert: ca.cert_pem.clone(),
             server,
             client,
-            issuer,
+            ca,
         })
     }
 
@@ -222,14 +171,7 @@ impl TestPki {
         names: &[&str],
         tweak: impl FnOnce(&mut CertificateParams),
     ) -> Result<Leaf, CertError> {
-        let mut params = leaf_params(names, ExtendedKeyUsagePurpose::ServerAuth)?;
-        tweak(&mut params);
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        })
+        Ok(self.ca.issue_with(names, tweak)?.into())
     }
 
     /// A server leaf for the local names that expired in 2020.
@@ -313,13 +255,7 @@ impl TestPki {
 
 /// A server leaf for the local names that signs itself.
 pub fn self_signed_leaf() -> Result<Leaf, CertError> {
-    let params = leaf_params(LOCAL_NAMES, ExtendedKeyUsagePurpose::ServerAuth)?;
-    let key = KeyPair::generate()?;
-    let cert = params.self_signed(&key)?;
-    Ok(Leaf {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    })
+    Ok(smtp_io::tls::self_signed::self_signed_leaf(LOCAL_NAMES)?.into())
 }
 
 /// True when the server certificate chains to the CA and is valid for

@@ -16,6 +16,7 @@
 //! | [`data`] | DATA dot-stuffing encoder / decoder, BDAT chunks | RFC 5321 §4.5.2, RFC 3030 |
 //! | [`sasl`] | AUTH PLAIN and LOGIN, client and server, one `Credentials` | RFC 4954, RFC 4616 |
 //! | [`transcript`] | what crossed the wire, as `C:` / `S:` lines | — |
+//! | [`annotate`] | a note per transcript line: the step and its RFC section | all of the above |
 //!
 //! The decoders follow one pattern: the caller owns the input buffer, a
 //! decoder looks at `&[u8]` and says how many bytes it consumed; "need more
@@ -27,6 +28,7 @@
 //! assert_eq!(cmd.to_string(), "RCPT TO:<user@example.com>");
 //! ```
 
+pub mod annotate;
 pub mod capability;
 pub mod command;
 pub mod data;

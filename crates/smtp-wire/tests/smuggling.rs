@@ -3,27 +3,29 @@
 //! whatever the chunk boundaries; and the encoder must never emit an early
 //! terminator, whatever its input.
 
+use smtp_wire::data::smuggling::{SMUGGLED_TRANSACTION as SMUGGLED, VECTORS};
 use smtp_wire::data::{DataDecoder, DotStuffer};
 
-/// The fake transaction an attacker hides in the body.
-const SMUGGLED: &[u8] =
-    b"MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nFrom: ceo@victim\r\n\r\nwire money\r\n";
 const HEAD: &[u8] = b"From: a@example.org\r\nSubject: hi\r\n\r\nhello";
 /// What follows the real terminator: must stay unconsumed.
 const AFTER: &[u8] = b"QUIT\r\n";
 
-/// (fake end-of-data, how it decodes, bare CR count, bare LF count).
-/// Each sits between "hello" and "MAIL". A dot right after a real CRLF is a
-/// stuffed dot and is deleted (RFC 5321 §4.5.2); everything else is data.
-const CORPUS: &[(&[u8], &[u8], u64, u64)] = &[
-    (b"\n.\n", b"\n.\n", 0, 2),
-    (b"\n.\r\n", b"\n.\r\n", 0, 1),
-    (b"\r\n.\n", b"\r\n\n", 0, 1),
-    (b"\r.\r", b"\r.\r", 2, 0),
-    (b"\r\n.\r", b"\r\n\r", 1, 0),
-    (b"\r.\r\n", b"\r.\r\n", 1, 0),
-    (b"\r\r\n.\r\r\n", b"\r\r\n\r\r\n", 2, 0),
-];
+/// How each vector of the shared corpus decodes, with its bare CR and bare
+/// LF counts, when it sits between "hello" and "MAIL". A dot right after a
+/// real CRLF is a stuffed dot and is deleted (RFC 5321 §4.5.2); everything
+/// else is data.
+fn expected(name: &str) -> (&'static [u8], u64, u64) {
+    match name {
+        "lf-dot-lf" => (b"\n.\n", 0, 2),
+        "lf-dot-crlf" => (b"\n.\r\n", 0, 1),
+        "crlf-dot-lf" => (b"\r\n\n", 0, 1),
+        "cr-dot-cr" => (b"\r.\r", 2, 0),
+        "crlf-dot-cr" => (b"\r\n\r", 1, 0),
+        "cr-dot-crlf" => (b"\r.\r\n", 1, 0),
+        "crcrlf-dot-crcrlf" => (b"\r\r\n\r\r\n", 2, 0),
+        other => panic!("a new smuggling vector {other:?}: add its expected decoding here"),
+    }
+}
 
 const CHUNK_SIZES: &[usize] = &[usize::MAX, 1, 2, 3, 17, 4096];
 
@@ -75,7 +77,8 @@ fn decode_in_chunks(wire: &[u8], size: usize) -> Run {
 
 #[test]
 fn fake_terminators_in_the_middle_of_a_body_never_end_the_data() {
-    for &(fake, decoded, bare_cr, bare_lf) in CORPUS {
+    for vector in VECTORS {
+        let (fake, (decoded, bare_cr, bare_lf)) = (vector.fake, expected(vector.name));
         let wire = wire_with(fake);
         let expected = [HEAD, decoded, SMUGGLED].concat();
         for &size in CHUNK_SIZES {
@@ -96,7 +99,7 @@ fn fake_terminators_in_the_middle_of_a_body_never_end_the_data() {
 #[test]
 fn fake_terminators_at_the_very_start_of_the_data_never_end_it() {
     // Right after "DATA\r\n" the command's CRLF counts as the first CRLF.
-    for &(fake, ..) in CORPUS {
+    for fake in VECTORS.iter().map(|v| v.fake) {
         let wire = [fake, SMUGGLED, b".\r\n", AFTER].concat();
         for &size in CHUNK_SIZES {
             let run = decode_in_chunks(&wire, size);
@@ -152,8 +155,8 @@ fn normalise(input: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_encoder_never_emits_an_early_terminator_for_any_corpus_input() {
-    let real: (&[u8], &[u8], u64, u64) = (b"\r\n.\r\n", b"", 0, 0);
-    for &(fake, ..) in CORPUS.iter().chain([&real]) {
+    let real: &[u8] = b"\r\n.\r\n";
+    for fake in VECTORS.iter().map(|v| v.fake).chain([real]) {
         // The attacker controls the whole body, including where it starts.
         for body in [
             [HEAD, fake, SMUGGLED].concat(),

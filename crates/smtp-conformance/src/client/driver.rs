@@ -1,55 +1,18 @@
 //! The thin async driver around the [`Judge`]: socket, delays, TLS.
 
-use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::ServerConfig;
+use smtp_io::MaybeTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use super::judge::{Action, Judge, JudgeConfig};
 use crate::model::Report;
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    Gone,
-}
-
-impl Stream {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf).await,
-            Stream::Tls(s) => s.read(buf).await,
-            Stream::Gone => Ok(0),
-        }
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-            Stream::Tls(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    async fn shutdown(&mut self) {
-        let _ = match self {
-            Stream::Plain(s) => s.shutdown().await,
-            Stream::Tls(s) => s.shutdown().await,
-            Stream::Gone => Ok(()),
-        };
-    }
-}
+type Stream = MaybeTls<TcpStream>;
 
 /// Runs one judged session on an accepted connection.
 pub(crate) async fn judge_session(
@@ -67,10 +30,10 @@ pub(crate) async fn judge_session(
     let target = format!("{peer} (scenario {})", cfg.scenario);
     let _ = tcp.set_nodelay(true);
     let mut judge = Judge::new(cfg);
-    let mut stream = Stream::Plain(tcp);
+    let mut stream = MaybeTls::plain(tcp);
     if implicit {
-        match handshake(stream, tls.clone(), idle).await {
-            Ok(s) => stream = s,
+        match handshake(&mut stream, tls.clone(), idle).await {
+            Ok(()) => {}
             Err(e) => {
                 judge.tls_failed(&e);
                 return judge.finish(target, started.elapsed());
@@ -93,7 +56,7 @@ pub(crate) async fn judge_session(
                     if !read_for(&mut stream, &mut judge, &mut chunk, delay).await {
                         ok = false;
                     }
-                    if stream.write(&bytes).await.is_err() {
+                    if write_flush(&mut stream, &bytes).await.is_err() {
                         ok = false;
                         break;
                     }
@@ -106,22 +69,16 @@ pub(crate) async fn judge_session(
             }
             Action::StartTls => {
                 judge.tls_starting();
-                match handshake(stream, tls.clone(), idle).await {
-                    Ok(s) => {
-                        stream = s;
-                        judge.tls_started();
-                    }
-                    Err(e) => {
-                        stream = Stream::Gone;
-                        judge.tls_failed(&e);
-                    }
+                match handshake(&mut stream, tls.clone(), idle).await {
+                    Ok(()) => judge.tls_started(),
+                    Err(e) => judge.tls_failed(&e),
                 }
             }
             Action::Linger(wait) => {
                 read_for(&mut stream, &mut judge, &mut chunk, wait).await;
             }
             Action::Close => {
-                stream.shutdown().await;
+                let _ = stream.shutdown().await;
                 break;
             }
         }
@@ -147,21 +104,25 @@ async fn read_for(
     }
 }
 
+async fn write_flush(stream: &mut Stream, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+/// The TLS handshake; a failure leaves the stream closed.
 async fn handshake(
-    stream: Stream,
+    stream: &mut Stream,
     tls: Option<Arc<ServerConfig>>,
     timeout: Duration,
-) -> Result<Stream, String> {
+) -> Result<(), String> {
     let Some(config) = tls else {
         return Err("no TLS configuration".into());
     };
-    let Stream::Plain(tcp) = stream else {
-        return Err("TLS already active".into());
-    };
-    let acceptor = TlsAcceptor::from(config);
-    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => Ok(Stream::Tls(Box::new(tls))),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no handshake within {timeout:?}")),
+    match stream.accept(&TlsAcceptor::from(config), timeout).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(format!("no handshake within {timeout:?}"))
+        }
+        Err(e) => Err(e.to_string()),
     }
 }

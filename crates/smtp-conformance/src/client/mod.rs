@@ -156,12 +156,15 @@ impl Listener {
             let pki = TestPki::generate()?;
             let good = match &options.cert {
                 Some((cert, key)) => tls::server_config_from_files(cert, key)?,
-                None => tls::server_config(&pki.server.cert, &pki.server.key)?,
+                None => pki.server.server_config().map_err(TlsSetupError::from)?,
             };
             let set = TlsSet {
                 good,
-                wrong_name: tls::server_config(&pki.wrong_name.cert, &pki.wrong_name.key)?,
-                untrusted: tls::server_config(&pki.untrusted.cert, &pki.untrusted.key)?,
+                wrong_name: pki
+                    .wrong_name
+                    .server_config()
+                    .map_err(TlsSetupError::from)?,
+                untrusted: pki.untrusted.server_config().map_err(TlsSetupError::from)?,
             };
             (Some(set), Some(pki.ca_cert))
         };

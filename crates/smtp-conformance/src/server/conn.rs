@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
+use smtp_io::MaybeTls;
 use smtp_wire::{Reply, ReplyError, ReplyParser, Transcript};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 /// The transcript shared by all connections of one case.
 pub(crate) type Log = Arc<Mutex<Transcript>>;
@@ -48,15 +48,9 @@ pub(crate) enum ConnError {
     Tls(io::Error),
 }
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    Gone,
-}
-
 /// A connection to the server under test.
 pub(crate) struct Conn {
-    stream: Stream,
+    stream: MaybeTls<TcpStream>,
     /// Received and not yet consumed by the reply parser.
     buf: Vec<u8>,
     parser: ReplyParser,
@@ -82,7 +76,7 @@ impl Conn {
         tcp.set_nodelay(true)?;
         with_log(&log, |t| t.note(&format!("connected to {addr}")));
         let mut conn = Conn {
-            stream: Stream::Plain(tcp),
+            stream: MaybeTls::plain(tcp),
             buf: Vec::new(),
             parser: ReplyParser::new(),
             log,
@@ -104,12 +98,11 @@ impl Conn {
     /// Sends bytes as they are.
     pub(crate) async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         with_log(&self.log, |t| t.client(bytes));
-        let result = match &mut self.stream {
-            Stream::Plain(s) => write_flush(s, bytes).await,
-            Stream::Tls(s) => write_flush(s.as_mut(), bytes).await,
-            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
+        let result = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
         };
-        result.map_err(|e| match e.kind() {
+        result.await.map_err(|e| match e.kind() {
             io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => ConnError::Closed,
             _ => ConnError::Io(e),
         })
@@ -224,11 +217,10 @@ impl Conn {
     /// Reads more bytes into `buf`. `Ok(false)` when the deadline passed.
     async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<bool, ConnError> {
         let mut chunk = [0u8; 16 * 1024];
-        let read = match &mut self.stream {
-            Stream::Plain(s) => tokio::time::timeout_at(deadline, s.read(&mut chunk)).await,
-            Stream::Tls(s) => tokio::time::timeout_at(deadline, s.read(&mut chunk)).await,
-            Stream::Gone => return Err(ConnError::Closed),
-        };
+        if matches!(self.stream, MaybeTls::Closed) {
+            return Err(ConnError::Closed);
+        }
+        let read = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await;
         match read {
             Err(_) => Ok(false),
             // Many servers close without a TLS close_notify: that is an
@@ -269,22 +261,19 @@ impl Conn {
             self.buf.clear();
         }
         self.parser = ReplyParser::new();
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
-            return Err(ConnError::Tls(io::Error::other("TLS is already active")));
-        };
         let connector = TlsConnector::from(config.clone());
-        let handshake = connector.connect(name.clone(), tcp);
-        let tls = tokio::time::timeout(self.timeout, handshake)
+        match self
+            .stream
+            .connect(&connector, name.clone(), self.timeout)
             .await
-            .map_err(|_| ConnError::Timeout(self.timeout))?
-            .map_err(ConnError::Tls)?;
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(ConnError::Timeout(self.timeout));
+            }
+            Err(e) => return Err(ConnError::Tls(e)),
+        }
         with_log(&self.log, |t| t.tls_started());
-        self.stream = Stream::Tls(Box::new(tls));
         Ok(())
     }
-}
-
-async fn write_flush<S: AsyncWriteExt + Unpin>(s: &mut S, bytes: &[u8]) -> io::Result<()> {
-    s.write_all(bytes).await?;
-    s.flush().await
 }

@@ -11,7 +11,7 @@ use rustls_pki_types::ServerName;
 use smtp_wire::{Capabilities, Domain, Reply, Transcript, TranscriptLimits};
 
 use super::conn::{Conn, ConnError, Log, with_log};
-use super::script::Want;
+use super::want::Want;
 use super::{ServerOptions, TlsMode};
 use crate::model::Verdict;
 

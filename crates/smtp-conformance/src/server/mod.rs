@@ -21,6 +21,7 @@ mod cases;
 mod conn;
 mod ctx;
 mod script;
+mod want;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -8,53 +8,10 @@
 //! Check("RCPT TO:<>", Want::Class(5)),       the rule under test
 //! ```
 
-use std::fmt;
-
-use smtp_wire::Reply;
-
 use super::conn::Conn;
 use super::ctx::{Ctx, Flow, checked, short};
+use super::want::Want;
 use crate::model::Verdict;
-
-/// Which replies satisfy a step.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Want {
-    /// Exactly one of these codes.
-    Codes(&'static [u16]),
-    /// Any code of this class (2, 3, 4 or 5).
-    Class(u16),
-    /// Anything but these codes.
-    Not(&'static [u16]),
-}
-
-impl Want {
-    pub(crate) fn accepts(&self, reply: &Reply) -> bool {
-        match self {
-            Want::Codes(codes) => codes.contains(&reply.code),
-            Want::Class(class) => reply.code / 100 == *class,
-            Want::Not(codes) => !codes.contains(&reply.code),
-        }
-    }
-}
-
-fn list(codes: &[u16]) -> String {
-    let words: Vec<String> = codes.iter().map(u16::to_string).collect();
-    match words.as_slice() {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
-}
-
-impl fmt::Display for Want {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Want::Codes(codes) => write!(f, "expected {}", list(codes)),
-            Want::Class(class) => write!(f, "expected a {class}yz reply"),
-            Want::Not(codes) => write!(f, "expected anything but {}", list(codes)),
-        }
-    }
-}
 
 /// One step of a scripted case.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use smtp_conformance::server::{ServerOptions, TlsMode};
-use smtp_conformance::tls::{self, TestPki, Trust};
+use smtp_conformance::tls::Trust;
+use smtp_testkit::certs::TestPki;
 
 pub fn pki() -> &'static TestPki {
     static PKI: OnceLock<TestPki> = OnceLock::new();
@@ -14,8 +15,7 @@ pub fn pki() -> &'static TestPki {
 }
 
 pub fn server_tls() -> Arc<ServerConfig> {
-    let p = pki();
-    tls::server_config(&p.server.cert, &p.server.key).unwrap()
+    pki().server_config()
 }
 
 /// Server-suite options for an in-process server: short waits.

@@ -77,7 +77,7 @@ pub const VECTORS: &[Vector] = &[
     },
     Vector {
         name: "crcrlf-dot-crcrlf",
-        display: "<CR><CRLF>.<CR><CRLF>",
+        display: "<CR><CR><LF>.<CR><CR><LF>",
         fake: b"\r\r\n.\r\r\n",
         bare_lf: false,
     },

@@ -1,6 +1,5 @@
 //! What the judge answers to each command, and what it notes about it.
 
-use base64::Engine as _;
 use smtp_wire::{
     BdatReader, Body, Capabilities, Capability, Command, DataDecoder, EnhancedCode, MailParams,
     RcptParams, Reply,
@@ -650,11 +649,11 @@ impl Judge {
             }
             ("LOGIN", Some(_)) => {
                 self.phase = Phase::AuthLogin { password: true };
-                self.reply(Reply::new(334, "UGFzc3dvcmQ6"));
+                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
             }
             ("LOGIN", None) => {
                 self.phase = Phase::AuthLogin { password: false };
-                self.reply(Reply::new(334, "VXNlcm5hbWU6"));
+                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_USERNAME_PROMPT));
             }
             _ => self.reply(Reply::enhanced(
                 504,
@@ -683,17 +682,14 @@ impl Judge {
             self.phase = Phase::Command;
             return self.reply(Reply::enhanced(501, code(5, 0, 0), "AUTH cancelled"));
         }
-        if base64::engine::general_purpose::STANDARD
-            .decode(line)
-            .is_err()
-        {
+        if smtp_wire::sasl::decode(line).is_err() {
             self.phase = Phase::Command;
             return self.reply(Reply::enhanced(501, code(5, 5, 2), "invalid base64"));
         }
         match self.phase {
             Phase::AuthLogin { password: false } => {
                 self.phase = Phase::AuthLogin { password: true };
-                self.reply(Reply::new(334, "UGFzc3dvcmQ6"));
+                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
             }
             _ => self.authenticated(),
         }

@@ -1,6 +1,6 @@
 //! AUTH (RFC 4954 §4, §6), with the PLAIN mechanism (RFC 4616).
 
-use base64::Engine as _;
+use smtp_wire::sasl::{Credentials, plain_response};
 
 use super::{Body, Case, Need, case, custom, pass};
 use crate::model::Level::Must;
@@ -8,11 +8,16 @@ use crate::model::Verdict;
 use crate::server::conn::Conn;
 use crate::server::ctx::{Ctx, Flow};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 /// `AUTH PLAIN` for the user "conform-nobody" with a wrong password:
-/// base64 of "\0conform-nobody\0wrong-password".
+/// base64 of "\0conform-nobody\0wrong-password" (a test checks it).
 const BAD_PLAIN: &str = "AUTH PLAIN AGNvbmZvcm0tbm9ib2R5AHdyb25nLXBhc3N3b3Jk";
+
+/// The credentials behind [`BAD_PLAIN`].
+pub(super) fn nobody() -> Credentials {
+    Credentials::new("conform-nobody", "wrong-password")
+}
 
 pub(super) fn cases() -> Vec<Case> {
     let plain: &[Need] = &[Need::AuthPlain];
@@ -88,11 +93,8 @@ pub(super) fn cases() -> Vec<Case> {
 /// `AUTH PLAIN <base64("\0user\0password")>` for the `--auth` credentials.
 fn good_plain(ctx: &Ctx) -> String {
     let (user, password) = ctx.options().auth.clone().unwrap_or_default();
-    let token = format!("\0{user}\0{password}");
-    format!(
-        "AUTH PLAIN {}",
-        base64::engine::general_purpose::STANDARD.encode(token.as_bytes())
-    )
+    let credentials = Credentials::new(user, password);
+    format!("AUTH PLAIN {}", plain_response(&credentials))
 }
 
 async fn authenticated(ctx: &mut Ctx, check: bool) -> Flow<Conn> {
@@ -116,4 +118,17 @@ async fn twice(ctx: &mut Ctx) -> Flow<Verdict> {
     let line = good_plain(ctx);
     let reply = ctx.check(&mut conn, &line, &Codes(&[503])).await?;
     pass(format!("second AUTH -> {}", reply.code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bad_plain_line_carries_the_nobody_credentials() {
+        assert_eq!(
+            BAD_PLAIN,
+            format!("AUTH PLAIN {}", plain_response(&nobody()))
+        );
+    }
 }

@@ -7,7 +7,7 @@ use crate::model::Verdict;
 use crate::server::conn::Conn;
 use crate::server::ctx::{Ctx, Flow, checked};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 /// The header of every test message.
 pub(crate) const HEADER: &str =

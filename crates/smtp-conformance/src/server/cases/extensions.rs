@@ -9,7 +9,7 @@ use crate::model::Level::{Must, Should};
 use crate::model::Verdict;
 use crate::server::ctx::{Ctx, Flow, checked, short};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 pub(super) fn cases() -> Vec<Case> {
     let size: &[Need] = &[Need::Ext("SIZE")];

@@ -7,7 +7,7 @@ use crate::model::Level::{Must, Should};
 use crate::model::Verdict;
 use crate::server::ctx::{Ctx, Flow, checked, is_domain_or_literal, setup};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![

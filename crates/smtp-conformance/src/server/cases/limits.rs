@@ -11,7 +11,7 @@ use crate::model::Level::{Hardening, Must};
 use crate::model::Verdict;
 use crate::server::conn::{Conn, ConnError};
 use crate::server::ctx::{Ctx, Flow, checked};
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 /// `NOOP ` padded to exactly 512 octets with its CRLF (RFC 5321 §4.5.3.1.4).
 fn noop_512() -> String {

@@ -3,7 +3,7 @@
 use super::{Body, Case, case};
 use crate::model::Level::{Must, Should};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![

@@ -9,7 +9,7 @@ use crate::model::Level::{Must, Should};
 use crate::model::Verdict;
 use crate::server::conn::Conn;
 use crate::server::ctx::{Ctx, Flow, checked};
-use crate::server::script::Want::{self, *};
+use crate::server::want::Want::{self, *};
 
 const NEEDS: &[Need] = &[Need::Ext("PIPELINING")];
 

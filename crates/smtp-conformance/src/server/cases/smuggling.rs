@@ -15,6 +15,8 @@ use crate::model::Verdict;
 use crate::server::conn::ConnError;
 use crate::server::ctx::{Ctx, Flow, checked};
 
+use smtp_wire::data::smuggling::{VECTORS, Vector};
+
 use super::data::{HEADER, open_data};
 
 const SMUGGLED: &str = concat!(
@@ -23,21 +25,24 @@ const SMUGGLED: &str = concat!(
     "If you read this as a separate message, the server is vulnerable.\r\n",
 );
 
+/// One case per vector of the shared corpus, by its index there (a case
+/// body is a plain function, so each vector gets one; a test checks that
+/// ids, levels and titles follow the corpus).
 macro_rules! variant {
-    ($name:ident, $bytes:expr) => {
+    ($name:ident, $index:expr) => {
         async fn $name(ctx: &mut Ctx) -> Flow<Verdict> {
-            smuggle(ctx, $bytes).await
+            smuggle(ctx, &VECTORS[$index]).await
         }
     };
 }
 
-variant!(lf_dot_lf, "\n.\n");
-variant!(lf_dot_crlf, "\n.\r\n");
-variant!(crlf_dot_lf, "\r\n.\n");
-variant!(cr_dot_cr, "\r.\r");
-variant!(crlf_dot_cr, "\r\n.\r");
-variant!(cr_dot_crlf, "\r.\r\n");
-variant!(crcrlf_dot_crcrlf, "\r\r\n.\r\r\n");
+variant!(lf_dot_lf, 0);
+variant!(lf_dot_crlf, 1);
+variant!(crlf_dot_lf, 2);
+variant!(cr_dot_cr, 3);
+variant!(crlf_dot_cr, 4);
+variant!(cr_dot_crlf, 5);
+variant!(crcrlf_dot_crcrlf, 6);
 
 pub(super) fn cases() -> Vec<Case> {
     const LF: &str = "RFC 5321 §4.1.1.4, §2.3.8";
@@ -110,19 +115,14 @@ pub(super) fn cases() -> Vec<Case> {
     ]
 }
 
-/// Shows a variant as `\r\n.\n`.
-fn show(variant: &str) -> String {
-    variant.replace('\r', "\\r").replace('\n', "\\n")
-}
-
-async fn smuggle(ctx: &mut Ctx, variant: &str) -> Flow<Verdict> {
+async fn smuggle(ctx: &mut Ctx, vector: &Vector) -> Flow<Verdict> {
     let mut conn = open_data(ctx).await?;
-    let mut body = ctx.expand(HEADER);
-    body.push_str("smtp-conform smuggling probe");
-    body.push_str(variant);
-    body.push_str(&ctx.expand(SMUGGLED));
-    body.push_str(".\r\n");
-    checked(conn.send(body.as_bytes()).await, "sending the body")?;
+    let mut body = ctx.expand(HEADER).into_bytes();
+    body.extend_from_slice(b"smtp-conform smuggling probe");
+    body.extend_from_slice(vector.fake);
+    body.extend_from_slice(ctx.expand(SMUGGLED).as_bytes());
+    body.extend_from_slice(b".\r\n");
+    checked(conn.send(&body).await, "sending the body")?;
     let first = match conn.reply().await {
         Ok(reply) => reply,
         Err(ConnError::Closed) => return pass("refused: the connection was closed"),
@@ -139,7 +139,7 @@ async fn smuggle(ctx: &mut Ctx, variant: &str) -> Flow<Verdict> {
             .collect();
         return violation(format!(
             "honoured: {} ended the data and the smuggled commands ran (replies {})",
-            show(variant),
+            vector.display,
             codes.join(", ")
         ));
     }
@@ -168,5 +168,29 @@ async fn bare_lf_command(ctx: &mut Ctx) -> Flow<Verdict> {
         ))
     } else {
         pass(format!("refused: {first}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_case_per_vector_of_the_corpus_in_order() {
+        let cases = cases();
+        let smuggles: Vec<_> = cases
+            .iter()
+            .filter(|c| c.info.id != "smuggle.bare-lf-command")
+            .collect();
+        assert_eq!(smuggles.len(), VECTORS.len());
+        for (case, vector) in smuggles.iter().zip(VECTORS) {
+            assert_eq!(case.info.id, format!("smuggle.{}", vector.name));
+            assert_eq!(
+                case.info.title,
+                format!("{} does not end the data", vector.display)
+            );
+            let level = if vector.bare_lf { Must } else { Hardening };
+            assert_eq!(case.info.level, level, "{}", vector.name);
+        }
     }
 }

@@ -1,7 +1,5 @@
 //! STARTTLS (RFC 3207) and what must not happen before it (RFC 4954 §4).
 
-use base64::Engine as _;
-
 use super::{Body, Case, Need, case, custom, pass, violation};
 use crate::model::Level::{Hardening, Must, Should};
 use crate::model::Verdict;
@@ -9,7 +7,7 @@ use crate::server::TlsMode;
 use crate::server::conn::{Conn, ConnError};
 use crate::server::ctx::{Ctx, Flow, checked, setup};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 const STARTTLS: &[Need] = &[Need::StartTls];
 
@@ -221,8 +219,7 @@ async fn auth_not_offered(ctx: &mut Ctx) -> Flow<Verdict> {
 
 async fn auth_refused(ctx: &mut Ctx) -> Flow<Verdict> {
     let (mut conn, _) = plain_caps(ctx).await?;
-    let response =
-        base64::engine::general_purpose::STANDARD.encode(b"\0conform-nobody\0wrong-password");
+    let response = smtp_wire::sasl::plain_response(&super::auth::nobody());
     let line = format!("AUTH PLAIN {response}");
     let reply = setup(conn.command(&line).await, "AUTH PLAIN")?;
     match reply.code {

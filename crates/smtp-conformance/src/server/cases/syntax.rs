@@ -4,7 +4,7 @@
 use super::{Body, Case, case};
 use crate::model::Level::{Must, Should};
 use crate::server::script::Step::*;
-use crate::server::script::Want::*;
+use crate::server::want::Want::*;
 
 /// A local part of exactly 64 octets, the RFC 5321 §4.5.3.1.1 maximum.
 const MAIL_LOCAL_64: &str =

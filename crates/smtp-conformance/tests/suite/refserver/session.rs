@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
+use smtp_wire::sasl::{ServerExchange, ServerStep};
 use smtp_wire::{
     BdatReader, Capabilities, Capability, Command, CommandError, ForwardPath, LineDecoder,
     LineEvent, MailParams, ReversePath,
@@ -687,20 +687,22 @@ impl Session {
             }
             ("LOGIN", _) => {
                 self.mode = Mode::AuthLoginUser;
-                self.reply("334 VXNlcm5hbWU6");
+                self.reply(&format!("334 {}", smtp_wire::sasl::LOGIN_USERNAME_PROMPT));
             }
             _ => self.reply("504 5.5.4 mechanism not supported"),
         }
     }
 
     fn check_plain(&mut self, b64: &str) {
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(b64) else {
-            return self.reply("501 5.5.2 invalid base64");
+        let ok = match ServerExchange::Plain.respond(b64.as_bytes()) {
+            ServerStep::Done(presented) => {
+                presented.username == self.cfg.user && presented.password() == self.cfg.password
+            }
+            ServerStep::Fail(smtp_wire::sasl::SaslError::InvalidBase64) => {
+                return self.reply("501 5.5.2 invalid base64");
+            }
+            _ => false,
         };
-        let parts: Vec<&[u8]> = decoded.split(|b| *b == 0).collect();
-        let ok = parts.len() == 3
-            && parts[1] == self.cfg.user.as_bytes()
-            && parts[2] == self.cfg.password.as_bytes();
         self.finish_auth(ok);
     }
 
@@ -728,16 +730,12 @@ impl Session {
         match std::mem::replace(&mut self.mode, Mode::Command) {
             Mode::AuthPlain => self.check_plain(&text),
             Mode::AuthLoginUser => {
-                let user = base64::engine::general_purpose::STANDARD
-                    .decode(&text)
-                    .unwrap_or_default();
+                let user = smtp_wire::sasl::decode(text.as_bytes()).unwrap_or_default();
                 self.mode = Mode::AuthLoginPass(String::from_utf8_lossy(&user).into_owned());
-                self.reply("334 UGFzc3dvcmQ6");
+                self.reply(&format!("334 {}", smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
             }
             Mode::AuthLoginPass(user) => {
-                let pass = base64::engine::general_purpose::STANDARD
-                    .decode(&text)
-                    .unwrap_or_default();
+                let pass = smtp_wire::sasl::decode(text.as_bytes()).unwrap_or_default();
                 let ok = user == self.cfg.user && pass == self.cfg.password.as_bytes();
                 self.finish_auth(ok);
             }

@@ -66,7 +66,7 @@ pub struct RecipientReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// The reply to MAIL FROM (always positive in a report: a refused sender
-    /// is [`SendError::SenderRefused`](crate::SendError::SenderRefused)).
+    /// is [`ProtocolError::SenderRefused`](crate::ProtocolError::SenderRefused)).
     pub mail_reply: Reply,
     /// One entry per recipient, in envelope order.
     pub recipients: Vec<RecipientReport>,

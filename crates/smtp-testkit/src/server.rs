@@ -1,5 +1,34 @@
-//! A scripted SMTP server for tests (tokio + tokio-rustls) that says exactly
-//! what each test tells it to, including things no good server says.
+//! A scripted SMTP server for tests: it says exactly what each test tells
+//! it to, including what no good server says (replies out of turn, bytes
+//! injected after `220` to STARTTLS, a hang-up in the middle of the data),
+//! over TCP, implicit TLS or an in-memory pipe. And [`Sink`], a fast server
+//! that accepts everything, for throughput.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use smtp_testkit::server::serve_stream;
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let (mut client, server) = serve_stream(|mut c| async move {
+//!     c.send("220 mx.example ESMTP\r\n").await;
+//!     c.expect("QUIT").await;
+//!     c.send("221 bye\r\n").await;
+//! });
+//! let mut greeting = [0u8; 22];
+//! client.read_exact(&mut greeting).await.unwrap();
+//! client.write_all(b"QUIT\r\n").await.unwrap();
+//! server.await.unwrap();
+//! # }
+//! ```
+//!
+//! A script that finds the client saying something else panics: the test
+//! fails with the line it got. Every wait is bounded ([`PATIENCE`]), so a
+//! test never hangs.
+
+mod sink;
+
+pub use sink::Sink;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,42 +36,54 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use smtp_io::MaybeTls;
 use smtp_wire::DataDecoder;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 /// How long the server waits for the client before giving up (tests must end).
-const PATIENCE: Duration = Duration::from_secs(10);
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The size of the in-memory pipe of [`serve_stream`].
+const PIPE: usize = 64 * 1024;
+
+/// Any byte stream the server can talk over.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 
 /// The server's side of one connection.
 pub struct Conn {
-    plain: Option<TcpStream>,
-    tls: Option<Box<TlsStream<TcpStream>>>,
+    stream: MaybeTls<Box<dyn Transport>>,
     buf: Vec<u8>,
 }
 
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("tls", &self.stream.is_tls())
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
 impl Conn {
-    fn new(tcp: TcpStream) -> Conn {
+    /// The server's side of `stream` (plain until [`Conn::accept_tls`]).
+    pub fn new(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) -> Conn {
         Conn {
-            plain: Some(tcp),
-            tls: None,
+            stream: MaybeTls::plain(Box::new(stream)),
             buf: Vec::new(),
         }
     }
 
     async fn read_more(&mut self) -> Option<usize> {
         let mut chunk = [0u8; 8192];
-        let read = async {
-            match (&mut self.tls, &mut self.plain) {
-                (Some(tls), _) => tls.read(&mut chunk).await,
-                (None, Some(tcp)) => tcp.read(&mut chunk).await,
-                (None, None) => Ok(0),
-            }
-        };
-        let n = tokio::time::timeout(PATIENCE, read).await.ok()?.ok()?;
+        let n = tokio::time::timeout(PATIENCE, self.stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             return None;
         }
@@ -58,18 +99,12 @@ impl Conn {
 
     /// Writes raw bytes; returns false when the client is gone.
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> bool {
-        let result = match (&mut self.tls, &mut self.plain) {
-            (Some(tls), _) => {
-                async {
-                    tls.write_all(bytes).await?;
-                    tls.flush().await
-                }
-                .await
-            }
-            (None, Some(tcp)) => tcp.write_all(bytes).await,
-            (None, None) => return false,
+        let stream = &mut self.stream;
+        let written = async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
         };
-        result.is_ok()
+        written.await.is_ok()
     }
 
     /// The next line without its CRLF; `None` when the client hung up.
@@ -127,16 +162,8 @@ impl Conn {
     /// The TLS handshake on this connection (implicit TLS or after STARTTLS).
     /// Returns false when the client gave up (e.g. it refused the certificate).
     pub async fn accept_tls(&mut self, config: Arc<ServerConfig>) -> bool {
-        let Some(tcp) = self.plain.take() else {
-            return false;
-        };
-        match tokio::time::timeout(PATIENCE, TlsAcceptor::from(config).accept(tcp)).await {
-            Ok(Ok(tls)) => {
-                self.tls = Some(Box::new(tls));
-                true
-            }
-            _ => false,
-        }
+        let acceptor = TlsAcceptor::from(config);
+        self.stream.accept(&acceptor, PATIENCE).await.is_ok()
     }
 
     /// Reads until the client hangs up; returns what it sent meanwhile.
@@ -154,10 +181,17 @@ where
     Fut: Future<Output = T> + Send,
     T: Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("cannot listen on 127.0.0.1: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("no local address: {e}"));
     let handle = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
+        let (tcp, _) = listener
+            .accept()
+            .await
+            .unwrap_or_else(|e| panic!("accept failed: {e}"));
         script(Conn::new(tcp)).await
     });
     (addr, handle)
@@ -179,4 +213,17 @@ where
         script(ok.then_some(conn)).await
     })
     .await
+}
+
+/// Like [`serve`], over an in-memory pipe instead of a socket: returns the
+/// client's end of the pipe and the script's task.
+pub fn serve_stream<T, F, Fut>(script: F) -> (DuplexStream, JoinHandle<T>)
+where
+    F: FnOnce(Conn) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + Send,
+    T: Send + 'static,
+{
+    let (client, server) = tokio::io::duplex(PIPE);
+    let handle = tokio::spawn(async move { script(Conn::new(server)).await });
+    (client, handle)
 }

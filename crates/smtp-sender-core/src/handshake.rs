@@ -1,6 +1,7 @@
-//! Opening the session: greeting, EHLO (or HELO), STARTTLS, AUTH.
+//! Opening the session: implicit TLS, greeting, EHLO (or HELO), STARTTLS, AUTH.
 //!
 //! ```text
+//!    ... TLS handshake ...                     implicit TLS only (RFC 8314 §3.3): before any SMTP byte
 //! S: 220 mx.example.org ESMTP                 greeting (may be multi-line)
 //! C: EHLO client.example.com                   RFC 5321 §4.1.1.1
 //! S: 250-mx.example.org / 250-STARTTLS / 250 PIPELINING
@@ -15,12 +16,12 @@
 
 use smtp_wire::command::Command;
 use smtp_wire::path::Domain;
+use smtp_wire::sasl::{ClientExchange, ClientStep, Credentials, Mechanism, SaslError};
 use smtp_wire::{Capabilities, Reply};
 
-use super::step::{Exchange, Machine, Step, Wait};
-use crate::auth::{AuthNext, Authenticator, Mechanism};
-use crate::config::{Credentials, TlsMode};
-use crate::error::SendError;
+use crate::error::ProtocolError;
+use crate::settings::TlsMode;
+use crate::step::{Exchange, Machine, Step, Wait};
 
 /// What the handshake needs to know.
 #[derive(Debug, Clone)]
@@ -29,7 +30,9 @@ pub struct HandshakeSettings {
     pub ehlo_name: Domain,
     /// The TLS mode.
     pub tls: TlsMode,
-    /// True when the connection is already encrypted (implicit TLS).
+    /// True when the connection is already encrypted. With
+    /// [`TlsMode::Implicit`] and `false`, the handshake starts with the TLS
+    /// handshake ([`Step::StartTls`]) before waiting for the greeting.
     pub tls_active: bool,
     /// Plain RFC 821: HELO and no extensions.
     pub classic: bool,
@@ -61,12 +64,34 @@ impl ServerInfo {
     }
 }
 
+impl Default for ServerInfo {
+    /// What is known before the handshake: nothing.
+    fn default() -> Self {
+        ServerInfo {
+            greeting: Reply::new(220, ""),
+            capabilities: no_capabilities(),
+            esmtp: false,
+            tls: false,
+            authenticated: false,
+        }
+    }
+}
+
 /// What is known before (or without) a successful EHLO: nothing.
-pub(crate) fn no_capabilities() -> Capabilities {
+fn no_capabilities() -> Capabilities {
     Capabilities {
         domain: String::new(),
         list: Vec::new(),
     }
+}
+
+/// One AUTH exchange in progress (RFC 4954), over smtp-wire's SASL client.
+#[derive(Debug)]
+struct Auth {
+    sasl: ClientExchange,
+    /// The challenge we answered with `*` (RFC 4954 §4: the client
+    /// cancels): the failure to report once the server has answered.
+    cancelled_by: Option<Reply>,
 }
 
 #[derive(Debug)]
@@ -87,26 +112,26 @@ pub struct Handshake {
     capabilities: Capabilities,
     ehlo_accepted: bool,
     tls_active: bool,
-    authenticator: Option<Authenticator>,
+    auth: Option<Auth>,
     authenticated: bool,
     done: bool,
 }
 
 impl Handshake {
-    /// A handshake that starts by waiting for the greeting.
-    pub fn new(settings: HandshakeSettings) -> Result<Handshake, SendError> {
+    /// A handshake that starts by waiting for the greeting (after the TLS
+    /// handshake, for implicit TLS on a connection not yet encrypted).
+    pub fn new(settings: HandshakeSettings) -> Result<Handshake, ProtocolError> {
         if settings.classic && settings.credentials.is_some() {
-            return Err(SendError::Config(
+            return Err(ProtocolError::Config(
                 "AUTH is an ESMTP extension (RFC 4954); classic RFC 821 mode cannot authenticate"
                     .into(),
             ));
         }
-        if settings.tls == TlsMode::Implicit && !settings.tls_active {
-            return Err(SendError::Config(
-                "implicit TLS: the connection must be encrypted before the greeting".into(),
-            ));
-        }
         let mut exchange = Exchange::new();
+        if settings.tls == TlsMode::Implicit && !settings.tls_active {
+            // RFC 8314 §3.3: TLS starts at once, before the greeting.
+            exchange.start_tls();
+        }
         // RFC 5321 §3.1: the server speaks first.
         exchange.expect(Expect::Greeting, Wait::Greeting);
         Ok(Handshake {
@@ -116,7 +141,7 @@ impl Handshake {
             greeting: None,
             capabilities: no_capabilities(),
             ehlo_accepted: false,
-            authenticator: None,
+            auth: None,
             authenticated: false,
             done: false,
         })
@@ -154,17 +179,17 @@ impl Handshake {
         self.exchange.command(&helo, Expect::Helo, Wait::Command);
     }
 
-    fn on_greeting(&mut self, reply: Reply) -> Result<(), SendError> {
+    fn on_greeting(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         // RFC 5321 §4.3.1: 220 ready, or 554 "no SMTP service here".
         if reply.code != 220 {
-            return Err(SendError::GreetingRefused(reply));
+            return Err(ProtocolError::GreetingRefused(reply));
         }
         self.greeting = Some(reply);
         self.say_hello();
         Ok(())
     }
 
-    fn on_ehlo(&mut self, reply: Reply) -> Result<(), SendError> {
+    fn on_ehlo(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         if reply.is_positive() {
             self.capabilities = Capabilities::from_ehlo_reply(&reply);
             self.ehlo_accepted = true;
@@ -176,15 +201,15 @@ impl Handshake {
             self.send_helo();
             return Ok(());
         }
-        Err(SendError::Rejected {
+        Err(ProtocolError::Rejected {
             command: "EHLO",
             reply,
         })
     }
 
-    fn on_helo(&mut self, reply: Reply) -> Result<(), SendError> {
+    fn on_helo(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         if !reply.is_positive() {
-            return Err(SendError::Rejected {
+            return Err(ProtocolError::Rejected {
                 command: "HELO",
                 reply,
             });
@@ -195,7 +220,7 @@ impl Handshake {
     }
 
     /// After a successful greeting exchange: STARTTLS if wanted, then AUTH.
-    fn after_hello(&mut self) -> Result<(), SendError> {
+    fn after_hello(&mut self) -> Result<(), ProtocolError> {
         if !self.tls_active {
             // RFC 3207 §4: STARTTLS only when offered (EHLO keyword).
             let offered = self.ehlo_accepted && self.capabilities.has("STARTTLS");
@@ -205,27 +230,27 @@ impl Handshake {
                         .command(&Command::StartTls, Expect::StartTls, Wait::Command);
                     return Ok(());
                 }
-                (TlsMode::StartTls, false) => return Err(SendError::StartTlsUnavailable),
+                (TlsMode::StartTls, false) => return Err(ProtocolError::StartTlsUnavailable),
                 _ => {}
             }
         }
         self.authenticate()
     }
 
-    fn on_starttls(&mut self, reply: Reply) -> Result<(), SendError> {
+    fn on_starttls(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         // RFC 3207 §4: 220 go ahead; 454 TLS not available; 501 syntax error.
         if reply.code == 220 {
             self.exchange.start_tls();
             return Ok(());
         }
         if self.settings.tls == TlsMode::StartTls {
-            return Err(SendError::StartTlsRefused(reply));
+            return Err(ProtocolError::StartTlsRefused(reply));
         }
         // Opportunistic: the session goes on in plain text (RFC 3207 §4.1).
         self.authenticate()
     }
 
-    fn authenticate(&mut self) -> Result<(), SendError> {
+    fn authenticate(&mut self) -> Result<(), ProtocolError> {
         let Some(credentials) = self.settings.credentials.clone() else {
             self.done = true;
             return Ok(());
@@ -233,43 +258,78 @@ impl Handshake {
         // RFC 4954 §4 / RFC 8314 §3: never send credentials in the clear
         // unless the caller said so explicitly. Checked before anything is sent.
         if !self.tls_active && !self.settings.allow_plaintext_auth {
-            return Err(SendError::AuthRequiresTls);
+            return Err(ProtocolError::AuthRequiresTls);
         }
         let offered = if self.ehlo_accepted {
             self.capabilities.auth_mechanisms()
         } else {
             Vec::new()
         };
-        let mechanism = Mechanism::choose(&offered).ok_or_else(|| SendError::AuthUnavailable {
-            offered: offered.join(" "),
+        let mechanism =
+            Mechanism::choose(&offered).ok_or_else(|| ProtocolError::AuthUnavailable {
+                offered: offered.join(" "),
+            })?;
+        let username = credentials.username.clone();
+        let sasl = ClientExchange::new(mechanism, credentials).map_err(|error| {
+            ProtocolError::InvalidInput {
+                what: "credentials",
+                value: username,
+                reason: match error {
+                    SaslError::NulInCredentials => {
+                        "a NUL cannot be sent with AUTH PLAIN (RFC 4616 §2)".into()
+                    }
+                    other => other.to_string(),
+                },
+            }
         })?;
-        let authenticator = Authenticator::new(mechanism, credentials)?;
-        self.exchange
-            .command(&authenticator.command(), Expect::Auth, Wait::Command);
-        self.authenticator = Some(authenticator);
+        let command = Command::Auth {
+            mechanism: mechanism.name().to_string(),
+            // RFC 4954 §4: PLAIN goes with the command, saving a round trip.
+            initial_response: sasl.initial_response(),
+        };
+        self.exchange.command(&command, Expect::Auth, Wait::Command);
+        self.auth = Some(Auth {
+            sasl,
+            cancelled_by: None,
+        });
         Ok(())
     }
 
-    fn on_auth(&mut self, reply: Reply) -> Result<(), SendError> {
-        let Some(authenticator) = self.authenticator.as_mut() else {
-            return Err(SendError::UnexpectedReply {
+    /// RFC 4954 §4: 334 is a challenge to answer, 235 success, anything
+    /// else failure.
+    fn on_auth(&mut self, reply: Reply) -> Result<(), ProtocolError> {
+        let Some(auth) = self.auth.as_mut() else {
+            return Err(ProtocolError::UnexpectedReply {
                 command: "AUTH",
                 reply,
             });
         };
-        match authenticator.on_reply(reply)? {
-            AuthNext::Respond(line) => {
+        if let Some(challenge) = auth.cancelled_by.take() {
+            return Err(ProtocolError::AuthFailed(challenge));
+        }
+        if reply.is_positive() {
+            // RFC 4954 §4: no need to repeat EHLO after AUTH.
+            self.authenticated = true;
+            self.auth = None;
+            self.done = true;
+            return Ok(());
+        }
+        if reply.code != 334 {
+            return Err(ProtocolError::AuthFailed(reply));
+        }
+        match auth.sasl.challenge(&reply.text()) {
+            ClientStep::Respond(line) => {
+                // A challenge the mechanism has no answer for was answered
+                // with "*"; the server's 501 comes next, the failure is this.
+                if auth.sasl.is_cancelled() {
+                    auth.cancelled_by = Some(reply);
+                }
                 self.exchange.write(line, Wait::Command);
                 self.exchange.expect(Expect::Auth, Wait::Command);
+                Ok(())
             }
-            AuthNext::Done => {
-                // RFC 4954 §4: no need to repeat EHLO after AUTH.
-                self.authenticated = true;
-                self.authenticator = None;
-                self.done = true;
-            }
+            ClientStep::Cancelled => Err(ProtocolError::AuthFailed(reply)),
         }
-        Ok(())
     }
 }
 
@@ -280,10 +340,10 @@ impl Machine for Handshake {
         self.exchange.next_step().unwrap_or(Step::Done)
     }
 
-    fn on_reply(&mut self, reply: Reply) -> Result<(), SendError> {
+    fn on_reply(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         // RFC 5321 §3.8: 421 at any point means the server is closing.
         if reply.code == 421 {
-            return Err(SendError::ServiceClosing(reply));
+            return Err(ProtocolError::ServiceClosing(reply));
         }
         match self.exchange.reply_arrived() {
             Some(Expect::Greeting) => self.on_greeting(reply),
@@ -291,7 +351,7 @@ impl Machine for Handshake {
             Some(Expect::Helo) => self.on_helo(reply),
             Some(Expect::StartTls) => self.on_starttls(reply),
             Some(Expect::Auth) => self.on_auth(reply),
-            None => Err(SendError::UnexpectedReply {
+            None => Err(ProtocolError::UnexpectedReply {
                 command: "(none)",
                 reply,
             }),
@@ -299,10 +359,14 @@ impl Machine for Handshake {
     }
 
     fn on_tls_established(&mut self) {
+        self.tls_active = true;
+        if self.greeting.is_none() {
+            // Implicit TLS: the greeting comes next, under TLS.
+            return;
+        }
         // RFC 3207 §4.2: "the client MUST discard any knowledge obtained from
         // the server ... which was not obtained from the TLS negotiation
         // itself", and SHOULD send EHLO again.
-        self.tls_active = true;
         self.capabilities = no_capabilities();
         self.ehlo_accepted = false;
         if self.settings.classic {

@@ -1,17 +1,17 @@
 //! The transaction machine and the extension planner against scripted
-//! replies: per-recipient results, pipelining, BDAT, RSET, SIZE, 8BITMIME,
-//! SMTPUTF8, dot-stuffing. No sockets.
+//! replies, through the connection: per-recipient results, pipelining,
+//! BDAT, RSET, SIZE, 8BITMIME, SMTPUTF8, dot-stuffing. No sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use smtp_sender::client::{
-    Plan, Preferences, ServerInfo, Transaction, canonical_message, headers_need_smtputf8, plan,
+use smtp_sender_core::{
+    Capabilities, Domain, Envelope, ForwardPath, Message, Outcome, Plan, Preferences,
+    ProtocolError, Reply, Report, SendError, ServerInfo, Transaction, TransportError,
+    headers_need_smtputf8, plan,
 };
-use smtp_sender::{Envelope, Outcome, Report, SendError};
-use smtp_wire::path::{Domain, ForwardPath, Mailbox};
-use smtp_wire::{Capabilities, Reply};
-use support::script::{Run, run};
+use smtp_wire::path::Mailbox;
+use support::script::{Run, protocol_error, run};
 
 /// A server that announced these EHLO keywords (one per line).
 fn server(keywords: &[&str]) -> ServerInfo {
@@ -38,12 +38,17 @@ const ALL_ON: Preferences = Preferences {
     chunking: true,
 };
 
-fn transaction(env: &Envelope, message: &[u8], srv: &ServerInfo, reset_first: bool) -> Transaction {
-    let content = canonical_message(message);
-    let plan = plan(env, &content, srv, ALL_ON).unwrap();
+fn transaction<'a>(
+    env: &Envelope,
+    message: &'a [u8],
+    srv: &ServerInfo,
+    reset_first: bool,
+) -> Transaction<'a> {
+    let message = Message::new(message);
+    let plan = plan(env, &message, srv, ALL_ON).unwrap();
     Transaction::new(
         env,
-        content,
+        message,
         plan,
         reset_first,
         srv.offers("ENHANCEDSTATUSCODES"),
@@ -52,16 +57,23 @@ fn transaction(env: &Envelope, message: &[u8], srv: &ServerInfo, reset_first: bo
 }
 
 /// Runs the transaction and returns the run and the report.
-fn send(tx: Transaction, script: &str) -> (Run, Result<Report, SendError>) {
+fn send(tx: Transaction<'_>, script: &str) -> (Run, Result<Report, SendError>) {
     let mut tx = tx;
-    let r = run(&mut tx, script);
+    let mut r = run(&mut tx, script);
     assert!(!r.starved, "the script ran out: client wrote\n{}", r.text());
-    if let Err(e) = &r.result {
-        let e = format!("{e}");
-        return (r, Err(SendError::Config(e)));
+    if let Err(e) = std::mem::replace(&mut r.result, Ok(())) {
+        return (r, Err(e));
     }
     let report = tx.into_report();
     (r, report)
+}
+
+/// The protocol error behind a failed report.
+fn refusal(report: Result<Report, SendError>) -> ProtocolError {
+    match report {
+        Err(SendError::Protocol(error)) => error,
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
 }
 
 const MESSAGE: &[u8] = b"Subject: test\r\n\r\nHello\r\n";
@@ -186,8 +198,8 @@ fn refused_sender_stops_the_transaction() {
         "553 5.7.1 not you\r\n250 reset\r\n",
     );
     assert_eq!(r.lines(), ["MAIL FROM:<alice@example.com>", "RSET"]);
-    let err = report.unwrap_err();
-    assert!(matches!(err, SendError::SenderRefused(_)));
+    let err = refusal(report);
+    assert!(matches!(err, ProtocolError::SenderRefused(_)));
     assert!(err.is_permanent());
 }
 
@@ -200,8 +212,8 @@ fn refused_sender_with_pipelining_consumes_every_reply() {
         "451 4.3.0 try later\r\n503 need MAIL\r\n503 need MAIL\r\n503 need MAIL\r\n250 reset\r\n",
     );
     assert_eq!(r.lines().last().unwrap(), "RSET");
-    let err = report.unwrap_err();
-    assert!(matches!(err, SendError::SenderRefused(_)));
+    let err = refusal(report);
+    assert!(matches!(err, ProtocolError::SenderRefused(_)));
     assert!(err.is_temporary());
 }
 
@@ -211,8 +223,8 @@ fn service_closing_in_the_middle() {
     let env = envelope(&["a@example.org", "b@example.org"]);
     let mut tx = transaction(&env, MESSAGE, &srv, false);
     let r = run(&mut tx, "250 ok\r\n421 4.3.2 shutting down\r\n");
-    let err = r.result.unwrap_err();
-    assert!(matches!(err, SendError::ServiceClosing(_)));
+    let err = protocol_error(r.result);
+    assert!(matches!(err, ProtocolError::ServiceClosing(_)));
     assert!(err.is_temporary());
 }
 
@@ -265,11 +277,11 @@ fn a_250_to_data_is_a_protocol_error() {
     let mut tx = transaction(&env, MESSAGE, &srv, false);
     let r = run(&mut tx, "250 ok\r\n250 ok\r\n250 what\r\n");
     assert!(matches!(
-        r.result,
-        Err(SendError::UnexpectedReply {
+        r.protocol_error(),
+        ProtocolError::UnexpectedReply {
             command: "DATA",
             ..
-        })
+        }
     ));
 }
 
@@ -390,20 +402,23 @@ fn chunking_with_pipelining_sends_all_chunks_then_reads_replies() {
 #[test]
 fn size_declared_and_enforced_locally() {
     let env = envelope(&["a@example.org"]);
-    let content = canonical_message(MESSAGE);
+    let content = Message::new(MESSAGE);
     let srv = server(&["SIZE 10"]);
     let err = plan(&env, &content, &srv, ALL_ON).unwrap_err();
-    assert!(matches!(err, SendError::MessageTooLarge { limit: 10, .. }));
+    assert!(matches!(
+        err,
+        ProtocolError::MessageTooLarge { limit: 10, .. }
+    ));
     assert!(err.is_permanent());
 
     let srv = server(&["SIZE 1000"]);
     let p: Plan = plan(&env, &content, &srv, ALL_ON).unwrap();
-    assert_eq!(p.mail_params.size, Some(content.len() as u64));
+    assert_eq!(p.mail_params.size, Some(content.size()));
     let mut tx = Transaction::new(&env, content.clone(), p, false, false).unwrap();
     let r = run(&mut tx, "");
     assert_eq!(
         r.lines()[0],
-        format!("MAIL FROM:<alice@example.com> SIZE={}", content.len())
+        format!("MAIL FROM:<alice@example.com> SIZE={}", content.size())
     );
 
     // SIZE without a number: declare, no limit. No SIZE: nothing declared.
@@ -426,11 +441,11 @@ fn size_declared_and_enforced_locally() {
 #[test]
 fn eight_bit_needs_8bitmime() {
     let env = envelope(&["a@example.org"]);
-    let content = canonical_message("Subject: x\r\n\r\ncafé\r\n".as_bytes());
+    let content = Message::new("Subject: x\r\n\r\ncafé\r\n".as_bytes());
     let err = plan(&env, &content, &server(&[]), ALL_ON).unwrap_err();
     assert!(matches!(
         err,
-        SendError::ExtensionRequired {
+        ProtocolError::ExtensionRequired {
             extension: "8BITMIME",
             ..
         }
@@ -442,13 +457,7 @@ fn eight_bit_needs_8bitmime() {
         "MAIL FROM:<alice@example.com> BODY=8BITMIME"
     );
     // Plain ASCII: no BODY parameter.
-    let p = plan(
-        &env,
-        &canonical_message(MESSAGE),
-        &server(&["8BITMIME"]),
-        ALL_ON,
-    )
-    .unwrap();
+    let p = plan(&env, &Message::new(MESSAGE), &server(&["8BITMIME"]), ALL_ON).unwrap();
     assert_eq!(p.mail_params.body, None);
     // Classic mode (no ESMTP): refused even if the keyword was seen.
     let mut classic = server(&["8BITMIME"]);
@@ -459,11 +468,11 @@ fn eight_bit_needs_8bitmime() {
 #[test]
 fn utf8_addresses_and_headers_need_smtputf8() {
     let env = Envelope::new("jöran@example.com", &["a@example.org"]).unwrap();
-    let content = canonical_message(MESSAGE);
+    let content = Message::new(MESSAGE);
     let err = plan(&env, &content, &server(&["8BITMIME"]), ALL_ON).unwrap_err();
     assert!(matches!(
         err,
-        SendError::ExtensionRequired {
+        ProtocolError::ExtensionRequired {
             extension: "SMTPUTF8",
             ..
         }
@@ -472,11 +481,11 @@ fn utf8_addresses_and_headers_need_smtputf8() {
     assert!(p.mail_params.smtputf8);
 
     let ascii = envelope(&["a@example.org"]);
-    let utf8_header = canonical_message("Subject: grüße\r\n\r\nhi\r\n".as_bytes());
-    assert!(headers_need_smtputf8(&utf8_header));
-    assert!(!headers_need_smtputf8(&canonical_message(
+    let utf8_header = Message::new("Subject: grüße\r\n\r\nhi\r\n".as_bytes());
+    assert!(headers_need_smtputf8(utf8_header.as_bytes()));
+    assert!(!headers_need_smtputf8(
         "Subject: x\r\n\r\ngrüße\r\n".as_bytes()
-    )));
+    ));
     assert!(plan(&ascii, &utf8_header, &server(&["8BITMIME"]), ALL_ON).is_err());
     let p = plan(
         &ascii,
@@ -491,7 +500,7 @@ fn utf8_addresses_and_headers_need_smtputf8() {
 #[test]
 fn pipelining_and_chunking_only_when_offered_and_wanted() {
     let env = envelope(&["a@example.org"]);
-    let content = canonical_message(MESSAGE);
+    let content = Message::new(MESSAGE);
     let none = Preferences {
         pipelining: false,
         chunking: false,
@@ -510,7 +519,7 @@ fn control_characters_are_refused_before_anything_is_sent() {
         "a\0@example.org",
     ] {
         let err = Envelope::new("alice@example.com", &[bad]).unwrap_err();
-        assert!(matches!(err, SendError::InvalidInput { .. }), "{bad:?}");
+        assert!(matches!(err, ProtocolError::InvalidInput { .. }), "{bad:?}");
     }
     assert!(Envelope::new("alice@example.com\r\n", &["a@example.org"]).is_err());
 
@@ -522,11 +531,11 @@ fn control_characters_are_refused_before_anything_is_sent() {
             domain: Domain::parse("example.org").unwrap(),
         })],
     };
-    let content = canonical_message(MESSAGE);
+    let content = Message::new(MESSAGE);
     let p = plan(&env, &content, &server(&[]), ALL_ON).unwrap();
     assert!(matches!(
         Transaction::new(&env, content, p, false, false),
-        Err(SendError::InvalidInput { .. })
+        Err(ProtocolError::InvalidInput { .. })
     ));
 }
 
@@ -543,11 +552,11 @@ fn null_sender_and_postmaster() {
 #[test]
 fn empty_envelope_is_refused() {
     let env = Envelope::new::<&str>("alice@example.com", &[]).unwrap();
-    let content = canonical_message(MESSAGE);
+    let content = Message::new(MESSAGE);
     let p = plan(&env, &content, &server(&[]), ALL_ON).unwrap();
     assert!(matches!(
         Transaction::new(&env, content, p, false, false),
-        Err(SendError::NoRecipients)
+        Err(ProtocolError::NoRecipients)
     ));
 }
 
@@ -557,8 +566,10 @@ fn empty_envelope_is_refused() {
 fn a_broken_session_keeps_what_the_replies_said() {
     let srv = server(&["PIPELINING"]);
     let env = envelope(&["a@example.org", "b@example.org", "c@example.org"]);
-    let lost = || SendError::ConnectionClosed {
-        during: "the reply to RCPT",
+    let lost = || {
+        SendError::from(TransportError::ConnectionClosed {
+            during: "the reply to RCPT",
+        })
     };
     let starved = |script: &str| {
         let mut tx = transaction(&env, MESSAGE, &srv, false);
@@ -571,7 +582,9 @@ fn a_broken_session_keeps_what_the_replies_said() {
     let error = starved("550 5.7.1 blocked\r\n")
         .report_after_failure(lost())
         .unwrap_err();
-    assert!(matches!(&error, SendError::SenderRefused(r) if r.code == 550));
+    assert!(
+        matches!(&error, SendError::Protocol(ProtocolError::SenderRefused(r)) if r.code == 550)
+    );
     assert!(error.is_permanent());
 
     // One recipient refused for good, one deferred, one undecided.
@@ -591,14 +604,23 @@ fn a_broken_session_keeps_what_the_replies_said() {
     let error = starved("250 ok\r\n250 ok\r\n")
         .report_after_failure(lost())
         .unwrap_err();
-    assert!(matches!(error, SendError::ConnectionClosed { .. }));
+    assert!(matches!(
+        error,
+        SendError::Transport(TransportError::ConnectionClosed { .. })
+    ));
 
     // Replies out of step or malformed are not trusted.
     let error = starved("550 5.7.1 blocked\r\n")
-        .report_after_failure(SendError::UnexpectedServerReply {
-            before: "RSET".into(),
-            received: "250 extra".into(),
-        })
+        .report_after_failure(
+            ProtocolError::UnexpectedServerReply {
+                before: "RSET".into(),
+                received: "250 extra".into(),
+            }
+            .into(),
+        )
         .unwrap_err();
-    assert!(matches!(error, SendError::UnexpectedServerReply { .. }));
+    assert!(matches!(
+        error,
+        SendError::Protocol(ProtocolError::UnexpectedServerReply { .. })
+    ));
 }

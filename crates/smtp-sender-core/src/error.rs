@@ -1,24 +1,45 @@
 //! What can go wrong while sending, and whether trying again later may help.
 //!
-//! Every error answers one question for the caller (and for the `smtp-send`
-//! exit code): is the failure *temporary* (RFC 5321 §4.2.1: a 4yz reply, a
-//! lost connection, a timeout: try again later) or *permanent* (a 5yz reply,
-//! or something about the message or the configuration that will not change
-//! by waiting)? See [`SendError::is_temporary`].
+//! Two families, one sum:
+//!
+//! - [`ProtocolError`]: the conversation itself. The server refused
+//!   something, said something malformed or out of turn, or the message,
+//!   an address or the configuration cannot be sent as it is (a *local
+//!   refusal*: nothing was sent). The machines of this crate make these.
+//! - [`TransportError`]: the link under the conversation. Connecting,
+//!   reading, writing, TLS, a closed connection, a timeout. The driver makes
+//!   most of them; the [`Connection`](crate::Connection) makes the timeouts
+//!   (its deadlines) and "closed while waiting for ...".
+//! - [`SendError`] is either, with the question every caller asks (and the
+//!   `smtp-send` exit code): is the failure *temporary* (RFC 5321 §4.2.1: a
+//!   4yz reply, a lost connection, a timeout: try again later) or
+//!   *permanent* (a 5yz reply, or something about the message or the
+//!   configuration that will not change by waiting)? See
+//!   [`SendError::is_temporary`].
+//!
+//! ```
+//! use smtp_sender_core::{ProtocolError, SendError, TransportError};
+//! let refused: SendError = ProtocolError::NoRecipients.into();
+//! assert!(refused.is_permanent());
+//! let lost: SendError = TransportError::ConnectionClosed { during: "the greeting" }.into();
+//! assert!(lost.is_temporary());
+//! assert_eq!(lost.to_string(), "the server closed the connection while we waited for the greeting");
+//! ```
 
-use std::time::Duration;
+mod transport;
+
+pub use transport::{TlsError, TransportError};
 
 use smtp_wire::{Reply, ReplyError};
 
-use crate::tls::TlsError;
-
-/// Everything that can stop a message from being handed over.
+/// A failure of the conversation: refusals, malformed or out-of-turn
+/// replies, and local refusals (nothing sent).
 ///
 /// Errors about one recipient are *not* here: a refused recipient is a line
 /// in the [`Report`](crate::Report), and delivery to the others goes on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum SendError {
+pub enum ProtocolError {
     /// Caller input that can never be sent: an address or EHLO name with a
     /// CR, LF or NUL in it, or one that is not valid RFC 5321 syntax.
     #[error("invalid {what} {value:?}: {reason}")]
@@ -30,39 +51,13 @@ pub enum SendError {
         /// Why it was refused.
         reason: String,
     },
-    /// The configuration cannot work (e.g. implicit TLS with `tls_active`
-    /// switched off, AUTH requested in classic mode, an unreadable CA file).
+    /// The configuration cannot work (e.g. AUTH requested in classic mode,
+    /// a TLS configuration given together with options it overrides).
     #[error("configuration: {0}")]
     Config(String),
     /// The envelope has no recipient.
     #[error("no recipients: the envelope needs at least one RCPT TO address")]
     NoRecipients,
-    /// The TCP connection could not be opened.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// `host:port` as configured.
-        addr: String,
-        /// The operating system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Reading from or writing to the connection failed.
-    #[error("connection error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The server closed the connection when a reply was still expected.
-    #[error("the server closed the connection while we waited for {during}")]
-    ConnectionClosed {
-        /// What we were waiting for (e.g. "the reply to RCPT").
-        during: &'static str,
-    },
-    /// RFC 5321 §4.5.3.2: the server took longer than the configured timeout.
-    #[error("timed out after {} s waiting for {stage}", after.as_secs_f32())]
-    Timeout {
-        /// What we were waiting for.
-        stage: &'static str,
-        /// The timeout that expired.
-        after: Duration,
-    },
     /// The server's reply was not valid RFC 5321 §4.2 syntax, was too long,
     /// or had too many continuation lines.
     #[error("malformed reply from the server: {0}")]
@@ -70,10 +65,6 @@ pub enum SendError {
     /// The server sent more than a reply may hold (an endless line).
     #[error("the server sent {0} octets without completing a reply line")]
     ReplyTooLong(usize),
-    /// The TLS handshake failed; the inner error says why (expired,
-    /// self-signed, unknown CA, wrong name, ...).
-    #[error("TLS: {0}")]
-    Tls(#[from] TlsError),
     /// TLS is required (`TlsMode::StartTls`) but the server does not offer
     /// STARTTLS (RFC 3207 §4). Nothing else was sent.
     #[error("the server does not offer STARTTLS and TLS is required; stopping before AUTH or MAIL")]
@@ -165,9 +156,82 @@ pub enum SendError {
     /// The server refused MAIL FROM (RFC 5321 §4.1.1.2); nobody got the message.
     #[error("the sender was refused: {0}")]
     SenderRefused(Reply),
-    /// The client was already closed (after QUIT or a fatal error).
-    #[error("the connection is closed")]
-    Closed,
+}
+
+impl ProtocolError {
+    /// True when trying again later may succeed: replies decide by their
+    /// class (RFC 5321 §4.2.1: 4yz temporary, 5yz permanent); broken or
+    /// out-of-turn replies, a missing STARTTLS, an injection and a 421 are
+    /// temporary, as mail transfer agents treat them (they queue and retry);
+    /// problems with the message, the addresses or the configuration are
+    /// permanent: sending the same thing again fails the same way.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            ProtocolError::MalformedReply(_)
+            | ProtocolError::ReplyTooLong(_)
+            | ProtocolError::StartTlsUnavailable
+            | ProtocolError::ResponseInjection
+            | ProtocolError::UnexpectedReply { .. }
+            | ProtocolError::UnexpectedServerReply { .. }
+            | ProtocolError::ServiceClosing(_) => true,
+            ProtocolError::StartTlsRefused(reply)
+            | ProtocolError::GreetingRefused(reply)
+            | ProtocolError::Rejected { reply, .. }
+            | ProtocolError::AuthFailed(reply)
+            | ProtocolError::SenderRefused(reply) => reply.is_transient(),
+            ProtocolError::InvalidInput { .. }
+            | ProtocolError::Config(_)
+            | ProtocolError::NoRecipients
+            | ProtocolError::AuthUnavailable { .. }
+            | ProtocolError::AuthRequiresTls
+            | ProtocolError::MessageTooLarge { .. }
+            | ProtocolError::ExtensionRequired { .. } => false,
+        }
+    }
+
+    /// The opposite of [`is_temporary`](Self::is_temporary).
+    pub fn is_permanent(&self) -> bool {
+        !self.is_temporary()
+    }
+
+    /// The server's reply behind this error, when there is one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            ProtocolError::StartTlsRefused(reply)
+            | ProtocolError::ServiceClosing(reply)
+            | ProtocolError::GreetingRefused(reply)
+            | ProtocolError::Rejected { reply, .. }
+            | ProtocolError::AuthFailed(reply)
+            | ProtocolError::SenderRefused(reply) => Some(reply),
+            _ => None,
+        }
+    }
+}
+
+/// Everything that can stop a message from being handed over: a
+/// [`ProtocolError`] or a [`TransportError`]. Both display as they are, so
+/// `SendError`'s messages are theirs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The conversation failed, or the message was refused locally.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The link failed: connect, I/O, TLS, timeout, closed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+impl From<ReplyError> for SendError {
+    fn from(error: ReplyError) -> Self {
+        SendError::Protocol(error.into())
+    }
+}
+
+impl From<TlsError> for SendError {
+    fn from(error: TlsError) -> Self {
+        SendError::Transport(error.into())
+    }
 }
 
 impl SendError {
@@ -181,37 +245,14 @@ impl SendError {
     ///   permanent: sending the same thing again fails the same way.
     ///
     /// ```
-    /// use smtp_sender::SendError;
-    /// assert!(SendError::ConnectionClosed { during: "the greeting" }.is_temporary());
-    /// assert!(!SendError::NoRecipients.is_temporary());
+    /// use smtp_sender_core::{ProtocolError, SendError, TransportError};
+    /// assert!(SendError::from(TransportError::ConnectionClosed { during: "the greeting" }).is_temporary());
+    /// assert!(!SendError::from(ProtocolError::NoRecipients).is_temporary());
     /// ```
     pub fn is_temporary(&self) -> bool {
         match self {
-            SendError::Connect { .. }
-            | SendError::Io(_)
-            | SendError::ConnectionClosed { .. }
-            | SendError::Timeout { .. }
-            | SendError::MalformedReply(_)
-            | SendError::ReplyTooLong(_)
-            | SendError::Tls(_)
-            | SendError::StartTlsUnavailable
-            | SendError::ResponseInjection
-            | SendError::UnexpectedReply { .. }
-            | SendError::UnexpectedServerReply { .. }
-            | SendError::ServiceClosing(_) => true,
-            SendError::StartTlsRefused(reply)
-            | SendError::GreetingRefused(reply)
-            | SendError::Rejected { reply, .. }
-            | SendError::AuthFailed(reply)
-            | SendError::SenderRefused(reply) => reply.is_transient(),
-            SendError::InvalidInput { .. }
-            | SendError::Config(_)
-            | SendError::NoRecipients
-            | SendError::AuthUnavailable { .. }
-            | SendError::AuthRequiresTls
-            | SendError::MessageTooLarge { .. }
-            | SendError::ExtensionRequired { .. }
-            | SendError::Closed => false,
+            SendError::Protocol(error) => error.is_temporary(),
+            SendError::Transport(error) => error.is_temporary(),
         }
     }
 
@@ -223,43 +264,59 @@ impl SendError {
     /// The server's reply behind this error, when there is one.
     pub fn reply(&self) -> Option<&Reply> {
         match self {
-            SendError::StartTlsRefused(reply)
-            | SendError::ServiceClosing(reply)
-            | SendError::GreetingRefused(reply)
-            | SendError::Rejected { reply, .. }
-            | SendError::AuthFailed(reply)
-            | SendError::SenderRefused(reply) => Some(reply),
-            _ => None,
+            SendError::Protocol(error) => error.reply(),
+            SendError::Transport(_) => None,
+        }
+    }
+
+    /// The protocol error, when this is one.
+    pub fn as_protocol(&self) -> Option<&ProtocolError> {
+        match self {
+            SendError::Protocol(error) => Some(error),
+            SendError::Transport(_) => None,
+        }
+    }
+
+    /// The transport error, when this is one.
+    pub fn as_transport(&self) -> Option<&TransportError> {
+        match self {
+            SendError::Transport(error) => Some(error),
+            SendError::Protocol(_) => None,
         }
     }
 
     /// True when the connection was lost (closed, broken, silent, or closing
     /// with 421) while the replies received so far were still in step: what
     /// they said stays true (a 550 already received is still a refusal).
-    pub(crate) fn connection_lost(&self) -> bool {
+    pub fn connection_lost(&self) -> bool {
         matches!(
             self,
-            SendError::Io(_)
-                | SendError::ConnectionClosed { .. }
-                | SendError::Timeout { .. }
-                | SendError::ServiceClosing(_)
+            SendError::Transport(
+                TransportError::Io(_)
+                    | TransportError::ConnectionClosed { .. }
+                    | TransportError::Timeout { .. }
+            ) | SendError::Protocol(ProtocolError::ServiceClosing(_))
         )
     }
 
     /// True when the conversation is still in step after this error, so a
-    /// polite QUIT can be sent (a refused reply); false when the connection
-    /// is broken or must not be trusted (I/O, timeout, TLS, 421, injection).
-    pub(crate) fn conversation_intact(&self) -> bool {
+    /// polite QUIT can be sent (a refusal, or a local refusal during the
+    /// handshake); false when the connection is broken or must not be
+    /// trusted (I/O, timeout, TLS, 421, malformed or out-of-turn replies,
+    /// injection).
+    pub fn conversation_intact(&self) -> bool {
         matches!(
             self,
-            SendError::StartTlsUnavailable
-                | SendError::StartTlsRefused(_)
-                | SendError::GreetingRefused(_)
-                | SendError::Rejected { .. }
-                | SendError::AuthFailed(_)
-                | SendError::AuthUnavailable { .. }
-                | SendError::AuthRequiresTls
-                | SendError::Config(_)
+            SendError::Protocol(
+                ProtocolError::StartTlsUnavailable
+                    | ProtocolError::StartTlsRefused(_)
+                    | ProtocolError::GreetingRefused(_)
+                    | ProtocolError::Rejected { .. }
+                    | ProtocolError::AuthFailed(_)
+                    | ProtocolError::AuthUnavailable { .. }
+                    | ProtocolError::AuthRequiresTls
+                    | ProtocolError::Config(_)
+            )
         )
     }
 }

@@ -1,9 +1,9 @@
-//! The vocabulary shared by the machines and the driver.
+//! The vocabulary shared by the machines and the [`Connection`](crate::Connection).
 //!
 //! A machine never touches a socket. It answers one question, "what now?",
 //! with a [`Step`]: write these bytes, read one reply, upgrade to TLS, or
-//! done. The driver does it and hands back what happened (a [`Reply`], or
-//! "TLS is up"). Because SMTP replies always come back in the order the
+//! done. The connection does it (through the driver) and hands back what
+//! happened (a [`Reply`], or "TLS is up"). Because SMTP replies always come back in the order the
 //! commands were sent (RFC 5321 §4.2, RFC 2920 §3.1), one queue of
 //! "replies still owed" is enough to match each reply to its command, with
 //! or without pipelining.
@@ -14,10 +14,10 @@ use std::time::Duration;
 use smtp_wire::Reply;
 use smtp_wire::command::Command;
 
-use crate::config::Timeouts;
-use crate::error::SendError;
+use crate::error::ProtocolError;
+use crate::settings::Timeouts;
 
-/// What the driver should do next.
+/// What the machine wants done next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// Write these bytes (one command, a pipelined group of commands, or a
@@ -35,9 +35,10 @@ pub enum Step {
         wait: Wait,
     },
     /// Do the TLS handshake now, then call [`Machine::on_tls_established`].
-    /// RFC 3207 §4.2 / CVE-2011-0411: the driver must first check that no
-    /// byte is left over after the `220` reply to STARTTLS; if one is, it
-    /// must abort, because the server (or an attacker) sent it in the clear.
+    /// RFC 3207 §4.2 / CVE-2011-0411: the [`Connection`](crate::Connection)
+    /// first checks that no byte is left over after the `220` reply to
+    /// STARTTLS, and aborts if one is: the server (or an attacker) sent it
+    /// in the clear.
     StartTls,
     /// This machine has finished; collect its result.
     Done,
@@ -96,7 +97,7 @@ pub trait Machine {
     fn next_step(&mut self) -> Step;
     /// A complete reply arrived, for the oldest command still unanswered.
     /// An `Err` ends the conversation: the driver closes the connection.
-    fn on_reply(&mut self, reply: Reply) -> Result<(), SendError>;
+    fn on_reply(&mut self, reply: Reply) -> Result<(), ProtocolError>;
     /// The TLS handshake asked for by [`Step::StartTls`] succeeded.
     fn on_tls_established(&mut self) {}
 }

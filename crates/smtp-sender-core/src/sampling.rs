@@ -4,7 +4,7 @@
 //! The transcript keeps only the first and last lines of a message body
 //! anyway (smtp-wire's `TranscriptLimits`), but it looks at every line to
 //! do so, with an allocation or two per line: for a 100 MiB message that
-//! is more CPU time than encrypting it. So the driver gives it the first
+//! is more CPU time than encrypting it. So the connection gives it the first
 //! block of DATA content and the last one whole, and of each block in
 //! between only the ends of the lines that cross the block boundaries:
 //! whole lines in the middle are skipped, counted, and reported in one

@@ -8,8 +8,8 @@
 use smtp_wire::Reply;
 use smtp_wire::command::Command;
 
-use super::step::{Exchange, Machine, Step, Wait};
-use crate::error::SendError;
+use crate::error::ProtocolError;
+use crate::step::{Exchange, Machine, Step, Wait};
 
 /// Sends QUIT and reads the 221.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ impl Machine for Quit {
         self.exchange.next_step().unwrap_or(Step::Done)
     }
 
-    fn on_reply(&mut self, reply: Reply) -> Result<(), SendError> {
+    fn on_reply(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         // Whatever the server says, the session is over: the connection is
         // closed next either way (RFC 5321 §4.1.1.10).
         self.exchange.reply_arrived();

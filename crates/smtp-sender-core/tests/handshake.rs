@@ -1,12 +1,11 @@
-//! The handshake machine against scripted replies: every branch, no sockets.
+//! The handshake machine against scripted replies, through the connection:
+//! every branch, no sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use smtp_sender::client::{Handshake, HandshakeSettings};
-use smtp_sender::{Credentials, SendError, TlsMode};
-use smtp_wire::path::Domain;
-use support::script::run;
+use smtp_sender_core::{Credentials, Domain, Handshake, HandshakeSettings, ProtocolError, TlsMode};
+use support::script::{protocol_error, run};
 
 fn settings(tls: TlsMode) -> HandshakeSettings {
     HandshakeSettings {
@@ -61,11 +60,11 @@ fn ehlo_refused_otherwise_is_an_error() {
     let mut hs = Handshake::new(settings(TlsMode::None)).unwrap();
     let r = run(&mut hs, "220 mx\r\n550 go away\r\n");
     assert!(matches!(
-        r.result,
-        Err(SendError::Rejected {
+        r.protocol_error(),
+        ProtocolError::Rejected {
             command: "EHLO",
             ..
-        })
+        }
     ));
 }
 
@@ -73,24 +72,22 @@ fn ehlo_refused_otherwise_is_an_error() {
 fn greeting_554_and_421() {
     let mut hs = Handshake::new(settings(TlsMode::None)).unwrap();
     let r = run(&mut hs, "554 no SMTP service here\r\n");
-    let err = r.result.unwrap_err();
-    assert!(matches!(err, SendError::GreetingRefused(_)));
+    let err = protocol_error(r.result);
+    assert!(matches!(err, ProtocolError::GreetingRefused(_)));
     assert!(err.is_permanent());
     assert!(r.wrote.is_empty());
 
     let mut hs = Handshake::new(settings(TlsMode::None)).unwrap();
-    let err = run(&mut hs, "421 busy, try later\r\n").result.unwrap_err();
-    assert!(matches!(err, SendError::ServiceClosing(_)));
+    let err = protocol_error(run(&mut hs, "421 busy, try later\r\n").result);
+    assert!(matches!(err, ProtocolError::ServiceClosing(_)));
     assert!(err.is_temporary());
 }
 
 #[test]
 fn service_closing_at_ehlo() {
     let mut hs = Handshake::new(settings(TlsMode::None)).unwrap();
-    let err = run(&mut hs, "220 mx\r\n421 4.3.2 shutting down\r\n")
-        .result
-        .unwrap_err();
-    assert!(matches!(err, SendError::ServiceClosing(_)));
+    let err = protocol_error(run(&mut hs, "220 mx\r\n421 4.3.2 shutting down\r\n").result);
+    assert!(matches!(err, ProtocolError::ServiceClosing(_)));
     assert!(err.is_temporary());
 }
 
@@ -126,7 +123,10 @@ fn starttls_then_ehlo_again_and_forget_old_capabilities() {
 fn starttls_required_but_not_offered_stops_before_anything_else() {
     let mut hs = Handshake::new(with_credentials(settings(TlsMode::StartTls))).unwrap();
     let r = run(&mut hs, "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n");
-    assert!(matches!(r.result, Err(SendError::StartTlsUnavailable)));
+    assert!(matches!(
+        r.protocol_error(),
+        ProtocolError::StartTlsUnavailable
+    ));
     assert_eq!(r.lines(), ["EHLO client.example"], "no AUTH, no MAIL");
 }
 
@@ -137,8 +137,8 @@ fn starttls_required_but_refused() {
         &mut hs,
         "220 mx\r\n250-mx\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n",
     );
-    let err = r.result.as_ref().unwrap_err();
-    assert!(matches!(err, SendError::StartTlsRefused(_)));
+    let err = r.protocol_error();
+    assert!(matches!(err, ProtocolError::StartTlsRefused(_)));
     assert!(err.is_temporary());
     assert_eq!(r.lines(), ["EHLO client.example", "STARTTLS"]);
 }
@@ -219,7 +219,7 @@ fn classic_mode_with_starttls_learns_it_with_ehlo_then_says_helo() {
 fn classic_mode_cannot_authenticate() {
     let mut s = with_credentials(settings(TlsMode::Implicit));
     s.classic = true;
-    assert!(matches!(Handshake::new(s), Err(SendError::Config(_))));
+    assert!(matches!(Handshake::new(s), Err(ProtocolError::Config(_))));
 }
 
 #[test]
@@ -255,22 +255,24 @@ fn auth_login_when_plain_is_not_offered() {
 #[test]
 fn auth_failure_is_reported_by_class() {
     let mut hs = Handshake::new(with_credentials(settings(TlsMode::Implicit))).unwrap();
-    let err = run(
-        &mut hs,
-        "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n535 5.7.8 bad credentials\r\n",
-    )
-    .result
-    .unwrap_err();
-    assert!(matches!(err, SendError::AuthFailed(_)));
+    let err = protocol_error(
+        run(
+            &mut hs,
+            "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n535 5.7.8 bad credentials\r\n",
+        )
+        .result,
+    );
+    assert!(matches!(err, ProtocolError::AuthFailed(_)));
     assert!(err.is_permanent());
 
     let mut hs = Handshake::new(with_credentials(settings(TlsMode::Implicit))).unwrap();
-    let err = run(
-        &mut hs,
-        "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n454 4.7.0 try later\r\n",
-    )
-    .result
-    .unwrap_err();
+    let err = protocol_error(
+        run(
+            &mut hs,
+            "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n454 4.7.0 try later\r\n",
+        )
+        .result,
+    );
     assert!(err.is_temporary());
 }
 
@@ -281,7 +283,7 @@ fn unexpected_challenge_to_plain_is_cancelled() {
         &mut hs,
         "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n334 \r\n501 cancelled\r\n",
     );
-    assert!(matches!(r.result, Err(SendError::AuthFailed(_))));
+    assert!(matches!(r.protocol_error(), ProtocolError::AuthFailed(_)));
     assert_eq!(r.lines().last().unwrap(), "*");
 }
 
@@ -289,7 +291,7 @@ fn unexpected_challenge_to_plain_is_cancelled() {
 fn no_credentials_in_the_clear_unless_allowed() {
     let mut hs = Handshake::new(with_credentials(settings(TlsMode::None))).unwrap();
     let r = run(&mut hs, "220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n");
-    assert!(matches!(r.result, Err(SendError::AuthRequiresTls)));
+    assert!(matches!(r.protocol_error(), ProtocolError::AuthRequiresTls));
     assert_eq!(
         r.lines(),
         ["EHLO client.example"],
@@ -308,8 +310,26 @@ fn no_credentials_in_the_clear_unless_allowed() {
 fn auth_with_no_common_mechanism() {
     let mut hs = Handshake::new(with_credentials(settings(TlsMode::Implicit))).unwrap();
     let r = run(&mut hs, "220 mx\r\n250-mx\r\n250 AUTH CRAM-MD5 XOAUTH2\r\n");
-    match r.result {
-        Err(SendError::AuthUnavailable { offered }) => assert_eq!(offered, "CRAM-MD5 XOAUTH2"),
+    match r.protocol_error() {
+        ProtocolError::AuthUnavailable { offered } => assert_eq!(offered, "CRAM-MD5 XOAUTH2"),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[test]
+fn implicit_tls_comes_before_the_greeting() {
+    let mut s = settings(TlsMode::Implicit);
+    s.tls_active = false;
+    let mut hs = Handshake::new(s).unwrap();
+    let r = run(&mut hs, "220 mx\r\n250-mx\r\n250 STARTTLS\r\n");
+    r.result.as_ref().unwrap();
+    // RFC 8314 §3.3: TLS first; no STARTTLS on top of it, one EHLO.
+    assert_eq!(r.lines(), ["<TLS>", "EHLO client.example"]);
+    assert!(hs.server_info().tls);
+    assert!(
+        r.connection
+            .transcript()
+            .render()
+            .starts_with("-- TLS started --\nS: 220 mx\n")
+    );
 }

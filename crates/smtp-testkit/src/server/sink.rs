@@ -1,7 +1,7 @@
 //! A minimal, fast SMTP sink: accepts everything, answers at once, supports
 //! PIPELINING by answering every complete command in a batch with one write.
-//! Used by the throughput benchmark (`examples/bench_pipelining.rs`) and its
-//! test. Message content is parsed with the smtp-wire DataDecoder, so the
+//! Used by the sender's throughput benchmark (`bench_pipelining`) and its
+//! tests. Message content is parsed with the smtp-wire DataDecoder, so the
 //! count of delivered messages is exact.
 
 use std::net::SocketAddr;
