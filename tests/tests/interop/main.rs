@@ -92,9 +92,10 @@ impl Case {
     }
 
     /// Runs `body` in a fresh folder, unless the peer is missing or cannot
-    /// run here (then it says so on stderr and returns). `Ok` carries a short note of what
-    /// was checked; an error or a panic fails the test, with the folder
-    /// kept and named. With [`WORK_ENV`] set, the result is recorded.
+    /// run here (then it says so on stderr and returns). `Ok` carries a
+    /// short note of what was checked; an error or a panic fails the test,
+    /// with the folder kept and named. With [`WORK_ENV`] set, the result is
+    /// recorded.
     pub fn run(self, body: impl FnOnce(&Ctx, &Path) -> Result<String>) {
         smtp_peers::stop_peers_on_signal();
         let work = std::env::var_os(WORK_ENV).map(PathBuf::from);
