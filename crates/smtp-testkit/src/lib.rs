@@ -6,6 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
+//! | [`client`] | a raw, scripted SMTP client for tests of a receiver: exact bytes out, whole replies in |
 //!
 //! The SMTP smuggling vectors are not here but in
 //! [`smtp_wire::data::smuggling`]: the conformance suite uses them at run
@@ -15,3 +16,4 @@
 //! folder or to a git-ignored folder of the repository.
 
 pub mod certs;
+pub mod client;

@@ -34,10 +34,10 @@ impl ShutdownState {
 /// waiting for a command get `421 4.3.2` at once, sessions in the middle of
 /// a message (inside DATA, between BDAT chunks) may finish it within the
 /// grace period
-/// ([`Timeouts::shutdown_grace`](crate::config::Timeouts::shutdown_grace))
+/// ([`ServerConfig::shutdown_grace`](crate::config::ServerConfig::shutdown_grace))
 /// and then get `421 4.3.2`; [`Server::run`](crate::Server::run) returns
 /// when the last session has ended, at the latest
-/// [`Timeouts::shutdown_abort`](crate::config::Timeouts::shutdown_abort)
+/// [`ServerConfig::shutdown_abort`](crate::config::ServerConfig::shutdown_abort)
 /// after the grace period, when the sessions left are dropped.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
