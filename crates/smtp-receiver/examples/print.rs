@@ -24,20 +24,12 @@ impl Handler for Printer {
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
             message.extend_from_slice(chunk);
         }
-        let recipients: Vec<String> = envelope
-            .recipients
-            .iter()
-            .map(|r| r.to.to_string())
-            .collect();
-        let subject = smtp_mime::inspect(&message).subject;
-        println!(
-            "{id}: from {from} to {to}, {octets} octets, subject {subject:?}",
-            id = envelope.id,
-            from = envelope.from,
-            to = recipients.join(", "),
-            octets = message.len(),
-            subject = subject.unwrap_or_default(),
-        );
+        println!("{}: from {}", envelope.id, envelope.from);
+        for recipient in &envelope.recipients {
+            println!("  to {}", recipient.to);
+        }
+        let subject = smtp_mime::inspect(&message).subject.unwrap_or_default();
+        println!("  subject {subject:?}, {} octets", message.len());
         // Ok means "stored safely": the client gets 250 and forgets the
         // message. Here printing it was the whole job.
         Ok(())
@@ -56,10 +48,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build();
     let server = Server::bind(config, Printer).await?;
     println!("listening on {}", server.local_addrs()[0].addr);
-    let shutdown = server.shutdown_handle();
-    let running = tokio::spawn(server.run());
-    tokio::signal::ctrl_c().await?;
-    shutdown.shutdown();
-    running.await??;
+    // Until Ctrl-C; then a message in flight may finish.
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

@@ -133,11 +133,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "listening on {}, storing into {path}",
         server.local_addrs()[0].addr
     );
-    let shutdown = server.shutdown_handle();
-    let running = tokio::spawn(server.run());
-    tokio::signal::ctrl_c().await?;
-    shutdown.shutdown();
-    running.await??;
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }
 

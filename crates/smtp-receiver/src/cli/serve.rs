@@ -150,13 +150,16 @@ async fn run<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()>
     stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
 
-    let shutdown = server.shutdown_handle();
-    let running = tokio::spawn(server.run());
-    wait_for_signal().await?;
-    eprintln!("smtp-receive: shutting down");
-    shutdown.shutdown();
-    running.await.context("server task failed")??;
-    Ok(())
+    let mut signal_failed = None;
+    server
+        .run_until(async {
+            if let Err(error) = wait_for_signal().await {
+                signal_failed = Some(error);
+            }
+            eprintln!("smtp-receive: shutting down");
+        })
+        .await?;
+    signal_failed.map_or(Ok(()), Err)
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM.

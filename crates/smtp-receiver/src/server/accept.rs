@@ -12,7 +12,7 @@ use tokio::time::{sleep_until, timeout, timeout_at};
 
 use super::connection::Io;
 use super::listener::Listener;
-use super::shutdown::ShutdownState;
+use super::shutdown::{ShutdownState, draining};
 use super::{Shared, driver};
 use crate::config::ListenerKind;
 use crate::handler::Backend;
@@ -79,22 +79,12 @@ pub(super) async fn run_session<B: Backend>(
 /// handshake, a write to a client that does not read), so a shutdown always
 /// completes. Never resolves while the server runs.
 async fn abort_at_hard_deadline(mut shutdown: watch::Receiver<ShutdownState>, abort: Duration) {
-    let grace_deadline = shutdown
-        .wait_for(ShutdownState::is_draining)
-        .await
-        .ok()
-        .and_then(|state| state.grace_deadline());
-    match grace_deadline {
-        Some(deadline) => sleep_until(deadline + abort).await,
-        None => std::future::pending().await,
-    }
+    sleep_until(draining(&mut shutdown).await + abort).await;
 }
 
 /// Resolves once the server has begun to shut down.
 pub(super) async fn shutdown_began(shared: &Shared) {
-    let mut state = shared.shutdown.subscribe();
-    // Only fails if the sender is gone, and `shared` holds it.
-    let _ = state.wait_for(ShutdownState::is_draining).await;
+    draining(&mut shared.shutdown.subscribe()).await;
 }
 
 /// After the accept loops stopped: waits for the sessions, at most until

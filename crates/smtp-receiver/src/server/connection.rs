@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use super::shutdown::ShutdownState;
+use super::shutdown::{ShutdownState, draining};
 use crate::session::{Event, Session};
 
 /// Any byte stream a session can run over: TCP, a Unix socket, an
@@ -200,9 +200,9 @@ impl Connection {
         };
         let outcome = tokio::select! {
             outcome = until(session.poll_timeout(), read) => outcome,
-            grace = shutdown_began(shutdown), if watch_shutdown => {
+            grace = draining(shutdown), if watch_shutdown => {
                 self.shutdown_told = true;
-                session.begin_shutdown(grace);
+                session.begin_shutdown(grace.into_std());
                 return Ok(());
             }
         };
@@ -321,20 +321,5 @@ async fn until<F: Future>(deadline: Option<std::time::Instant>, future: F) -> Op
             tokio::time::timeout_at(deadline, future).await.ok()
         }
         None => Some(future.await),
-    }
-}
-
-/// Resolves with the end of the grace period when the server begins to
-/// shut down; never while it runs.
-async fn shutdown_began(shutdown: &mut watch::Receiver<ShutdownState>) -> std::time::Instant {
-    let grace_deadline = shutdown
-        .wait_for(ShutdownState::is_draining)
-        .await
-        .ok()
-        .and_then(|state| state.grace_deadline());
-    match grace_deadline {
-        Some(deadline) => deadline.into_std(),
-        // The server is gone (or running): nobody will ask.
-        None => std::future::pending().await,
     }
 }

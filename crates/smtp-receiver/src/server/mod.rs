@@ -218,6 +218,25 @@ impl<B: Backend> Server<B> {
         Ok(())
     }
 
+    /// [`run`](Self::run) until `stop` resolves (Ctrl-C, say), then shuts
+    /// down gracefully as [`ShutdownHandle::shutdown`] does.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: smtp_receiver::Server<smtp_receiver::SinkHandler>) -> Result<(), smtp_receiver::ServerError> {
+    /// server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+    /// # }
+    /// ```
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let shutdown = self.shutdown_handle();
+        let running = self.run();
+        tokio::pin!(running);
+        tokio::select! {
+            result = &mut running => return result,
+            () = stop => shutdown.shutdown(),
+        }
+        running.await
+    }
+
     /// Serves connections from `listener` (see [`Listener`]) until shut
     /// down, then waits for its sessions as [`run`](Self::run) does.
     /// Connections from it speak `kind` (implicit TLS needs `config.tls`).

@@ -27,6 +27,21 @@ impl ShutdownState {
     }
 }
 
+/// Waits until the server begins to shut down, and gives the end of the
+/// grace period. Never resolves while the server runs (nor once it is
+/// gone: then nobody will ask).
+pub(crate) async fn draining(shutdown: &mut watch::Receiver<ShutdownState>) -> Instant {
+    let grace_deadline = shutdown
+        .wait_for(ShutdownState::is_draining)
+        .await
+        .ok()
+        .and_then(|state| state.grace_deadline());
+    match grace_deadline {
+        Some(deadline) => deadline,
+        None => std::future::pending().await,
+    }
+}
+
 /// Asks a running [`Server`](crate::Server) to shut down. Cheap to clone;
 /// get one with [`Server::shutdown_handle`](crate::Server::shutdown_handle).
 ///
