@@ -5,9 +5,9 @@
 //! a state machine that never touches a socket, a clock, a file or a
 //! thread: bytes and the time go in, replies, events and deadlines come
 //! out. It depends on `smtp-wire` and `memchr` only, so the compiler
-//! guarantees it: there is no tokio here to call. The `smtp-receiver` crate
-//! drives it over tokio; anything else can (a test, a fuzzer, another
-//! runtime).
+//! guarantees it: there is no async runtime here to call. The
+//! `smtp-receiver` crate drives it; anything else can (a test, a fuzzer,
+//! another runtime).
 //!
 //! | module | what |
 //! |---|---|
@@ -16,49 +16,23 @@
 //! | [`replies`] | every reply the session sends, with its RFC |
 //! | [`trace`] | `Return-Path:` / `Received:` lines, queue ids, RFC 5322 dates |
 //!
-//! Drive it by hand to see the exchange (this is what the tokio driver
-//! does, with sockets around it):
+//! Driving it is a loop: give it the bytes read so far and the time,
+//! write what it queues, answer its questions (`tests/by_hand.rs` is this
+//! loop, with assertions):
 //!
-//! ```
-//! use std::sync::Arc;
-//! use std::time::{Instant, SystemTime};
-//! use smtp_receiver_core::config::{RecipientPolicy, SessionConfig};
-//! use smtp_receiver_core::{ConnectionInfo, Event, ListenerKind, Session};
-//!
-//! let mut config = SessionConfig::new("mx.example.org");
-//! config.recipients = RecipientPolicy::domains(["example.org"]);
-//! let info = ConnectionInfo::new(
-//!     "192.0.2.1:40000".parse().unwrap(),
-//!     "192.0.2.2:25".parse().unwrap(),
-//!     ListenerKind::Plain,
-//! );
-//! let mut session = Session::new(Arc::new(config), info);
-//! let (now, wall) = (Instant::now(), SystemTime::now()); // the driver reads the clocks
-//! let input = b"EHLO client.example\r\nNOOP\r\n";
-//! let mut body = Vec::new();
-//! let mut used = 0;
-//! loop {
-//!     let (n, event) = session.poll(&input[used..], &mut body, now, wall);
-//!     used += n;
-//!     match event {
-//!         Event::Ask(_) => session.answer(Ok(())), // the application says yes
-//!         Event::NeedMore => break,
-//!         other => panic!("unexpected {other:?}"),
-//!     }
-//! }
-//! let output = String::from_utf8(session.take_output()).unwrap();
-//! assert!(output.starts_with("220 mx.example.org"));
-//! assert!(output.contains("250-PIPELINING\r\n"));
-//! assert!(output.ends_with("250 2.0.0 OK\r\n"));
-//! // Waiting for the next command: five minutes (RFC 5321 §4.5.3.2.7).
-//! assert_eq!(session.poll_timeout(), Some(now + std::time::Duration::from_secs(300)));
+//! ```text
+//! poll(input, body, now, wall) ─▶ Ask(Hello { c.example })   ─▶ answer(Ok(()))
+//!                              ─▶ NeedMore                   ─▶ write take_output(): "220 ...", "250-..."
+//!                                                               read more, but not past poll_timeout()
+//!                              ─▶ Message(envelope), Body, BodyEnd ─▶ finish_message(Ok(()))
+//! deadline passed              ─▶ handle_timeout(now)        ─▶ "421 4.4.2 ..." and Close
 //! ```
 //!
 //! ## Invariants
 //!
-//! * No IO and no clock: no `tokio`, `std::net` sockets, `std::fs`,
-//!   `std::process`, `std::thread`, `std::env`, `Instant::now` or
-//!   `SystemTime::now` outside tests (a workspace test checks it).
+//! * No IO and no clock: no networking, files, processes, threads or
+//!   environment, and no reading of either clock outside tests; addresses
+//!   are `core::net` values (a workspace test checks the sources).
 //! * Replies leave in the order of the commands, exactly one per command
 //!   (RFC 2920), from one output queue.
 //! * A `250` to a message is given only once the application accepted it
