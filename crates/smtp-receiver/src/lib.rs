@@ -89,9 +89,15 @@ pub mod users;
 /// The sans-IO session, re-exported from `smtp-receiver-core`.
 pub use smtp_receiver_core as session;
 
-pub use config::{ServerConfig, ServerConfigBuilder};
+pub use config::{
+    AuthPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder, SessionConfig,
+    Timeouts, TranscriptHook,
+};
 pub use handler::{Backend, Handler};
-pub use maildir::{Maildir, MaildirHandler};
+pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};
+/// The TLS library of [`ServerConfig::tls`], re-exported so that its types
+/// match the ones this crate was built with.
+pub use rustls;
 pub use server::{
     Accepted, BodyError, BoundListener, Listener, MessageBody, NO_ADDRESS, Server, ServerError,
     ShutdownHandle,
