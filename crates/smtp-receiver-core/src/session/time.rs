@@ -10,7 +10,8 @@
 //! [`DATA_BLOCK`] must arrive within the data-block deadline. So a client
 //! that trickles one octet every few seconds is still cut off. The same
 //! deadline bounds the writing of our replies (the driver writes them
-//! while the session waits), so a client that never reads cannot hold a
+//! while the session waits, and replies written before that, a flush or
+//! the 354, start it afresh), so a client that never reads cannot hold a
 //! session either.
 
 use std::time::Instant;
@@ -132,7 +133,9 @@ impl Session {
             Event::NeedMore if matches!(self.phase, Phase::Body | Phase::SkipChunk { .. }) => {
                 (Wait::Data, timeouts.data_block)
             }
-            Event::NeedMore => (Wait::Command, timeouts.command),
+            // Replies about to be written (a flush, the 354) get the
+            // command deadline afresh once a line has completed.
+            Event::NeedMore | Event::Flush | Event::Message(_) => (Wait::Command, timeouts.command),
             Event::StartTls { .. } => (Wait::Handshake, timeouts.tls_handshake),
             Event::Close if !timer.spent => (Wait::Closing, timeouts.command),
             _ => return,

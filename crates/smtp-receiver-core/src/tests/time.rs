@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::harness::{Harness, config};
-use crate::Abort;
+use super::harness::{Harness, config, wall_clock};
+use crate::{Abort, Event};
 
 const SEC: Duration = Duration::from_secs(1);
 const ENVELOPE: &str = "EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\n";
@@ -65,6 +65,21 @@ fn message_data_has_three_minutes_per_64_kib_block() {
     assert!(h.send("").starts_with("421 4.4.2 "), "cut off");
     assert_eq!(h.aborts, [Abort::Timeout]);
     assert!(h.messages.is_empty());
+}
+
+/// RFC 5321 §4.5.3.2.2: the client waits for the 354; writing it gets a
+/// full command deadline however long the DATA line took.
+#[test]
+fn the_354_is_written_within_a_fresh_command_deadline() {
+    let mut h = Harness::greeted();
+    h.send(ENVELOPE);
+    h.now += 299 * SEC;
+    let (_, event) = h
+        .session
+        .poll(b"DATA\r\n", &mut Vec::new(), h.now, wall_clock());
+    assert!(matches!(event, Event::Message(_)), "{event:?}");
+    assert!(h.session.output().starts_with(b"354 "));
+    assert_eq!(deadline_in(&h), Some(300));
 }
 
 #[test]
