@@ -6,6 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
+//! | [`client`] | a raw, scripted SMTP client for tests of a receiver: exact bytes out, whole replies in |
 //! | [`server`] | a scripted SMTP server (TCP, implicit TLS, or an in-memory pipe) that says what each test tells it to, and a fast sink that accepts everything |
 //!
 //! The SMTP smuggling vectors are not here but in
@@ -16,4 +17,5 @@
 //! folder or to a git-ignored folder of the repository.
 
 pub mod certs;
+pub mod client;
 pub mod server;
