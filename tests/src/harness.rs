@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use smtp_receiver::config::{ListenerKind, RecipientPolicy, ServerConfig};
-use smtp_receiver::server::tls::load_tls_config;
 use smtp_receiver::{MaildirHandler, Server, ServerError, ShutdownHandle, Users, WithUsers};
 use smtp_sender::{ClientConfig, Credentials, TlsMode};
 use tokio::task::JoinHandle;
@@ -38,7 +37,7 @@ pub enum HarnessError {
     Maildir(#[from] smtp_receiver::maildir::MaildirError),
     /// TLS material could not be loaded.
     #[error("loading the certificate: {0}")]
-    Tls(#[from] smtp_receiver::server::tls::TlsError),
+    Tls(#[from] smtp_receiver::TlsError),
     /// A listener is missing (should not happen).
     #[error("the receiver has no {0} listener")]
     NoListener(&'static str),
@@ -110,7 +109,7 @@ impl Receiver {
         let mut config = ServerConfig::new(SERVER_NAME);
         config.listen_plain(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.listen_tls(SocketAddr::from(([127, 0, 0, 1], 0)));
-        config.tls = Some(load_tls_config(&pki.server_cert, &pki.server_key)?);
+        config.load_tls(&pki.server_cert, &pki.server_key)?;
         config.session.recipients = RecipientPolicy::domains([DOMAIN]);
         config.session.auth.enabled = true;
         // Every test client comes from 127.0.0.1: the per-address limit

@@ -1,212 +1,35 @@
-//! Configuration: who we are, what we accept, and every limit, with safe defaults.
+//! Configuration: who we are, what we accept, every limit, with safe defaults.
 //!
-//! [`SessionConfig`] is all the sans-IO [`Session`](crate::session::Session)
-//! needs (no clocks, no sockets); [`ServerConfig`] adds what the network
-//! driver needs: listeners, TLS, timeouts, connection limits and the
-//! transcript hook.
+//! [`SessionConfig`] (from `smtp-receiver-core`) is all the sans-IO
+//! session needs: limits, timeouts, recipients, AUTH policy.
+//! [`ServerConfig`] adds what the network side needs: listeners, TLS, the
+//! shutdown periods and the transcript hook. Build one with
+//! [`ServerConfig::builder`], or start from [`ServerConfig::new`] and set
+//! the public fields.
 //!
 //! ```
-//! use smtp_receiver::config::{ServerConfig, RecipientPolicy};
-//! let mut config = ServerConfig::new("mx.example.org");
-//! config.listen_plain("127.0.0.1:0".parse().unwrap());
-//! config.session.recipients = RecipientPolicy::domains(["example.org"]);
-//! config.session.limits.message_size = 10 * 1024 * 1024;
+//! use smtp_receiver::config::{RecipientPolicy, ServerConfig};
+//! let config = ServerConfig::builder("mx.example.org")
+//!     .listen_plain("127.0.0.1:0".parse().unwrap())
+//!     .recipients(RecipientPolicy::domains(["example.org"]))
+//!     .message_size(10 * 1024 * 1024)
+//!     .build();
 //! assert_eq!(config.session.limits.recipients, 100);
+//! assert_eq!(config.session.limits.message_size, 10 * 1024 * 1024);
 //! ```
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_wire::Transcript;
 
-use crate::handler::ConnectionInfo;
-
-/// Size and count limits. Every field has a safe default ([`Limits::default`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest command line, CRLF included. RFC 5321 §4.5.3.1.4: 512 octets.
-    pub command_line: usize,
-    /// Longest SASL response line during AUTH, CRLF included.
-    /// RFC 4954 §4: AUTH lines may be up to 12288 octets.
-    pub auth_line: usize,
-    /// Longest text line in a message, CRLF included; `None` accepts any length.
-    /// RFC 5321 §4.5.3.1.6: 1000 octets.
-    pub text_line: Option<usize>,
-    /// Largest message accepted, in octets (advertised as `SIZE`, RFC 1870).
-    pub message_size: u64,
-    /// Recipients per message. RFC 5321 §4.5.3.1.8 asks for at least 100;
-    /// beyond the limit RCPT gets 452 4.5.3 (§4.5.3.1.10).
-    pub recipients: usize,
-    /// Protocol errors (500-504, 555) per session before 421 and close.
-    pub errors: u32,
-    /// Failed AUTH attempts per session before 421 and close.
-    pub auth_failures: u32,
-    /// Simultaneous sessions in total; beyond it a new connection gets 421.
-    pub connections: usize,
-    /// Simultaneous sessions from one client IP address.
-    pub connections_per_ip: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            command_line: smtp_wire::MAX_COMMAND_LINE,
-            auth_line: 12288,
-            text_line: Some(smtp_wire::MAX_TEXT_LINE),
-            message_size: 25 * 1024 * 1024,
-            recipients: 100,
-            errors: 10,
-            auth_failures: 3,
-            connections: 256,
-            connections_per_ip: 16,
-        }
-    }
-}
-
-/// Which recipients RCPT accepts, so that the receiver is never an open relay.
-///
-/// `<Postmaster>` and `postmaster@<hostname>` are always accepted
-/// (RFC 5321 §4.5.1); everything else must match this policy or gets
-/// `550 5.7.1` (relay denied).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecipientPolicy {
-    /// Only mailboxes in these domains (compared ignoring ASCII case).
-    /// The default is an empty list: nothing but postmaster.
-    Domains(Vec<String>),
-    /// Any recipient (test set-ups). Mail is only ever stored, never forwarded.
-    AcceptAny,
-}
-
-impl Default for RecipientPolicy {
-    fn default() -> Self {
-        RecipientPolicy::Domains(Vec::new())
-    }
-}
-
-impl RecipientPolicy {
-    /// A policy accepting mailboxes in the given domains.
-    pub fn domains<I, S>(domains: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        RecipientPolicy::Domains(domains.into_iter().map(Into::into).collect())
-    }
-
-    /// True when `domain` is one we accept mail for.
-    pub fn accepts_domain(&self, domain: &smtp_wire::path::Domain) -> bool {
-        match self {
-            RecipientPolicy::AcceptAny => true,
-            RecipientPolicy::Domains(list) => list.iter().any(|d| domain.eq_ignore_case(d)),
-        }
-    }
-}
-
-/// When AUTH is offered and accepted (RFC 4954).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AuthPolicy {
-    /// Offer AUTH PLAIN LOGIN at all (off by default: the application must
-    /// implement [`Handler::auth`](crate::Handler::auth)).
-    pub enabled: bool,
-    /// MAIL is refused with 530 5.7.0 until the client has authenticated.
-    pub required: bool,
-    /// Offer and accept AUTH without TLS when the client is on a loopback
-    /// address. Off by default: credentials only travel inside TLS.
-    pub allow_plaintext_on_loopback: bool,
-}
-
-/// Everything the sans-IO session needs.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// Our name: greeting, EHLO reply, `Received: by`.
-    pub hostname: String,
-    /// Size and count limits.
-    pub limits: Limits,
-    /// Which recipients are ours.
-    pub recipients: RecipientPolicy,
-    /// AUTH policy.
-    pub auth: AuthPolicy,
-    /// Whether STARTTLS can be offered (set by the server when a TLS
-    /// certificate is configured).
-    pub starttls: bool,
-    /// Add an `X-Original-To:` trace header listing the envelope recipients
-    /// (on by default; the Maildir keeps one file per message, and this is
-    /// where its recipients are recorded).
-    pub record_recipients: bool,
-}
-
-impl SessionConfig {
-    /// A configuration with safe defaults for host `hostname`.
-    pub fn new(hostname: impl Into<String>) -> Self {
-        SessionConfig {
-            hostname: hostname.into(),
-            limits: Limits::default(),
-            recipients: RecipientPolicy::Domains(Vec::new()),
-            auth: AuthPolicy::default(),
-            starttls: false,
-            record_recipients: true,
-        }
-    }
-}
-
-/// Timeouts, applied as deadlines: per command line and per block of
-/// message data, never per read, so a client that trickles one byte every
-/// few seconds is still cut off (RFC 5321 §4.5.3.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Time allowed to send one complete command line, and to accept a
-    /// reply we write. RFC 5321 §4.5.3.2.7: at least 5 minutes.
-    pub command: Duration,
-    /// Time allowed for each [`DATA_BLOCK`] octets of message data.
-    /// RFC 5321 §4.5.3.2.5: 3 minutes per data block.
-    pub data_block: Duration,
-    /// Time allowed for a TLS handshake (implicit TLS or after STARTTLS).
-    pub tls_handshake: Duration,
-    /// On shutdown, how long sessions in the middle of a message may take
-    /// to finish it before they get 421 4.3.2.
-    pub shutdown_grace: Duration,
-    /// After the grace period, how long sessions may take to send their
-    /// 421 and close before their tasks are dropped wherever they are (in
-    /// the application, a TLS handshake, a write to a client that does not
-    /// read). A shutdown always completes within `shutdown_grace +
-    /// shutdown_abort`.
-    pub shutdown_abort: Duration,
-}
-
-/// The size of a "data block" for [`Timeouts::data_block`]: 64 KiB.
-pub const DATA_BLOCK: usize = 64 * 1024;
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            command: Duration::from_secs(5 * 60),
-            data_block: Duration::from_secs(3 * 60),
-            tls_handshake: Duration::from_secs(60),
-            shutdown_grace: Duration::from_secs(30),
-            shutdown_abort: Duration::from_secs(5),
-        }
-    }
-}
-
-/// How a listener speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ListenerKind {
-    /// Plain SMTP; STARTTLS offered when a certificate is configured (RFC 3207).
-    Plain,
-    /// TLS from the first byte, the "port 465" style (RFC 8314 §3.3).
-    ImplicitTls,
-}
-
-impl fmt::Display for ListenerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ListenerKind::Plain => "smtp",
-            ListenerKind::ImplicitTls => "smtps",
-        })
-    }
-}
+pub use smtp_receiver_core::config::{
+    AuthPolicy, DATA_BLOCK, Limits, RecipientPolicy, SessionConfig, Timeouts,
+};
+pub use smtp_receiver_core::{ConnectionInfo, ListenerKind};
 
 /// One address to listen on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,16 +46,24 @@ pub type TranscriptHook = Arc<dyn Fn(&ConnectionInfo, &Transcript) + Send + Sync
 
 /// Everything a [`Server`](crate::Server) needs.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
-    /// The protocol side.
+    /// The protocol side: limits, timeouts, recipients, AUTH.
     pub session: SessionConfig,
-    /// Addresses to listen on.
+    /// Addresses [`Server::bind`](crate::Server::bind) listens on.
     pub listeners: Vec<Listen>,
     /// TLS configuration (certificate and key). Enables STARTTLS on plain
     /// listeners; required for implicit-TLS listeners.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Deadlines.
-    pub timeouts: Timeouts,
+    /// On shutdown, how long sessions in the middle of a message may take
+    /// to finish it before they get 421 4.3.2 (RFC 5321 §3.8).
+    pub shutdown_grace: Duration,
+    /// After the grace period, how long sessions may take to send their
+    /// 421 and close before their tasks are dropped wherever they are (in
+    /// the application, a TLS handshake, a write to a client that does not
+    /// read). A shutdown always completes within `shutdown_grace +
+    /// shutdown_abort`.
+    pub shutdown_abort: Duration,
     /// Receives each session's transcript when it ends (e.g. `-v`).
     pub transcript: Option<TranscriptHook>,
 }
@@ -243,7 +74,8 @@ impl fmt::Debug for ServerConfig {
             .field("session", &self.session)
             .field("listeners", &self.listeners)
             .field("tls", &self.tls.is_some())
-            .field("timeouts", &self.timeouts)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("shutdown_abort", &self.shutdown_abort)
             .field("transcript", &self.transcript.is_some())
             .finish()
     }
@@ -256,9 +88,15 @@ impl ServerConfig {
             session: SessionConfig::new(hostname),
             listeners: Vec::new(),
             tls: None,
-            timeouts: Timeouts::default(),
+            shutdown_grace: Duration::from_secs(30),
+            shutdown_abort: Duration::from_secs(5),
             transcript: None,
         }
+    }
+
+    /// A builder starting from [`ServerConfig::new`].
+    pub fn builder(hostname: impl Into<String>) -> ServerConfigBuilder {
+        ServerConfigBuilder(ServerConfig::new(hostname))
     }
 
     /// Adds a plain listener (STARTTLS offered when TLS is configured).
@@ -279,6 +117,13 @@ impl ServerConfig {
         self
     }
 
+    /// Loads the certificate chain (leaf first) and the private key from
+    /// PEM files into [`tls`](Self::tls).
+    pub fn load_tls(&mut self, cert: &Path, key: &Path) -> Result<&mut Self, smtp_io::TlsError> {
+        self.tls = Some(smtp_io::tls::server_config_from_pem_files(cert, key)?);
+        Ok(self)
+    }
+
     /// Calls `hook` with each session's transcript when the session ends.
     pub fn on_transcript(
         &mut self,
@@ -286,5 +131,89 @@ impl ServerConfig {
     ) -> &mut Self {
         self.transcript = Some(Arc::new(hook));
         self
+    }
+}
+
+/// Builds a [`ServerConfig`] in one expression; see the [module](self) example.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServerConfigBuilder(ServerConfig);
+
+impl ServerConfigBuilder {
+    /// Adds a plain listener (STARTTLS offered when TLS is configured).
+    pub fn listen_plain(mut self, addr: SocketAddr) -> Self {
+        self.0.listen_plain(addr);
+        self
+    }
+
+    /// Adds an implicit-TLS listener (RFC 8314).
+    pub fn listen_tls(mut self, addr: SocketAddr) -> Self {
+        self.0.listen_tls(addr);
+        self
+    }
+
+    /// The TLS configuration: STARTTLS on plain listeners, and what
+    /// implicit-TLS listeners present.
+    pub fn tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.0.tls = Some(tls);
+        self
+    }
+
+    /// Which recipients are ours (RFC 5321 §7.1: never an open relay).
+    pub fn recipients(mut self, policy: RecipientPolicy) -> Self {
+        self.0.session.recipients = policy;
+        self
+    }
+
+    /// When AUTH is offered and required (RFC 4954).
+    pub fn auth(mut self, policy: AuthPolicy) -> Self {
+        self.0.session.auth = policy;
+        self
+    }
+
+    /// Every limit at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.0.session.limits = limits;
+        self
+    }
+
+    /// The largest message accepted, in octets (advertised as `SIZE`, RFC 1870).
+    pub fn message_size(mut self, octets: u64) -> Self {
+        self.0.session.limits.message_size = octets;
+        self
+    }
+
+    /// The session's deadlines (RFC 5321 §4.5.3.2).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.0.session.timeouts = timeouts;
+        self
+    }
+
+    /// How long a message in flight may take to finish at shutdown, and
+    /// how long after that sessions are dropped.
+    pub fn shutdown(mut self, grace: Duration, abort: Duration) -> Self {
+        self.0.shutdown_grace = grace;
+        self.0.shutdown_abort = abort;
+        self
+    }
+
+    /// Whether to add `X-Original-To:` with the envelope recipients.
+    pub fn record_recipients(mut self, record: bool) -> Self {
+        self.0.session.record_recipients = record;
+        self
+    }
+
+    /// Calls `hook` with each session's transcript when the session ends.
+    pub fn on_transcript(
+        mut self,
+        hook: impl Fn(&ConnectionInfo, &Transcript) + Send + Sync + 'static,
+    ) -> Self {
+        self.0.on_transcript(hook);
+        self
+    }
+
+    /// The configuration.
+    pub fn build(self) -> ServerConfig {
+        self.0
     }
 }

@@ -3,87 +3,98 @@
 //!
 //! The library holds the RFC 5321 conversation and enforces its rules
 //! (command order, limits, relay policy, TLS before AUTH); the
-//! application implements [`Handler`] and answers the questions that are
-//! its business: is this client welcome, are these credentials right,
-//! this sender, this recipient, and what to do with the message. Each
-//! method returns `Result<(), Reply>`: `Err(reply)` refuses with exactly
-//! the code and text the application chooses.
+//! application answers the questions that are its business: is this
+//! client welcome ([`Backend::connect`]), are these credentials right,
+//! this sender, this recipient, and what to do with the message
+//! ([`Handler`]). Each answer is a `Result`: `Err(reply)` refuses with
+//! exactly the code and text the application chooses.
 //!
-//! One clone of the handler serves one connection, so per-session state
-//! (who authenticated, how many messages) can live in plain fields, and
-//! shared state goes behind an `Arc`.
+//! A [`Backend`] makes one [`Handler`] per connection, so per-session
+//! state (who authenticated, how many messages) lives in plain fields, and
+//! shared state goes behind an `Arc` in the backend. A handler that is
+//! `Clone` is its own backend: it is cloned for each connection.
 
 use std::future::Future;
-use std::net::SocketAddr;
-use std::time::SystemTime;
 
 use smtp_wire::Reply;
 use smtp_wire::param::{MailParams, RcptParams};
 use smtp_wire::path::{Domain, ForwardPath, ReversePath};
+use smtp_wire::sasl::{Credentials, Mechanism};
 
-use crate::config::ListenerKind;
 use crate::server::MessageBody;
-use crate::session::{Credentials, replies};
+use crate::session::replies;
+use crate::{ConnectionInfo, Envelope};
 
-/// The network side of a session, as the application sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Our address (the listener's).
-    pub local: SocketAddr,
-    /// Which kind of listener accepted the connection.
-    pub listener: ListenerKind,
-}
-
-/// One accepted recipient.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipient {
-    /// The forward-path from RCPT TO.
-    pub to: ForwardPath,
-    /// Its parameters.
-    pub params: RcptParams,
-}
-
-/// Everything known about a message when its body starts to arrive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Envelope {
-    /// The queue id: in the `Received:` line and in the final
-    /// `250 2.0.0 Ok: queued as <id>`. Unique on this host, letters and digits.
-    pub id: String,
-    /// MAIL FROM.
-    pub from: ReversePath,
-    /// MAIL FROM's parameters (SIZE, BODY, SMTPUTF8, ...).
-    pub mail_params: MailParams,
-    /// The accepted recipients, in order (at least one).
-    pub recipients: Vec<Recipient>,
-    /// The client's EHLO/HELO name.
-    pub helo: Domain,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Whether the session is inside TLS.
-    pub tls: bool,
-    /// The user name the client authenticated as, if it did.
-    pub authenticated: Option<String>,
-    /// When the message started to arrive.
-    pub received_at: SystemTime,
-    /// The trace header lines (`Return-Path:`, `X-Original-To:`,
-    /// `Received:`) that the body stream yields before the message itself
-    /// (RFC 5321 §4.4), kept here for reference.
-    pub trace: Vec<u8>,
-}
-
-/// The application's side of a session. Every method but [`data`](Handler::data)
-/// has a default that accepts (and [`auth`](Handler::auth), which refuses).
+/// Makes the [`Handler`] of each connection (go-smtp's `Backend`).
 ///
 /// Methods are declared as `fn ... -> impl Future + Send`; implement them
 /// with `async fn`.
 ///
 /// ```
-/// use smtp_receiver::{Envelope, Handler, MessageBody};
-/// use smtp_wire::Reply;
-/// use smtp_wire::param::RcptParams;
-/// use smtp_wire::path::ForwardPath;
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use smtp_receiver::{Backend, ConnectionInfo, Envelope, Handler, MessageBody, Reply};
+///
+/// /// Numbers the connections; refuses one network.
+/// struct Numbered { next: AtomicU64 }
+///
+/// struct Numbered1 { number: u64 }
+///
+/// impl Backend for Numbered {
+///     type Handler = Numbered1;
+///     async fn connect(&self, info: &ConnectionInfo) -> Result<Numbered1, Reply> {
+///         if info.peer.ip().to_string().starts_with("198.51.100.") {
+///             return Err(Reply::new(554, "not from there"));
+///         }
+///         Ok(Numbered1 { number: self.next.fetch_add(1, Ordering::Relaxed) })
+///     }
+/// }
+///
+/// impl Handler for Numbered1 {
+///     async fn data(&mut self, _: &Envelope, body: &mut MessageBody<'_>) -> Result<(), Reply> {
+///         while body.chunk().await.map_err(|e| e.reply())?.is_some() {}
+///         Ok(())
+///     }
+///
+///     async fn disconnect(&mut self) {
+///         println!("connection {} ended", self.number);
+///     }
+/// }
+/// ```
+pub trait Backend: Send + Sync + 'static {
+    /// The per-connection session.
+    type Handler: Handler;
+
+    /// A client connected (on an implicit-TLS listener, after the
+    /// handshake). `Err` sends that reply instead of the greeting and
+    /// closes (RFC 5321 §3.1: a 554 greeting).
+    fn connect(
+        &self,
+        info: &ConnectionInfo,
+    ) -> impl Future<Output = Result<Self::Handler, Reply>> + Send;
+}
+
+/// A handler that can be cloned is its own backend: each connection gets
+/// a clone (so `Server::bind(config, MaildirHandler::open(..)?)` works).
+impl<H: Handler + Clone + Sync> Backend for H {
+    type Handler = H;
+
+    fn connect(&self, _: &ConnectionInfo) -> impl Future<Output = Result<H, Reply>> + Send {
+        let handler = self.clone();
+        async move { Ok(handler) }
+    }
+}
+
+/// The application's side of one connection (go-smtp's `Session`). Every
+/// method but [`data`](Handler::data) has a default that accepts (and
+/// [`auth`](Handler::auth), which refuses).
+///
+/// Methods are declared as `fn ... -> impl Future + Send`; implement them
+/// with `async fn`. [`MessageBody::from_bytes`] makes a body for unit tests
+/// of `data`.
+///
+/// ```
+/// use smtp_receiver::{Envelope, ForwardPath, Handler, MessageBody, RcptParams, Reply};
 ///
 /// /// Counts the octets of every message sent to one mailbox; refuses the rest.
 /// #[derive(Clone, Default)]
@@ -105,14 +116,7 @@ pub struct Envelope {
 ///     }
 /// }
 /// ```
-pub trait Handler: Clone + Send + 'static {
-    /// A client connected. `Err` sends that reply instead of the greeting
-    /// and closes (RFC 5321 §3.1: a 554 greeting).
-    fn connect(&mut self, info: &ConnectionInfo) -> impl Future<Output = Result<(), Reply>> + Send {
-        let _ = info;
-        async { Ok(()) }
-    }
-
+pub trait Handler: Send + 'static {
     /// EHLO (`extended`) or HELO with the client's name. Called again after
     /// STARTTLS, when the client must greet anew (RFC 3207 §4.2).
     fn ehlo(
@@ -130,9 +134,10 @@ pub trait Handler: Clone + Send + 'static {
     /// failures and closes the session after too many.
     fn auth(
         &mut self,
+        mechanism: Mechanism,
         credentials: &Credentials,
     ) -> impl Future<Output = Result<(), Reply>> + Send {
-        let _ = credentials;
+        let _ = (mechanism, credentials);
         async { Err(replies::auth_failed()) }
     }
 
@@ -182,6 +187,13 @@ pub trait Handler: Clone + Send + 'static {
     /// The transaction ended: after each message, RSET, a new EHLO/HELO,
     /// or STARTTLS. Forget per-transaction state here.
     fn reset(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// The connection ended, however it ended (QUIT, a timeout, the client
+    /// gone, a shutdown). Not called for a task dropped at the shutdown's
+    /// hard deadline ([`ServerConfig::shutdown_abort`](crate::config::ServerConfig::shutdown_abort)).
+    fn disconnect(&mut self) -> impl Future<Output = ()> + Send {
         async {}
     }
 }

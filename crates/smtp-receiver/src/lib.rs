@@ -4,24 +4,24 @@
 //! holds the conversation, accepts or refuses each step, and puts accepted
 //! mail into the file system (a Maildir) without ever losing a message it
 //! said 250 to. A library first (like go-smtp's server or aiosmtpd), the
-//! `smtp-receive` binary second.
+//! `smtp-receive` binary second (feature `cli`, on by default; without it
+//! the library pulls in no command-line crates).
 //!
 //! | module | what |
 //! |---|---|
-//! | [`session`] | the sans-IO state machine: command order, replies, AUTH, DATA/BDAT, trace headers |
-//! | [`handler`] | the [`Handler`] trait the application implements |
-//! | [`server`] | listeners, TLS (STARTTLS and implicit), limits, timeouts, shutdown |
+//! | [`session`] | the sans-IO state machine, from `smtp-receiver-core`: command order, replies, AUTH, DATA/BDAT, timeouts, trace headers |
+//! | [`handler`] | the [`Backend`] and [`Handler`] traits the application implements |
+//! | [`server`] | the tokio driver: listeners, TLS (STARTTLS and implicit), limits, shutdown |
 //! | [`maildir`] | Maildir delivery, the default handler |
 //! | [`sink`] | a handler that stores nothing (benchmarks) |
 //! | [`users`] | a user/password table for AUTH |
-//! | [`config`] | configuration with safe defaults |
+//! | [`config`] | configuration with safe defaults, and its builder |
 //!
 //! ## Embedding
 //!
 //! ```
-//! use smtp_receiver::{Envelope, Handler, MessageBody, Server};
 //! use smtp_receiver::config::{RecipientPolicy, ServerConfig};
-//! use smtp_wire::Reply;
+//! use smtp_receiver::{Envelope, Handler, MessageBody, Reply, Server};
 //! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 //!
 //! /// Keeps the subject line of every message.
@@ -44,13 +44,14 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = ServerConfig::new("mx.example.org");
-//! config.listen_plain("127.0.0.1:0".parse()?);                  // port 0: any free port
-//! config.session.recipients = RecipientPolicy::domains(["example.org"]);
-//! config.on_transcript(|_info, transcript| eprint!("{}", transcript.render()));
+//! let config = ServerConfig::builder("mx.example.org")
+//!     .listen_plain("127.0.0.1:0".parse()?)                     // port 0: any free port
+//!     .recipients(RecipientPolicy::domains(["example.org"]))
+//!     .on_transcript(|_info, transcript| eprint!("{}", transcript.render()))
+//!     .build();
 //!
 //! let handler = Subjects::default();
-//! let server = Server::bind(config, handler.clone()).await?;
+//! let server = Server::bind(config, handler.clone()).await?;   // cloned per connection
 //! let addr = server.local_addrs()[0].addr;
 //! let shutdown = server.shutdown_handle();
 //! let running = tokio::spawn(server.run());
@@ -74,18 +75,38 @@
 //! assert_eq!(*handler.0.lock().unwrap(), ["Subject: hello"]);
 //! # Ok(()) }
 //! ```
+//!
+//! `examples/print.rs` and `examples/sqlite.rs` are complete receivers to
+//! copy; docs/receiver.md compares this API with go-smtp's.
 
 pub mod config;
 pub mod handler;
 pub mod maildir;
 pub mod server;
-pub mod session;
 pub mod sink;
 pub mod users;
 
-pub use handler::{ConnectionInfo, Envelope, Handler, Recipient};
-pub use maildir::{Maildir, MaildirHandler};
-pub use server::{BodyError, BoundListener, MessageBody, Server, ServerError, ShutdownHandle};
-pub use session::{Credentials, Mechanism};
+/// The sans-IO session, re-exported from `smtp-receiver-core`.
+pub use smtp_receiver_core as session;
+
+pub use config::{
+    AuthPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder, SessionConfig,
+    Timeouts, TranscriptHook,
+};
+pub use handler::{Backend, Handler};
+pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};
+/// The TLS library of [`ServerConfig::tls`], re-exported so that its types
+/// match the ones this crate was built with.
+pub use rustls;
+pub use server::{
+    Accepted, BodyError, BoundListener, Listener, MessageBody, NO_ADDRESS, Server, ServerError,
+    ShutdownHandle,
+};
 pub use sink::SinkHandler;
-pub use users::{Users, WithUsers};
+pub use smtp_io::TlsError;
+pub use smtp_receiver_core::{
+    ConnectionInfo, Credentials, Domain, Envelope, ForwardPath, ListenerKind, MailParams,
+    Mechanism, RcptParams, Recipient, Reply, ReversePath,
+};
+pub use smtp_wire::Transcript;
+pub use users::{Users, UsersError, WithUsers};

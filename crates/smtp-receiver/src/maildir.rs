@@ -35,9 +35,8 @@ use std::sync::Arc;
 
 use smtp_wire::Reply;
 
-use crate::handler::{Envelope, Handler};
-use crate::server::MessageBody;
 use crate::session::replies;
+use crate::{Envelope, Handler, MessageBody};
 use group::DirSync;
 
 /// Octets of a message held before they are written out: large writes,

@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use smtp_wire::Reply;
 
-use crate::handler::{Envelope, Handler};
-use crate::server::MessageBody;
+use crate::{Envelope, Handler, MessageBody};
 
 /// Reads every message to its end, counts it, and throws it away.
 ///

@@ -9,9 +9,10 @@ use smtp_wire::Reply;
 use smtp_wire::param::{MailParams, RcptParams};
 use smtp_wire::path::{Domain, ForwardPath, ReversePath};
 
-use crate::handler::{ConnectionInfo, Envelope, Handler};
-use crate::server::MessageBody;
-use crate::session::{Credentials, replies};
+use smtp_wire::sasl::{Credentials, Mechanism};
+
+use crate::session::replies;
+use crate::{Envelope, Handler, MessageBody};
 
 /// Why a user table could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -140,15 +141,11 @@ impl<H: Handler> WithUsers<H> {
 }
 
 impl<H: Handler> Handler for WithUsers<H> {
-    async fn connect(&mut self, info: &ConnectionInfo) -> Result<(), Reply> {
-        self.inner.connect(info).await
-    }
-
     async fn ehlo(&mut self, domain: &Domain, extended: bool) -> Result<(), Reply> {
         self.inner.ehlo(domain, extended).await
     }
 
-    async fn auth(&mut self, credentials: &Credentials) -> Result<(), Reply> {
+    async fn auth(&mut self, _: Mechanism, credentials: &Credentials) -> Result<(), Reply> {
         // RFC 4616 §2: an authorization identity other than the user is
         // a request to act as someone else, which this table cannot grant.
         let authzid_ok = credentials
@@ -158,7 +155,7 @@ impl<H: Handler> Handler for WithUsers<H> {
         if authzid_ok
             && self
                 .users
-                .check(&credentials.username, &credentials.password)
+                .check(&credentials.username, credentials.password())
         {
             // `?`: Debug escapes CR, LF and other controls, so a user name
             // cannot forge log lines (the session refuses them anyway).
@@ -186,6 +183,10 @@ impl<H: Handler> Handler for WithUsers<H> {
 
     async fn reset(&mut self) {
         self.inner.reset().await;
+    }
+
+    async fn disconnect(&mut self) {
+        self.inner.disconnect().await;
     }
 }
 
@@ -231,16 +232,13 @@ mod tests {
     }
 
     fn try_auth(handler: &mut WithUsers<crate::SinkHandler>, user: &str, password: &str) -> bool {
-        let credentials = Credentials {
-            mechanism: crate::session::Mechanism::Plain,
-            authzid: None,
-            username: user.to_string(),
-            password: password.to_string(),
-        };
+        let credentials = Credentials::new(user, password);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        runtime.block_on(handler.auth(&credentials)).is_ok()
+        runtime
+            .block_on(handler.auth(Mechanism::Plain, &credentials))
+            .is_ok()
     }
 
     /// A user name cannot forge log lines (it is logged escaped), and a

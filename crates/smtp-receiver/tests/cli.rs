@@ -53,9 +53,9 @@ async fn serve_on_port_zero_then_list_and_show() {
             "mx.cli.test",
         ])
         .arg("--cert")
-        .arg(&certs.cert_pem)
+        .arg(&certs.files.server_cert)
         .arg("--key")
-        .arg(&certs.key_pem)
+        .arg(&certs.files.server_key)
         .arg("--maildir")
         .arg(mail.path())
         .args(["--domain", "example.org", "--user", "alice:pw", "-v"])

@@ -252,7 +252,7 @@ async fn shutdown_lets_a_message_finish_and_turns_idle_sessions_away() {
 async fn shutdown_grace_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(None);
-    config.timeouts.shutdown_grace = Duration::from_millis(300);
+    config.shutdown_grace = Duration::from_millis(300);
     let server = start(config, MaildirHandler::open(dir.path(), "mx.test").unwrap()).await;
     let mut slow = server.connect().await;
     slow.reply().await;
@@ -359,10 +359,10 @@ impl Handler for Stuck {
 async fn shutdown_has_a_hard_deadline() {
     let certs = common::TestCerts::generate();
     let mut config = test_config(Some(&certs));
-    config.timeouts.command = Duration::from_secs(60);
-    config.timeouts.tls_handshake = Duration::from_secs(60);
-    config.timeouts.shutdown_grace = Duration::from_millis(200);
-    config.timeouts.shutdown_abort = Duration::from_millis(300);
+    config.session.timeouts.command = Duration::from_secs(60);
+    config.session.timeouts.tls_handshake = Duration::from_secs(60);
+    config.shutdown_grace = Duration::from_millis(200);
+    config.shutdown_abort = Duration::from_millis(300);
     let server = start(config, Stuck).await;
     let mut stuck = server.connect().await;
     stuck.reply().await;

@@ -6,10 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{Client, TestCerts, code, files, start, test_config};
+use common::{Client, TestCerts, code, codes, files, start, test_config};
 use smtp_receiver::{MaildirHandler, SinkHandler, Users, WithUsers};
+use smtp_wire::sasl::{self, Credentials};
 use tokio::net::TcpStream;
 
 fn users() -> Users {
@@ -19,7 +18,7 @@ fn users() -> Users {
 }
 
 fn plain(user: &str, password: &str) -> String {
-    BASE64.encode(format!("\0{user}\0{password}"))
+    sasl::plain_response(&Credentials::new(user, password))
 }
 
 #[tokio::test]
@@ -39,13 +38,7 @@ async fn starttls_discards_injected_plaintext_and_resets_the_session() {
     c.send("STARTTLS\r\nMAIL FROM:<injected@evil.example>\r\n")
         .await;
     assert!(c.reply().await.starts_with("220 2.0.0 "));
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = certs
-        .connector()
-        .connect(name, c.into_inner())
-        .await
-        .unwrap();
-    let mut c = Client::new(tls);
+    let mut c = c.upgrade(&certs.connector(), "localhost").await;
     // The injected MAIL was never executed: the first reply inside TLS is the NOOP's.
     assert_eq!(c.cmd("NOOP").await, "250 2.0.0 OK\r\n");
     // State reset: EHLO required again; STARTTLS not offered, AUTH is.
@@ -73,7 +66,7 @@ async fn starttls_discards_injected_plaintext_and_resets_the_session() {
 async fn garbage_or_silence_instead_of_a_handshake_never_falls_back_to_plaintext() {
     let certs = TestCerts::generate();
     let mut config = test_config(Some(&certs));
-    config.timeouts.tls_handshake = Duration::from_millis(500);
+    config.session.timeouts.tls_handshake = Duration::from_millis(500);
     let server = start(config, SinkHandler::default()).await;
 
     let mut c = server.connect().await;
@@ -160,7 +153,7 @@ async fn auth_refused_before_tls_and_its_error_replies_inside() {
         .await;
     assert!(reply.starts_with("538 5.7.11 "), "{reply}");
 
-    let mut c = c.starttls(&certs).await;
+    let mut c = c.starttls(&certs.connector(), "localhost").await;
     c.cmd("EHLO client.example").await;
     assert!(
         c.cmd(&format!("AUTH PLAIN {}", plain("alice", "wrong")))
@@ -185,11 +178,11 @@ async fn auth_refused_before_tls_and_its_error_replies_inside() {
     c.cmd("RSET").await;
     assert!(c.cmd("AUTH LOGIN").await.starts_with("334 "));
     assert!(
-        c.cmd(&BASE64.encode("alice"))
+        c.cmd(&sasl::encode("alice"))
             .await
             .starts_with("334 UGFzc3dvcmQ6")
     );
-    assert_eq!(code(&c.cmd(&BASE64.encode("s3cret")).await), 235);
+    assert_eq!(code(&c.cmd(&sasl::encode("s3cret")).await), 235);
     assert!(
         c.cmd(&format!("AUTH PLAIN {}", plain("alice", "s3cret")))
             .await
@@ -204,7 +197,7 @@ async fn auth_refused_before_tls_and_its_error_replies_inside() {
         "s3cret",
         "wrong",
         &plain("alice", "s3cret"),
-        &BASE64.encode("s3cret"),
+        &sasl::encode("s3cret"),
     ] {
         assert!(
             !transcript.contains(secret),
@@ -229,8 +222,7 @@ async fn repeated_auth_failures_end_with_421() {
     let attempt = format!("AUTH PLAIN {}\r\n", plain("alice", "guess"));
     c.send(attempt.repeat(3)).await;
     let rest = c.read_to_end().await;
-    let codes: Vec<u16> = rest.lines().map(code).collect();
-    assert_eq!(codes, [535, 535, 535, 421], "{rest}");
+    assert_eq!(codes(&rest), [535, 535, 535, 421], "{rest}");
     server.stop().await;
 }
 

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
 //! | [`bins`] | this workspace's binaries built once (debug for tests, release for the bench) and found; `smtp-receive` started and its listeners read |
+//! | [`client`] | a raw, scripted SMTP client for tests of a receiver: exact bytes out, whole replies in |
 //! | [`server`] | a scripted SMTP server (TCP, implicit TLS, or an in-memory pipe) that says what each test tells it to, and a fast sink that accepts everything |
 //!
 //! The SMTP smuggling vectors are not here but in
@@ -18,4 +19,5 @@
 
 pub mod bins;
 pub mod certs;
+pub mod client;
 pub mod server;

@@ -10,8 +10,8 @@
 //! Limits (RFC 5321 §4.5.3.1.1-3): local part 64 octets, domain 255 octets,
 //! path 256 octets including the angle brackets.
 
+use core::net::{Ipv4Addr, Ipv6Addr};
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 mod grammar;

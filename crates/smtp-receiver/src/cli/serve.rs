@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use smtp_receiver::config::{ListenerKind, RecipientPolicy, ServerConfig};
-use smtp_receiver::server::tls::load_tls_config;
-use smtp_receiver::{Handler, MaildirHandler, Server, SinkHandler, Users, WithUsers};
+use smtp_receiver::{Backend, MaildirHandler, Server, SinkHandler, Users, WithUsers};
 use tracing_subscriber::EnvFilter;
 
 use super::ServeArgs;
@@ -54,7 +53,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn with_users<H: Handler>(
+async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
     mut config: ServerConfig,
     handler: H,
     users: Users,
@@ -68,7 +67,10 @@ async fn with_users<H: Handler>(
 }
 
 fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
-    let hostname = args.hostname.clone().unwrap_or_else(system_hostname);
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(smtp_io::host::server_name);
     let mut config = ServerConfig::new(hostname);
     let mut plain = args.listen.clone();
     if plain.is_empty() && args.listen_tls.is_empty() {
@@ -85,7 +87,7 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         config.listen_tls(*addr);
     }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        config.tls = Some(load_tls_config(cert, key)?);
+        config.load_tls(cert, key)?;
     } else if !args.listen_tls.is_empty() {
         bail!("--listen-tls needs --cert FILE and --key FILE");
     }
@@ -132,17 +134,8 @@ fn load_users(args: &ServeArgs) -> anyhow::Result<Users> {
     Ok(users)
 }
 
-/// The kernel's host name, else `localhost`.
-fn system_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
-async fn run<H: Handler>(config: ServerConfig, handler: H) -> anyhow::Result<()> {
-    let server = Server::bind(config, handler).await?;
+async fn run<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()> {
+    let server = Server::bind(config, backend).await?;
     // One line per listener, flushed, so scripts can read the port.
     let mut stdout = std::io::stdout().lock();
     for bound in server.local_addrs() {
@@ -157,13 +150,16 @@ async fn run<H: Handler>(config: ServerConfig, handler: H) -> anyhow::Result<()>
     stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
 
-    let shutdown = server.shutdown_handle();
-    let running = tokio::spawn(server.run());
-    wait_for_signal().await?;
-    eprintln!("smtp-receive: shutting down");
-    shutdown.shutdown();
-    running.await.context("server task failed")??;
-    Ok(())
+    let mut signal_failed = None;
+    server
+        .run_until(async {
+            if let Err(error) = wait_for_signal().await {
+                signal_failed = Some(error);
+            }
+            eprintln!("smtp-receive: shutting down");
+        })
+        .await?;
+    signal_failed.map_or(Ok(()), Err)
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM.

@@ -1,11 +1,14 @@
 //! The message body as the application sees it: a stream of chunks pulled
 //! from the connection as the application asks for them, so memory stays
-//! bounded whatever the message size.
+//! bounded whatever the message size; or, in an application's own tests,
+//! chunks given in memory.
+
+use std::collections::VecDeque;
 
 use smtp_wire::Reply;
 
-use super::connection::{Connection, Failure};
-use crate::session::{Event, Session, replies};
+use super::connection::Connection;
+use crate::session::{Abort, Event, Session, replies};
 
 /// Why the body stream stopped before its end. The message must be
 /// dropped; the library sends the right reply whatever the application
@@ -42,39 +45,116 @@ impl BodyError {
     }
 }
 
+/// Where the octets come from.
+enum Source<'a> {
+    /// A client, through the session.
+    Live {
+        conn: &'a mut Connection,
+        session: &'a mut Session,
+        buf: &'a mut Vec<u8>,
+    },
+    /// Chunks given in advance, then an end or an error.
+    Memory {
+        chunks: VecDeque<Vec<u8>>,
+        current: Vec<u8>,
+        end: Option<BodyError>,
+    },
+}
+
 /// The message body: call [`chunk`](Self::chunk) until it returns `Ok(None)`.
 ///
-/// The first chunks are the trace header lines (see
+/// From a client, the first chunks are the trace header lines (see
 /// [`Envelope::trace`](crate::Envelope::trace)), then the message exactly
 /// as the client sent it (dot-unstuffed for DATA, the CRLF before the
 /// final dot included; BDAT chunks concatenated).
+///
+/// An application's tests make one from memory:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use smtp_receiver::{BodyError, MessageBody};
+///
+/// let mut body = MessageBody::from_chunks(["Subject: hi\r\n", "\r\nHello\r\n"]);
+/// let mut message = Vec::new();
+/// while let Some(chunk) = body.chunk().await.unwrap() {
+///     message.extend_from_slice(chunk);
+/// }
+/// assert_eq!(message, b"Subject: hi\r\n\r\nHello\r\n");
+///
+/// // A client that goes away in the middle.
+/// let mut body = MessageBody::from_bytes("Subject: cut").ending_with(BodyError::ConnectionLost);
+/// assert!(body.chunk().await.unwrap().is_some());
+/// assert_eq!(body.chunk().await, Err(BodyError::ConnectionLost));
+/// # }
+/// ```
 pub struct MessageBody<'a> {
-    conn: &'a mut Connection,
-    session: &'a mut Session,
-    buf: &'a mut Vec<u8>,
+    source: Source<'a>,
     ended: bool,
     failed: Option<BodyError>,
     octets: u64,
 }
 
+impl std::fmt::Debug for MessageBody<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageBody")
+            .field("octets", &self.octets)
+            .field("ended", &self.ended)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageBody<'static> {
+    /// A body of exactly these octets, in one chunk.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        MessageBody::from_chunks([bytes])
+    }
+
+    /// A body of these chunks, in order.
+    pub fn from_chunks<I>(chunks: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<Vec<u8>>,
+    {
+        MessageBody::new(Source::Memory {
+            chunks: chunks.into_iter().map(Into::into).collect(),
+            current: Vec::new(),
+            end: None,
+        })
+    }
+
+    /// After the chunks, `error` instead of the end: what the application
+    /// sees when the library refuses the message or the client goes away.
+    pub fn ending_with(mut self, error: BodyError) -> Self {
+        if let Source::Memory { end, .. } = &mut self.source {
+            *end = Some(error);
+        }
+        self
+    }
+}
+
 impl<'a> MessageBody<'a> {
-    pub(crate) fn new(
-        conn: &'a mut Connection,
-        session: &'a mut Session,
-        buf: &'a mut Vec<u8>,
-    ) -> Self {
+    fn new(source: Source<'a>) -> Self {
         MessageBody {
-            conn,
-            session,
-            buf,
+            source,
             ended: false,
             failed: None,
             octets: 0,
         }
     }
 
-    /// The next piece of the message, `Ok(None)` at its end. Pieces are at
-    /// most 64 KiB (plus the trace header lines in the first).
+    /// The body of the message the session is receiving on `conn`.
+    pub(crate) fn live(
+        conn: &'a mut Connection,
+        session: &'a mut Session,
+        buf: &'a mut Vec<u8>,
+    ) -> Self {
+        MessageBody::new(Source::Live { conn, session, buf })
+    }
+
+    /// The next piece of the message, `Ok(None)` at its end. Pieces from a
+    /// client are at most 64 KiB (plus the trace header lines in the first).
     pub async fn chunk(&mut self) -> Result<Option<&[u8]>, BodyError> {
         if let Some(error) = &self.failed {
             return Err(error.clone());
@@ -82,43 +162,44 @@ impl<'a> MessageBody<'a> {
         if self.ended {
             return Ok(None);
         }
-        self.buf.clear();
-        loop {
-            let (used, event) = self.session.poll(self.conn.input(), self.buf);
-            self.conn.consume(used);
-            if let Some(reply) = self.session.body_refusal() {
-                let reply = reply.clone();
-                return Err(self.fail(BodyError::Refused(reply), None));
+        let next = match &mut self.source {
+            Source::Live { conn, session, buf } => {
+                buf.clear();
+                match conn.next(session, buf).await {
+                    Some(Event::Body) => Ok(Some(&buf[..])),
+                    Some(Event::BodyEnd) => Ok(None),
+                    Some(Event::BodyRefused(reply)) => Err(BodyError::Refused(reply)),
+                    Some(Event::BodyAborted(Abort::Timeout)) => Err(BodyError::Timeout),
+                    Some(Event::BodyAborted(Abort::Shutdown)) => Err(BodyError::Shutdown),
+                    // RSET or QUIT between chunks, too many errors: the message is gone.
+                    Some(_) => Err(BodyError::Aborted),
+                    None => Err(BodyError::ConnectionLost),
+                }
             }
-            match event {
-                Event::Body => {
-                    self.octets += self.buf.len() as u64;
-                    return Ok(Some(&self.buf[..]));
+            Source::Memory {
+                chunks,
+                current,
+                end,
+            } => match chunks.pop_front() {
+                Some(chunk) => {
+                    *current = chunk;
+                    Ok(Some(&current[..]))
                 }
-                Event::BodyEnd => {
-                    self.ended = true;
-                    return Ok(None);
-                }
-                Event::NeedMore | Event::Flush => {
-                    // RFC 2920 §3.1: replies (a BDAT chunk's 250) go out
-                    // before we block on reading.
-                    if self.conn.write_output(self.session).await.is_err() {
-                        return Err(self.fail(BodyError::ConnectionLost, Some(Failure::Lost)));
-                    }
-                    if event == Event::NeedMore
-                        && let Err(error) = self.conn.read_more(self.session).await
-                    {
-                        let failure = Failure::from(&error);
-                        let body_error = match failure {
-                            Failure::Timeout => BodyError::Timeout,
-                            Failure::Shutdown => BodyError::Shutdown,
-                            Failure::Lost => BodyError::ConnectionLost,
-                        };
-                        return Err(self.fail(body_error, Some(failure)));
-                    }
-                }
-                // RSET/QUIT between chunks, too many errors: the message is gone.
-                _ => return Err(self.fail(BodyError::Aborted, None)),
+                None => end.take().map_or(Ok(None), Err),
+            },
+        };
+        match next {
+            Ok(Some(chunk)) => {
+                self.octets += chunk.len() as u64;
+                Ok(Some(chunk))
+            }
+            Ok(None) => {
+                self.ended = true;
+                Ok(None)
+            }
+            Err(error) => {
+                self.failed = Some(error.clone());
+                Err(error)
             }
         }
     }
@@ -126,13 +207,5 @@ impl<'a> MessageBody<'a> {
     /// Octets handed out so far (trace header lines included).
     pub fn octets(&self) -> u64 {
         self.octets
-    }
-
-    fn fail(&mut self, error: BodyError, failure: Option<Failure>) -> BodyError {
-        if failure.is_some() {
-            self.conn.failure = failure;
-        }
-        self.failed = Some(error.clone());
-        error
     }
 }

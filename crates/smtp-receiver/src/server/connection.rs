@@ -1,193 +1,185 @@
-//! One client connection: the socket, a bounded input buffer, the
-//! deadlines, and the transcript. The protocol lives in the sans-IO
-//! [`Session`]; this is only the plumbing around it.
+//! One client connection: the stream, a bounded input buffer and the
+//! transcript. It does what the session's events say (write, read, TLS
+//! handshake, close) and nothing else: every deadline comes from
+//! [`Session::poll_timeout`], every protocol decision from the session.
+//!
+//! [`Connection::next`] is the one poll loop: the driver and the message
+//! body stream both call it, and only see the events that need the
+//! application.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use smtp_io::MaybeTls;
 use smtp_wire::Transcript;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
-use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
-use super::shutdown::ShutdownState;
-use super::stream::Stream;
-use crate::config::{DATA_BLOCK, Timeouts};
-use crate::session::Session;
+use super::shutdown::{ShutdownState, draining};
+use crate::session::{Event, Session};
+
+/// Any byte stream a session can run over: TCP, a Unix socket, an
+/// in-memory duplex, a PROXY-protocol wrapper...
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
+/// A connection's transport, boxed so that [`Connection`] and
+/// [`MessageBody`](super::MessageBody) need no type parameter.
+pub(crate) type Io = Box<dyn Transport>;
 
 /// The input buffer: commands are at most a few KiB, message octets are
 /// streamed through it, so a session's memory does not depend on what the
 /// client sends.
 const INPUT_BUFFER: usize = 64 * 1024;
-/// The input buffer of an idle session (waiting for a command, nothing
-/// buffered): room for a pipelined group of commands (RFC 2920), a line of
-/// up to 512 octets (RFC 5321 §4.5.3.1.4) and more. 10,000 idle sessions
-/// hold 10 MiB of it, not 640 MiB; the buffer grows to [`INPUT_BUFFER`]
-/// as soon as a read fills it or a message starts.
+/// The input buffer of an idle session (nothing buffered, the last read
+/// small): room for a pipelined group of commands (RFC 2920), a line of up
+/// to 512 octets (RFC 5321 §4.5.3.1.4) and more. 10,000 idle sessions hold
+/// 10 MiB of it, not 640 MiB; the buffer grows to [`INPUT_BUFFER`] as
+/// soon as a read fills it.
 const IDLE_BUFFER: usize = 1024;
 /// A session that has had an [`INPUT_BUFFER`] gives it back when it waits
-/// this long for its next command; one that keeps talking keeps it (no
-/// allocation per transaction).
+/// this long for input; one that keeps talking keeps it (no allocation
+/// per transaction).
 const GO_IDLE_AFTER: Duration = Duration::from_millis(100);
+/// How long a TLS close_notify may take to leave (RFC 8446 §6.1).
+const CLOSE_NOTIFY_WAIT: Duration = Duration::from_secs(5);
 
-/// Why reading stopped.
+/// The connection cannot go on (the client left, a write failed or timed
+/// out, a TLS handshake failed); the reason is already logged.
 #[derive(Debug)]
-pub(crate) enum ReadError {
-    /// The client closed the connection.
-    Closed,
-    /// The deadline for this command or data block passed.
-    Timeout,
-    /// The server is shutting down (at once while waiting for a command,
-    /// after the grace period while a message is in flight).
-    Shutdown,
-    /// The socket failed.
-    Io(io::Error),
-}
-
-/// What went wrong while the application was reading a message body, for
-/// the driver to act on once the application returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    Timeout,
-    Shutdown,
-    Lost,
-}
-
-impl From<&ReadError> for Failure {
-    fn from(error: &ReadError) -> Failure {
-        match error {
-            ReadError::Timeout => Failure::Timeout,
-            ReadError::Shutdown => Failure::Shutdown,
-            ReadError::Closed | ReadError::Io(_) => Failure::Lost,
-        }
-    }
-}
-
-/// The waiting the client is subject to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wait {
-    /// For a command line: RFC 5321 §4.5.3.2.7.
-    Command,
-    /// For message octets: RFC 5321 §4.5.3.2.5, per data block.
-    Data,
-}
-
-/// Deadlines per unit of work, never per read (RFC 5321 §4.5.3.2): a
-/// deadline is set when the session starts waiting for a command line or a
-/// data block and is only renewed when that unit is complete.
-#[derive(Debug)]
-struct Deadline {
-    at: Option<(Instant, Wait)>,
-    progress: u64,
-    block_start: u64,
-}
+pub(crate) struct Ended;
 
 pub(crate) struct Connection {
-    stream: Stream,
+    stream: MaybeTls<Io>,
     /// `buf[start..]` is the unconsumed input; reads go into the spare
     /// capacity (never beyond it), so the capacity bounds the memory.
     buf: Vec<u8>,
     start: usize,
-    /// Octets of input consumed since the connection started.
-    consumed: u64,
-    timeouts: Timeouts,
-    deadline: Deadline,
+    /// The last read filled the buffer: data is flowing, read big.
+    flowing: bool,
+    acceptor: Option<TlsAcceptor>,
     shutdown: watch::Receiver<ShutdownState>,
+    /// The session has been told about the shutdown.
+    shutdown_told: bool,
+    ended: bool,
     pub(crate) transcript: Option<Transcript>,
-    /// Set by the message body stream when reading failed under the application.
-    pub(crate) failure: Option<Failure>,
 }
 
 impl Connection {
     pub(crate) fn new(
-        stream: Stream,
-        timeouts: Timeouts,
+        stream: Io,
+        acceptor: Option<TlsAcceptor>,
         shutdown: watch::Receiver<ShutdownState>,
         record: bool,
     ) -> Connection {
         Connection {
-            stream,
+            stream: MaybeTls::plain(stream),
             buf: Vec::new(),
             start: 0,
-            consumed: 0,
-            timeouts,
-            deadline: Deadline {
-                at: None,
-                progress: 0,
-                block_start: 0,
-            },
+            flowing: false,
+            acceptor,
             shutdown,
+            shutdown_told: false,
+            ended: false,
             transcript: record.then(Transcript::new),
-            failure: None,
         }
     }
 
-    /// The buffered, not yet consumed input.
-    pub(crate) fn input(&self) -> &[u8] {
-        &self.buf[self.start..]
+    /// Polls the session and does what it says, until an event for the
+    /// application comes (returned) or the connection ends (`None`; from
+    /// then on always `None`).
+    pub(crate) async fn next(
+        &mut self,
+        session: &mut Session,
+        body: &mut Vec<u8>,
+    ) -> Option<Event> {
+        while !self.ended {
+            let input = &self.buf[self.start..];
+            let now = std::time::Instant::now();
+            let (used, event) = session.poll(input, body, now, SystemTime::now());
+            self.consume(used);
+            let done = match event {
+                Event::NeedMore => {
+                    // RFC 2920 §3.1: all replies are sent once the input is drained.
+                    match self.write(session).await {
+                        Ok(()) => self.read(session).await,
+                        Err(ended) => Err(ended),
+                    }
+                }
+                Event::Flush => self.write(session).await,
+                Event::StartTls { discarded } => self.start_tls(session, discarded).await,
+                Event::Close => {
+                    let _ = self.write(session).await;
+                    self.close().await;
+                    Err(Ended)
+                }
+                other => return Some(other),
+            };
+            if done.is_err() {
+                self.ended = true;
+            }
+        }
+        None
     }
 
-    /// Marks `n` octets of [`input`](Self::input) as used.
-    pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len() - self.start);
-        self.start += n;
-        self.consumed += n as u64;
+    /// Marks `n` octets of input as used.
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
         if self.start == self.buf.len() {
             self.start = 0;
             self.buf.clear();
         }
     }
 
-    /// Drops all buffered input; returns how much there was.
-    pub(crate) fn discard_input(&mut self) -> usize {
-        let n = self.buf.len() - self.start;
-        self.start = 0;
-        self.buf.clear();
-        n
-    }
-
-    /// Writes the session's queued replies (deadline: the command timeout,
-    /// so a client that never reads cannot hold us forever).
-    pub(crate) async fn write_output(&mut self, session: &mut Session) -> io::Result<()> {
+    /// Writes the session's queued replies, within the session's deadline
+    /// (a client that never reads cannot hold us for ever).
+    pub(crate) async fn write(&mut self, session: &mut Session) -> Result<(), Ended> {
         let out = session.take_output();
-        if out.is_empty() {
+        if out.is_empty() || self.ended {
             return Ok(());
         }
         if let Some(transcript) = self.transcript.as_mut() {
             transcript.server(&out);
         }
+        let stream = &mut self.stream;
         let write = async {
-            self.stream.write_all(&out).await?;
-            self.stream.flush().await
+            stream.write_all(&out).await?;
+            stream.flush().await
         };
-        match timeout(self.timeouts.command, write).await {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "client does not read replies",
-            )),
+        match until(session.poll_timeout(), write).await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(error)) => {
+                tracing::debug!(%error, "write failed");
+                Err(Ended)
+            }
+            None => {
+                tracing::debug!("the client does not read our replies");
+                session.handle_timeout(std::time::Instant::now());
+                Err(Ended)
+            }
         }
     }
 
-    /// Reads more input, within the deadline of what the session waits for.
-    pub(crate) async fn read_more(&mut self, session: &Session) -> Result<(), ReadError> {
-        let deadline = self.current_deadline(session);
-        // A message in flight (inside DATA, or between two BDAT chunks, RFC
-        // 3030 §2) may finish within the grace period; otherwise a shutdown
-        // interrupts the wait at once.
-        let grace = session.in_transfer();
+    /// Reads more input, until the session's deadline. A deadline that
+    /// passes and a shutdown that begins are handed to the session, which
+    /// decides what they mean.
+    async fn read(&mut self, session: &mut Session) -> Result<(), Ended> {
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        self.size_buffer(grace);
+        self.size_buffer();
         if self.buf.len() == self.buf.capacity() {
             // Cannot happen: the session always consumes a full buffer.
-            return Err(ReadError::Io(io::Error::other("input buffer full")));
+            tracing::warn!("input buffer full");
+            return Err(Ended);
         }
         let before = self.buf.len();
-        let may_shrink = self.buf.is_empty() && !grace && self.buf.capacity() > IDLE_BUFFER;
+        let may_shrink = self.buf.is_empty() && self.buf.capacity() > IDLE_BUFFER;
+        let watch_shutdown = !self.shutdown_told;
         let Connection {
             stream,
             buf,
@@ -206,22 +198,32 @@ impl Connection {
             }
             stream.read_buf(buf).await
         };
-        let read = timeout_at(deadline, read);
         let outcome = tokio::select! {
-            result = read => result,
-            () = shutdown_reached(shutdown, grace) => return Err(ReadError::Shutdown),
+            outcome = until(session.poll_timeout(), read) => outcome,
+            grace = draining(shutdown), if watch_shutdown => {
+                self.shutdown_told = true;
+                session.begin_shutdown(grace.into_std());
+                return Ok(());
+            }
         };
         match outcome {
-            Err(_) => Err(ReadError::Timeout),
-            Ok(Ok(0)) => Err(ReadError::Closed),
-            Ok(Ok(_)) => {
+            None => {
+                session.handle_timeout(std::time::Instant::now());
+                Ok(())
+            }
+            Some(Ok(0)) => Err(Ended), // the client closed the connection
+            Some(Ok(n)) => {
+                self.flowing = before + n == self.buf.capacity();
                 self.read_ready_records().await;
                 if let Some(transcript) = self.transcript.as_mut() {
                     transcript.client(&self.buf[before..]);
                 }
                 Ok(())
             }
-            Ok(Err(error)) => Err(ReadError::Io(error)),
+            Some(Err(error)) => {
+                tracing::debug!(%error, "read failed");
+                Err(Ended)
+            }
         }
     }
 
@@ -234,9 +236,7 @@ impl Connection {
     async fn read_ready_records(&mut self) {
         /// The largest TLS plaintext record (RFC 8446 §5.1).
         const RECORD: usize = 16 * 1024;
-        while matches!(self.stream, Stream::Tls(_))
-            && self.buf.capacity() - self.buf.len() >= RECORD
-        {
+        while self.stream.is_tls() && self.buf.capacity() - self.buf.len() >= RECORD {
             // `biased`: the read is polled first, once; the ready branch
             // wins when nothing is waiting (the read is cancel-safe).
             let more = tokio::select! {
@@ -250,13 +250,12 @@ impl Connection {
         }
     }
 
-    /// Before a read: at least [`IDLE_BUFFER`] when nothing is buffered
-    /// and no message is in flight (the session waits for a command; a
-    /// bigger buffer is kept until the session goes quiet, see
-    /// `read_more`), else [`INPUT_BUFFER`]. Only the spare capacity is read
+    /// Before a read: [`IDLE_BUFFER`] when nothing is buffered and input
+    /// trickles (a bigger buffer is kept until the session goes quiet, see
+    /// `read`), else [`INPUT_BUFFER`]. Only the spare capacity is read
     /// into, so this is also the most one read can bring.
-    fn size_buffer(&mut self, in_transfer: bool) {
-        if self.buf.is_empty() && !in_transfer {
+    fn size_buffer(&mut self) {
+        if self.buf.is_empty() && !self.flowing {
             if self.buf.capacity() < IDLE_BUFFER {
                 self.buf = Vec::with_capacity(IDLE_BUFFER);
             }
@@ -265,59 +264,39 @@ impl Connection {
         }
     }
 
-    fn current_deadline(&mut self, session: &Session) -> Instant {
-        let wait = if session.in_message() {
-            Wait::Data
-        } else {
-            Wait::Command
-        };
-        let d = &mut self.deadline;
-        let unit_done = match wait {
-            Wait::Command => session.progress() != d.progress,
-            Wait::Data => self.consumed - d.block_start >= DATA_BLOCK as u64,
-        };
-        match d.at {
-            Some((at, w)) if w == wait && !unit_done => at,
-            _ => {
-                let limit = match wait {
-                    Wait::Command => self.timeouts.command,
-                    Wait::Data => self.timeouts.data_block,
-                };
-                let at = Instant::now() + limit;
-                *d = Deadline {
-                    at: Some((at, wait)),
-                    progress: session.progress(),
-                    block_start: self.consumed,
-                };
-                at
+    /// [`Event::StartTls`]: the `220` (after STARTTLS), then the handshake,
+    /// within the session's deadline. A client that sends garbage or
+    /// nothing fails here; there is no way back to plaintext.
+    async fn start_tls(&mut self, session: &mut Session, discarded: usize) -> Result<(), Ended> {
+        if discarded > 0 {
+            tracing::warn!(
+                octets = discarded,
+                "discarded plaintext sent after STARTTLS"
+            );
+            if let Some(transcript) = self.transcript.as_mut() {
+                transcript.note(&format!("discarded {discarded} octets sent after STARTTLS"));
             }
         }
-    }
-
-    /// Runs the TLS handshake on the TCP stream (STARTTLS or implicit TLS).
-    /// A client that sends garbage or nothing fails here, within the
-    /// deadline; there is no way back to plaintext.
-    pub(crate) async fn start_tls(
-        &mut self,
-        acceptor: &TlsAcceptor,
-        limit: Duration,
-    ) -> io::Result<()> {
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Closed) else {
-            return Err(io::Error::other("TLS already active"));
+        self.write(session).await?;
+        let Some(acceptor) = self.acceptor.clone() else {
+            tracing::warn!("a TLS handshake without a TLS configuration");
+            return Err(Ended);
         };
-        let tls = match timeout(limit, acceptor.accept(tcp)).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "TLS handshake timed out",
-                ));
+        let now = std::time::Instant::now();
+        let limit = session.poll_timeout().map_or(Duration::MAX, |deadline| {
+            deadline.saturating_duration_since(now)
+        });
+        if let Err(error) = self.stream.accept(&acceptor, limit).await {
+            tracing::debug!(%error, "TLS handshake failed");
+            if error.kind() == io::ErrorKind::TimedOut {
+                session.handle_timeout(std::time::Instant::now());
             }
-        };
-        self.stream = Stream::Tls(Box::new(tls));
+            return Err(Ended);
+        }
         if let Some(transcript) = self.transcript.as_mut() {
             transcript.tls_started();
         }
+        session.tls_established();
         Ok(())
     }
 
@@ -325,26 +304,22 @@ impl Connection {
     /// TCP needs nothing here: dropping the socket sends the FIN after the
     /// last reply (close(2)), so an explicit shutdown(2) would only cost a
     /// system call per connection.
-    pub(crate) async fn close(&mut self) {
-        if matches!(self.stream, Stream::Tls(_)) {
+    async fn close(&mut self) {
+        if self.stream.is_tls() {
             // RFC 8446 §6.1: close_notify before the connection ends.
-            let _ = timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+            let _ = timeout(CLOSE_NOTIFY_WAIT, self.stream.shutdown()).await;
         }
     }
 }
 
-/// Resolves when the session must give up because of a shutdown: at once,
-/// or with `grace` (a message in flight) at the end of the grace period.
-/// Never resolves while the server runs.
-async fn shutdown_reached(shutdown: &mut watch::Receiver<ShutdownState>, grace: bool) {
-    let draining = shutdown
-        .wait_for(ShutdownState::is_draining)
-        .await
-        .map(|state| state.grace_deadline());
-    let Ok(deadline) = draining else {
-        return std::future::pending().await; // server gone: nobody will ask
-    };
-    if grace && let Some(deadline) = deadline {
-        sleep_until(deadline).await;
+/// Runs `future` until `deadline` (the session's clock is `std`'s;
+/// tokio's timer takes it as is). `None` when the deadline came first.
+async fn until<F: Future>(deadline: Option<std::time::Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => {
+            let deadline = tokio::time::Instant::from_std(deadline);
+            tokio::time::timeout_at(deadline, future).await.ok()
+        }
+        None => Some(future.await),
     }
 }

@@ -1,163 +1,106 @@
-//! The connection driver: runs one session over one socket. It only moves
-//! bytes and calls the application; every protocol decision is the
-//! session's.
+//! The connection driver: runs one session over one stream and puts the
+//! session's questions to the application. It moves bytes
+//! ([`Connection::next`]) and calls the application; every protocol
+//! decision is the session's.
 
 use std::sync::Arc;
 
 use smtp_wire::Reply;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 
 use super::Shared;
 use super::body::MessageBody;
-use super::connection::{Connection, Failure, ReadError};
-use super::limits::Permit;
-use super::stream::Stream;
-use crate::config::ListenerKind;
-use crate::handler::{ConnectionInfo, Envelope, Handler};
+use super::connection::{Connection, Io};
+use crate::handler::{Backend, Handler};
 use crate::session::{Event, Request, Session};
+use crate::{ConnectionInfo, Envelope};
 
 /// Body buffer capacity kept between messages (more is released).
 const BODY_BUFFER_KEPT: usize = 16 * 1024;
 
-/// Serves one accepted connection to its end.
-pub(crate) async fn serve_connection<H: Handler>(
-    tcp: TcpStream,
+/// Serves one connection to its end.
+pub(crate) async fn serve<B: Backend>(
+    stream: Io,
     info: ConnectionInfo,
-    shared: Arc<Shared>,
-    mut handler: H,
-    permit: Permit,
+    shared: &Shared,
+    backend: &B,
 ) {
-    let _ = tcp.set_nodelay(true);
     let mut conn = Connection::new(
-        Stream::Plain(tcp),
-        shared.timeouts.clone(),
+        stream,
+        shared.acceptor.clone(),
         shared.shutdown.subscribe(),
         shared.transcript.is_some(),
     );
-    let implicit_tls = info.listener == ListenerKind::ImplicitTls;
-    if implicit_tls {
-        // RFC 8314 §3.3: TLS from the first byte; no handshake, no session.
-        let Some(acceptor) = &shared.acceptor else {
-            return;
-        };
-        if let Err(error) = conn
-            .start_tls(acceptor, shared.timeouts.tls_handshake)
-            .await
-        {
-            tracing::debug!(peer = %info.peer, %error, "implicit TLS handshake failed");
-            return finish(&shared, &info, conn, permit);
-        }
-    }
-    let mut session = Session::new(shared.session.clone(), info.clone(), implicit_tls);
-    if let Err(reply) = handler.connect(&info).await {
-        session.refuse(reply);
-    }
+    let mut session = Session::new(Arc::clone(&shared.session), info.clone());
+    let mut body = Vec::new();
     tracing::debug!(peer = %info.peer, listener = %info.listener, "session started");
-    drive(
-        &mut conn,
-        &mut session,
-        &mut handler,
-        shared.acceptor.as_ref(),
-        &shared,
-    )
-    .await;
-    tracing::debug!(peer = %info.peer, "session ended");
-    finish(&shared, &info, conn, permit);
-}
-
-fn finish(shared: &Shared, info: &ConnectionInfo, conn: Connection, permit: Permit) {
-    if let (Some(hook), Some(transcript)) = (&shared.transcript, &conn.transcript) {
-        hook(info, transcript);
+    // Until the application has welcomed the client: on an implicit-TLS
+    // listener the handshake, then the question.
+    let handler = loop {
+        match conn.next(&mut session, &mut body).await {
+            Some(Event::Ask(Request::Connect)) => match backend.connect(&info).await {
+                Ok(handler) => {
+                    session.answer(Ok(()));
+                    break Some(handler);
+                }
+                Err(reply) => session.answer(Err(reply)),
+            },
+            Some(_) => {} // nothing else comes before the client is welcome
+            None => break None,
+        }
+    };
+    if let Some(mut handler) = handler {
+        drive(&mut conn, &mut session, &mut handler, &mut body).await;
+        handler.disconnect().await;
     }
-    drop(permit);
+    tracing::debug!(peer = %info.peer, "session ended");
+    if let (Some(hook), Some(transcript)) = (&shared.transcript, &conn.transcript) {
+        hook(&info, transcript);
+    }
 }
 
-/// The loop: poll the session, do what it says, repeat until it closes.
+/// The loop: the application's part of every event, until the session ends.
 async fn drive<H: Handler>(
     conn: &mut Connection,
     session: &mut Session,
     handler: &mut H,
-    acceptor: Option<&TlsAcceptor>,
-    shared: &Shared,
+    body: &mut Vec<u8>,
 ) {
-    let mut body = Vec::new();
     loop {
-        let (used, event) = session.poll(conn.input(), &mut body);
-        conn.consume(used);
-        let go_on = match event {
-            Event::NeedMore => {
-                // RFC 2920 §3.1: all replies are sent once the input is drained.
-                if conn.write_output(session).await.is_err() {
-                    return;
-                }
-                match conn.read_more(session).await {
-                    Ok(()) => true,
-                    Err(ReadError::Timeout) => {
-                        session.timed_out();
-                        true
-                    }
-                    Err(ReadError::Shutdown) => {
-                        session.shut_down();
-                        true
-                    }
-                    Err(ReadError::Closed) => false,
-                    Err(ReadError::Io(error)) => {
-                        tracing::debug!(%error, "read failed");
-                        false
-                    }
-                }
-            }
-            Event::Flush => conn.write_output(session).await.is_ok(),
-            Event::Ask(request) => {
+        match conn.next(session, body).await {
+            None => return,
+            Some(Event::Ask(request)) => {
                 let verdict = ask(handler, request).await;
                 session.answer(verdict);
-                true
             }
-            Event::Message(envelope) => {
-                receive_message(conn, session, handler, &envelope, &mut body).await
+            Some(Event::Message(envelope)) => {
+                receive_message(conn, session, handler, &envelope, body).await;
             }
-            // Only while the rest of a message is being discarded.
-            Event::Body | Event::BodyEnd | Event::BodyAborted => {
-                body.clear();
-                true
-            }
-            Event::Reset => {
-                handler.reset().await;
-                true
-            }
-            Event::StartTls => start_tls(conn, session, acceptor, shared).await,
-            Event::Close => {
-                let _ = conn.write_output(session).await;
-                conn.close().await;
-                false
-            }
-        };
-        if !go_on {
-            return;
+            Some(Event::Reset) => handler.reset().await,
+            // The rest of a message the application no longer reads.
+            Some(_) => body.clear(),
         }
     }
 }
 
 /// [`Event::Message`]: hands the body to the application as a stream, then
-/// gives the session its verdict. False when the connection is lost.
+/// gives the session its verdict.
 async fn receive_message<H: Handler>(
     conn: &mut Connection,
     session: &mut Session,
     handler: &mut H,
     envelope: &Envelope,
     body: &mut Vec<u8>,
-) -> bool {
+) {
     // RFC 5321 §4.5.3.2.2: the client waits for the 354 only so long; it
     // goes out now, not when the application starts reading the body.
-    if conn.write_output(session).await.is_err() {
-        return false;
+    if conn.write(session).await.is_err() {
+        return;
     }
     let verdict = {
-        let mut stream = MessageBody::new(conn, session, body);
+        let mut stream = MessageBody::live(conn, session, body);
         handler.data(envelope, &mut stream).await
     };
-    if verdict.is_ok() && !session.message_fully_read() {
+    if verdict.is_ok() && !session.message_fully_read() && !session.is_closed() {
         // RFC 5321 §6.1: the session answers 451 instead of 250.
         tracing::warn!(
             id = %envelope.id,
@@ -174,55 +117,18 @@ async fn receive_message<H: Handler>(
     } else {
         body.clear();
     }
-    match conn.failure.take() {
-        None => {}
-        Some(Failure::Timeout) => session.timed_out(),
-        Some(Failure::Shutdown) => session.shut_down(),
-        Some(Failure::Lost) => return false,
-    }
-    true
-}
-
-/// [`Event::StartTls`]: the `220`, then the handshake (RFC 3207 §4).
-/// False when the session cannot go on.
-async fn start_tls(
-    conn: &mut Connection,
-    session: &mut Session,
-    acceptor: Option<&TlsAcceptor>,
-    shared: &Shared,
-) -> bool {
-    if conn.write_output(session).await.is_err() {
-        return false;
-    }
-    // RFC 3207 §4.2 / CVE-2011-0411: anything the client sent after
-    // STARTTLS before the handshake is plaintext that an attacker may have
-    // injected; it is thrown away, unread.
-    let injected = conn.discard_input();
-    if injected > 0 {
-        tracing::warn!(octets = injected, "discarded plaintext sent after STARTTLS");
-        if let Some(transcript) = conn.transcript.as_mut() {
-            transcript.note(&format!("discarded {injected} octets sent after STARTTLS"));
-        }
-    }
-    let Some(acceptor) = acceptor else {
-        return false;
-    };
-    if let Err(error) = conn
-        .start_tls(acceptor, shared.timeouts.tls_handshake)
-        .await
-    {
-        tracing::debug!(%error, "STARTTLS handshake failed");
-        return false;
-    }
-    session.tls_established();
-    true
 }
 
 /// Puts a session's question to the application.
 async fn ask<H: Handler>(handler: &mut H, request: Request) -> Result<(), Reply> {
     match request {
+        // Answered by the backend before there is a handler.
+        Request::Connect => Ok(()),
         Request::Hello { domain, extended } => handler.ehlo(&domain, extended).await,
-        Request::Auth(credentials) => handler.auth(&credentials).await,
+        Request::Auth {
+            mechanism,
+            credentials,
+        } => handler.auth(mechanism, &credentials).await,
         Request::Mail { from, params } => handler.mail(&from, &params).await,
         Request::Rcpt { to, params } => handler.rcpt(&to, &params).await,
     }

@@ -1,14 +1,24 @@
 //! The network side: listeners, connection limits, the per-connection
 //! driver, TLS, graceful shutdown.
 //!
+//! Three ways to feed a [`Server`] connections:
+//!
+//! * [`Server::bind`] then [`Server::run`]: the TCP listeners of the
+//!   configuration;
+//! * [`Server::serve`]: any [`Listener`] (a Unix socket, a listener you
+//!   bound yourself);
+//! * [`Server::serve_connection`]: one stream you accepted yourself (a
+//!   PROXY-protocol connection, an in-memory duplex in a test).
+//!
 //! ```no_run
 //! use smtp_receiver::{Server, SinkHandler};
 //! use smtp_receiver::config::{ServerConfig, RecipientPolicy};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = ServerConfig::new("mx.example.org");
-//! config.listen_plain("127.0.0.1:0".parse()?);
-//! config.session.recipients = RecipientPolicy::AcceptAny;
+//! let config = ServerConfig::builder("mx.example.org")
+//!     .listen_plain("127.0.0.1:0".parse()?)
+//!     .recipients(RecipientPolicy::AcceptAny)
+//!     .build();
 //! let server = Server::bind(config, SinkHandler::default()).await?;
 //! let addr = server.local_addrs()[0].addr;          // the port the system chose
 //! let shutdown = server.shutdown_handle();
@@ -19,38 +29,40 @@
 //! # Ok(()) }
 //! ```
 
+mod accept;
 mod body;
 mod connection;
 mod driver;
 mod limits;
+mod listener;
 mod shutdown;
-mod stream;
-pub mod tls;
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout, timeout_at};
 use tokio_rustls::TlsAcceptor;
 
 pub use body::{BodyError, MessageBody};
+pub use listener::{Accepted, Listener, NO_ADDRESS};
 pub use shutdown::ShutdownHandle;
 
-use crate::config::{ListenerKind, ServerConfig, SessionConfig, Timeouts, TranscriptHook};
-use crate::handler::{ConnectionInfo, Handler};
-use crate::session::replies;
+use crate::config::{ListenerKind, ServerConfig, SessionConfig, TranscriptHook};
+use crate::handler::Backend;
+use crate::session::ConnectionInfo;
 use limits::Tracker;
+use listener::BoundTcp;
 use shutdown::ShutdownState;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// No listener was configured.
     #[error("no listener configured")]
@@ -82,76 +94,80 @@ pub struct BoundListener {
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub(crate) session: Arc<SessionConfig>,
-    pub(crate) timeouts: Timeouts,
     pub(crate) acceptor: Option<TlsAcceptor>,
     pub(crate) transcript: Option<TranscriptHook>,
     pub(crate) shutdown: Arc<watch::Sender<ShutdownState>>,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) shutdown_abort: Duration,
     pub(crate) tracker: Arc<Tracker>,
-    /// Connections being turned away right now (see [`refuse`]).
-    refusing: AtomicUsize,
+    /// Connections being turned away right now (see `accept::refuse`).
+    pub(crate) refusing: AtomicUsize,
 }
 
-/// An SMTP server: bound listeners plus the application's [`Handler`].
-///
-/// [`bind`](Self::bind) first (so the addresses are known, port 0 works),
-/// then [`run`](Self::run) until [`ShutdownHandle::shutdown`].
-pub struct Server<H: Handler> {
+/// An SMTP server: the application's [`Backend`] (or a cloneable
+/// [`Handler`](crate::Handler)), the configuration, and the listeners it
+/// bound.
+pub struct Server<B: Backend> {
     listeners: Vec<(TcpListener, BoundListener)>,
     shared: Arc<Shared>,
-    handler: H,
+    backend: Arc<B>,
 }
 
-impl<H: Handler> Server<H> {
-    /// Binds every configured listener. STARTTLS is offered on plain
-    /// listeners when `config.tls` is set.
-    pub async fn bind(config: ServerConfig, handler: H) -> Result<Server<H>, ServerError> {
-        if config.listeners.is_empty() {
-            return Err(ServerError::NoListeners);
-        }
-        let mut session = config.session.clone();
+impl<B: Backend> Server<B> {
+    /// A server with no listener of its own: feed it with
+    /// [`serve`](Self::serve) or [`serve_connection`](Self::serve_connection).
+    /// STARTTLS is offered when `config.tls` is set.
+    pub fn new(config: ServerConfig, backend: B) -> Server<B> {
+        let mut session = config.session;
         session.starttls = config.tls.is_some();
-        let mut listeners = Vec::new();
-        for listen in &config.listeners {
-            if listen.kind == ListenerKind::ImplicitTls && config.tls.is_none() {
-                return Err(ServerError::TlsRequired(listen.addr));
-            }
-            let listener =
-                TcpListener::bind(listen.addr)
-                    .await
-                    .map_err(|source| ServerError::Bind {
-                        addr: listen.addr,
-                        source,
-                    })?;
-            let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-                addr: listen.addr,
-                source,
-            })?;
-            let starttls = listen.kind == ListenerKind::Plain && session.starttls;
-            listeners.push((
-                listener,
-                BoundListener {
-                    addr,
-                    kind: listen.kind,
-                    starttls,
-                },
-            ));
-        }
+        // Queue ids differ between processes storing into one Maildir.
+        session.instance_id = std::process::id();
         let limits = &session.limits;
         let tracker = Tracker::new(limits.connections, limits.connections_per_ip);
         let shared = Shared {
-            timeouts: config.timeouts.clone(),
-            acceptor: config.tls.clone().map(TlsAcceptor::from),
-            transcript: config.transcript.clone(),
+            acceptor: config.tls.map(TlsAcceptor::from),
+            transcript: config.transcript,
             shutdown: Arc::new(watch::Sender::new(ShutdownState::Running)),
+            shutdown_grace: config.shutdown_grace,
+            shutdown_abort: config.shutdown_abort,
             tracker,
             refusing: AtomicUsize::new(0),
             session: Arc::new(session),
         };
-        Ok(Server {
-            listeners,
+        Server {
+            listeners: Vec::new(),
             shared: Arc::new(shared),
-            handler,
-        })
+            backend: Arc::new(backend),
+        }
+    }
+
+    /// A server bound to every listener of `config` (port 0: the system
+    /// picks one; see [`local_addrs`](Self::local_addrs)).
+    pub async fn bind(config: ServerConfig, backend: B) -> Result<Server<B>, ServerError> {
+        if config.listeners.is_empty() {
+            return Err(ServerError::NoListeners);
+        }
+        let listens = config.listeners.clone();
+        let mut server = Server::new(config, backend);
+        let tls = server.shared.acceptor.is_some();
+        for listen in listens {
+            if listen.kind == ListenerKind::ImplicitTls && !tls {
+                return Err(ServerError::TlsRequired(listen.addr));
+            }
+            let bind_error = |source| ServerError::Bind {
+                addr: listen.addr,
+                source,
+            };
+            let listener = TcpListener::bind(listen.addr).await.map_err(bind_error)?;
+            let addr = listener.local_addr().map_err(bind_error)?;
+            let bound = BoundListener {
+                addr,
+                kind: listen.kind,
+                starttls: listen.kind == ListenerKind::Plain && tls,
+            };
+            server.listeners.push((listener, bound));
+        }
+        Ok(server)
     }
 
     /// The bound listeners, in configuration order.
@@ -171,153 +187,82 @@ impl<H: Handler> Server<H> {
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle::new(
             Arc::clone(&self.shared.shutdown),
-            self.shared.timeouts.shutdown_grace,
+            self.shared.shutdown_grace,
         )
     }
 
-    /// Serves until shut down, then waits for the last session to end: at
-    /// most [`shutdown_grace`](crate::config::Timeouts::shutdown_grace) +
-    /// [`shutdown_abort`](crate::config::Timeouts::shutdown_abort), after
-    /// which the sessions left are dropped.
+    /// Serves the bound listeners until shut down, then waits for the last
+    /// session to end: at most
+    /// [`shutdown_grace`](crate::config::ServerConfig::shutdown_grace) +
+    /// [`shutdown_abort`](crate::config::ServerConfig::shutdown_abort),
+    /// after which the sessions left are dropped.
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
             listeners,
             shared,
-            handler,
+            backend,
         } = self;
         let mut accepting = JoinSet::new();
         for (listener, bound) in listeners {
-            accepting.spawn(accept_loop(
+            let listener = BoundTcp {
                 listener,
-                bound,
-                Arc::clone(&shared),
-                handler.clone(),
-            ));
+                addr: bound.addr,
+            };
+            let (shared, backend) = (Arc::clone(&shared), Arc::clone(&backend));
+            accepting.spawn(accept::accept_loop(listener, bound.kind, shared, backend));
         }
-        let mut state = shared.shutdown.subscribe();
-        // Only fails if the sender is gone, and `shared` holds it.
-        let grace_deadline = state
-            .wait_for(ShutdownState::is_draining)
-            .await
-            .ok()
-            .and_then(|state| state.grace_deadline());
-        // Stop accepting: dropping the accept loops closes the listeners.
-        accepting.shutdown().await;
-        tracing::info!(sessions = shared.tracker.active(), "shutting down");
-        // Every session task drops itself at grace + abort (see
-        // `abort_at_hard_deadline`); one more second for that to happen, and
-        // run() returns even if a task is stuck in blocking code.
-        let hard = grace_deadline.unwrap_or_else(tokio::time::Instant::now)
-            + shared.timeouts.shutdown_abort
-            + Duration::from_secs(1);
-        if timeout_at(hard, shared.tracker.wait_idle()).await.is_err() {
-            tracing::warn!(
-                sessions = shared.tracker.active(),
-                "sessions did not end after the shutdown deadline; not waiting for them"
-            );
-        }
+        accept::shutdown_began(&shared).await;
+        // The accept loops stop by themselves; they close their listeners.
+        while accepting.join_next().await.is_some() {}
+        accept::drain(&shared).await;
         Ok(())
     }
-}
 
-async fn accept_loop<H: Handler>(
-    listener: TcpListener,
-    bound: BoundListener,
-    shared: Arc<Shared>,
-    handler: H,
-) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // E.g. EMFILE: wait a little instead of spinning.
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(permit) = shared.tracker.try_acquire(peer.ip()) else {
-            tracing::info!(%peer, "too many connections; refused");
-            // An implicit-TLS client would not understand a plaintext 421,
-            // and a TLS handshake to say it costs the CPU the limit is
-            // there to protect: those connections are just closed.
-            if bound.kind == ListenerKind::Plain {
-                refuse(tcp, &shared);
-            }
-            continue;
-        };
-        // A listener bound to one address accepts connections on exactly
-        // that address and port: no getsockname(2) per connection then.
-        let local = if bound.addr.ip().is_unspecified() {
-            tcp.local_addr().unwrap_or(bound.addr)
-        } else {
-            bound.addr
-        };
-        let info = ConnectionInfo {
-            peer,
-            local,
-            listener: bound.kind,
-        };
-        let hard_stop =
-            abort_at_hard_deadline(shared.shutdown.subscribe(), shared.timeouts.shutdown_abort);
-        let serve =
-            driver::serve_connection(tcp, info, Arc::clone(&shared), handler.clone(), permit);
-        tokio::spawn(async move {
-            tokio::select! {
-                () = serve => {}
-                () = hard_stop => tracing::warn!(%peer, "session dropped at the shutdown deadline"),
-            }
-        });
+    /// [`run`](Self::run) until `stop` resolves (Ctrl-C, say), then shuts
+    /// down gracefully as [`ShutdownHandle::shutdown`] does.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: smtp_receiver::Server<smtp_receiver::SinkHandler>) -> Result<(), smtp_receiver::ServerError> {
+    /// server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+    /// # }
+    /// ```
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let shutdown = self.shutdown_handle();
+        let running = self.run();
+        tokio::pin!(running);
+        tokio::select! {
+            result = &mut running => return result,
+            () = stop => shutdown.shutdown(),
+        }
+        running.await
     }
-}
 
-/// Resolves `abort` after the end of the shutdown grace period: the session
-/// task is then dropped wherever it is (in the application, a TLS
-/// handshake, a write to a client that does not read), so a shutdown always
-/// completes. Never resolves while the server runs.
-async fn abort_at_hard_deadline(mut shutdown: watch::Receiver<ShutdownState>, abort: Duration) {
-    let grace_deadline = shutdown
-        .wait_for(ShutdownState::is_draining)
-        .await
-        .ok()
-        .and_then(|state| state.grace_deadline());
-    match grace_deadline {
-        Some(deadline) => sleep_until(deadline + abort).await,
-        None => std::future::pending().await,
+    /// Serves connections from `listener` (see [`Listener`]) until shut
+    /// down, then waits for its sessions as [`run`](Self::run) does.
+    /// Connections from it speak `kind` (implicit TLS needs `config.tls`).
+    pub async fn serve<L: Listener>(
+        &self,
+        listener: L,
+        kind: ListenerKind,
+    ) -> Result<(), ServerError> {
+        if kind == ListenerKind::ImplicitTls && self.shared.acceptor.is_none() {
+            return Err(ServerError::TlsRequired(NO_ADDRESS));
+        }
+        let (shared, backend) = (Arc::clone(&self.shared), Arc::clone(&self.backend));
+        accept::accept_loop(listener, kind, shared, backend).await;
+        accept::drain(&self.shared).await;
+        Ok(())
     }
-}
 
-/// At most this many refused connections linger at once; beyond, they are
-/// closed without a reply.
-const MAX_REFUSING: usize = 64;
-
-/// How long a refused connection may linger so that the 421 arrives.
-const REFUSAL_LINGER: Duration = Duration::from_secs(1);
-
-/// RFC 5321 §3.1: a server may answer a connection with 421 and close it.
-/// The reply must not be lost: closing a socket with unread input sends a
-/// TCP RST, which may make the client discard the 421. So: write the 421,
-/// shut down our side (FIN), read and drop what the client sends until it
-/// closes, for at most [`REFUSAL_LINGER`], in a task of its own so the
-/// accept loop goes on.
-fn refuse(tcp: TcpStream, shared: &Arc<Shared>) {
-    let reply = replies::too_many_connections(&shared.session.hostname).to_bytes();
-    if shared.refusing.fetch_add(1, Ordering::Relaxed) >= MAX_REFUSING {
-        shared.refusing.fetch_sub(1, Ordering::Relaxed);
-        let _ = tcp.try_write(&reply);
-        return;
+    /// Serves one connection to its end: any byte stream (a PROXY-protocol
+    /// connection after its header, a Unix socket, an in-memory duplex),
+    /// described by `info` (for streams without IP addresses, see
+    /// [`NO_ADDRESS`]). The connection limits and the shutdown apply as to
+    /// any other connection.
+    pub async fn serve_connection<S>(&self, stream: S, info: ConnectionInfo)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        accept::run_session(Box::new(stream), info, &self.shared, self.backend.as_ref()).await;
     }
-    let shared = Arc::clone(shared);
-    tokio::spawn(async move {
-        let mut tcp = tcp;
-        let linger = async {
-            tcp.write_all(&reply).await?;
-            tcp.shutdown().await?;
-            let mut scratch = [0u8; 1024];
-            while tcp.read(&mut scratch).await? > 0 {}
-            io::Result::Ok(())
-        };
-        let _ = timeout(REFUSAL_LINGER, linger).await;
-        shared.refusing.fetch_sub(1, Ordering::Relaxed);
-    });
 }

@@ -27,6 +27,21 @@ impl ShutdownState {
     }
 }
 
+/// Waits until the server begins to shut down, and gives the end of the
+/// grace period. Never resolves while the server runs (nor once it is
+/// gone: then nobody will ask).
+pub(crate) async fn draining(shutdown: &mut watch::Receiver<ShutdownState>) -> Instant {
+    let grace_deadline = shutdown
+        .wait_for(ShutdownState::is_draining)
+        .await
+        .ok()
+        .and_then(|state| state.grace_deadline());
+    match grace_deadline {
+        Some(deadline) => deadline,
+        None => std::future::pending().await,
+    }
+}
+
 /// Asks a running [`Server`](crate::Server) to shut down. Cheap to clone;
 /// get one with [`Server::shutdown_handle`](crate::Server::shutdown_handle).
 ///
@@ -34,10 +49,10 @@ impl ShutdownState {
 /// waiting for a command get `421 4.3.2` at once, sessions in the middle of
 /// a message (inside DATA, between BDAT chunks) may finish it within the
 /// grace period
-/// ([`Timeouts::shutdown_grace`](crate::config::Timeouts::shutdown_grace))
+/// ([`ServerConfig::shutdown_grace`](crate::config::ServerConfig::shutdown_grace))
 /// and then get `421 4.3.2`; [`Server::run`](crate::Server::run) returns
 /// when the last session has ended, at the latest
-/// [`Timeouts::shutdown_abort`](crate::config::Timeouts::shutdown_abort)
+/// [`ServerConfig::shutdown_abort`](crate::config::ServerConfig::shutdown_abort)
 /// after the grace period, when the sessions left are dropped.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {

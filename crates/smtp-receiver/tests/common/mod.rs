@@ -1,6 +1,7 @@
-//! Shared helpers for the integration tests: certificates made at test time
-//! (a CA and a leaf it signs), a server on 127.0.0.1 port 0, and a small
-//! raw SMTP client that shows exactly what crosses the wire.
+//! Shared helpers for the integration tests: the test PKI from
+//! smtp-testkit (its files in a temporary folder, for the binary and for
+//! Python), a server on 127.0.0.1 port 0, and the raw client of
+//! `smtp_testkit::client`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::net::SocketAddr;
@@ -8,85 +9,41 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls_pki_types::{CertificateDer, ServerName};
 use smtp_receiver::config::{ListenerKind, RecipientPolicy, ServerConfig};
-use smtp_receiver::server::tls::load_tls_config;
-use smtp_receiver::{Handler, Server, ServerError, ShutdownHandle};
+use smtp_receiver::{Backend, Server, ServerError, ShutdownHandle};
+use smtp_testkit::certs::{PkiFiles, TestPki};
+#[allow(unused_imports)]
+pub use smtp_testkit::client::{Client, PATIENCE, code, codes};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// How long any single wait in a test may take before it fails.
-pub const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A CA, a leaf certificate for localhost / 127.0.0.1 / ::1 signed by it,
-/// and the leaf's key, as PEM files in a temporary directory.
+/// A CA and a server leaf for localhost / 127.0.0.1 / ::1, also as PEM
+/// files in a temporary folder.
 pub struct TestCerts {
-    pub dir: TempDir,
-    pub ca_pem: PathBuf,
-    pub cert_pem: PathBuf,
-    pub key_pem: PathBuf,
-    pub ca_der: CertificateDer<'static>,
+    pub pki: TestPki,
+    pub files: PkiFiles,
+    _dir: TempDir,
 }
 
 impl TestCerts {
     pub fn generate() -> TestCerts {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "smtp-receiver test CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-        let names = vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ];
-        let mut leaf_params = CertificateParams::new(names).unwrap();
-        leaf_params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
-        leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-
+        let pki = TestPki::generate().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let ca_pem = dir.path().join("ca.pem");
-        let cert_pem = dir.path().join("cert.pem");
-        let key_pem = dir.path().join("key.pem");
-        std::fs::write(&ca_pem, ca.pem()).unwrap();
-        std::fs::write(&cert_pem, leaf.pem()).unwrap();
-        std::fs::write(&key_pem, leaf_key.serialize_pem()).unwrap();
+        let files = pki.write(dir.path()).unwrap();
         TestCerts {
-            ca_der: ca.der().clone(),
-            dir,
-            ca_pem,
-            cert_pem,
-            key_pem,
+            pki,
+            files,
+            _dir: dir,
         }
     }
 
     /// A client configuration trusting only the test CA.
     pub fn connector(&self) -> TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
+        self.pki.connector()
     }
 }
 
@@ -98,14 +55,14 @@ pub fn test_config(certs: Option<&TestCerts>) -> ServerConfig {
     config.listen_plain("127.0.0.1:0".parse().unwrap());
     if let Some(certs) = certs {
         config.listen_tls("127.0.0.1:0".parse().unwrap());
-        config.tls = Some(load_tls_config(&certs.cert_pem, &certs.key_pem).unwrap());
+        config.tls = Some(certs.pki.server_config());
         config.session.auth.enabled = true;
     }
     config.session.recipients = RecipientPolicy::domains(["example.org"]);
-    config.timeouts.command = Duration::from_secs(10);
-    config.timeouts.data_block = Duration::from_secs(10);
-    config.timeouts.tls_handshake = Duration::from_secs(10);
-    config.timeouts.shutdown_grace = Duration::from_secs(5);
+    config.session.timeouts.command = Duration::from_secs(10);
+    config.session.timeouts.data_block = Duration::from_secs(10);
+    config.session.timeouts.tls_handshake = Duration::from_secs(10);
+    config.shutdown_grace = Duration::from_secs(5);
     config
 }
 
@@ -118,11 +75,11 @@ pub struct TestServer {
     pub transcripts: Arc<Mutex<Vec<String>>>,
 }
 
-pub async fn start<H: Handler>(mut config: ServerConfig, handler: H) -> TestServer {
+pub async fn start<B: Backend>(mut config: ServerConfig, backend: B) -> TestServer {
     let transcripts = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&transcripts);
     config.on_transcript(move |_, transcript| sink.lock().unwrap().push(transcript.render()));
-    let server = Server::bind(config, handler).await.unwrap();
+    let server = Server::bind(config, backend).await.unwrap();
     let plain = server.local_addr(ListenerKind::Plain).unwrap();
     let tls = server.local_addr(ListenerKind::ImplicitTls);
     let shutdown = server.shutdown_handle();
@@ -171,106 +128,10 @@ impl TestServer {
     /// Connects to the implicit-TLS listener.
     pub async fn connect_tls(&self, certs: &TestCerts) -> Client<TlsStream<TcpStream>> {
         let tcp = TcpStream::connect(self.tls.unwrap()).await.unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        Client::new(certs.connector().connect(name, tcp).await.unwrap())
-    }
-}
-
-/// A raw SMTP client: writes bytes, reads whole replies.
-pub struct Client<S> {
-    io: BufReader<S>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    pub fn new(stream: S) -> Client<S> {
-        Client {
-            io: BufReader::new(stream),
-        }
-    }
-
-    pub async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.io.get_mut().write_all(bytes.as_ref()).await.unwrap();
-        self.io.get_mut().flush().await.unwrap();
-    }
-
-    /// Sends, reporting failure (the server may have closed) instead of panicking.
-    pub async fn try_send(&mut self, bytes: impl AsRef<[u8]>) -> bool {
-        self.io.get_mut().write_all(bytes.as_ref()).await.is_ok()
-            && self.io.get_mut().flush().await.is_ok()
-    }
-
-    /// One whole reply (all its lines), or "" at end of stream.
-    pub async fn reply(&mut self) -> String {
-        let mut reply = String::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(PATIENCE, self.io.read_line(&mut line))
-                .await
-                .expect("a reply in time")
-                .unwrap();
-            if n == 0 {
-                return reply;
-            }
-            reply.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return reply;
-            }
-        }
-    }
-
-    pub async fn replies(&mut self, n: usize) -> Vec<String> {
-        let mut all = Vec::new();
-        for _ in 0..n {
-            all.push(self.reply().await);
-        }
-        all
-    }
-
-    /// Sends one command line and returns its reply.
-    pub async fn cmd(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n")).await;
-        self.reply().await
-    }
-
-    /// Everything until the server closes the connection.
-    pub async fn read_to_end(&mut self) -> String {
-        let mut rest = Vec::new();
-        tokio::time::timeout(PATIENCE, self.io.read_to_end(&mut rest))
+        Client::new(tcp)
+            .upgrade(&certs.connector(), "localhost")
             .await
-            .expect("the server closes")
-            .unwrap_or(0);
-        String::from_utf8_lossy(&rest).into_owned()
     }
-
-    /// Octets the server sent that are still buffered unread.
-    pub fn buffered(&self) -> usize {
-        self.io.buffer().len()
-    }
-
-    pub fn into_inner(self) -> S {
-        assert_eq!(self.io.buffer().len(), 0, "unread server octets");
-        self.io.into_inner()
-    }
-}
-
-impl Client<TcpStream> {
-    /// EHLO, STARTTLS, handshake: the session continues inside TLS.
-    pub async fn starttls(mut self, certs: &TestCerts) -> Client<TlsStream<TcpStream>> {
-        assert_eq!(code(&self.cmd("EHLO client.example").await), 250);
-        assert_eq!(code(&self.cmd("STARTTLS").await), 220);
-        let name = ServerName::try_from("localhost").unwrap();
-        let tls = certs
-            .connector()
-            .connect(name, self.into_inner())
-            .await
-            .unwrap();
-        Client::new(tls)
-    }
-}
-
-/// The code of a reply (its last line's, which is the same for all lines).
-pub fn code(reply: &str) -> u16 {
-    reply.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
 /// Runs the common envelope and expects 250 to each.

@@ -6,7 +6,7 @@
 //! Nothing here accepts a control character (CR, LF, NUL, DEL, C1 controls):
 //! none of the grammar's character classes contains one.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use core::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{AddressLiteral, Domain, MAX_DOMAIN, MAX_LOCAL_PART, PathError};
 

@@ -4,13 +4,12 @@
 use smtp_wire::command::Command;
 use smtp_wire::param::{MailParams, RcptParams};
 use smtp_wire::path::{Domain, ForwardPath, ReversePath};
+use smtp_wire::sasl::{Mechanism, ServerExchange, ServerStep};
 use smtp_wire::{BdatReader, Capabilities, Capability, DataDecoder, Reply};
 
-use super::{Event, Phase, Request, Session};
-use crate::handler::ConnectionInfo;
-use crate::session::auth::{self, Step};
-use crate::session::body::Framing;
-use crate::session::replies;
+use super::{Abort, Event, Phase, Request, Session};
+use crate::message::Framing;
+use crate::{auth, replies, trace};
 
 impl Session {
     pub(super) fn hello(&mut self, domain: Domain, extended: bool) {
@@ -36,10 +35,8 @@ impl Session {
         }
         // RFC 4954 §4 + RFC 8314: credentials only inside TLS by default.
         if self.auth_allowed() {
-            list.push(Capability::Auth(vec![
-                "PLAIN".to_string(),
-                "LOGIN".to_string(),
-            ]));
+            let names = Mechanism::ALL.iter().map(|m| m.name().to_string());
+            list.push(Capability::Auth(names.collect()));
         }
         list.push(Capability::Help);
         Capabilities {
@@ -178,7 +175,7 @@ impl Session {
     }
 
     pub(super) fn rset(&mut self) {
-        self.abort_message();
+        self.abort_message(Abort::Client);
         self.transaction = None;
         self.send(replies::reset());
         self.events.push_back(Event::Reset);
@@ -204,7 +201,7 @@ impl Session {
             ));
         }
         self.send(replies::ready_for_tls());
-        self.phase = Phase::AwaitTls;
+        self.phase = Phase::AwaitTls { implicit: false };
     }
 
     pub(super) fn auth(&mut self, mechanism: &str, initial: Option<&str>) {
@@ -229,22 +226,29 @@ impl Session {
                 "AUTH not allowed in a mail transaction (RFC 4954 section 4)",
             ));
         }
-        self.auth_step(auth::start(mechanism, initial));
+        // RFC 4954 §4: a mechanism we do not offer gets 504.
+        let Some(mechanism) = Mechanism::from_name(mechanism) else {
+            return self.error(replies::auth_unknown_mechanism());
+        };
+        self.auth_step(mechanism, ServerExchange::start(mechanism, initial));
     }
 
-    pub(super) fn auth_step(&mut self, step: Step) {
+    pub(super) fn auth_step(&mut self, mechanism: Mechanism, step: ServerStep) {
         match step {
-            Step::Challenge(reply, exchange) => {
-                self.send(reply);
-                self.phase = Phase::Auth(exchange);
+            ServerStep::Challenge(challenge, exchange) => {
+                self.send(replies::auth_challenge(challenge));
+                self.phase = Phase::Auth(mechanism, exchange);
             }
-            Step::Done(credentials) => {
+            ServerStep::Done(credentials) => {
                 self.phase = Phase::Commands;
-                self.pending = Some(Request::Auth(credentials));
+                self.pending = Some(Request::Auth {
+                    mechanism,
+                    credentials,
+                });
             }
-            Step::Fail(reply) => {
+            ServerStep::Fail(error) => {
                 self.phase = Phase::Commands;
-                self.error(reply);
+                self.error(auth::failure_reply(error));
             }
         }
     }
@@ -257,7 +261,7 @@ impl Session {
         if name.bytes().all(|b| b.is_ascii_graphic()) {
             name
         } else {
-            crate::session::trace::address_literal(self.info.peer.ip())
+            trace::address_literal(self.info.peer.ip())
         }
     }
 
@@ -267,7 +271,7 @@ impl Session {
     /// configuration explicitly allows plaintext there.
     pub(super) fn auth_allowed(&self) -> bool {
         let auth = &self.config.auth;
-        auth.enabled && (self.tls || (auth.allow_plaintext_on_loopback && is_loopback(&self.info)))
+        auth.enabled && (self.tls || (auth.allow_plaintext_on_loopback && self.info.is_loopback()))
     }
 
     /// Not an open relay: only our domains, plus postmaster (RFC 5321 §4.5.1).
@@ -279,15 +283,6 @@ impl Session {
                     && mailbox.domain.eq_ignore_case(&self.config.hostname))
                     || self.config.recipients.accepts_domain(&mailbox.domain)
             }
-        }
-    }
-}
-
-pub(super) fn is_loopback(info: &ConnectionInfo) -> bool {
-    match info.peer.ip() {
-        std::net::IpAddr::V4(v4) => v4.is_loopback(),
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     }
 }

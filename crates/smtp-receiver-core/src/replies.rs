@@ -108,7 +108,7 @@ pub fn auth_challenge(challenge: &str) -> Reply {
     Reply::new(334, challenge)
 }
 
-/// 535: credentials refused (RFC 4954 §6). The default for [`Handler::auth`](crate::Handler::auth).
+/// 535: credentials refused (RFC 4954 §6); what an application answers to bad credentials.
 pub fn auth_failed() -> Reply {
     Reply::enhanced(535, code(5, 7, 8), "Authentication credentials invalid")
 }

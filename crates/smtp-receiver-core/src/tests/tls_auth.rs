@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use smtp_wire::Reply;
+use smtp_wire::sasl::{self, Credentials};
 
 use super::harness::{Harness, config, info};
-use crate::session::{Mechanism, Request, Session};
+use crate::{Mechanism, Request, Session};
 
 fn plain(user: &str, password: &str) -> String {
-    BASE64.encode(format!("\0{user}\0{password}"))
+    sasl::plain_response(&Credentials::new(user, password))
 }
 
 #[test]
@@ -22,11 +21,9 @@ fn starttls_stops_reading_and_resets_the_session() {
     assert_eq!(Harness::codes(&out), [250, 220]);
     assert!(out.ends_with("220 2.0.0 Ready to start TLS\r\n"));
     assert!(h.starttls);
-    assert_eq!(
-        used,
-        "EHLO c.example\r\nSTARTTLS\r\n".len(),
-        "the injected command is left for the driver to discard"
-    );
+    // RFC 3207 §4.2: the session itself drops what came after STARTTLS.
+    assert_eq!(used, input.len(), "everything was consumed");
+    assert_eq!(h.discarded, "MAIL FROM:<injected@evil.example>\r\n".len());
     h.session.tls_established();
     assert!(h.session.is_tls());
     // A new EHLO is required; STARTTLS is not offered again; AUTH is.
@@ -56,17 +53,21 @@ fn starttls_without_a_certificate_is_not_implemented() {
 fn auth_plain_with_initial_response() {
     let mut h = Harness::with(config(), true);
     h.verdict = Box::new(|r| match r {
-        Request::Auth(c) if c.username == "alice" && c.password == "s3cret" => Ok(()),
-        Request::Auth(_) => Err(crate::session::replies::auth_failed()),
+        Request::Auth { credentials: c, .. }
+            if c.username == "alice" && c.password() == "s3cret" =>
+        {
+            Ok(())
+        }
+        Request::Auth { .. } => Err(crate::replies::auth_failed()),
         _ => Ok(()),
     });
     h.send("EHLO c.example\r\n");
     let out = h.send(&format!("AUTH PLAIN {}\r\n", plain("alice", "s3cret")));
     assert_eq!(out, "235 2.7.0 Authentication successful\r\n");
-    let Some(Request::Auth(credentials)) = h.asked.last() else {
+    let Some(Request::Auth { mechanism, .. }) = h.asked.last() else {
         panic!()
     };
-    assert_eq!(credentials.mechanism, Mechanism::Plain);
+    assert_eq!(*mechanism, Mechanism::Plain);
     // Authenticated + TLS: ESMTPSA in the trace.
     h.send("MAIL FROM:<alice@c.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\nx\r\n.\r\n");
     let stored = String::from_utf8(h.messages[0].clone()).unwrap();
@@ -86,15 +87,19 @@ fn auth_plain_with_a_challenge_and_login() {
     h.send("EHLO c.example\r\n");
     assert_eq!(h.send("AUTH LOGIN\r\n"), "334 VXNlcm5hbWU6\r\n");
     assert_eq!(
-        h.send(&format!("{}\r\n", BASE64.encode("carol"))),
+        h.send(&format!("{}\r\n", sasl::encode("carol"))),
         "334 UGFzc3dvcmQ6\r\n"
     );
-    assert_eq!(h.codes_of(&format!("{}\r\n", BASE64.encode("pw"))), [235]);
-    let Some(Request::Auth(c)) = h.asked.last() else {
+    assert_eq!(h.codes_of(&format!("{}\r\n", sasl::encode("pw"))), [235]);
+    let Some(Request::Auth {
+        mechanism,
+        credentials: c,
+    }) = h.asked.last()
+    else {
         panic!()
     };
     assert_eq!(
-        (c.mechanism, c.username.as_str(), c.password.as_str()),
+        (*mechanism, c.username.as_str(), c.password()),
         (Mechanism::Login, "carol", "pw")
     );
 }
@@ -131,7 +136,7 @@ fn auth_errors() {
 fn repeated_auth_failures_close_the_session() {
     let mut h = Harness::with(config(), true);
     h.verdict = Box::new(|r| match r {
-        Request::Auth(_) => Err(Reply::enhanced(
+        Request::Auth { .. } => Err(Reply::enhanced(
             535,
             smtp_wire::EnhancedCode::new(5, 7, 8),
             "Bad",
@@ -157,14 +162,14 @@ fn auth_needs_tls_unless_loopback_is_explicitly_allowed() {
 
     let mut c = config();
     c.auth.allow_plaintext_on_loopback = true;
-    let from_afar = Session::new(Arc::new(c.clone()), info("192.0.2.1:4000"), false);
+    let from_afar = Session::new(Arc::new(c.clone()), info("192.0.2.1:4000"));
     let mut h = Harness::from_session(from_afar);
     assert!(
         h.send("EHLO c.example\r\nAUTH PLAIN AHUAcA==\r\n")
             .ends_with("538 5.7.11 Encryption required: use STARTTLS first\r\n")
     );
     for peer in ["127.0.0.1:4000", "[::1]:4000"] {
-        let mut h = Harness::from_session(Session::new(Arc::new(c.clone()), info(peer), false));
+        let mut h = Harness::from_session(Session::new(Arc::new(c.clone()), info(peer)));
         let out = h.send("EHLO c.example\r\nAUTH PLAIN AHUAcA==\r\n");
         assert!(
             out.contains("250-AUTH PLAIN LOGIN\r\n")
@@ -191,19 +196,19 @@ fn auth_is_not_implemented_when_disabled() {
 fn control_characters_in_identities_are_refused() {
     for (input, what) in [
         (
-            format!("AUTH PLAIN {}\r\n", BASE64.encode("\0ali\r\nce\0pw")),
+            format!("AUTH PLAIN {}\r\n", sasl::encode("\0ali\r\nce\0pw")),
             "CRLF in a PLAIN user name",
         ),
         (
-            format!("AUTH PLAIN {}\r\n", BASE64.encode("ad\x1bmin\0alice\0pw")),
+            format!("AUTH PLAIN {}\r\n", sasl::encode("ad\x1bmin\0alice\0pw")),
             "ESC in a PLAIN authorization identity",
         ),
         (
-            format!("AUTH LOGIN {}\r\n", BASE64.encode("bob\nINFO forged")),
+            format!("AUTH LOGIN {}\r\n", sasl::encode("bob\nINFO forged")),
             "LF in a LOGIN user name",
         ),
         (
-            format!("AUTH PLAIN {}\r\n", BASE64.encode("\0al\u{85}ice\0pw")),
+            format!("AUTH PLAIN {}\r\n", sasl::encode("\0al\u{85}ice\0pw")),
             "a C1 control (NEL) in a PLAIN user name",
         ),
     ] {
@@ -212,7 +217,7 @@ fn control_characters_in_identities_are_refused() {
         let out = h.send(&input);
         assert!(out.starts_with("501 5.5.2 "), "{what}: {out}");
         assert!(
-            h.asked.iter().all(|r| !matches!(r, Request::Auth(_))),
+            h.asked.iter().all(|r| !matches!(r, Request::Auth { .. })),
             "{what}"
         );
     }
@@ -221,7 +226,7 @@ fn control_characters_in_identities_are_refused() {
     h.send("EHLO c.example\r\n");
     let out = h.send(&format!(
         "AUTH PLAIN {}\r\n",
-        BASE64.encode("\0alice\0p\tw\r\n")
+        sasl::encode("\0alice\0p\tw\r\n")
     ));
     assert!(out.starts_with("235 "), "{out}");
 }

@@ -77,37 +77,33 @@ fn empty_message_and_pipelined_commands_after_the_dot() {
     assert_eq!(without_trace(&h.messages[0]), b"");
 }
 
-/// Every smuggling sequence yields exactly one message or one refusal,
+/// Every smuggling vector yields exactly one message or one refusal,
 /// never a second transaction (the smuggled MAIL is message content).
 #[test]
 fn smuggling_sequences_never_start_a_second_transaction() {
-    let sequences: [&str; 7] = [
-        "\n.\n",
-        "\n.\r\n",
-        "\r\n.\n",
-        "\r.\r",
-        "\r\n.\r",
-        "\r.\r\n",
-        "\r\r\n.\r\r\n",
-    ];
-    for seq in sequences {
+    for vector in smtp_wire::data::smuggling::VECTORS {
+        let name = vector.name;
         let mut h = after_envelope();
-        let input = format!(
-            "DATA\r\nSubject: legit\r\n\r\nhello{seq}MAIL FROM:<evil@x.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\nNOOP\r\n"
-        );
-        let out = h.send(&input);
+        let input = [
+            &b"DATA\r\nSubject: legit\r\n\r\nhello"[..],
+            vector.fake,
+            smtp_wire::data::smuggling::SMUGGLED_TRANSACTION,
+            b".\r\nNOOP\r\n",
+        ]
+        .concat();
+        let (out, _) = h.feed(&input);
         let codes = Harness::codes(&out);
-        assert_eq!(codes, [354, 550, 250], "{seq:?}: {out}");
-        assert!(out.contains("550 5.6.11 "), "{seq:?}: {out}");
-        assert_eq!(h.envelopes.len(), 1, "{seq:?}: one transaction only");
+        assert_eq!(codes, [354, 550, 250], "{name}: {out}");
+        assert!(out.contains("550 5.6.11 "), "{name}: {out}");
+        assert_eq!(h.envelopes.len(), 1, "{name}: one transaction only");
         assert!(
             h.messages.is_empty(),
-            "{seq:?}: a refused message never reaches the application's store"
+            "{name}: a refused message never reaches the application's store"
         );
         assert_eq!(
             h.asked
                 .iter()
-                .filter(|r| matches!(r, crate::session::Request::Mail { .. }))
+                .filter(|r| matches!(r, crate::Request::Mail { .. }))
                 .count(),
             1
         );

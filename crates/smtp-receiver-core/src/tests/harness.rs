@@ -2,18 +2,19 @@
 //! application's questions with a configurable verdict.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smtp_wire::Reply;
 
-use crate::config::{ListenerKind, RecipientPolicy, SessionConfig};
-use crate::handler::{ConnectionInfo, Envelope};
-use crate::session::{Event, Request, Session};
+use crate::config::{RecipientPolicy, SessionConfig};
+use crate::{Abort, ConnectionInfo, Envelope, Event, ListenerKind, Request, Session};
 
 pub(super) type Verdict = Box<dyn FnMut(&Request) -> Result<(), Reply>>;
 
 pub(super) struct Harness {
     pub session: Session,
+    /// The injected monotonic time given to every poll.
+    pub now: Instant,
     body: Vec<u8>,
     in_message: bool,
     current: Vec<u8>,
@@ -24,18 +25,25 @@ pub(super) struct Harness {
     /// When set, the application returns this verdict as soon as a message
     /// starts, without reading its body (allowed by `Handler::data`).
     pub early_verdict: Option<Result<(), Reply>>,
+    /// When set, the application takes its time: it has read a whole
+    /// message but not answered yet (the test calls `finish_message`).
+    pub hold_verdict: bool,
     pub asked: Vec<Request>,
     pub envelopes: Vec<Envelope>,
     /// Complete messages the application read (trace headers included).
     pub messages: Vec<Vec<u8>>,
     pub resets: usize,
     pub aborted: usize,
+    /// Why each abandoned message was abandoned.
+    pub aborts: Vec<Abort>,
+    /// Octets the session dropped before a TLS handshake.
+    pub discarded: usize,
     pub flushes: usize,
     pub starttls: bool,
     pub closed: bool,
 }
 
-pub(super) fn fixed_clock() -> SystemTime {
+pub(super) fn wall_clock() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_751_371_200) // Tue, 01 Jul 2025 12:00:00 +0000
 }
 
@@ -48,11 +56,11 @@ pub(super) fn config() -> SessionConfig {
 }
 
 pub(super) fn info(peer: &str) -> ConnectionInfo {
-    ConnectionInfo {
-        peer: peer.parse().unwrap(),
-        local: "192.0.2.25:25".parse().unwrap(),
-        listener: ListenerKind::Plain,
-    }
+    ConnectionInfo::new(
+        peer.parse().unwrap(),
+        "192.0.2.25:25".parse().unwrap(),
+        ListenerKind::Plain,
+    )
 }
 
 impl Harness {
@@ -60,24 +68,48 @@ impl Harness {
         Harness::with(config(), false)
     }
 
+    /// A session on a plain listener, or (`tls`) on an implicit-TLS one
+    /// whose handshake has just succeeded.
     pub fn with(config: SessionConfig, tls: bool) -> Harness {
-        Harness::from_session(Session::new(Arc::new(config), info("192.0.2.1:40000"), tls))
+        if !tls {
+            return Harness::with_listener(config, ListenerKind::Plain);
+        }
+        let mut h = Harness::with_listener(config, ListenerKind::ImplicitTls);
+        h.feed(b"");
+        assert!(
+            h.starttls,
+            "an implicit-TLS session starts with the handshake"
+        );
+        h.starttls = false;
+        h.session.tls_established();
+        h
+    }
+
+    /// A fresh session on a listener of that kind.
+    pub fn with_listener(config: SessionConfig, kind: ListenerKind) -> Harness {
+        let mut info = info("192.0.2.1:40000");
+        info.listener = kind;
+        Harness::from_session(Session::new(Arc::new(config), info))
     }
 
     pub fn from_session(session: Session) -> Harness {
         Harness {
-            session: session.with_clock(fixed_clock),
+            session,
+            now: Instant::now(),
             body: Vec::new(),
             in_message: false,
             current: Vec::new(),
             verdict: Box::new(|_| Ok(())),
             data_verdict: Ok(()),
             early_verdict: None,
+            hold_verdict: false,
             asked: Vec::new(),
             envelopes: Vec::new(),
             messages: Vec::new(),
             resets: 0,
             aborted: 0,
+            aborts: Vec::new(),
+            discarded: 0,
             flushes: 0,
             starttls: false,
             closed: false,
@@ -90,15 +122,10 @@ impl Harness {
         let mut out = Vec::new();
         let mut used = 0;
         loop {
-            let (n, event) = self.session.poll(&input[used..], &mut self.body);
+            let (n, event) =
+                self.session
+                    .poll(&input[used..], &mut self.body, self.now, wall_clock());
             used += n;
-            if self.in_message
-                && let Some(refusal) = self.session.body_refusal().cloned()
-            {
-                self.in_message = false;
-                self.current.clear();
-                self.session.finish_message(Err(refusal));
-            }
             match event {
                 Event::NeedMore => break,
                 Event::Flush => {
@@ -124,6 +151,20 @@ impl Harness {
                     }
                     self.body.clear();
                 }
+                Event::BodyRefused(refusal) => {
+                    if self.in_message {
+                        self.in_message = false;
+                        self.current.clear();
+                        self.session.finish_message(Err(refusal));
+                    }
+                }
+                Event::BodyEnd if self.hold_verdict => {
+                    if self.in_message {
+                        self.in_message = false;
+                        self.messages.push(std::mem::take(&mut self.current));
+                    }
+                    break;
+                }
                 Event::BodyEnd => {
                     if self.in_message {
                         self.in_message = false;
@@ -131,14 +172,16 @@ impl Harness {
                         self.session.finish_message(self.data_verdict.clone());
                     }
                 }
-                Event::BodyAborted => {
+                Event::BodyAborted(why) => {
+                    self.aborts.push(why);
                     self.aborted += 1;
                     self.in_message = false;
                     self.session.finish_message(Err(Reply::new(451, "aborted")));
                 }
                 Event::Reset => self.resets += 1,
-                Event::StartTls => {
+                Event::StartTls { discarded } => {
                     self.starttls = true;
+                    self.discarded += discarded;
                     break;
                 }
                 Event::Close => {
@@ -157,6 +200,13 @@ impl Harness {
             String::from_utf8_lossy(&out)
         );
         (String::from_utf8(out).unwrap(), used)
+    }
+
+    /// Moves the injected clock forward and applies the deadline, as a
+    /// driver does when `poll_timeout` has passed.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.session.handle_timeout(self.now);
     }
 
     /// Feeds `input` and returns the replies.

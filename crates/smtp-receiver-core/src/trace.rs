@@ -2,14 +2,16 @@
 //! header lines prepended to every message, queue ids, and the RFC 5322
 //! date they carry.
 
-use std::fmt;
-use std::net::IpAddr;
+use core::fmt;
+use core::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smtp_wire::path::{AddressLiteral, Domain, ForwardPath, ReversePath};
 
-/// A queue id, unique within this host: seconds, microseconds, process id
+/// A queue id, unique within this host: seconds, microseconds, the
+/// instance (the server's process id, see
+/// [`SessionConfig::instance_id`](crate::config::SessionConfig::instance_id))
 /// and a process-wide counter, e.g. `1751371200M000042P4242Q7`.
 ///
 /// It is an RFC 5322 atom (letters and digits only), so it can be the
@@ -21,23 +23,16 @@ pub struct QueueId(String);
 
 static QUEUE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The process id, read once: `std::process::id()` is a system call each
-/// time (glibc no longer caches it), and it was one per message.
-fn process_id() -> u32 {
-    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *PID.get_or_init(std::process::id)
-}
-
 impl QueueId {
-    /// A new id for a message received at `now`.
-    pub fn generate(now: SystemTime) -> QueueId {
+    /// A new id for a message received at `now` by `instance`.
+    pub fn generate(now: SystemTime, instance: u32) -> QueueId {
         let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
         let seq = QUEUE_COUNTER.fetch_add(1, Ordering::Relaxed);
         QueueId(format!(
             "{}M{:06}P{}Q{}",
             since.as_secs(),
             since.subsec_micros(),
-            process_id(),
+            instance,
             seq
         ))
     }
@@ -256,10 +251,10 @@ mod tests {
 
     #[test]
     fn queue_ids_are_atoms_and_unique() {
-        let a = QueueId::generate(at(1_751_371_200));
-        let b = QueueId::generate(at(1_751_371_200));
+        let a = QueueId::generate(at(1_751_371_200), 4242);
+        let b = QueueId::generate(at(1_751_371_200), 4242);
         assert_ne!(a, b);
-        assert!(a.as_str().starts_with("1751371200M000000P"));
+        assert!(a.as_str().starts_with("1751371200M000000P4242Q"));
         assert!(a.as_str().bytes().all(|c| c.is_ascii_alphanumeric()));
     }
 

@@ -4,4 +4,5 @@ mod harness;
 mod matrix;
 mod messages;
 mod policy;
+mod time;
 mod tls_auth;

@@ -1,0 +1,193 @@
+//! What the session enforces: who we are, what we accept, every limit and
+//! every deadline, with safe defaults.
+//!
+//! ```
+//! use smtp_receiver_core::config::{RecipientPolicy, SessionConfig};
+//! let mut config = SessionConfig::new("mx.example.org");
+//! config.recipients = RecipientPolicy::domains(["example.org"]);
+//! config.limits.message_size = 10 * 1024 * 1024;
+//! assert_eq!(config.limits.recipients, 100);
+//! assert_eq!(config.timeouts.command.as_secs(), 300);
+//! ```
+
+use std::time::Duration;
+
+/// Size and count limits. Every field has a safe default ([`Limits::default`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest command line, CRLF included. RFC 5321 §4.5.3.1.4: 512 octets.
+    pub command_line: usize,
+    /// Longest SASL response line during AUTH, CRLF included.
+    /// RFC 4954 §4: AUTH lines may be up to 12288 octets.
+    pub auth_line: usize,
+    /// Longest text line in a message, CRLF included; `None` accepts any length.
+    /// RFC 5321 §4.5.3.1.6: 1000 octets.
+    pub text_line: Option<usize>,
+    /// Largest message accepted, in octets (advertised as `SIZE`, RFC 1870).
+    pub message_size: u64,
+    /// Recipients per message. RFC 5321 §4.5.3.1.8 asks for at least 100;
+    /// beyond the limit RCPT gets 452 4.5.3 (§4.5.3.1.10).
+    pub recipients: usize,
+    /// Protocol errors (500-504, 555) per session before 421 and close.
+    pub errors: u32,
+    /// Failed AUTH attempts per session before 421 and close.
+    pub auth_failures: u32,
+    /// Simultaneous sessions in total; beyond it a new connection gets 421
+    /// (applied by the server, which sees every connection).
+    pub connections: usize,
+    /// Simultaneous sessions from one client (an IPv4 address or an IPv6
+    /// /64; applied by the server).
+    pub connections_per_ip: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            command_line: smtp_wire::MAX_COMMAND_LINE,
+            auth_line: 12288,
+            text_line: Some(smtp_wire::MAX_TEXT_LINE),
+            message_size: 25 * 1024 * 1024,
+            recipients: 100,
+            errors: 10,
+            auth_failures: 3,
+            connections: 256,
+            connections_per_ip: 16,
+        }
+    }
+}
+
+/// Which recipients RCPT accepts, so that the receiver is never an open relay.
+///
+/// `<Postmaster>` and `postmaster@<hostname>` are always accepted
+/// (RFC 5321 §4.5.1); everything else must match this policy or gets
+/// `550 5.7.1` (relay denied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientPolicy {
+    /// Only mailboxes in these domains (compared ignoring ASCII case).
+    /// The default is an empty list: nothing but postmaster.
+    Domains(Vec<String>),
+    /// Any recipient (test set-ups). Mail is only ever stored, never forwarded.
+    AcceptAny,
+}
+
+impl Default for RecipientPolicy {
+    fn default() -> Self {
+        RecipientPolicy::Domains(Vec::new())
+    }
+}
+
+impl RecipientPolicy {
+    /// A policy accepting mailboxes in the given domains.
+    ///
+    /// ```
+    /// use smtp_receiver_core::config::RecipientPolicy;
+    /// use smtp_wire::path::Domain;
+    /// let policy = RecipientPolicy::domains(["example.org"]);
+    /// assert!(policy.accepts_domain(&Domain::parse("EXAMPLE.org").unwrap()));
+    /// assert!(!policy.accepts_domain(&Domain::parse("example.net").unwrap()));
+    /// ```
+    pub fn domains<I, S>(domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RecipientPolicy::Domains(domains.into_iter().map(Into::into).collect())
+    }
+
+    /// True when `domain` is one we accept mail for.
+    pub fn accepts_domain(&self, domain: &smtp_wire::path::Domain) -> bool {
+        match self {
+            RecipientPolicy::AcceptAny => true,
+            RecipientPolicy::Domains(list) => list.iter().any(|d| domain.eq_ignore_case(d)),
+        }
+    }
+}
+
+/// When AUTH is offered and accepted (RFC 4954).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AuthPolicy {
+    /// Offer AUTH PLAIN LOGIN at all (off by default: the application must
+    /// answer [`Request::Auth`](crate::Request::Auth)).
+    pub enabled: bool,
+    /// MAIL is refused with 530 5.7.0 until the client has authenticated.
+    pub required: bool,
+    /// Offer and accept AUTH without TLS when the client is on a loopback
+    /// address. Off by default: credentials only travel inside TLS.
+    pub allow_plaintext_on_loopback: bool,
+}
+
+/// The size of a "data block" for [`Timeouts::data_block`]: 64 KiB.
+pub const DATA_BLOCK: usize = 64 * 1024;
+
+/// Deadlines per unit of work, never per read, so a client that trickles
+/// one octet every few seconds is still cut off (RFC 5321 §4.5.3.2). The
+/// session turns them into instants ([`Session::poll_timeout`](crate::Session::poll_timeout)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// Time allowed to send one complete command line, which also bounds
+    /// the writing of our replies to a client that does not read them.
+    /// RFC 5321 §4.5.3.2.7: at least 5 minutes.
+    pub command: Duration,
+    /// Time allowed for each [`DATA_BLOCK`] octets of message data.
+    /// RFC 5321 §4.5.3.2.5: 3 minutes per data block.
+    pub data_block: Duration,
+    /// Time allowed for a TLS handshake (implicit TLS, or after the `220`
+    /// to STARTTLS, that reply's writing included).
+    pub tls_handshake: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            command: Duration::from_secs(5 * 60),
+            data_block: Duration::from_secs(3 * 60),
+            tls_handshake: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything the sans-IO session needs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// Our name: greeting, EHLO reply, `Received: by`.
+    pub hostname: String,
+    /// Size and count limits.
+    pub limits: Limits,
+    /// Deadlines.
+    pub timeouts: Timeouts,
+    /// Which recipients are ours.
+    pub recipients: RecipientPolicy,
+    /// AUTH policy.
+    pub auth: AuthPolicy,
+    /// Whether STARTTLS can be offered (the server sets it when a TLS
+    /// certificate is configured).
+    pub starttls: bool,
+    /// Add an `X-Original-To:` trace header listing the envelope recipients
+    /// (on by default; the Maildir keeps one file per message, and this is
+    /// where its recipients are recorded).
+    pub record_recipients: bool,
+    /// Makes this process's queue ids differ from those of other processes
+    /// storing into the same place: the server sets its process id. (The
+    /// session cannot ask the system: it makes no system calls.)
+    pub instance_id: u32,
+}
+
+impl SessionConfig {
+    /// A configuration with safe defaults for host `hostname`.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        SessionConfig {
+            hostname: hostname.into(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            recipients: RecipientPolicy::default(),
+            auth: AuthPolicy::default(),
+            starttls: false,
+            record_recipients: true,
+            instance_id: 0,
+        }
+    }
+}

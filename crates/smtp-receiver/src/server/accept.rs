@@ -1,0 +1,137 @@
+//! Accepting connections: the accept loop, the connection limits (a 421
+//! for those beyond them), one task per session with its hard stop, and
+//! waiting for the sessions at shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::{sleep_until, timeout, timeout_at};
+
+use super::connection::Io;
+use super::listener::Listener;
+use super::shutdown::{ShutdownState, draining};
+use super::{Shared, driver};
+use crate::config::ListenerKind;
+use crate::handler::Backend;
+use crate::session::{ConnectionInfo, replies};
+
+/// Accepts connections from `listener` until the server begins to shut
+/// down, one task each.
+pub(super) async fn accept_loop<L: Listener, B: Backend>(
+    mut listener: L,
+    kind: ListenerKind,
+    shared: Arc<Shared>,
+    backend: Arc<B>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown_began(&shared) => return,
+        };
+        match accepted {
+            Ok(accepted) => {
+                let info = ConnectionInfo::new(accepted.peer, accepted.local, kind);
+                let (shared, backend) = (Arc::clone(&shared), Arc::clone(&backend));
+                tokio::spawn(async move {
+                    run_session(Box::new(accepted.stream), info, &shared, backend.as_ref()).await;
+                });
+            }
+            Err(error) => {
+                // E.g. EMFILE: wait a little instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One session within the connection limits, dropped at the shutdown's
+/// hard deadline wherever it is.
+pub(super) async fn run_session<B: Backend>(
+    stream: Io,
+    info: ConnectionInfo,
+    shared: &Shared,
+    backend: &B,
+) {
+    let peer = info.peer;
+    let Some(_permit) = shared.tracker.try_acquire(peer.ip()) else {
+        tracing::info!(%peer, "too many connections; refused");
+        // An implicit-TLS client would not understand a plaintext 421,
+        // and a TLS handshake to say it costs the CPU the limit is
+        // there to protect: those connections are just closed.
+        if info.listener == ListenerKind::Plain {
+            refuse(stream, shared).await;
+        }
+        return;
+    };
+    let hard_stop = abort_at_hard_deadline(shared.shutdown.subscribe(), shared.shutdown_abort);
+    tokio::select! {
+        () = driver::serve(stream, info, shared, backend) => {}
+        () = hard_stop => tracing::warn!(%peer, "session dropped at the shutdown deadline"),
+    }
+}
+
+/// Resolves `abort` after the end of the shutdown grace period: the session
+/// task is then dropped wherever it is (in the application, a TLS
+/// handshake, a write to a client that does not read), so a shutdown always
+/// completes. Never resolves while the server runs.
+async fn abort_at_hard_deadline(mut shutdown: watch::Receiver<ShutdownState>, abort: Duration) {
+    sleep_until(draining(&mut shutdown).await + abort).await;
+}
+
+/// Resolves once the server has begun to shut down.
+pub(super) async fn shutdown_began(shared: &Shared) {
+    draining(&mut shared.shutdown.subscribe()).await;
+}
+
+/// After the accept loops stopped: waits for the sessions, at most until
+/// every one has been dropped at the hard deadline (and one second more,
+/// so a task stuck in blocking code cannot hold the server).
+pub(super) async fn drain(shared: &Shared) {
+    let grace_deadline = shared.shutdown.borrow().grace_deadline();
+    tracing::info!(sessions = shared.tracker.active(), "shutting down");
+    let hard = grace_deadline.unwrap_or_else(tokio::time::Instant::now)
+        + shared.shutdown_abort
+        + Duration::from_secs(1);
+    if timeout_at(hard, shared.tracker.wait_idle()).await.is_err() {
+        tracing::warn!(
+            sessions = shared.tracker.active(),
+            "sessions did not end after the shutdown deadline; not waiting for them"
+        );
+    }
+}
+
+/// At most this many refused connections linger at once; beyond, they are
+/// closed without waiting.
+const MAX_REFUSING: usize = 64;
+
+/// How long a refused connection may linger so that the 421 arrives.
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
+/// RFC 5321 §3.1: a server may answer a connection with 421 and close it.
+/// The reply must not be lost: closing a socket with unread input sends a
+/// TCP RST, which may make the client discard the 421. So: write the 421,
+/// shut down our side (FIN), read and drop what the client sends until it
+/// closes, for at most [`REFUSAL_LINGER`] (in the connection's own task:
+/// the accept loop goes on).
+async fn refuse(mut stream: Io, shared: &Shared) {
+    let reply = replies::too_many_connections(&shared.session.hostname).to_bytes();
+    if shared.refusing.fetch_add(1, Ordering::Relaxed) >= MAX_REFUSING {
+        shared.refusing.fetch_sub(1, Ordering::Relaxed);
+        // One attempt, no waiting (a zero timeout still polls the write once).
+        let _ = timeout(Duration::ZERO, stream.write(&reply)).await;
+        return;
+    }
+    let linger = async move {
+        stream.write_all(&reply).await?;
+        stream.shutdown().await?;
+        let mut scratch = [0u8; 1024];
+        while stream.read(&mut scratch).await? > 0 {}
+        std::io::Result::Ok(())
+    };
+    let _ = timeout(REFUSAL_LINGER, linger).await;
+    shared.refusing.fetch_sub(1, Ordering::Relaxed);
+}
