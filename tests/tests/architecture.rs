@@ -127,9 +127,9 @@ fn contains_token(line: &str, token: &str) -> bool {
     line.match_indices(token).any(|(at, _)| {
         let before = line[..at].chars().next_back();
         let after = line[at + token.len()..].chars().next();
-        let starts_word = token.starts_with(word);
-        let ends_word = token.ends_with(word);
-        !(starts_word && before.is_some_and(word)) && !(ends_word && after.is_some_and(word))
+        let glued_before = token.starts_with(word) && before.is_some_and(word);
+        let glued_after = token.ends_with(word) && after.is_some_and(word);
+        !glued_before && !glued_after
     })
 }
 
