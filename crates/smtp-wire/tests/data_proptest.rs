@@ -2,6 +2,9 @@
 //! reference, never panics and ignores chunk boundaries; encoder then
 //! decoder is the identity up to line-end normalisation (RFC 5321 §4.5.2).
 
+mod common;
+
+use common::normalise;
 use proptest::prelude::*;
 use smtp_wire::data::{DataDecoder, DataStats, DotStuffer, MAX_TEXT_LINE};
 
@@ -79,28 +82,6 @@ fn reference_decode(input: &[u8]) -> Option<(Vec<u8>, usize, DataStats)> {
         .filter(|line| line.len() > MAX_TEXT_LINE)
         .count() as u64;
     Some((body, end + 3, stats))
-}
-
-/// Every CRLF, bare CR and bare LF becomes CRLF; a final CRLF is added to
-/// non-empty content that lacks one.
-fn normalise(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut k = 0;
-    while k < input.len() {
-        match input[k] {
-            b'\r' if input.get(k + 1) == Some(&b'\n') => {
-                out.extend_from_slice(b"\r\n");
-                k += 1;
-            }
-            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
-            byte => out.push(byte),
-        }
-        k += 1;
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 fn encode(mut stuffer: DotStuffer, input: &[u8], sizes: &[usize]) -> Vec<u8> {
