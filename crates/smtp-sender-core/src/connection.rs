@@ -18,6 +18,9 @@
 //!   value (`now`), the next deadline goes out through
 //!   [`Connection::poll_timeout`], an expired one comes back through
 //!   [`Connection::handle_timeout`] (the quinn-proto pattern);
+//! - the wrong TLS mode told by the server's first word: silence where a
+//!   plain-text greeting was due, or a plain-text reply where a TLS
+//!   handshake was (RFC 8314);
 //! - the session's memory: what the handshake learned, whether the next
 //!   transaction needs an RSET first (RFC 5321 §4.1.1.5), whether an error
 //!   still allows a courtesy QUIT;
@@ -42,6 +45,7 @@
 //! ```
 
 mod action;
+mod first_word;
 mod session;
 
 pub use action::{Action, Input};
@@ -72,6 +76,9 @@ struct Deadline {
     at: Instant,
     stage: &'static str,
     after: Duration,
+    /// Set when this deadline waits for the plain-text greeting and nothing
+    /// was heard yet: when the wait began (see `first_word.rs`).
+    silent_since: Option<Instant>,
 }
 
 /// The Sender-SMTP's side of one connection, sans-IO: see the module.
@@ -102,6 +109,15 @@ pub struct Connection {
     failure: Option<SendError>,
     server: ServerInfo,
     needs_reset: bool,
+    /// How long a server that has said nothing may keep us waiting for the
+    /// greeting ([`Connection::set_silence_limit`]).
+    silence_limit: Option<Duration>,
+    /// At least one byte came from the server.
+    heard: bool,
+    /// At least one complete reply came from the server.
+    greeted: bool,
+    /// A TLS handshake succeeded.
+    encrypted: bool,
 }
 
 impl Connection {
@@ -125,7 +141,21 @@ impl Connection {
             failure: None,
             server: ServerInfo::default(),
             needs_reset: false,
+            silence_limit: None,
+            heard: false,
+            greeted: false,
+            encrypted: false,
         }
+    }
+
+    /// While the server has sent nothing at all, waits at most `limit` for
+    /// its plain-text greeting, then fails with
+    /// [`TransportError::NoGreeting`] (a hint at implicit TLS) instead of
+    /// waiting the full greeting timeout. `None` (the default) waits the
+    /// full timeout; a silent server still gets `NoGreeting` then. For a
+    /// TLS mode chosen from the port: [`TlsMode::default_silence_limit`](crate::TlsMode::default_silence_limit).
+    pub fn set_silence_limit(&mut self, limit: Option<Duration>) {
+        self.silence_limit = limit;
     }
 
     /// What to do next for `machine`. `Err` ends the run: the conversation
@@ -172,12 +202,7 @@ impl Connection {
                         self.reading = None;
                         machine.on_reply(reply)?;
                     }
-                    None if self.eof => {
-                        return Err(TransportError::ConnectionClosed {
-                            during: wait.describe(),
-                        }
-                        .into());
-                    }
+                    None if self.eof => return Err(self.closed_while_waiting(wait, now).into()),
                     None => {
                         // RFC 5321 §4.5.3.2: the timeout covers the whole
                         // reply, so a server dripping continuation lines
@@ -185,6 +210,11 @@ impl Connection {
                         if self.reading != Some(wait) {
                             self.reading = Some(wait);
                             self.arm(now, wait.describe(), self.limit(wait));
+                            if self.awaits_first_word(wait)
+                                && let Some(deadline) = &mut self.deadline
+                            {
+                                deadline.silent_since = Some(now);
+                            }
                         }
                         return Ok(Action::Read);
                     }
@@ -211,7 +241,10 @@ impl Connection {
     /// [`Connection::poll`].
     pub fn handle(&mut self, input: Input<'_>) {
         match input {
-            Input::Bytes(bytes) => self.inbox.extend_from_slice(bytes),
+            Input::Bytes(bytes) => {
+                self.heard |= !bytes.is_empty();
+                self.inbox.extend_from_slice(bytes);
+            }
             Input::Eof => self.eof = true,
             Input::ReadFailed(error) => self.fail(TransportError::Io(error).into()),
             Input::WriteFailed(error) => {
@@ -224,14 +257,18 @@ impl Connection {
                 self.parser = ReplyParser::new();
                 self.transcript.tls_started();
                 self.tls_ready = true;
+                self.encrypted = true;
             }
-            Input::TlsFailed(error) => self.fail(error.into()),
+            Input::TlsFailed(error) => {
+                let error = self.plain_smtp_instead_of_tls().unwrap_or(error);
+                self.fail(error.into());
+            }
         }
     }
 
     /// When the current wait expires, if one is running.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline.map(|deadline| deadline.at)
+        self.deadline.map(|deadline| self.expiry(&deadline))
     }
 
     /// Applies an expired deadline (`now` at or after
@@ -240,17 +277,22 @@ impl Connection {
         let Some(deadline) = self.deadline else {
             return;
         };
-        if now < deadline.at {
+        let expiry = self.expiry(&deadline);
+        if now < expiry {
             return;
         }
         self.deadline = None;
-        self.fail(
-            TransportError::Timeout {
+        let error = match self.silent_since(&deadline) {
+            Some(since) => TransportError::NoGreeting {
+                waited: expiry.saturating_duration_since(since),
+                closed: false,
+            },
+            None => TransportError::Timeout {
                 stage: deadline.stage,
                 after: deadline.after,
-            }
-            .into(),
-        );
+            },
+        };
+        self.fail(error.into());
     }
 
     /// Everything that crossed the wire so far (AUTH secrets redacted, the
@@ -279,6 +321,7 @@ impl Connection {
             at: now + after,
             stage,
             after,
+            silent_since: None,
         });
     }
 
@@ -299,6 +342,7 @@ impl Connection {
                 self.inbox.drain(..used);
             }
             if reply.is_some() {
+                self.greeted = true;
                 return Ok(reply);
             }
             if used == 0 {
