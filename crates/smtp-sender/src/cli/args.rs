@@ -39,7 +39,9 @@ pub struct Args {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub server: String,
 
-    /// TLS mode: implicit, starttls, opportunistic or none [default: implicit on port 465, starttls otherwise]
+    /// TLS mode: implicit, starttls, opportunistic or none [default: implicit on port 465,
+    /// starttls otherwise; off ports 25 and 465 a server silent for 10 s is then given up
+    /// with a hint at implicit TLS, while an explicit mode waits RFC 5321's 5 minutes]
     #[arg(long, value_name = "MODE")]
     pub tls: Option<TlsMode>,
 
