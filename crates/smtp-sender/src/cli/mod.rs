@@ -2,6 +2,7 @@
 
 pub mod args;
 mod bulk;
+mod header;
 mod message;
 mod output;
 
