@@ -45,10 +45,13 @@
 //! ```
 
 mod action;
+mod deadline;
 mod first_word;
 mod session;
 
 pub use action::{Action, Input};
+
+use deadline::Deadline;
 
 use std::time::{Duration, Instant};
 
@@ -69,17 +72,6 @@ const MAX_UNPARSED: usize = 64 * 1024;
 const LAST_WORD_GRACE: Duration = Duration::from_secs(2);
 /// How much of an out-of-turn reply an error message quotes.
 const QUOTE_LIMIT: usize = 200;
-
-/// A deadline and what its expiry means.
-#[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    stage: &'static str,
-    after: Duration,
-    /// Set when this deadline waits for the plain-text greeting and nothing
-    /// was heard yet: when the wait began (see `first_word.rs`).
-    silent_since: Option<Instant>,
-}
 
 /// The Sender-SMTP's side of one connection, sans-IO: see the module.
 #[derive(Debug)]
@@ -266,35 +258,6 @@ impl Connection {
         }
     }
 
-    /// When the current wait expires, if one is running.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline.map(|deadline| self.expiry(&deadline))
-    }
-
-    /// Applies an expired deadline (`now` at or after
-    /// [`Connection::poll_timeout`]): the next poll reports the timeout.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.deadline else {
-            return;
-        };
-        let expiry = self.expiry(&deadline);
-        if now < expiry {
-            return;
-        }
-        self.deadline = None;
-        let error = match self.silent_since(&deadline) {
-            Some(since) => TransportError::NoGreeting {
-                waited: expiry.saturating_duration_since(since),
-                closed: false,
-            },
-            None => TransportError::Timeout {
-                stage: deadline.stage,
-                after: deadline.after,
-            },
-        };
-        self.fail(error.into());
-    }
-
     /// Everything that crossed the wire so far (AUTH secrets redacted, the
     /// TLS switch marked, the middle of large messages counted, not kept).
     pub fn transcript(&self) -> &Transcript {
@@ -309,20 +272,6 @@ impl Connection {
     /// What the handshake learned (nothing before it).
     pub fn server_info(&self) -> &ServerInfo {
         &self.server
-    }
-
-    fn limit(&self, wait: Wait) -> Duration {
-        let limit = wait.timeout(&self.timeouts);
-        self.grace.map_or(limit, |grace| limit.min(grace))
-    }
-
-    fn arm(&mut self, now: Instant, stage: &'static str, after: Duration) {
-        self.deadline = Some(Deadline {
-            at: now + after,
-            stage,
-            after,
-            silent_since: None,
-        });
     }
 
     /// Records `error` for the next poll; after a failed write, the write's

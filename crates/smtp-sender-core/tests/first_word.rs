@@ -6,10 +6,13 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use smtp_sender_core::{
-    Action, Connection, Domain, Handshake, HandshakeSettings, Input, SILENCE_LIMIT, SendError,
-    Timeouts, TlsError, TlsMode, TranscriptLimits, TransportError,
+    Action, Connection, Handshake, Input, SILENCE_LIMIT, Timeouts, TlsError, TlsMode,
+    TranscriptLimits, TransportError,
 };
+use support::steps::{handshake, next, transport};
 
 const SECOND: Duration = Duration::from_secs(1);
 /// The RFC 5321 §4.5.3.2.1 greeting wait: 5 minutes.
@@ -19,35 +22,6 @@ fn connection(silence: Option<Duration>) -> Connection {
     let mut conn = Connection::new(Timeouts::default(), TranscriptLimits::default());
     conn.set_silence_limit(silence);
     conn
-}
-
-fn handshake(tls: TlsMode) -> Handshake {
-    Handshake::new(HandshakeSettings {
-        ehlo_name: Domain::parse("client.example").unwrap(),
-        tls,
-        tls_active: false,
-        classic: false,
-        credentials: None,
-        allow_plaintext_auth: false,
-    })
-    .unwrap()
-}
-
-fn transport(error: SendError) -> TransportError {
-    match error {
-        SendError::Transport(error) => error,
-        other => panic!("expected a transport error, got {other:?}"),
-    }
-}
-
-/// Polls past the input check that comes before each command.
-fn next(conn: &mut Connection, hs: &mut Handshake, now: Instant) -> Action {
-    loop {
-        match conn.poll(hs, now).unwrap() {
-            Action::ReadReady => continue,
-            action => return action,
-        }
-    }
 }
 
 /// Waits for the greeting of a STARTTLS handshake: its deadline.
