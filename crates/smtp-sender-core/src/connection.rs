@@ -18,6 +18,9 @@
 //!   value (`now`), the next deadline goes out through
 //!   [`Connection::poll_timeout`], an expired one comes back through
 //!   [`Connection::handle_timeout`] (the quinn-proto pattern);
+//! - the wrong TLS mode told by the server's first word: silence where a
+//!   plain-text greeting was due, or a plain-text reply where a TLS
+//!   handshake was (RFC 8314);
 //! - the session's memory: what the handshake learned, whether the next
 //!   transaction needs an RSET first (RFC 5321 §4.1.1.5), whether an error
 //!   still allows a courtesy QUIT;
@@ -42,9 +45,13 @@
 //! ```
 
 mod action;
+mod deadline;
+mod first_word;
 mod session;
 
 pub use action::{Action, Input};
+
+use deadline::Deadline;
 
 use std::time::{Duration, Instant};
 
@@ -65,14 +72,6 @@ const MAX_UNPARSED: usize = 64 * 1024;
 const LAST_WORD_GRACE: Duration = Duration::from_secs(2);
 /// How much of an out-of-turn reply an error message quotes.
 const QUOTE_LIMIT: usize = 200;
-
-/// A deadline and what its expiry means.
-#[derive(Debug, Clone, Copy)]
-struct Deadline {
-    at: Instant,
-    stage: &'static str,
-    after: Duration,
-}
 
 /// The Sender-SMTP's side of one connection, sans-IO: see the module.
 #[derive(Debug)]
@@ -102,6 +101,15 @@ pub struct Connection {
     failure: Option<SendError>,
     server: ServerInfo,
     needs_reset: bool,
+    /// How long a server that has said nothing may keep us waiting for the
+    /// greeting ([`Connection::set_silence_limit`]).
+    silence_limit: Option<Duration>,
+    /// At least one byte came from the server.
+    heard: bool,
+    /// At least one complete reply came from the server.
+    greeted: bool,
+    /// A TLS handshake succeeded.
+    encrypted: bool,
 }
 
 impl Connection {
@@ -125,7 +133,21 @@ impl Connection {
             failure: None,
             server: ServerInfo::default(),
             needs_reset: false,
+            silence_limit: None,
+            heard: false,
+            greeted: false,
+            encrypted: false,
         }
+    }
+
+    /// While the server has sent nothing at all, waits at most `limit` for
+    /// its plain-text greeting, then fails with
+    /// [`TransportError::NoGreeting`] (a hint at implicit TLS) instead of
+    /// waiting the full greeting timeout. `None` (the default) waits the
+    /// full timeout; a silent server still gets `NoGreeting` then. For a
+    /// TLS mode chosen from the port: [`TlsMode::default_silence_limit`](crate::TlsMode::default_silence_limit).
+    pub fn set_silence_limit(&mut self, limit: Option<Duration>) {
+        self.silence_limit = limit;
     }
 
     /// What to do next for `machine`. `Err` ends the run: the conversation
@@ -172,12 +194,7 @@ impl Connection {
                         self.reading = None;
                         machine.on_reply(reply)?;
                     }
-                    None if self.eof => {
-                        return Err(TransportError::ConnectionClosed {
-                            during: wait.describe(),
-                        }
-                        .into());
-                    }
+                    None if self.eof => return Err(self.closed_while_waiting(wait, now).into()),
                     None => {
                         // RFC 5321 §4.5.3.2: the timeout covers the whole
                         // reply, so a server dripping continuation lines
@@ -185,6 +202,11 @@ impl Connection {
                         if self.reading != Some(wait) {
                             self.reading = Some(wait);
                             self.arm(now, wait.describe(), self.limit(wait));
+                            if self.awaits_first_word(wait)
+                                && let Some(deadline) = &mut self.deadline
+                            {
+                                deadline.silent_since = Some(now);
+                            }
                         }
                         return Ok(Action::Read);
                     }
@@ -211,7 +233,10 @@ impl Connection {
     /// [`Connection::poll`].
     pub fn handle(&mut self, input: Input<'_>) {
         match input {
-            Input::Bytes(bytes) => self.inbox.extend_from_slice(bytes),
+            Input::Bytes(bytes) => {
+                self.heard |= !bytes.is_empty();
+                self.inbox.extend_from_slice(bytes);
+            }
             Input::Eof => self.eof = true,
             Input::ReadFailed(error) => self.fail(TransportError::Io(error).into()),
             Input::WriteFailed(error) => {
@@ -224,33 +249,13 @@ impl Connection {
                 self.parser = ReplyParser::new();
                 self.transcript.tls_started();
                 self.tls_ready = true;
+                self.encrypted = true;
             }
-            Input::TlsFailed(error) => self.fail(error.into()),
-        }
-    }
-
-    /// When the current wait expires, if one is running.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline.map(|deadline| deadline.at)
-    }
-
-    /// Applies an expired deadline (`now` at or after
-    /// [`Connection::poll_timeout`]): the next poll reports the timeout.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(deadline) = self.deadline else {
-            return;
-        };
-        if now < deadline.at {
-            return;
-        }
-        self.deadline = None;
-        self.fail(
-            TransportError::Timeout {
-                stage: deadline.stage,
-                after: deadline.after,
+            Input::TlsFailed(error) => {
+                let error = self.plain_smtp_instead_of_tls().unwrap_or(error);
+                self.fail(error.into());
             }
-            .into(),
-        );
+        }
     }
 
     /// Everything that crossed the wire so far (AUTH secrets redacted, the
@@ -267,19 +272,6 @@ impl Connection {
     /// What the handshake learned (nothing before it).
     pub fn server_info(&self) -> &ServerInfo {
         &self.server
-    }
-
-    fn limit(&self, wait: Wait) -> Duration {
-        let limit = wait.timeout(&self.timeouts);
-        self.grace.map_or(limit, |grace| limit.min(grace))
-    }
-
-    fn arm(&mut self, now: Instant, stage: &'static str, after: Duration) {
-        self.deadline = Some(Deadline {
-            at: now + after,
-            stage,
-            after,
-        });
     }
 
     /// Records `error` for the next poll; after a failed write, the write's
@@ -299,6 +291,7 @@ impl Connection {
                 self.inbox.drain(..used);
             }
             if reply.is_some() {
+                self.greeted = true;
                 return Ok(reply);
             }
             if used == 0 {

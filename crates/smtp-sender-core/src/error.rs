@@ -295,6 +295,7 @@ impl SendError {
                 TransportError::Io(_)
                     | TransportError::ConnectionClosed { .. }
                     | TransportError::Timeout { .. }
+                    | TransportError::NoGreeting { .. }
             ) | SendError::Protocol(ProtocolError::ServiceClosing(_))
         )
     }

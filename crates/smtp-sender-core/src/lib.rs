@@ -56,7 +56,7 @@ pub use message::{Message, canonical_message, headers_need_smtputf8};
 pub use plan::{Plan, Preferences, plan};
 pub use quit::Quit;
 pub use report::{Outcome, RecipientReport, Report};
-pub use settings::{Timeouts, TlsMode};
+pub use settings::{SILENCE_LIMIT, Timeouts, TlsMode};
 pub use step::{Machine, Step, Wait};
 pub use transaction::Transaction;
 

@@ -39,6 +39,27 @@ impl TlsMode {
         }
     }
 
+    /// How long a server may stay silent before the client suspects the
+    /// wrong TLS mode, when the mode was chosen by
+    /// [`TlsMode::default_for_port`] (see [`SILENCE_LIMIT`]): `None` on
+    /// port 465 (the client speaks first) and on port 25, where servers
+    /// delay their greeting on purpose and no implicit-TLS service exists;
+    /// [`SILENCE_LIMIT`] on every other port.
+    ///
+    /// ```
+    /// use smtp_sender_core::{SILENCE_LIMIT, TlsMode};
+    /// assert_eq!(TlsMode::default_silence_limit(25), None);
+    /// assert_eq!(TlsMode::default_silence_limit(465), None);
+    /// assert_eq!(TlsMode::default_silence_limit(587), Some(SILENCE_LIMIT));
+    /// assert_eq!(TlsMode::default_silence_limit(4650), Some(SILENCE_LIMIT));
+    /// ```
+    pub fn default_silence_limit(port: u16) -> Option<Duration> {
+        match port {
+            25 | 465 => None,
+            _ => Some(SILENCE_LIMIT),
+        }
+    }
+
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -70,6 +91,23 @@ impl FromStr for TlsMode {
         }
     }
 }
+
+/// How long a server that has sent nothing at all may keep the client
+/// waiting for its greeting when the TLS mode was not chosen explicitly:
+/// 10 s.
+///
+/// A server on an implicit-TLS port (RFC 8314 §3.3) says nothing: it waits
+/// for the client's TLS ClientHello, while a STARTTLS client waits for a
+/// plain-text greeting (RFC 5321 §3.1), so both sides wait until one gives
+/// up. RFC 5321 §4.5.3.2.1 lets a client wait 5 minutes for the greeting,
+/// and servers do delay it on purpose (Postfix's postscreen for about 6 s,
+/// sendmail's `greet_pause` typically 5 s), so the limit is a little
+/// longer than those delays and far shorter than the RFC's: a client that
+/// chose its mode from the port stops after it and says "try --tls
+/// implicit" ([`TransportError::NoGreeting`](crate::TransportError::NoGreeting)).
+/// An explicitly chosen mode keeps the RFC timeouts, and a server that
+/// sends any byte (e.g. postscreen's `220-` first line) is not silent.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long to wait for each step, RFC 5321 §4.5.3.2 (all configurable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

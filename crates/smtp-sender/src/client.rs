@@ -7,13 +7,14 @@
 //! the bytes.
 
 mod drive;
+mod tap;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use smtp_io::MaybeTls;
 use smtp_sender_core::{
     Capabilities, Connection, Envelope, Handshake, HandshakeSettings, Message, Preferences, Quit,
-    Report, SendError, ServerInfo, Transcript, TransportError, parse_ehlo_name,
+    Report, SendError, ServerInfo, TlsMode, Transcript, TransportError, parse_ehlo_name,
 };
 use smtp_wire::path::Domain;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,6 +25,7 @@ use crate::config::ClientConfig;
 use tokio_rustls::TlsConnector;
 
 use crate::tls;
+use tap::{Tap, Tapped};
 
 /// The byte stream under a [`Client`]: TCP, a Unix socket, an in-memory
 /// pipe, a stream behind a proxy: anything that reads and writes.
@@ -53,6 +55,9 @@ pub struct Client {
     stream: MaybeTls<Box<dyn Transport>>,
     tls: Option<TlsConnector>,
     connection: Connection,
+    /// Until the implicit-TLS handshake is over: what the server sent
+    /// during it, for the core to recognise a plain-SMTP port.
+    tap: Option<Tap>,
     /// (event index, lines of it) of the transcript already logged.
     logged: (usize, usize),
 }
@@ -178,14 +183,27 @@ impl Client {
             allow_plaintext_auth: config.allow_plaintext_auth,
         };
         let mut handshake = Handshake::new(settings)?;
+        let (transport, tap): (Box<dyn Transport>, _) = if config.tls == TlsMode::Implicit {
+            let tap = Tap::on();
+            let tapped = Tapped {
+                inner: transport,
+                tap: tap.clone(),
+            };
+            (Box::new(tapped), Some(tap))
+        } else {
+            (transport, None)
+        };
+        let mut connection = Connection::new(config.timeouts, config.transcript_limits);
+        connection.set_silence_limit(config.silence_limit);
+        connection.note(&note);
         let mut client = Client {
             stream: MaybeTls::plain(transport),
             tls: checked.tls,
-            connection: Connection::new(config.timeouts, config.transcript_limits),
+            connection,
+            tap,
             logged: (0, 0),
             config,
         };
-        client.connection.note(&note);
         if let Err(error) = client.run(&mut handshake).await {
             client.abandon(&error).await;
             return Err(error);

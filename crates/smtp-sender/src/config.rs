@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use smtp_sender_core::{Credentials, Timeouts, TlsMode, TranscriptLimits};
 
@@ -16,6 +17,7 @@ use smtp_sender_core::{Credentials, Timeouts, TlsMode, TranscriptLimits};
 /// use smtp_sender::{ClientConfig, Credentials, TlsMode};
 /// let mut config = ClientConfig::new("mail.example.com", 587);
 /// assert_eq!(config.tls, TlsMode::StartTls);
+/// assert_eq!(config.silence_limit, Some(std::time::Duration::from_secs(10)));
 /// config.credentials = Some(Credentials::new("alice", "s3cret"));
 /// ```
 #[derive(Debug, Clone)]
@@ -27,6 +29,18 @@ pub struct ClientConfig {
     pub port: u16,
     /// TLS mode; [`ClientConfig::new`] picks [`TlsMode::default_for_port`].
     pub tls: TlsMode,
+    /// How long a server that has sent nothing at all may keep the client
+    /// waiting for its plain-text greeting before the session stops with
+    /// [`TransportError::NoGreeting`](crate::TransportError::NoGreeting)
+    /// ("this port may expect implicit TLS (RFC 8314); try --tls
+    /// implicit"): a STARTTLS client on an implicit-TLS port would
+    /// otherwise wait until one side gives up. [`ClientConfig::new`] sets
+    /// [`TlsMode::default_silence_limit`] (10 s except on ports 25 and
+    /// 465), because the mode was guessed from the port; `None` waits the
+    /// full RFC 5321 §4.5.3.2.1 greeting timeout, and
+    /// [`ClientConfigBuilder::tls`] sets `None`: an explicitly chosen mode
+    /// keeps the RFC timeouts. A server that sends anything is not silent.
+    pub silence_limit: Option<Duration>,
     /// A rustls configuration, used as it is (trust anchors, client
     /// certificate, protocol versions: all yours). `None`: one is built
     /// from the system's trust roots plus [`ca_file`](Self::ca_file), with
@@ -74,6 +88,7 @@ impl ClientConfig {
             host: host.into(),
             port,
             tls: TlsMode::default_for_port(port),
+            silence_limit: TlsMode::default_silence_limit(port),
             tls_config: None,
             ca_file: None,
             servername: None,
@@ -116,9 +131,18 @@ impl ClientConfig {
 pub struct ClientConfigBuilder(ClientConfig);
 
 impl ClientConfigBuilder {
-    /// [`ClientConfig::tls`].
+    /// [`ClientConfig::tls`], chosen explicitly: also clears
+    /// [`ClientConfig::silence_limit`] (the RFC 5321 greeting timeout holds).
     pub fn tls(mut self, mode: TlsMode) -> Self {
         self.0.tls = mode;
+        self.0.silence_limit = None;
+        self
+    }
+
+    /// [`ClientConfig::silence_limit`] (after [`ClientConfigBuilder::tls`]
+    /// to keep one with an explicit mode).
+    pub fn silence_limit(mut self, limit: Option<Duration>) -> Self {
+        self.0.silence_limit = limit;
         self
     }
 

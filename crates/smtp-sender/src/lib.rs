@@ -54,6 +54,6 @@ pub use envelope::EnvelopeFromHeaders;
 pub use rustls;
 pub use smtp_sender_core::{
     Capabilities, Credentials, Envelope, ForwardPath, Outcome, ProtocolError, RecipientReport,
-    Reply, ReplyError, Report, ReversePath, SendError, ServerInfo, Timeouts, TlsError, TlsMode,
-    Transcript, TranscriptLimits, TransportError,
+    Reply, ReplyError, Report, ReversePath, SILENCE_LIMIT, SendError, ServerInfo, Timeouts,
+    TlsError, TlsMode, Transcript, TranscriptLimits, TransportError,
 };

@@ -2,11 +2,19 @@
 //! byte for byte (dot-stuffing across block boundaries, sent from the
 //! caller's buffer without a copy, or from a canonical copy when it has
 //! bare line ends), the transcript of a large message stays small, and
-//! `smtp-send --count` delivers every message over several sessions.
+//! `smtp-send --count` delivers every message over several sessions and
+//! its summary counts failed messages and failed sessions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::net::SocketAddr;
 
 use smtp_sender::{Client, ClientConfig, Envelope, TlsMode};
 use smtp_testkit::server::{Sink, serve};
+use support::cli::smtp_send;
+use tokio::io::{AsyncWriteExt, copy_bidirectional};
+use tokio::net::{TcpListener, TcpStream};
 
 /// About 1 MiB over 16 DATA blocks, with lines that need dot-stuffing
 /// everywhere (so some fall on block boundaries) and a last line ".".
@@ -84,26 +92,23 @@ async fn a_large_message_with_bare_line_ends_is_normalised() {
     assert!(received == big_message("\r\n"), "content differs");
 }
 
+const BULK: [&str; 4] = ["--from", "a@example.org", "--to", "b@example.org"];
+
 #[tokio::test]
 async fn bulk_mode_delivers_every_message_over_several_sessions() {
     let sink = Sink::start().await.unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_smtp-send"))
-        .args(["--server", &sink.addr.to_string(), "--tls", "none"])
-        .args(["--from", "a@example.org", "--to", "b@example.org"])
-        .args(["--count", "120", "--sessions", "4", "--size", "3K"])
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let server = sink.addr.to_string();
+    let mut args = vec!["--server", &server, "--tls", "none"];
+    args.extend(BULK);
+    args.extend(["--count", "120", "--sessions", "4", "--size", "3K"]);
+    let out = smtp_send(&args, None, &[]).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.starts_with("bulk messages=120 accepted=120 failed=0 sessions=4 size=3072 seconds="),
-        "{stdout}"
+        out.stdout.starts_with(
+            "bulk messages=120 accepted=120 failed=0 sessions=4 sessions_failed=0 size=3072 seconds="
+        ),
+        "{}",
+        out.stdout
     );
     assert_eq!(sink.delivered(), 120);
 }
@@ -115,20 +120,70 @@ async fn bulk_mode_fails_when_messages_are_lost() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_smtp-send"))
-        .args(["--server", &format!("127.0.0.1:{port}"), "--tls", "none"])
-        .args([
-            "--from",
-            "a@example.org",
-            "--to",
-            "b@example.org",
-            "--count",
-            "5",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(75));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("accepted=0 failed=5"), "{stdout}");
+    let server = format!("127.0.0.1:{port}");
+    let mut args = vec!["--server", &server, "--tls", "none", "--count", "5"];
+    args.extend(BULK);
+    let out = smtp_send(&args, None, &[]).await;
+    assert_eq!(out.code, 75);
+    assert!(
+        out.stdout
+            .contains("accepted=0 failed=5 sessions=1 sessions_failed=1"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A server in front of `sink` that refuses its first `refuse` connections
+/// with `421` at the greeting, as a server over its per-client limit does,
+/// and passes the others through.
+async fn refusing_first(refuse: usize, sink: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for n in 0.. {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                if n < refuse {
+                    let _ = client
+                        .write_all(b"421 4.7.0 too many connections from your address\r\n")
+                        .await;
+                    return;
+                }
+                let mut server = TcpStream::connect(sink).await.unwrap();
+                let _ = copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn refused_sessions_show_in_the_summary_even_when_every_message_arrived() {
+    // The first wave's `--count 400 --sessions 20` against a limit of 16
+    // per address: 4 sessions refused, every message accepted over the
+    // others, exit 75 under a summary that said nothing had failed.
+    let sink = Sink::start().await.unwrap();
+    let front = refusing_first(2, sink.addr).await.to_string();
+    let mut args = vec!["--server", &front, "--tls", "none"];
+    args.extend(BULK);
+    args.extend(["--count", "60", "--sessions", "5"]);
+    let out = smtp_send(&args, None, &[]).await;
+    assert_eq!(sink.delivered(), 60);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("accepted=60 failed=0 sessions=5 sessions_failed=2 "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(
+            "smtp-send: 2 of 5 sessions failed: the server is closing the connection: \
+             421 4.7.0 too many connections from your address"
+        ),
+        "{}",
+        out.stderr
+    );
 }

@@ -4,50 +4,10 @@
 
 mod support;
 
-use std::process::Stdio;
-
 use smtp_testkit::certs::self_signed_leaf;
 use smtp_testkit::server::{serve, serve_tls};
+use support::cli::smtp_send;
 use support::python::{PythonSmtpd, as_smtpd_sees_it};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-async fn smtp_send(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_smtp-send"));
-    cmd.args(args)
-        .env_remove("SMTP_PASSWORD")
-        .env_remove("RUST_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(input).await.unwrap();
-    }
-    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("smtp-send finished")
-        .unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 #[tokio::test]
 async fn help_has_examples() {

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 /// A failure of the link: every one of them is temporary except
-/// [`TransportError::Closed`] (the caller's own doing).
+/// [`TransportError::Closed`] (the caller's own doing) and
+/// [`TransportError::PlainSmtp`] (the wrong TLS mode for the port).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
@@ -26,6 +27,31 @@ pub enum TransportError {
     ConnectionClosed {
         /// What we were waiting for (e.g. "the reply to RCPT").
         during: &'static str,
+    },
+    /// Not one byte came where the plain-text greeting was due (RFC 5321
+    /// §3.1: the server speaks first), until the wait ran out or the server
+    /// closed. A server on an implicit-TLS port (RFC 8314 §3.3) behaves
+    /// exactly so: it waits for the client's TLS ClientHello in silence.
+    #[error(
+        "no greeting after {} s{}: this port may expect implicit TLS (RFC 8314); try --tls implicit",
+        tenths(*waited),
+        if *closed { ", then the server closed the connection" } else { "" }
+    )]
+    NoGreeting {
+        /// How long the client waited.
+        waited: Duration,
+        /// True when the server closed the connection; false when the wait ran out.
+        closed: bool,
+    },
+    /// Implicit TLS (RFC 8314 §3.3) was asked for and the server answered
+    /// the TLS ClientHello with a plain-text SMTP reply (RFC 5321 §4.2):
+    /// this port speaks plain SMTP, STARTTLS (RFC 3207) is the way to TLS.
+    #[error(
+        "the server speaks plain SMTP on this port; try --tls starttls (it answered the TLS ClientHello with {said:?})"
+    )]
+    PlainSmtp {
+        /// The first line the server sent.
+        said: String,
     },
     /// RFC 5321 §4.5.3.2: the server took longer than the configured timeout.
     #[error("timed out after {} s waiting for {stage}", after.as_secs_f32())]
@@ -50,8 +76,18 @@ impl TransportError {
     /// (they queue and retry; a TLS failure is often fixed on the server's
     /// side). Using a closed client is not.
     pub fn is_temporary(&self) -> bool {
-        !matches!(self, TransportError::Closed)
+        // A plain-SMTP answer to implicit TLS is the configuration's fault
+        // and will be the same next time; silence may be a slow server.
+        !matches!(
+            self,
+            TransportError::Closed | TransportError::PlainSmtp { .. }
+        )
     }
+}
+
+/// Seconds to one decimal, as people read them: `10`, `0.3`, `59.9`.
+fn tenths(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 10.0).round() / 10.0
 }
 
 /// Why TLS could not be set up or the server's certificate was not accepted.

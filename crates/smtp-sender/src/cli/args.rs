@@ -21,6 +21,10 @@ Examples:
   smtp-send --server 127.0.0.1:2525 --tls none --from a@example.test \\
       --to b@example.test --count 20000 --sessions 20 --size 10000
 
+  # Extra header fields, as with swaks --header or curl -H:
+  smtp-send --server mail.example.com:587 --user alice --from alice@example.com \
+      --to bob@example.org --header 'Subject: Hello' --header 'X-Campaign: spring' --text 'Hi Bob'
+
   # Plain RFC 821 (HELO, no extensions), no TLS, for teaching:
   smtp-send --server 127.0.0.1:2525 --tls none --classic \\
       --from a@example.com --to b@example.com --text 'hello'
@@ -39,7 +43,9 @@ pub struct Args {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub server: String,
 
-    /// TLS mode: implicit, starttls, opportunistic or none [default: implicit on port 465, starttls otherwise]
+    /// TLS mode: implicit, starttls, opportunistic or none [default: implicit on port 465,
+    /// starttls otherwise; off ports 25 and 465 a server silent for 10 s is then given up
+    /// with a hint at implicit TLS, while an explicit mode waits RFC 5321's 5 minutes]
     #[arg(long, value_name = "MODE")]
     pub tls: Option<TlsMode>,
 
@@ -108,16 +114,23 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub attach: Vec<PathBuf>,
 
+    /// Add a header field to a composed message (repeatable), e.g.
+    /// --header "X-Campaign: spring". `Subject` sets the subject and `Reply-To` adds an
+    /// address; From, To, Cc and Bcc come from their own options, and the fields smtp-send
+    /// writes (Date, Message-ID, MIME-Version, Content-*) cannot be replaced
+    #[arg(long, value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
+
     /// Send this RFC 5322 message file as it is (`-` for stdin)
     #[arg(long, short = 'm', value_name = "FILE",
-          conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach"])]
+          conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach", "header"])]
     pub message: Option<PathBuf>,
 
     /// Bulk mode (load generation): send N generated messages from --from
     /// to the --to recipients, then print one summary line
     /// (`bulk messages=N accepted=... seconds=... msgs_per_s=...`)
     #[arg(long, value_name = "N",
-          conflicts_with_all = ["message", "subject", "text", "text_file", "html_file", "attach"])]
+          conflicts_with_all = ["message", "subject", "text", "text_file", "html_file", "attach", "header"])]
     pub count: Option<u64>,
 
     /// Bulk mode: concurrent sessions, each its own connection

@@ -9,6 +9,7 @@ use smtp_mime::{Address, MessageBuilder};
 use smtp_sender::Envelope;
 
 use super::args::Args;
+use super::header;
 
 /// What to send, to whom.
 pub struct Prepared {
@@ -96,6 +97,7 @@ fn compose(args: &Args) -> Result<Prepared> {
     if let Some(subject) = &args.subject {
         builder = builder.subject(subject);
     }
+    builder = header::add_headers(builder, args)?;
     let text = match (&args.text, &args.text_file) {
         (Some(text), _) => Some(text.clone()),
         (None, Some(path)) => Some(

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod bulk;
+mod header;
 mod message;
 mod output;
 
@@ -126,7 +127,9 @@ fn build_config(args: &Args) -> Result<ClientConfig> {
     });
     let mut config = ClientConfig::new(host, port);
     if let Some(tls) = args.tls {
+        // Chosen, not guessed from the port: the RFC 5321 greeting wait holds.
         config.tls = tls;
+        config.silence_limit = None;
     }
     config.ca_file = args.ca.clone();
     config.servername = args.servername.clone();

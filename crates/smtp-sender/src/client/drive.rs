@@ -117,10 +117,15 @@ impl Client {
         let limit = deadline.map_or(self.config.timeouts.command, |at| {
             at.saturating_duration_since(Instant::now())
         });
-        match self.stream.connect(&connector, server, limit).await {
+        let result = self.stream.connect(&connector, server, limit).await;
+        let clear_text = self.tap.take().map(|tap| tap.take()).unwrap_or_default();
+        match result {
             Ok(()) => self.connection.handle(Input::TlsEstablished),
             Err(_) if deadline.is_some_and(|at| Instant::now() >= at) => self.expired(deadline),
             Err(error) => {
+                // What the server sent instead of its part of the handshake:
+                // the core recognises a plain-SMTP greeting in it.
+                self.connection.handle(Input::Bytes(&clear_text));
                 let explained = explain_handshake_error(error, self.config.tls_name());
                 self.connection
                     .handle(Input::TlsFailed(TransportError::Tls(explained)));

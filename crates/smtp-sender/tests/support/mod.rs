@@ -4,19 +4,23 @@
 //! `smtp_testkit::server`; the certificates are `smtp_testkit::certs`.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod python;
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
-use smtp_testkit::certs::TestPki;
+use smtp_testkit::certs::{PkiFiles, TestPki};
 
-/// A fresh PKI whose CA certificate is in `ca_file` (in a folder removed
-/// when this is dropped).
+/// A fresh PKI whose CA certificate is in `ca_file` and whose files are
+/// all in `files` (in a folder removed when this is dropped).
 pub struct Pki {
     /// The CA and its leaves.
     pub pki: TestPki,
     /// The CA certificate, PEM.
     pub ca_file: PathBuf,
+    /// Every file: the server's certificate and key for peer programs.
+    pub files: PkiFiles,
     _dir: tempfile::TempDir,
 }
 
@@ -25,10 +29,13 @@ impl Pki {
     pub fn new(name: &str) -> Pki {
         let pki = TestPki::named(name).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let ca_file = pki.write(dir.path()).unwrap().ca_cert;
+        // Postfix's smtpd (user postfix) reads the certificate.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let files = pki.write(dir.path()).unwrap();
         Pki {
             pki,
-            ca_file,
+            ca_file: files.ca_cert.clone(),
+            files,
             _dir: dir,
         }
     }
