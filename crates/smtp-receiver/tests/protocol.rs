@@ -90,7 +90,10 @@ async fn bare_lf_command_lines_are_refused() {
     c.reply().await;
     c.send("EHLO client.example\n").await;
     let reply = c.reply().await;
-    assert!(reply.starts_with("500 5.5.2 Bare LF"), "{reply}");
+    assert!(
+        reply.starts_with("500 5.5.2 Command line ended in a bare LF, not CRLF"),
+        "{reply}"
+    );
     assert_eq!(code(&c.cmd("EHLO client.example").await), 250);
     server.stop().await;
 }
