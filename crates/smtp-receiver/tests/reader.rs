@@ -3,7 +3,7 @@
 //! smtplib) with its attachments, and `smtp-receive show --save` gives back
 //! each attachment byte for byte. With CRLF files s-nail could not find
 //! the multipart boundary at all; Maildir files hold LF line ends, as
-//! Postfix and Dovecot write them (docs/receiver.md, "Storage").
+//! Postfix and Dovecot write them (docs/receiver.md, "Storage format").
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
