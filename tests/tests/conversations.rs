@@ -69,7 +69,7 @@ async fn dot_stuffing_and_smuggling_through_the_sender() {
 }
 
 #[tokio::test]
-async fn raw_smuggling_attack_is_refused_once() {
+async fn raw_smuggling_attack_gives_one_message_and_no_second_transaction() {
     let (r, _dir) = receiver().await;
     let c = demo::raw::smuggling_attack(&r).await;
     assert_passed(&c);

@@ -17,7 +17,7 @@ pub enum Level {
     /// An option (RFC 2119 MAY): not meeting it is a warning at most.
     May,
     /// Resistance to an attack class that no RFC names (or names without a
-    /// requirement keyword): smuggling, command injection, resource limits.
+    /// requirement keyword): line splitting, command injection, resource limits.
     Hardening,
 }
 

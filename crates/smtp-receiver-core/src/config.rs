@@ -21,8 +21,11 @@ pub struct Limits {
     /// Longest SASL response line during AUTH, CRLF included.
     /// RFC 4954 §4: AUTH lines may be up to 12288 octets.
     pub auth_line: usize,
-    /// Longest text line in a message, CRLF included; `None` accepts any length.
-    /// RFC 5321 §4.5.3.1.6: 1000 octets.
+    /// Longest text line in a message, CRLF included; `None` accepts any
+    /// length. RFC 5321 §4.5.3.1.6: 1000 octets. Enforced under
+    /// [`ContentPolicy::Strict`] only: the liberal default keeps long lines
+    /// (bounded by [`message_size`](Self::message_size)), as §4.5.3.1 asks
+    /// receivers to avoid such limits "to the maximum extent possible".
     pub text_line: Option<usize>,
     /// Largest message accepted, in octets (advertised as `SIZE`, RFC 1870).
     pub message_size: u64,
@@ -104,6 +107,63 @@ impl RecipientPolicy {
     }
 }
 
+/// How message content and addresses are judged: the liberal default
+/// takes what mainstream servers take, the strict level refuses what the
+/// RFCs forbid (docs/receiver.md, "Policy").
+///
+/// At both levels the end of data is only the raw `<CRLF>.<CRLF>` (decided
+/// by smtp-wire's `DataDecoder` before any normalisation, RFC 5321
+/// §4.1.1.4), a command line ended by a bare LF is refused, not executed
+/// (§2.3.8), and a message holding a bare CR (`550 5.6.11`) or a NUL octet
+/// (`550 5.6.0`, RFC 5322 §2.2) is refused. The levels differ in three
+/// places:
+///
+/// | | `Liberal` (default) | `Strict` |
+/// |---|---|---|
+/// | content line ended by a bare LF | taken as if it ended in CRLF | `550 5.6.11` |
+/// | text line over [`Limits::text_line`] | kept | `550 5.6.0` |
+/// | UTF-8 address without `SMTPUTF8` | accepted, recorded ([`Envelope::undeclared_utf8`](crate::Envelope::undeclared_utf8), `Received:`) | `553 5.6.7` |
+///
+/// ```
+/// use smtp_receiver_core::config::{ContentPolicy, SessionConfig};
+/// let mut config = SessionConfig::new("mx.example.org");
+/// assert_eq!(config.content_policy, ContentPolicy::Liberal);
+/// config.content_policy = ContentPolicy::Strict; // what `smtp-receive --strict` sets
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContentPolicy {
+    /// What Postfix 3.9+ accepts with its default `smtpd_forbid_bare_newline
+    /// = normalize`: the senders that send bare-LF lines (scripts, curl,
+    /// smtplib with bytes) and long lines get their mail through, and every
+    /// handler reads canonical CRLF text.
+    #[default]
+    Liberal,
+    /// RFC 5321 and RFC 6531 to the letter: what a conformance lab or a
+    /// developer testing a client wants to be told.
+    Strict,
+}
+
+impl ContentPolicy {
+    /// True when content lines ended by a bare LF are taken as CRLF lines.
+    pub fn normalizes_bare_lf(self) -> bool {
+        self == ContentPolicy::Liberal
+    }
+
+    /// The text line limit in force: [`Limits::text_line`] when strict,
+    /// none when liberal.
+    pub fn text_line_limit(self, limits: &Limits) -> Option<usize> {
+        match self {
+            ContentPolicy::Liberal => None,
+            ContentPolicy::Strict => limits.text_line,
+        }
+    }
+
+    /// True when a UTF-8 address is accepted without the SMTPUTF8 parameter.
+    pub fn accepts_undeclared_utf8(self) -> bool {
+        self == ContentPolicy::Liberal
+    }
+}
+
 /// When AUTH is offered and accepted (RFC 4954).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -161,6 +221,8 @@ pub struct SessionConfig {
     pub timeouts: Timeouts,
     /// Which recipients are ours.
     pub recipients: RecipientPolicy,
+    /// How message content and addresses are judged (liberal by default).
+    pub content_policy: ContentPolicy,
     /// AUTH policy.
     pub auth: AuthPolicy,
     /// Whether STARTTLS can be offered (the server sets it when a TLS
@@ -184,6 +246,7 @@ impl SessionConfig {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             recipients: RecipientPolicy::default(),
+            content_policy: ContentPolicy::default(),
             auth: AuthPolicy::default(),
             starttls: false,
             record_recipients: true,

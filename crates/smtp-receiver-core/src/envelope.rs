@@ -53,6 +53,13 @@ pub struct Envelope {
     pub authenticated: Option<String>,
     /// When the message started to arrive.
     pub received_at: SystemTime,
+    /// A UTF-8 address (MAIL FROM or an accepted RCPT TO) came without the
+    /// `SMTPUTF8` parameter on MAIL: RFC 6531 §3.4 asks for `553 5.6.7`,
+    /// which the strict policy gives; the liberal default accepts it, as
+    /// Postfix does, and records it here and as a comment after the
+    /// protocol in the `Received:` line (`with ESMTP (UTF-8 address
+    /// without SMTPUTF8) id ...`).
+    pub undeclared_utf8: bool,
     /// The trace header lines (`Return-Path:`, `X-Original-To:`,
     /// `Received:`) that the body stream yields before the message itself
     /// (RFC 5321 §4.4), kept here for reference.
@@ -82,6 +89,7 @@ impl Envelope {
             tls: false,
             authenticated: None,
             received_at: UNIX_EPOCH,
+            undeclared_utf8: false,
             trace: Vec::new(),
         }
     }

@@ -12,7 +12,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`session`] | the [`Session`]: command order, replies, AUTH, DATA/BDAT, timeouts, shutdown |
-//! | [`config`] | [`SessionConfig`]: limits, timeouts, recipients, AUTH policy |
+//! | [`config`] | [`SessionConfig`]: limits, timeouts, recipients, content and AUTH policy |
 //! | [`replies`] | every reply the session sends, with its RFC |
 //! | [`trace`] | `Return-Path:` / `Received:` lines, queue ids, RFC 5322 dates |
 //!
@@ -45,12 +45,15 @@ pub mod config;
 mod connection;
 mod content;
 mod envelope;
+mod line_ends;
 mod message;
 pub mod replies;
 pub mod session;
 pub mod trace;
 
-pub use config::{AuthPolicy, DATA_BLOCK, Limits, RecipientPolicy, SessionConfig, Timeouts};
+pub use config::{
+    AuthPolicy, ContentPolicy, DATA_BLOCK, Limits, RecipientPolicy, SessionConfig, Timeouts,
+};
 pub use connection::{ConnectionInfo, ListenerKind};
 pub use envelope::{Envelope, Recipient};
 pub use session::{Abort, Event, Request, Session};

@@ -1,10 +1,12 @@
 //! The message being received: its framing (DATA or BDAT chunks), the
-//! trace prefix, the size limit and the verdicts, with bounded memory.
+//! trace prefix, the content policy, the size limit and the verdicts, with
+//! bounded memory.
 
 use smtp_wire::{BdatReader, DataDecoder, Reply};
 
-use crate::config::Limits;
+use crate::config::{ContentPolicy, Limits};
 use crate::content::ContentCheck;
+use crate::line_ends::BareLfNormalizer;
 use crate::replies;
 
 /// How the message octets are framed on the wire.
@@ -40,8 +42,11 @@ pub(crate) struct Message {
     pub(crate) id: String,
     /// Trace header lines not yet handed to the application.
     prefix: Vec<u8>,
-    /// Message octets received so far (RFC 1870 §3: after un-stuffing, trace excluded).
+    /// Message octets received so far (RFC 1870 §3: after un-stuffing, trace
+    /// excluded; with the liberal policy, after bare LFs became CRLF).
     pub(crate) size: u64,
+    policy: ContentPolicy,
+    normalizer: BareLfNormalizer,
     check: ContentCheck,
     /// Why the message will be refused, once known; from then on the rest
     /// is read and thrown away.
@@ -58,11 +63,18 @@ pub(crate) struct Message {
 }
 
 impl Message {
-    pub(crate) fn new(id: String, prefix: Vec<u8>, framing: Framing) -> Message {
+    pub(crate) fn new(
+        id: String,
+        prefix: Vec<u8>,
+        framing: Framing,
+        policy: ContentPolicy,
+    ) -> Message {
         Message {
             id,
             prefix,
             size: 0,
+            policy,
+            normalizer: BareLfNormalizer::default(),
             check: ContentCheck::default(),
             refusal: None,
             refusal_announced: false,
@@ -109,7 +121,7 @@ impl Message {
             }
             Framing::BetweenChunks => (0, Reached::More),
         };
-        self.absorb(out, start, limits);
+        self.absorb(out, start, limits, reached == Reached::End);
         if reached == Reached::End {
             self.check.finish();
             self.note_refusal(limits);
@@ -117,9 +129,19 @@ impl Message {
         (consumed, reached)
     }
 
-    /// Accounts for the new content `out[start..]`; drops it from `out`
-    /// when the application is not to see it.
-    fn absorb(&mut self, out: &mut Vec<u8>, start: usize, limits: &Limits) {
+    /// Accounts for the new content `out[start..]` (the last of the
+    /// message when `end`); drops it from `out` when the application is
+    /// not to see it.
+    fn absorb(&mut self, out: &mut Vec<u8>, start: usize, limits: &Limits, end: bool) {
+        if self.policy.normalizes_bare_lf() && self.refusal.is_none() {
+            // After the framing decided where the data ends, never before
+            // (RFC 5321 §4.1.1.4): see line_ends.rs.
+            let unstuff = matches!(self.framing, Framing::Data(_));
+            self.normalizer.normalize(out, start, unstuff);
+            if end {
+                self.normalizer.finish(out);
+            }
+        }
         let fresh = &out[start..];
         self.size = self.size.saturating_add(fresh.len() as u64);
         if self.refusal.is_none() {
@@ -128,7 +150,7 @@ impl Message {
                 // limit is refused with 552 once it has been read.
                 self.refusal = Some(replies::too_big(limits.message_size));
             } else {
-                self.check.scan(fresh, limits.text_line);
+                self.check.scan(fresh, self.policy.text_line_limit(limits));
                 self.note_refusal(limits);
             }
         }
@@ -139,7 +161,7 @@ impl Message {
 
     fn note_refusal(&mut self, limits: &Limits) {
         if self.refusal.is_none() {
-            self.refusal = self.check.refusal(limits.text_line);
+            self.refusal = self.check.refusal(self.policy.text_line_limit(limits));
         }
     }
 

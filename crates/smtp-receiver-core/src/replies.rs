@@ -161,6 +161,15 @@ pub fn bad_line(text: &str) -> Reply {
     Reply::enhanced(500, code(5, 5, 2), text)
 }
 
+/// 500: a command (or AUTH response) line ended by a bare LF: not executed
+/// (RFC 5321 §2.3.8), and the reply says why, so that a client author sees
+/// the cause at once.
+pub fn bare_lf_line(what: &str) -> Reply {
+    bad_line(&format!(
+        "{what} line ended in a bare LF, not CRLF: not executed (RFC 5321 section 2.3.8)"
+    ))
+}
+
 /// 555: a MAIL/RCPT parameter we do not support (RFC 5321 §4.1.1.11).
 pub fn unsupported_parameter(keyword: &str) -> Reply {
     Reply::enhanced(
@@ -205,6 +214,16 @@ pub fn bare_line_ending() -> Reply {
         550,
         code(5, 6, 11),
         "Message refused: bare CR/LF not allowed",
+    )
+}
+
+/// 550: a NUL octet in the message: RFC 5322 §3.5 text and RFC 2045
+/// §2.7/§2.8 7bit and 8bit data exclude it, and BINARYMIME is not offered.
+pub fn nul_octet() -> Reply {
+    Reply::enhanced(
+        550,
+        code(5, 6, 0),
+        "Message refused: NUL octets not allowed",
     )
 }
 

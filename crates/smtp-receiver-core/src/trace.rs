@@ -95,6 +95,9 @@ pub struct TraceInput<'a> {
     pub recipients: &'a [ForwardPath],
     /// Whether to add `X-Original-To:` with the recipients.
     pub record_recipients: bool,
+    /// A UTF-8 address came without SMTPUTF8 (accepted by the liberal
+    /// policy): said in a comment after the protocol name.
+    pub undeclared_utf8: bool,
     /// When the message arrived.
     pub now: SystemTime,
 }
@@ -120,8 +123,15 @@ pub fn trace_headers(t: &TraceInput<'_>) -> Vec<u8> {
         // (RFC 5322 §2.1.1) whatever the number of recipients.
         out.push_str(&format!("X-Original-To: {}\r\n", list.join(",\r\n\t")));
     }
+    // RFC 5321 §4.4: `With = CFWS "WITH" FWS Protocol`, and the CFWS
+    // before `ID` may carry a comment: where the undeclared UTF-8 is said.
+    let note = if t.undeclared_utf8 {
+        " (UTF-8 address without SMTPUTF8)"
+    } else {
+        ""
+    };
     out.push_str(&format!(
-        "Received: from {}\r\n\tby {} with {} id {}",
+        "Received: from {}\r\n\tby {} with {}{note} id {}",
         from_clause(t.helo, t.peer),
         t.hostname,
         t.protocol,

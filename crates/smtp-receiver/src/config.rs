@@ -27,7 +27,7 @@ use std::time::Duration;
 use smtp_wire::Transcript;
 
 pub use smtp_receiver_core::config::{
-    AuthPolicy, DATA_BLOCK, Limits, RecipientPolicy, SessionConfig, Timeouts,
+    AuthPolicy, ContentPolicy, DATA_BLOCK, Limits, RecipientPolicy, SessionConfig, Timeouts,
 };
 pub use smtp_receiver_core::{ConnectionInfo, ListenerKind};
 
@@ -162,6 +162,14 @@ impl ServerConfigBuilder {
     /// Which recipients are ours (RFC 5321 §7.1: never an open relay).
     pub fn recipients(mut self, policy: RecipientPolicy) -> Self {
         self.0.session.recipients = policy;
+        self
+    }
+
+    /// How message content and addresses are judged: the liberal default
+    /// (as Postfix 3.9+) or [`ContentPolicy::Strict`] (`smtp-receive
+    /// --strict`); see docs/receiver.md, "Policy".
+    pub fn content_policy(mut self, policy: ContentPolicy) -> Self {
+        self.0.session.content_policy = policy;
         self
     }
 

@@ -166,10 +166,15 @@ pub trait Handler: Send + 'static {
     /// and return `Ok(())` only once it is safe (RFC 5321 §6.1: a 250 is a
     /// promise). The library then replies `250 2.0.0 Ok: queued as <id>`.
     ///
-    /// The first chunks are the trace header lines ([`Envelope::trace`]).
+    /// The first chunks are the trace header lines ([`Envelope::trace`]),
+    /// and the text always has CRLF line ends: lines a client ended with a
+    /// bare LF arrive normalised under the liberal content policy (the
+    /// default), and are refused under the strict one. A UTF-8 address
+    /// accepted without SMTPUTF8 (liberal policy) is flagged in
+    /// [`Envelope::undeclared_utf8`].
     /// When `body.chunk()` fails, the message must be dropped: the library
-    /// refuses it (bare CR/LF, size, lost connection...) whatever this
-    /// returns.
+    /// refuses it (a bare CR, a NUL, size, lost connection...) whatever
+    /// this returns.
     ///
     /// Returning `Err` early is allowed: the library reads and discards the
     /// rest, then sends that reply (with BDAT, at the end of the current

@@ -90,8 +90,8 @@ pub mod users;
 pub use smtp_receiver_core as session;
 
 pub use config::{
-    AuthPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder, SessionConfig,
-    Timeouts, TranscriptHook,
+    AuthPolicy, ContentPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder,
+    SessionConfig, Timeouts, TranscriptHook,
 };
 pub use handler::{Backend, Handler};
 pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};

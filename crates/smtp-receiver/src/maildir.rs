@@ -4,7 +4,15 @@
 //! Layout: one Maildir for all recipients; one file per message in `new/`,
 //! named `<queue id>.<hostname>`. The file holds the trace header lines the
 //! session adds (`Return-Path:`, `X-Original-To:` with every envelope
-//! recipient, `Received:`) followed by the message exactly as received.
+//! recipient, `Received:`) followed by the message as received, with LF
+//! line ends: the local text format that Postfix's and Dovecot's Maildir
+//! deliveries write and mail readers (mutt, s-nail, Dovecot) expect. Each
+//! CRLF of the canonical SMTP text (RFC 5321 §2.3.8) becomes LF while the
+//! chunks stream in (a CR ending one chunk and its LF starting the next
+//! too), in the write buffer, without another copy of the message; a CR
+//! without its LF (which the session never lets through) is kept. Base64
+//! and quoted-printable parts decode to the same octets, so an attachment
+//! saved from the file is the one that was sent.
 //!
 //! Durability (RFC 5321 §6.1: a 250 is a promise to deliver):
 //! 1. write into `tmp/<unique>` created with O_EXCL (`create_new`);
@@ -28,6 +36,7 @@
 //! waits on a file system lock.
 
 mod group;
+mod lf;
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -38,6 +47,7 @@ use smtp_wire::Reply;
 use crate::session::replies;
 use crate::{Envelope, Handler, MessageBody};
 use group::DirSync;
+use lf::push_with_lf_line_ends;
 
 /// Octets of a message held before they are written out: large writes,
 /// few system calls; a message up to this size is written at commit in
@@ -163,6 +173,7 @@ impl Maildir {
                     return Ok(Delivery {
                         file: Some(file.into_std().await),
                         pending: Vec::new(),
+                        held_cr: false,
                         new_path: self.root.join("new").join(&name),
                         new_dir: self.root.join("new"),
                         new_sync: Arc::clone(&self.new_sync),
@@ -199,8 +210,12 @@ pub struct Delivery {
     /// The temporary file, written only from blocking tasks (moved there
     /// and back); `None` once committed or after a failed write.
     file: Option<std::fs::File>,
-    /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a chunk).
+    /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a
+    /// chunk), with LF line ends.
     pending: Vec<u8>,
+    /// The last write ended with a CR, not written yet: dropped if the next
+    /// write starts with its LF, written otherwise.
+    held_cr: bool,
     tmp_path: PathBuf,
     new_path: PathBuf,
     new_dir: PathBuf,
@@ -209,7 +224,8 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Appends message octets.
+    /// Appends message octets; CRLF line ends are stored as LF (see the
+    /// [module](self) documentation).
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), MaildirError> {
         if self.file.is_none() {
             return Err(MaildirError::new(
@@ -218,7 +234,7 @@ impl Delivery {
                 io::Error::other("delivery finished"),
             ));
         }
-        self.pending.extend_from_slice(bytes);
+        self.held_cr = push_with_lf_line_ends(&mut self.pending, bytes, self.held_cr);
         if self.pending.len() >= WRITE_BUFFER {
             let (file, pending) = self.take_file()?;
             let (file, mut pending) = blocking(move || {
@@ -237,6 +253,9 @@ impl Delivery {
     /// Makes the message durable and visible in `new/` (steps 2-4 of the
     /// module documentation); returns its path.
     pub async fn commit(mut self) -> Result<PathBuf, MaildirError> {
+        if std::mem::take(&mut self.held_cr) {
+            self.pending.push(b'\r'); // a CR at the very end had no LF
+        }
         let (file, pending) = self.take_file().map_err(|mut e| {
             e.action = "commit";
             e
@@ -478,7 +497,19 @@ mod tests {
             .unwrap();
         let path = delivery.commit().await.unwrap();
         assert!(names(&maildir.root().join("tmp")).is_empty());
-        assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\r\n\r\nhello\r\n");
+        assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nhello\n");
+    }
+
+    #[tokio::test]
+    async fn a_crlf_split_between_writes_is_stored_as_lf() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("split").await.unwrap();
+        for piece in [&b"Subject: x\r"[..], b"\n\r", b"\nbody\r\n", b"last\r"] {
+            delivery.write(piece).await.unwrap();
+        }
+        let path = delivery.commit().await.unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nbody\nlast\r");
     }
 
     #[tokio::test]
@@ -499,12 +530,12 @@ mod tests {
         let maildir = Maildir::create(dir.path(), "h").unwrap();
         let mut delivery = maildir.begin("dup").await.unwrap();
         let taken = maildir.root().join("new").join("dup.h");
-        std::fs::write(&taken, b"already here\r\n").unwrap();
+        std::fs::write(&taken, b"already here\n").unwrap();
         delivery.write(b"new message\r\n").await.unwrap();
         let path = delivery.commit().await.unwrap();
         assert_ne!(path, taken);
-        assert_eq!(std::fs::read(&taken).unwrap(), b"already here\r\n");
-        assert_eq!(std::fs::read(&path).unwrap(), b"new message\r\n");
+        assert_eq!(std::fs::read(&taken).unwrap(), b"already here\n");
+        assert_eq!(std::fs::read(&path).unwrap(), b"new message\n");
         assert_eq!(names(&maildir.root().join("new")).len(), 2);
         assert!(names(&maildir.root().join("tmp")).is_empty());
         let name = path.file_name().unwrap().to_str().unwrap();

@@ -8,7 +8,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{code, envelope, files, start, strip_trace, test_config};
+use common::{code, envelope, files, lf, start, strip_trace, test_config};
 use smtp_receiver::maildir::storage_error_reply;
 use smtp_receiver::{Envelope, Handler, Maildir, MaildirHandler, MessageBody};
 use smtp_wire::Reply;
@@ -42,14 +42,12 @@ async fn a_250_means_the_message_is_in_new() {
     let name = stored[0].file_name().unwrap().to_str().unwrap().to_string();
     assert_eq!(name, format!("{id}.mx.test"));
     let bytes = std::fs::read(&stored[0]).unwrap();
-    assert_eq!(
-        strip_trace(&bytes),
-        message.replace("..dot", ".dot").as_bytes()
-    );
+    // Stored with LF line ends, as Postfix and Dovecot store (maildir.rs).
+    assert_eq!(strip_trace(&bytes), lf(message.replace("..dot", ".dot")));
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.starts_with(
-        "Return-Path: <alice@client.example>\r\nX-Original-To: bob@example.org,\r\n\tcarol@EXAMPLE.org\r\n\
-         Received: from client.example ([127.0.0.1])\r\n\tby mx.test with ESMTP id "
+        "Return-Path: <alice@client.example>\nX-Original-To: bob@example.org,\n\tcarol@EXAMPLE.org\n\
+         Received: from client.example ([127.0.0.1])\n\tby mx.test with ESMTP id "
     ), "{text}");
     server.stop().await;
 }
@@ -203,7 +201,7 @@ async fn refused_messages_never_reach_the_maildir() {
     c.cmd("DATA").await;
     let big = format!("{}\r\n", "b".repeat(900)).repeat(200);
     let reply = c
-        .cmd(&format!("Subject: x\r\n\r\n{big}bare\nLF\r\n{big}."))
+        .cmd(&format!("Subject: x\r\n\r\n{big}bare\rCR\r\n{big}."))
         .await;
     assert!(reply.starts_with("550 5.6.11 "), "{reply}");
     maildir_is_empty(dir.path());
@@ -329,7 +327,7 @@ async fn shutdown_lets_a_bdat_message_finish_between_chunks() {
     assert_eq!(stored.len(), 1);
     assert_eq!(
         strip_trace(&std::fs::read(&stored[0]).unwrap()),
-        b"Subject: x\r\n\r\nbody\r\n"
+        b"Subject: x\n\nbody\n"
     );
     tokio::time::timeout(common::PATIENCE, server.task)
         .await

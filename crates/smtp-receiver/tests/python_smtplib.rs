@@ -1,12 +1,13 @@
 //! An independent client: Python's smtplib, with STARTTLS + login and with
 //! implicit TLS (SMTP_SSL) + login, sending a multipart message built with
 //! Python's `email` package. The stored file must be, after the trace
-//! header lines, byte for byte what Python sent.
+//! header lines, byte for byte what Python sent, with LF line ends (the
+//! Maildir's local format, docs/receiver.md).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 
-use common::{TestCerts, files, start, strip_trace, test_config};
+use common::{TestCerts, files, lf, start, strip_trace, test_config};
 use smtp_receiver::{MaildirHandler, Users, WithUsers};
 
 const CLIENT: &str = r#"
@@ -111,12 +112,13 @@ async fn python_smtplib_starttls_and_smtp_ssl_deliver_byte_for_byte() {
     assert_eq!(stored.len(), 2, "two messages stored");
     for (tag, protocol) in [("STARTTLS", "ESMTPSA"), ("SMTP_SSL", "ESMTPSA")] {
         let expected = smtp_wire::sasl::decode(sent[tag].as_bytes()).unwrap();
-        let subject = format!("Subject: via {tag}\r\n");
+        let subject = format!("Subject: via {tag}\n");
         let path = stored
             .iter()
             .find(|p| std::fs::read_to_string(p).unwrap().contains(&subject))
             .unwrap_or_else(|| panic!("no stored message for {tag}"));
         let bytes = std::fs::read(path).unwrap();
+        let expected = lf(expected);
         assert_eq!(
             strip_trace(&bytes),
             &expected[..],
@@ -125,16 +127,16 @@ async fn python_smtplib_starttls_and_smtp_ssl_deliver_byte_for_byte() {
         let trace = String::from_utf8_lossy(&bytes[..bytes.len() - expected.len()]).into_owned();
         assert!(
             trace.starts_with(
-                "Return-Path: <alice@client.example>\r\nX-Original-To: bob@example.org\r\n"
+                "Return-Path: <alice@client.example>\nX-Original-To: bob@example.org\n"
             ),
             "{trace}"
         );
         assert!(
-            trace.contains("Received: from client.example ([127.0.0.1])\r\n\tby mx.test with "),
+            trace.contains("Received: from client.example ([127.0.0.1])\n\tby mx.test with "),
             "{trace}"
         );
         assert!(trace.contains(&format!(" with {protocol} id ")), "{trace}");
-        assert!(trace.contains("\tfor <bob@example.org>;\r\n"), "{trace}");
+        assert!(trace.contains("\tfor <bob@example.org>;\n"), "{trace}");
     }
     server.stop().await;
 }

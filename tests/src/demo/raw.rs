@@ -30,8 +30,11 @@ pub async fn smuggling_attack(receiver: &Receiver) -> super::Conversation {
         "A smuggling attack written by hand, straight to the receiver",
         "An attacker bypasses any careful sender and writes raw bytes: '\\n.\\n' inside the \
          data, then a second MAIL/RCPT/DATA. Only <CRLF>.<CRLF> ends the data (RFC 5321 \
-         §4.1.1.4); the receiver reads on to the real end and refuses the whole message \
-         because bare LF is not allowed in SMTP (§2.3.8): one refusal, no second transaction.",
+         §4.1.1.4), decided on the raw bytes: the receiver reads on to the real end. By default \
+         it then takes the bare LFs as line ends, as Postfix 3.9 does, and stores one message \
+         whose text holds the would-be commands; with --strict it refuses the whole message \
+         (bare LF is not allowed in SMTP, §2.3.8). One message or one refusal: never a second \
+         transaction.",
     );
     let before = maildir_names(receiver);
     let mut transcript = Transcript::new();
@@ -42,10 +45,9 @@ pub async fn smuggling_attack(receiver: &Receiver) -> super::Conversation {
         Ok(replies) => {
             let codes: Vec<u16> = replies.iter().map(|r| r.code).collect();
             c.report.push(format!("reply codes: {codes:?}"));
-            let refused = replies.get(5).is_some_and(|r| r.is_permanent());
             c.check(
-                refused,
-                "the message was refused with a 5xx after its real end",
+                replies.get(5).is_some_and(|r| r.code == 250),
+                "one reply to the whole message after its real end: 250, one message",
             );
             c.check(
                 codes.len() == 7 && codes.last() == Some(&221),
@@ -54,7 +56,20 @@ pub async fn smuggling_attack(receiver: &Receiver) -> super::Conversation {
         }
         Err(e) => c.check(false, format!("the raw session failed: {e}")),
     }
-    c.check(c.delivered.is_empty(), "nothing landed in the Maildir");
+    let one = match c.delivered.as_slice() {
+        [only] => {
+            let text = only.without_trace();
+            text.starts_with(b"Subject: innocent\n")
+                && text
+                    .windows(b"\nMAIL FROM:<mallory@".len())
+                    .any(|w| w == b"\nMAIL FROM:<mallory@")
+        }
+        _ => false,
+    };
+    c.check(
+        one,
+        "one message in the Maildir, the smuggled commands inside its text",
+    );
     c
 }
 

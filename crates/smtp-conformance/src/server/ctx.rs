@@ -42,6 +42,8 @@ pub(crate) struct Ctx {
     pub(crate) probe: Arc<Probe>,
     pub(crate) log: Log,
     connections: usize,
+    /// Facts for the report's notes (deduplicated across cases).
+    pub(crate) report_notes: Vec<String>,
 }
 
 impl Ctx {
@@ -56,6 +58,7 @@ impl Ctx {
             probe,
             log: Arc::new(Mutex::new(Transcript::with_limits(limits))),
             connections: 0,
+            report_notes: Vec::new(),
         }
     }
 
@@ -75,6 +78,13 @@ impl Ctx {
     /// Adds a note to the transcript.
     pub(crate) fn note(&self, text: &str) {
         with_log(&self.log, |t| t.note(text));
+    }
+
+    /// Adds a note to the report (shown above the results, once per run
+    /// however many cases add it): what a server does that is worth
+    /// knowing but is not a failure.
+    pub(crate) fn report_note(&mut self, text: &str) {
+        self.report_notes.push(text.to_string());
     }
 
     /// Opens a connection (with the implicit TLS handshake when configured)

@@ -186,7 +186,13 @@ pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
     }
     let mut results = Vec::new();
     for case in chosen {
-        results.push(run_case(&case, &target, &probe).await);
+        let (result, case_notes) = run_case(&case, &target, &probe).await;
+        results.push(result);
+        for note in case_notes {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
     }
     Ok(Report {
         suite: "server",
@@ -301,7 +307,12 @@ fn budget(case: &cases::Case, o: &ServerOptions) -> Duration {
     budget
 }
 
-async fn run_case(case: &cases::Case, target: &Arc<Target>, probe: &Arc<Probe>) -> CaseResult {
+/// Runs one case; returns its result and the notes it has for the report.
+async fn run_case(
+    case: &cases::Case,
+    target: &Arc<Target>,
+    probe: &Arc<Probe>,
+) -> (CaseResult, Vec<String>) {
     let started = Instant::now();
     let info = case.info;
     let skip = case.needs.iter().find_map(|n| unmet(*n, target, probe));
@@ -329,13 +340,14 @@ async fn run_case(case: &cases::Case, target: &Arc<Target>, probe: &Arc<Probe>) 
         Outcome::Fail | Outcome::Warn | Outcome::Inconclusive => ctx.evidence(20),
         Outcome::Pass | Outcome::Skip => Vec::new(),
     };
-    CaseResult {
+    let result = CaseResult {
         info,
         outcome,
         detail: verdict.detail().to_string(),
         evidence,
         duration: started.elapsed(),
-    }
+    };
+    (result, ctx.report_notes)
 }
 
 /// Counts of cases per level, for documentation.

@@ -9,3 +9,4 @@ mod common;
 mod refclient;
 mod refserver;
 mod server_cases;
+mod smuggling_notes;

@@ -336,14 +336,14 @@ fn table() -> Vec<(&'static str, Vec<Fault>, TlsMode)> {
     ]
 }
 
-fn reference(mode: TlsMode, faults: Vec<Fault>) -> Config {
+pub(crate) fn reference(mode: TlsMode, faults: Vec<Fault>) -> Config {
     let mut c = Config::new(Some(server_tls()));
     c.implicit = mode == TlsMode::Implicit;
     c.faults = faults;
     c
 }
 
-fn failures(report: &smtp_conformance::Report, allowed: &[Outcome]) -> Vec<String> {
+pub(crate) fn failures(report: &smtp_conformance::Report, allowed: &[Outcome]) -> Vec<String> {
     report
         .results
         .iter()

@@ -68,8 +68,7 @@ impl Session {
         if let Some(reply) = unsupported_mail_params(&params, extended) {
             return self.error(reply);
         }
-        // RFC 6531 §3.4: UTF-8 addresses only with the SMTPUTF8 parameter.
-        if from.is_utf8() && !params.smtputf8 {
+        if from.is_utf8() && !params.smtputf8 && !self.undeclared_utf8_allowed() {
             return self.error(replies::needs_smtputf8());
         }
         // RFC 1870 §6.1: a declared size above the limit is refused at once.
@@ -95,7 +94,7 @@ impl Session {
         if let Some(reply) = unsupported_rcpt_params(&params) {
             return self.error(reply);
         }
-        if to.is_utf8() && !smtputf8 {
+        if to.is_utf8() && !smtputf8 && !self.undeclared_utf8_allowed() {
             return self.error(replies::needs_smtputf8());
         }
         if !self.is_local_recipient(&to) {
@@ -266,6 +265,14 @@ impl Session {
     }
 
     // ----- policy ---------------------------------------------------------
+
+    /// RFC 6531 §3.4: a UTF-8 address needs the SMTPUTF8 parameter on MAIL
+    /// (`553 5.6.7`). The liberal content policy accepts one without it, as
+    /// Postfix does (msmtp never sends the parameter), and records it
+    /// ([`Envelope::undeclared_utf8`](crate::Envelope::undeclared_utf8)).
+    fn undeclared_utf8_allowed(&self) -> bool {
+        self.config.content_policy.accepts_undeclared_utf8()
+    }
 
     /// AUTH is offered and accepted inside TLS, or on loopback when the
     /// configuration explicitly allows plaintext there.

@@ -115,20 +115,17 @@ impl Session {
                 return;
             };
             if bare_lf {
-                self.error(replies::bad_line(
-                    "Bare LF not allowed (RFC 5321 section 2.3.8)",
-                ));
+                self.error(replies::bare_lf_line("AUTH response"));
             } else {
                 self.auth_step(mechanism, exchange.respond(line));
             }
             return;
         }
         if bare_lf {
-            // RFC 5321 §2.3.8: lines end with CRLF; a bare LF is refused,
-            // never executed (receiver policy, docs/receiver.md).
-            self.error(replies::bad_line(
-                "Bare LF not allowed at the end of a command line (RFC 5321 section 2.3.8)",
-            ));
+            // RFC 5321 §2.3.8: lines end with CRLF; a command ended by a
+            // bare LF is refused, never executed, at every content policy
+            // (docs/receiver.md, "Policy").
+            self.error(replies::bare_lf_line("Command"));
             return;
         }
         match Command::parse(line) {

@@ -48,6 +48,10 @@ impl Session {
         let utf8 = transaction.params.smtputf8;
         let protocol =
             trace::protocol_name(hello.extended, self.tls, self.authenticated.is_some(), utf8);
+        // Only the liberal policy lets such addresses through (see `mail`
+        // and `rcpt`): recorded in the envelope and the Received: line.
+        let undeclared_utf8 =
+            !utf8 && (transaction.from.is_utf8() || recipients.iter().any(ForwardPath::is_utf8));
         let trace = trace::trace_headers(&TraceInput {
             helo: &hello.domain,
             peer: self.info.peer.ip(),
@@ -57,6 +61,7 @@ impl Session {
             from: &transaction.from,
             recipients: &recipients,
             record_recipients: self.config.record_recipients,
+            undeclared_utf8,
             now,
         });
         let envelope = Envelope {
@@ -69,9 +74,15 @@ impl Session {
             tls: self.tls,
             authenticated: self.authenticated.clone(),
             received_at: now,
+            undeclared_utf8,
             trace: trace.clone(),
         };
-        self.message = Some(Message::new(id.to_string(), trace, framing));
+        self.message = Some(Message::new(
+            id.to_string(),
+            trace,
+            framing,
+            self.config.content_policy,
+        ));
         self.phase = Phase::Body;
         self.events.push_back(Event::Message(Box::new(envelope)));
     }

@@ -229,8 +229,30 @@ impl Harness {
 
     /// A session past the greeting (its 220 already taken).
     pub fn greeted() -> Harness {
-        let mut h = Harness::new();
+        Harness::greeted_with(config())
+    }
+
+    /// A session with this configuration, past the greeting.
+    pub fn greeted_with(config: SessionConfig) -> Harness {
+        let mut h = Harness::with(config, false);
         assert!(h.send("").starts_with("220 mx.example.org "));
         h
+    }
+}
+
+/// A stored message without the trace header lines (and their folded
+/// continuations) that the session prepends.
+pub(super) fn without_trace(message: &[u8]) -> &[u8] {
+    let mut at = 0;
+    loop {
+        let rest = &message[at..];
+        let starts_trace = [&b"Return-Path:"[..], b"X-Original-To:", b"Received:", b"\t"]
+            .iter()
+            .any(|p| rest.starts_with(p));
+        if !starts_trace {
+            return rest;
+        }
+        let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        at += end + 2;
     }
 }

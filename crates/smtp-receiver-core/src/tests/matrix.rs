@@ -176,7 +176,10 @@ fn a_bare_lf_command_is_refused_in_every_state() {
         let mut h = in_state(setup);
         let reply = h.send("NOOP\n");
         assert!(reply.starts_with("500 5.5.2 "), "{state}: {reply:?}");
-        assert!(reply.contains("Bare LF"), "{state}: {reply:?}");
+        assert!(
+            reply.contains("line ended in a bare LF, not CRLF: not executed"),
+            "{state}: {reply:?}"
+        );
     }
 }
 

@@ -1,7 +1,7 @@
-//! Messages: DATA and BDAT framing, trace headers, the bare CR/LF policy,
-//! smuggling, size and line limits.
+//! Messages: DATA and BDAT framing, trace headers, size limits, early
+//! verdicts. (Content policies and smuggling: `content_policy.rs`.)
 
-use super::harness::{Harness, config};
+use super::harness::{Harness, config, without_trace};
 
 const ENVELOPE: &str = "EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\n";
 
@@ -9,24 +9,6 @@ fn after_envelope() -> Harness {
     let mut h = Harness::greeted();
     assert_eq!(h.codes_of(ENVELOPE), [250, 250, 250]);
     h
-}
-
-/// The message as stored, without the trace header lines.
-fn without_trace(message: &[u8]) -> &[u8] {
-    let text = message;
-    let mut at = 0;
-    // Trace lines and their folded continuations come first.
-    loop {
-        let rest = &text[at..];
-        let starts_trace = [&b"Return-Path:"[..], b"X-Original-To:", b"Received:", b"\t"]
-            .iter()
-            .any(|p| rest.starts_with(p));
-        if !starts_trace {
-            return rest;
-        }
-        let end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-        at += end + 2;
-    }
 }
 
 #[test]
@@ -77,49 +59,6 @@ fn empty_message_and_pipelined_commands_after_the_dot() {
     assert_eq!(without_trace(&h.messages[0]), b"");
 }
 
-/// Every smuggling vector yields exactly one message or one refusal,
-/// never a second transaction (the smuggled MAIL is message content).
-#[test]
-fn smuggling_sequences_never_start_a_second_transaction() {
-    for vector in smtp_wire::data::smuggling::VECTORS {
-        let name = vector.name;
-        let mut h = after_envelope();
-        let input = [
-            &b"DATA\r\nSubject: legit\r\n\r\nhello"[..],
-            vector.fake,
-            smtp_wire::data::smuggling::SMUGGLED_TRANSACTION,
-            b".\r\nNOOP\r\n",
-        ]
-        .concat();
-        let (out, _) = h.feed(&input);
-        let codes = Harness::codes(&out);
-        assert_eq!(codes, [354, 550, 250], "{name}: {out}");
-        assert!(out.contains("550 5.6.11 "), "{name}: {out}");
-        assert_eq!(h.envelopes.len(), 1, "{name}: one transaction only");
-        assert!(
-            h.messages.is_empty(),
-            "{name}: a refused message never reaches the application's store"
-        );
-        assert_eq!(
-            h.asked
-                .iter()
-                .filter(|r| matches!(r, crate::Request::Mail { .. }))
-                .count(),
-            1
-        );
-    }
-}
-
-#[test]
-fn bare_cr_or_lf_anywhere_refuses_the_whole_message() {
-    for body in ["a\nb\r\n", "a\rb\r\n", "line\r\n\nmore\r\n", "x\r\r\n"] {
-        let mut h = after_envelope();
-        let out = h.send(&format!("DATA\r\n{body}.\r\nNOOP\r\n"));
-        assert_eq!(Harness::codes(&out), [354, 550, 250], "{body:?}");
-        assert!(out.contains("550 5.6.11 Message refused: bare CR/LF not allowed"));
-    }
-}
-
 #[test]
 fn size_declared_too_big_is_refused_at_once() {
     let mut c = config();
@@ -146,20 +85,6 @@ fn data_growing_past_the_limit_is_read_to_its_end_then_refused() {
     out += &h.send(".\r\nNOOP\r\n");
     assert_eq!(Harness::codes(&out), [354, 552, 250], "{out}");
     assert!(h.messages.is_empty());
-}
-
-#[test]
-fn long_text_lines_are_refused() {
-    let mut h = after_envelope();
-    let long = "y".repeat(999);
-    let out = h.send(&format!("DATA\r\n{long}\r\n.\r\n"));
-    assert_eq!(Harness::codes(&out), [354, 550]);
-    assert!(out.contains("550 5.6.0 "));
-    let mut relaxed = config();
-    relaxed.limits.text_line = None;
-    let mut h = Harness::with(relaxed, false);
-    h.send(ENVELOPE);
-    assert_eq!(h.codes_of(&format!("DATA\r\n{long}\r\n.\r\n")), [354, 250]);
 }
 
 #[test]
@@ -275,10 +200,10 @@ fn an_early_ok_never_acknowledges_a_data_message() {
     let mut h = early(Ok(()));
     let out = h.send("DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n");
     assert_eq!(Harness::codes(&out), [354, 451, 250], "{out}");
-    // A bare LF later in the body: the content refusal is the final reply,
+    // A bare CR later in the body: the content refusal is the final reply,
     // and there is exactly one final reply.
     let mut h = early(Ok(()));
-    let out = h.send("DATA\r\nSubject: x\r\n\r\nbare\nLF\r\n.\r\nNOOP\r\n");
+    let out = h.send("DATA\r\nSubject: x\r\n\r\nbare\rCR\r\n.\r\nNOOP\r\n");
     assert_eq!(Harness::codes(&out), [354, 550, 250], "{out}");
 }
 

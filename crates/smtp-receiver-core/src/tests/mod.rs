@@ -1,5 +1,6 @@
 //! Unit tests of the sans-IO session: no sockets, bytes in, bytes out.
 
+mod content_policy;
 mod harness;
 mod matrix;
 mod messages;

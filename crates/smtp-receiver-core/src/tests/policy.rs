@@ -1,4 +1,5 @@
-//! Policy: EHLO keywords, limits, relay, SMTPUTF8, parameters, pipelining.
+//! Policy: EHLO keywords, limits, relay, parameters, pipelining. (Content
+//! policies, SMTPUTF8 among them: `content_policy.rs`.)
 
 use smtp_wire::{EnhancedCode, Reply};
 
@@ -121,21 +122,6 @@ fn recipient_limit_gives_452_after_the_limit() {
     assert!(codes[..100].iter().all(|&c| c == 250));
     assert_eq!(codes[100], 452);
     assert!(out.ends_with("452 4.5.3 Too many recipients\r\n"));
-}
-
-#[test]
-fn utf8_addresses_need_smtputf8() {
-    let mut h = Harness::greeted();
-    h.send("EHLO c.example\r\n");
-    let out = h.send("MAIL FROM:<jösé@c.example>\r\n");
-    assert!(out.starts_with("553 5.6.7 "), "{out}");
-    assert_eq!(
-        h.codes_of("MAIL FROM:<jösé@c.example> SMTPUTF8\r\nRCPT TO:<ü@example.org>\r\n"),
-        [250, 250]
-    );
-    h.send("RSET\r\n");
-    let out = h.send("MAIL FROM:<a@c.example>\r\nRCPT TO:<ü@example.org>\r\n");
-    assert_eq!(Harness::codes(&out), [250, 553], "{out}");
 }
 
 #[test]

@@ -21,6 +21,9 @@ Examples:
   # Any free port (printed on stdout), accept and discard everything
   smtp-receive --listen 127.0.0.1:0 --sink --accept-any-recipient
 
+  # Testing a client: refuse bare-LF lines, long lines, undeclared UTF-8
+  smtp-receive --listen 127.0.0.1:0 --sink --accept-any-recipient --strict
+
   # What arrived, and one message in full (id or unique prefix)
   smtp-receive list --maildir ./mail
   smtp-receive show --maildir ./mail 1751371200M000042P4242Q7
@@ -119,6 +122,12 @@ struct ServeArgs {
     /// Simultaneous sessions per client IP address.
     #[arg(long, value_name = "N", default_value_t = 16)]
     max_connections_per_ip: usize,
+    /// Refuse what RFC 5321/6531 forbid and mainstream servers take:
+    /// bare-LF content lines (550 5.6.11), text lines over 1000 octets
+    /// (550 5.6.0), UTF-8 addresses without SMTPUTF8 (553 5.6.7). For
+    /// testing clients; the default accepts them as Postfix 3.9+ does.
+    #[arg(long)]
+    strict: bool,
     /// Do not add X-Original-To (the envelope recipients, Bcc ones included)
     /// to stored messages: for a Maildir that recipients read themselves.
     #[arg(long)]

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use smtp_receiver::config::{ListenerKind, RecipientPolicy, ServerConfig};
+use smtp_receiver::config::{ContentPolicy, ListenerKind, RecipientPolicy, ServerConfig};
 use smtp_receiver::{Backend, MaildirHandler, Server, SinkHandler, Users, WithUsers};
 use tracing_subscriber::EnvFilter;
 
@@ -109,6 +109,7 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     session.limits.connections = args.max_connections;
     session.limits.connections_per_ip = args.max_connections_per_ip;
     session.record_recipients = !args.no_original_to;
+    session.content_policy = content_policy(args.strict);
     if args.verbose {
         config.on_transcript(|info, transcript| {
             let text = format!(
@@ -121,6 +122,15 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         });
     }
     Ok(config)
+}
+
+/// `--strict` selects the strict content policy; the default is liberal.
+fn content_policy(strict: bool) -> ContentPolicy {
+    if strict {
+        ContentPolicy::Strict
+    } else {
+        ContentPolicy::Liberal
+    }
 }
 
 fn load_users(args: &ServeArgs) -> anyhow::Result<Users> {
@@ -183,6 +193,13 @@ mod tests {
     fn config_of(args: &[&str]) -> ServerConfig {
         let cli = Cli::try_parse_from([&["smtp-receive", "--sink"], args].concat()).unwrap();
         build_config(&cli.serve).unwrap()
+    }
+
+    #[test]
+    fn strict_selects_the_strict_content_policy() {
+        let policy = |args: &[&str]| config_of(args).session.content_policy;
+        assert_eq!(policy(&[]), ContentPolicy::Liberal);
+        assert_eq!(policy(&["--strict"]), ContentPolicy::Strict);
     }
 
     #[test]

@@ -15,8 +15,9 @@ use crate::session::{Abort, Event, Session, replies};
 /// returns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
-    /// The library refuses the message (bare CR/LF, too big, line too
-    /// long); the rest is read and discarded, then this reply is sent.
+    /// The library refuses the message (a bare CR or a NUL; with the strict
+    /// content policy a bare LF or a line too long; too big); the rest is
+    /// read and discarded, then this reply is sent.
     #[error("message refused: {0}")]
     Refused(Reply),
     /// The client abandoned the message (RSET or QUIT between BDAT chunks).
@@ -64,9 +65,12 @@ enum Source<'a> {
 /// The message body: call [`chunk`](Self::chunk) until it returns `Ok(None)`.
 ///
 /// From a client, the first chunks are the trace header lines (see
-/// [`Envelope::trace`](crate::Envelope::trace)), then the message exactly
-/// as the client sent it (dot-unstuffed for DATA, the CRLF before the
-/// final dot included; BDAT chunks concatenated).
+/// [`Envelope::trace`](crate::Envelope::trace)), then the message as the
+/// client sent it (dot-unstuffed for DATA, the CRLF before the final dot
+/// included; BDAT chunks concatenated), always with CRLF line ends: under
+/// the liberal [`ContentPolicy`](crate::ContentPolicy) (the default) a
+/// line the client ended with a bare LF arrives ended by CRLF, so a
+/// handler sees one form whatever the client sent.
 ///
 /// An application's tests make one from memory:
 ///

@@ -156,7 +156,8 @@ pub fn files(dir: &std::path::Path) -> Vec<PathBuf> {
     v
 }
 
-/// The message after the trace header lines the receiver prepends.
+/// The message after the trace header lines the receiver prepends (a
+/// Maildir file: LF line ends).
 pub fn strip_trace(stored: &[u8]) -> &[u8] {
     let mut at = 0;
     loop {
@@ -167,6 +168,18 @@ pub fn strip_trace(stored: &[u8]) -> &[u8] {
         if !is_trace {
             return rest;
         }
-        at += rest.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        at += rest.iter().position(|&b| b == b'\n').unwrap() + 1;
     }
+}
+
+/// `text` as a Maildir file stores it: every CRLF made LF.
+pub fn lf(text: impl AsRef<[u8]>) -> Vec<u8> {
+    let text = text.as_ref();
+    let mut out = Vec::with_capacity(text.len());
+    for (i, &b) in text.iter().enumerate() {
+        if !(b == b'\r' && text.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    out
 }

@@ -71,6 +71,9 @@ pub enum Fault {
     KeepsEnvelopeAfterData,
     OneMessagePerSession,
     AcceptBareLf,
+    /// Message content with bare CR or LF is accepted (kept as data, as a
+    /// server that normalises bare LFs does), not refused.
+    KeepBareLineEnds,
     DiscardPipelined,
     SlowReplies,
     DiscardAfterData,

@@ -631,7 +631,7 @@ impl Session {
         if state.size > self.cfg.size_limit() && !self.has(&Fault::IgnoreActualSize) {
             return self.reply("552 5.3.4 message size exceeds fixed maximum message size");
         }
-        if state.bare {
+        if state.bare && !self.has(&Fault::KeepBareLineEnds) {
             return self.reply("550 5.6.11 bare CR or LF in the message refused");
         }
         if state.long_lines {
