@@ -15,10 +15,11 @@
 //! # Ok(()) }
 //! ```
 
-mod body;
+pub(crate) mod body;
 mod checks;
 mod driver;
 mod judge;
+pub(crate) mod rules;
 mod scenario;
 
 use std::net::SocketAddr;

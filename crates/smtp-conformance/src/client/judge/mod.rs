@@ -23,6 +23,7 @@ use smtp_wire::{
 use super::ClientTls;
 use super::body::BodyScanner;
 use super::checks::{Check, Findings};
+use super::rules::{self, Fault};
 use super::scenario::Scenario;
 
 /// The judge's settings for one session.
@@ -332,6 +333,13 @@ impl Judge {
         self.findings.violate(check, text, evidence);
     }
 
+    /// Records a broken rule, if any.
+    fn fault(&mut self, fault: Option<Fault>) {
+        if let Some((check, text)) = fault {
+            self.violate(check, text);
+        }
+    }
+
     fn react_violation(&mut self, text: String) {
         if self.reaction.violation.is_none() {
             let evidence = self.evidence();
@@ -340,9 +348,7 @@ impl Judge {
     }
 
     fn has_cap(&self, keyword: &str) -> bool {
-        self.caps
-            .iter()
-            .any(|c| c.keyword().eq_ignore_ascii_case(keyword))
+        rules::offered(&self.caps, keyword)
     }
 
     /// Queues a reply: recorded in the transcript, written after the delay.
@@ -376,10 +382,7 @@ impl Judge {
         match parsed {
             None => false,
             Some(Err(())) => {
-                self.violate(
-                    Check::LineLength,
-                    format!("a command line longer than {MAX_COMMAND_LINE} octets"),
-                );
+                self.fault(Some(rules::command_too_long()));
                 self.current = Some("(too long)");
                 self.reply(Reply::enhanced(
                     500,
@@ -389,14 +392,7 @@ impl Judge {
                 true
             }
             Some(Ok((line, bare_lf))) => {
-                if bare_lf || line.contains(&b'\r') {
-                    let what = if bare_lf { "a bare LF" } else { "a bare CR" };
-                    let shown = String::from_utf8_lossy(&line).into_owned();
-                    self.violate(
-                        Check::Crlf,
-                        format!("command line {shown:?} ends with {what}"),
-                    );
-                }
+                self.fault(rules::command_line_end(&line, bare_lf));
                 self.findings
                     .exercised(Check::Crlf, "every line ended with CRLF");
                 self.line(&line, was_early);
@@ -418,10 +414,7 @@ impl Judge {
         scanner.scan(&self.buf[..progress.consumed]);
         if self.early > 0 {
             self.early = 0;
-            self.violate(
-                Check::WaitsForReplies,
-                "message text sent before the 354 reply to DATA".into(),
-            );
+            self.fault(Some(rules::text_before_354()));
         }
         self.buf.drain(..progress.consumed);
         if progress.done {
