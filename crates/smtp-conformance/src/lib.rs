@@ -27,6 +27,7 @@
 
 pub mod client;
 pub mod model;
+pub mod observe;
 pub mod output;
 pub mod server;
 pub mod tls;

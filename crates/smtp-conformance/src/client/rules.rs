@@ -128,6 +128,17 @@ pub(crate) struct Progress {
     pub(crate) rcpts: usize,
 }
 
+/// RFC 5321 §4.1.1.1 and §3.2: a client opens with EHLO, and uses HELO only
+/// when EHLO is refused.
+pub(crate) fn helo_first(ehlo_tried: bool) -> Option<Fault> {
+    (!ehlo_tried).then(|| {
+        (
+            Check::EhloPreferred,
+            "opened with HELO without trying EHLO".into(),
+        )
+    })
+}
+
 /// RFC 5321 §4.1.4 and §3.3: EHLO/HELO before MAIL, then MAIL, RCPT, DATA
 /// in order. `was_early`: sent before the reply to the previous command
 /// (RFC 2920 §3.1: with pipelining the client cannot know yet whether MAIL
@@ -259,6 +270,26 @@ pub(crate) fn auth_before_tls(mechanism: &str) -> Fault {
         Check::NoAuthInClear,
         format!("AUTH {mechanism} sent before TLS"),
     )
+}
+
+/// RFC 4954 §4, RFC 3207 §6: credentials (an initial response, or the
+/// answer to a challenge) sent without TLS, where the server offered AUTH
+/// in the clear. Only a recording shows it: the active judge never offers
+/// AUTH before TLS.
+pub(crate) fn credentials_in_clear(mechanism: &str) -> Fault {
+    (
+        Check::NoAuthInClear,
+        format!("credentials sent in the clear (AUTH {mechanism} without TLS)"),
+    )
+}
+
+/// The advertised size limit (RFC 1870 §4: `SIZE 0` or a bare `SIZE` sets
+/// none).
+pub(crate) fn size_limit(caps: &[Capability]) -> Option<u64> {
+    caps.iter().find_map(|c| match c {
+        Capability::Size(Some(n)) if *n > 0 => Some(*n),
+        _ => None,
+    })
 }
 
 /// RFC 3207 §4.2: the first command after the handshake is EHLO (the

@@ -45,10 +45,7 @@ impl Judge {
     }
 
     fn size_limit(&self) -> Option<u64> {
-        self.caps.iter().find_map(|c| match c {
-            Capability::Size(Some(n)) if *n > 0 => Some(*n),
-            _ => None,
-        })
+        rules::size_limit(&self.caps)
     }
 
     /// One command line (or an AUTH response line).
@@ -161,14 +158,8 @@ impl Judge {
                 self.send_raw(caps.to_reply().to_bytes(), delay);
             }
             Command::Helo(_) => {
-                if self.ehlo_refused {
-                    self.helo_after_refusal = true;
-                } else if !self.ehlo_tried {
-                    self.violate(
-                        Check::EhloPreferred,
-                        "opened with HELO without trying EHLO".into(),
-                    );
-                }
+                self.helo_after_refusal = self.ehlo_refused;
+                self.fault(rules::helo_first(self.ehlo_tried));
                 self.greeted = true;
                 self.txn = Txn::default();
                 // RFC 5321 §3.2: no extensions after HELO.
