@@ -277,6 +277,12 @@ impl Judge {
         }
     }
 
+    /// The handshake of implicit TLS (RFC 8314) succeeded: the recording
+    /// says so before anything else.
+    pub(crate) fn implicit_tls_started(&mut self) {
+        self.transcript.tls_started();
+    }
+
     /// The handshake failed (the client refused the certificate, ...).
     pub(crate) fn tls_failed(&mut self, error: &str) {
         self.transcript
@@ -460,8 +466,13 @@ impl Judge {
         }
     }
 
-    /// The session report.
-    pub(crate) fn finish(self, target: String, duration: Duration) -> crate::model::Report {
-        finish::report(self, target, duration)
+    /// The session report, and the judge's recording of the session.
+    pub(crate) fn finish(
+        self,
+        target: String,
+        duration: Duration,
+    ) -> (crate::model::Report, Transcript) {
+        let transcript = self.transcript.clone();
+        (finish::report(self, target, duration), transcript)
     }
 }
