@@ -28,7 +28,8 @@ pub struct Recorded {
     pub title: Option<String>,
     /// Its lines, as [`smtp_wire::Transcript::lines`] gives them.
     pub lines: Vec<TranscriptLine>,
-    /// Lines of text inside it that were no part of it (log lines...).
+    /// Lines of text after its start (its header, or the start of the
+    /// text) that were no part of a transcript (log lines...), skipped.
     pub skipped: usize,
 }
 
