@@ -43,7 +43,7 @@ impl Walk {
         if self.quit.is_some() {
             self.fault(at, Some(rules::after_quit(verb)));
         }
-        if self.closing && verb != "QUIT" {
+        if self.closing == Some(421) && verb != "QUIT" {
             // RFC 5321 §3.8: after a 421 the client sends at most QUIT.
             let text = format!("{verb} sent after the 421 reply");
             self.reaction(at, Scenario::Shutdown421, text);
@@ -65,6 +65,13 @@ impl Walk {
         self.data_refused = false;
         let awaits = self.order(at, &cmd);
         self.pending.push_back(awaits);
+        if let Command::Bdat { .. } = cmd
+            && (line.ending != Ending::Crlf || line.cut > 0)
+        {
+            // No server reads a chunk after a line it refuses (RFC 5321
+            // §2.3.8), and neither does the transcript.
+            return;
+        }
         self.act(at, cmd, initial_response);
     }
 

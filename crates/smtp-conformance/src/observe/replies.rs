@@ -32,14 +32,18 @@ impl Walk {
 
     fn final_reply(&mut self, code: u16, lines: Vec<String>) {
         // RFC 5321 §3.8: 421, whatever it answers, closes the session.
-        self.closing |= code == 421;
+        if code == 421 {
+            self.closing = Some(421);
+        }
         let Some(&answers) = self.pending.front() else {
             return;
         };
         let positive = (200..300).contains(&code);
         match answers {
             // RFC 5321 §3.1: 554 instead of 220 refuses the session.
-            "greeting" => self.closing |= code != 220,
+            "greeting" if code != 220 => {
+                self.closing.get_or_insert(code);
+            }
             "EHLO" if positive => {
                 let reply = Reply {
                     code,

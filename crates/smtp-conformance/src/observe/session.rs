@@ -96,8 +96,9 @@ pub(super) struct Walk {
     /// The line of QUIT, and whether it was answered.
     pub(super) quit: Option<usize>,
     pub(super) quit_answered: bool,
-    /// The server ended the session (421, or a greeting other than 220).
-    pub(super) closing: bool,
+    /// The server ended the session: 421, or the code of a greeting other
+    /// than 220 (RFC 5321 §3.1: 554, "no SMTP service here").
+    pub(super) closing: Option<u16>,
     /// The last DATA got no 354: what follows is not message text.
     pub(super) data_refused: bool,
     /// In an AUTH exchange: what the last client line was, and whether the
@@ -134,7 +135,7 @@ pub(super) fn walk(steps: &[Step], end: SessionEnd) -> Vec<Finding> {
         first_after_tls: false,
         quit: None,
         quit_answered: false,
-        closing: false,
+        closing: None,
         data_refused: false,
         auth_step: "AUTH",
         auth_mechanism: String::new(),
@@ -273,7 +274,7 @@ impl Walk {
             return;
         };
         let unknown = matches!(self.mode, Mode::Blind | Mode::Held(_));
-        if self.commands == 0 || unknown || self.closing || self.starttls {
+        if self.commands == 0 || unknown || self.closing.is_some() || self.starttls {
             return;
         }
         match self.quit {

@@ -183,3 +183,33 @@ fn a_rendering_read_back_is_judged_as_its_transcript() {
     let clean = judge_lines(&sessions[1].lines, SessionEnd::Closed);
     assert_eq!(clean.badge, Badge::Conforming);
 }
+
+#[test]
+fn a_bdat_line_the_server_refuses_carries_no_chunk() {
+    let t = record(&[
+        OPEN,
+        ENVELOPE,
+        &[
+            "C+ BDAT 4 LAST\nNOOP\r\n",
+            "S: 500 5.5.2 bare LF",
+            "S: 250 ok",
+        ],
+        QUIT,
+    ]);
+    let j = judge(&t);
+    let checks: Vec<&str> = j.findings.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["client.crlf"], "{}", show(&t, &j));
+}
+
+#[test]
+fn only_a_421_forbids_more_commands() {
+    let t = record(&[
+        &[
+            "S: 554 5.7.1 no SMTP service here",
+            "C: NOOP",
+            "S: 503 5.5.1 QUIT only",
+        ],
+        QUIT,
+    ]);
+    assert_clean(&t);
+}
