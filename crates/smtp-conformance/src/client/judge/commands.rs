@@ -11,7 +11,8 @@ use crate::client::checks::Check;
 use crate::client::rules::{self, Progress};
 use crate::client::scenario::Scenario;
 
-fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
+/// An enhanced status code (RFC 3463).
+pub(super) fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
     EnhancedCode::new(class, subject, detail)
 }
 
@@ -44,7 +45,7 @@ impl Judge {
         caps
     }
 
-    fn size_limit(&self) -> Option<u64> {
+    pub(super) fn size_limit(&self) -> Option<u64> {
         rules::size_limit(&self.caps)
     }
 
@@ -101,7 +102,7 @@ impl Judge {
     }
 
     /// A command sent before the reply to the previous one was written.
-    fn early_command(&mut self, verb: &'static str) {
+    pub(super) fn early_command(&mut self, verb: &'static str) {
         let prev = self.early_after.unwrap_or("?");
         if prev == "greeting" && self.cfg.scenario == Scenario::MultilineGreeting {
             self.react_violation(format!("{verb} sent before the last greeting line"));
@@ -367,210 +368,5 @@ impl Judge {
         // RFC 3030 §2: the chunk is read even when the command is refused.
         self.chunk = Some((BdatReader::new(size), last, refused));
         self.phase = Phase::Chunk;
-    }
-
-    pub(super) fn end_of_chunk(&mut self) {
-        self.phase = Phase::Command;
-        let Some((_, last, refused)) = self.chunk.take() else {
-            return;
-        };
-        if refused {
-            return self.reply(Reply::enhanced(
-                503,
-                code(5, 5, 1),
-                "need MAIL and an accepted RCPT",
-            ));
-        }
-        if !last {
-            return self.reply(Reply::enhanced(250, code(2, 0, 0), "chunk received"));
-        }
-        let scanner = self
-            .txn
-            .chunks
-            .take()
-            .unwrap_or_else(|| BodyScanner::new(false));
-        let size = self.txn.chunk_bytes;
-        self.message_done(scanner, size, false);
-    }
-
-    pub(super) fn end_of_data(&mut self) {
-        self.phase = Phase::Command;
-        let Some((decoder, scanner)) = self.data.take() else {
-            return;
-        };
-        let size = decoder.stats().bytes;
-        self.message_done(scanner, size, true);
-    }
-
-    /// Checks of a whole message, then the reply to its end.
-    fn message_done(&mut self, s: BodyScanner, size: u64, dots: bool) {
-        self.messages += 1;
-        if let Some(ex) = &s.first_bare {
-            self.violate(
-                Check::Crlf,
-                format!(
-                    "{} bare LF and {} bare CR in the message text, first on line {}: {:?}",
-                    s.bare_lf, s.bare_cr, ex.line, ex.head
-                ),
-            );
-        }
-        if let Some(ex) = &s.first_unstuffed {
-            self.violate(
-                Check::DotStuffing,
-                format!(
-                    "{} lines start with an undoubled dot, first line {}: {:?}",
-                    s.unstuffed, ex.line, ex.head
-                ),
-            );
-        } else if dots {
-            self.findings
-                .exercised(Check::DotStuffing, "no undoubled leading dot");
-        }
-        if let Some(ex) = &s.first_long {
-            self.violate(
-                Check::LineLength,
-                format!(
-                    "{} text lines over 1000 octets, first line {}",
-                    s.long_lines, ex.line
-                ),
-            );
-        } else {
-            self.findings
-                .exercised(Check::LineLength, "all lines within the limits");
-        }
-        self.findings.exercised(
-            Check::EightBit,
-            if s.eight_bit > 0 {
-                "8-bit text declared with BODY=8BITMIME"
-            } else {
-                "7-bit text"
-            },
-        );
-        self.fault(rules::eight_bit(
-            s.eight_bit,
-            self.txn.body_8bit,
-            &self.caps,
-        ));
-        if self.has_cap("SIZE") {
-            match rules::size_declared(self.txn.size, size) {
-                Ok(passed) => self.findings.exercised(Check::SizeDeclared, &passed),
-                Err(fault) => self.fault(Some(fault)),
-            }
-        }
-        if self.txn.accepted > 0 && self.cfg.scenario == Scenario::RcptRefused {
-            self.reaction.note = Some("went on with the accepted recipients".into());
-        }
-        self.txn = Txn::default();
-        match self.size_limit() {
-            Some(limit) if size > limit => {
-                if self.cfg.scenario == Scenario::SizeTooSmall
-                    && let Some(text) = rules::over_size_limit(size, limit)
-                {
-                    self.react_violation(text);
-                }
-                self.reply(Reply::enhanced(
-                    552,
-                    code(5, 3, 4),
-                    "message size exceeds fixed maximum message size",
-                ))
-            }
-            _ => self.reply(Reply::enhanced(
-                250,
-                code(2, 0, 0),
-                "message accepted (judged, not delivered)",
-            )),
-        }
-    }
-
-    fn starttls(&mut self) {
-        if self.tls {
-            return self.reply(Reply::enhanced(503, code(5, 5, 1), "TLS already active"));
-        }
-        if !self.has_cap("STARTTLS") {
-            return self.reply(Reply::enhanced(502, code(5, 5, 1), "STARTTLS not offered"));
-        }
-        let mut bytes = Reply::enhanced(220, code(2, 0, 0), "ready to start TLS").to_bytes();
-        if self.cfg.scenario == Scenario::StartTlsInjection {
-            // Plaintext that a careless client will take for the reply to
-            // its EHLO inside TLS.
-            bytes.extend_from_slice(b"250-injected.invalid\r\n250 PIPELINING\r\n");
-        }
-        self.send_raw(bytes, self.cfg.reply_delay);
-        self.actions.push_back(Action::StartTls);
-    }
-
-    fn auth(&mut self, mechanism: &str, initial: Option<String>) {
-        if !self.tls {
-            self.fault(Some(rules::auth_before_tls(mechanism)));
-            return self.reply(Reply::enhanced(
-                538,
-                code(5, 7, 11),
-                "encryption required for authentication",
-            ));
-        }
-        self.findings
-            .exercised(Check::NoAuthInClear, "AUTH only inside TLS");
-        if self.authed {
-            return self.reply(Reply::enhanced(503, code(5, 5, 1), "already authenticated"));
-        }
-        if self.txn.open {
-            return self.reply(Reply::enhanced(
-                503,
-                code(5, 5, 1),
-                "AUTH not permitted during a transaction",
-            ));
-        }
-        match (mechanism, initial) {
-            ("PLAIN", Some(_)) => self.authenticated(),
-            ("PLAIN", None) => {
-                self.phase = Phase::AuthPlain;
-                self.reply(Reply::new(334, ""));
-            }
-            ("LOGIN", Some(_)) => {
-                self.phase = Phase::AuthLogin { password: true };
-                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
-            }
-            ("LOGIN", None) => {
-                self.phase = Phase::AuthLogin { password: false };
-                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_USERNAME_PROMPT));
-            }
-            _ => self.reply(Reply::enhanced(
-                504,
-                code(5, 5, 4),
-                "mechanism not supported",
-            )),
-        }
-    }
-
-    fn authenticated(&mut self) {
-        self.authed = true;
-        self.phase = Phase::Command;
-        self.reply(Reply::enhanced(
-            235,
-            code(2, 7, 0),
-            "authenticated (the judge accepts any credentials)",
-        ));
-    }
-
-    fn auth_response(&mut self, line: &[u8], was_early: bool) {
-        if was_early {
-            self.early_command("AUTH response");
-        }
-        self.current = Some("AUTH response");
-        if line == b"*" {
-            self.phase = Phase::Command;
-            return self.reply(Reply::enhanced(501, code(5, 0, 0), "AUTH cancelled"));
-        }
-        if smtp_wire::sasl::decode(line).is_err() {
-            self.phase = Phase::Command;
-            return self.reply(Reply::enhanced(501, code(5, 5, 2), "invalid base64"));
-        }
-        match self.phase {
-            Phase::AuthLogin { password: false } => {
-                self.phase = Phase::AuthLogin { password: true };
-                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
-            }
-            _ => self.authenticated(),
-        }
     }
 }

@@ -11,6 +11,8 @@
 
 mod commands;
 mod finish;
+mod message;
+mod tls_auth;
 
 use std::collections::VecDeque;
 use std::time::Duration;
