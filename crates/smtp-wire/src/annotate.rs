@@ -398,7 +398,10 @@ mod tests {
         let notes = notes(&t);
         let note_of = |shown: &str| {
             let at = lines.iter().position(|l| l.text == shown).unwrap();
-            notes[at].as_ref().map(|n| n.text.clone()).unwrap_or_default()
+            notes[at]
+                .as_ref()
+                .map(|n| n.text.clone())
+                .unwrap_or_default()
         };
         assert!(note_of("250 queued").contains("the message is stored"));
         assert!(note_of("221 bye").starts_with("221: "));

@@ -213,3 +213,72 @@ fn only_a_421_forbids_more_commands() {
     ]);
     assert_clean(&t);
 }
+
+/// Random sessions made of the pieces that change what the lines are
+/// (DATA, AUTH, BDAT, their replies, bare line ends, TLS, cut lines): the
+/// judge never panics, and reads a rendering back as it read the
+/// transcript.
+#[test]
+fn arbitrary_recordings_are_judged_without_panic() {
+    const CLIENT: &[&[u8]] = &[
+        b"EHLO c\r\n",
+        b"MAIL FROM:<a@example.test> SIZE=5\r\n",
+        b"RCPT TO:<b@example.test>\r\n",
+        b"DATA\r\n",
+        b"AUTH PLAIN AGFsaWNl\r\n",
+        b"AUTH LOGIN\r\n",
+        b"BDAT 3 LAST\r\n",
+        b"BDAT 0\r\n",
+        b".\r\n",
+        b"..x\r\n",
+        b"text\n",
+        b"\r",
+        b"\xff\xfe",
+        b"QUIT\r\n",
+        b"STARTTLS\r\n",
+        b"\\x41",
+        b"x",
+    ];
+    const SERVER: &[&[u8]] = &[
+        b"220 mx\r\n",
+        b"250-mx\r\n",
+        b"250 PIPELINING\r\n",
+        b"250 ok\r\n",
+        b"354 go\r\n",
+        b"334 \r\n",
+        b"235 ok\r\n",
+        b"421 bye\r\n",
+        b"503 no\r\n",
+        b"221 bye\r\n",
+    ];
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..2000 {
+        let mut t = Transcript::with_limits(TranscriptLimits {
+            body_head_lines: 2,
+            body_tail_lines: 1,
+            max_line_bytes: 16,
+            max_total_bytes: 600,
+        });
+        for _ in 0..next(40) {
+            match next(10) {
+                0..=4 => t.client(CLIENT[next(CLIENT.len())]),
+                5..=8 => t.server(SERVER[next(SERVER.len())]),
+                _ => t.tls_started(),
+            }
+        }
+        let j = judge(&t);
+        let read_back = read(&t.render());
+        let lines = read_back
+            .first()
+            .map(|r| r.lines.clone())
+            .unwrap_or_default();
+        assert_eq!(lines, t.lines(), "{}", t.render());
+        assert_eq!(judge_lines(&lines, SessionEnd::Closed), j);
+    }
+}
