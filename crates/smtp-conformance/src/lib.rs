@@ -1,7 +1,7 @@
 //! # smtp-conformance: conformance suites for other people's SMTP peers
 //!
-//! Two suites, usable from the `smtp-conform` binary or embedded in another
-//! test harness:
+//! Two suites and a judge of recordings, usable from the `smtp-conform`
+//! binary or embedded in another test harness:
 //!
 //! * [`server`]: point it at a server (`HOST:PORT`); about a hundred cases,
 //!   each with a stable id, the RFC section, a requirement level
@@ -11,6 +11,10 @@
 //!   session is checked (CRLF, command order, pipelining, dot-stuffing, line
 //!   lengths, 8-bit data, SIZE, TLS and AUTH order, QUIT). Scenarios make it
 //!   misbehave on purpose to see how the client reacts.
+//! * [`observe`]: the same client rules applied after the fact to a
+//!   recorded session ([`smtp_wire::Transcript`], or its rendering read back
+//!   from text), each finding on the transcript line it concerns, and a
+//!   badge per session (`smtp-conform judge FILE`).
 //!
 //! Every exchange is built and read with `smtp-wire`; raw bytes are used
 //! only where a case must be malformed on purpose (smuggling, bare LF,
@@ -27,6 +31,7 @@
 
 pub mod client;
 pub mod model;
+pub mod observe;
 pub mod output;
 pub mod server;
 pub mod tls;

@@ -116,6 +116,11 @@ pub struct Annotator {
     in_multiline: bool,
     /// Dot-stuffing is explained in full once, then named briefly.
     stuffing_explained: bool,
+    /// Client lines sent after DATA before its reply, which says what they
+    /// are: message text after 354, commands otherwise (RFC 5321 §4.1.1.4).
+    /// A transcript shows them before that reply when they were sent before
+    /// it (a client that did not wait).
+    after_data: Option<Vec<String>>,
 }
 
 impl Annotator {
@@ -149,70 +154,34 @@ impl Annotator {
         if self.in_body {
             return self.body(text);
         }
-        let verb = text
-            .split([' ', ':'])
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        // A line sent during an AUTH exchange answers a 334 challenge.
-        let verb = if text == "<redacted>" {
-            "AUTH".to_string()
-        } else {
-            verb
-        };
-        self.pending.push_back(verb.clone());
-        let (text, cite) = match verb.as_str() {
-            "EHLO" => (
-                "RFC 5321 §4.1.1.1: the client names itself and asks for the server's extensions",
-                rfc(5321, "4.1.1.1"),
-            ),
-            "HELO" => (
-                "RFC 821 §4.1.1 (RFC 5321 §4.1.1.1): the original greeting, no extensions",
-                rfc(821, "4.1.1"),
-            ),
-            "STARTTLS" => (
-                "RFC 3207 §4: ask to switch this connection to TLS",
-                rfc(3207, "4"),
-            ),
-            "AUTH" if verb_is_command(text) => (
-                "RFC 4954 §4: authenticate; the secret is redacted from this transcript",
-                rfc(4954, "4"),
-            ),
-            "MAIL" => (
-                "RFC 5321 §4.1.1.2: a new mail transaction; the reverse-path receives bounces",
-                rfc(5321, "4.1.1.2"),
-            ),
-            "RCPT" => (
-                "RFC 5321 §4.1.1.3: one recipient (forward-path) per RCPT command",
-                rfc(5321, "4.1.1.3"),
-            ),
-            "DATA" => (
-                "RFC 5321 §4.1.1.4: the mail data follows, after a 354 reply",
-                rfc(5321, "4.1.1.4"),
-            ),
-            "BDAT" => (
-                "RFC 3030 §2: a chunk of exactly the given size, no dot-stuffing",
-                rfc(3030, "2"),
-            ),
-            "RSET" => (
-                "RFC 5321 §4.1.1.5: abort the transaction, keep the session",
-                rfc(5321, "4.1.1.5"),
-            ),
-            "NOOP" => (
-                "RFC 5321 §4.1.1.9: no operation; the server answers 250",
-                rfc(5321, "4.1.1.9"),
-            ),
-            "VRFY" => (
-                "RFC 5321 §4.1.1.6: ask whether a user exists",
-                rfc(5321, "4.1.1.6"),
-            ),
-            "QUIT" => (
-                "RFC 5321 §4.1.1.10: the client is done; the server answers 221 and closes",
-                rfc(5321, "4.1.1.10"),
-            ),
-            _ => return None,
-        };
-        Some(Note::new(text, &[cite]))
+        let verb = verb_of(text);
+        match &mut self.after_data {
+            // Not known yet: it waits for the reply to DATA, and is noted
+            // as the command it looks like.
+            Some(held) => held.push(text.to_string()),
+            None => self.pending.push_back(verb.clone()),
+        }
+        if verb == "DATA" {
+            self.after_data.get_or_insert_with(Vec::new);
+        }
+        command_note(&verb, text)
+    }
+
+    /// The reply to DATA came: what the client sent meanwhile was message
+    /// text (up to its end) after a 354, commands otherwise.
+    fn data_answered(&mut self, code: u16) {
+        for text in self.after_data.take().unwrap_or_default() {
+            if code == 354 && self.in_body {
+                if text == "." {
+                    self.in_body = false;
+                    self.pending.push_back("END-OF-DATA".into());
+                } else {
+                    self.body_started = true;
+                }
+            } else {
+                self.pending.push_back(verb_of(&text));
+            }
+        }
     }
 
     fn body(&mut self, text: &str) -> Option<Note> {
@@ -267,6 +236,9 @@ impl Annotator {
             self.body_started = false;
         }
         let verb = self.pending.pop_front().unwrap_or_default();
+        if verb == "DATA" {
+            self.data_answered(code);
+        }
         let context = match (verb.as_str(), code) {
             ("", 220) => Some((
                 "RFC 5321 §3.1, §4.2: the server speaks first: its greeting",
@@ -313,6 +285,74 @@ impl Annotator {
     }
 }
 
+/// The note for a command line, by its verb.
+fn command_note(verb: &str, text: &str) -> Option<Note> {
+    let (text, cite) = match verb {
+        "EHLO" => (
+            "RFC 5321 §4.1.1.1: the client names itself and asks for the server's extensions",
+            rfc(5321, "4.1.1.1"),
+        ),
+        "HELO" => (
+            "RFC 821 §4.1.1 (RFC 5321 §4.1.1.1): the original greeting, no extensions",
+            rfc(821, "4.1.1"),
+        ),
+        "STARTTLS" => (
+            "RFC 3207 §4: ask to switch this connection to TLS",
+            rfc(3207, "4"),
+        ),
+        "AUTH" if verb_is_command(text) => (
+            "RFC 4954 §4: authenticate; the secret is redacted from this transcript",
+            rfc(4954, "4"),
+        ),
+        "MAIL" => (
+            "RFC 5321 §4.1.1.2: a new mail transaction; the reverse-path receives bounces",
+            rfc(5321, "4.1.1.2"),
+        ),
+        "RCPT" => (
+            "RFC 5321 §4.1.1.3: one recipient (forward-path) per RCPT command",
+            rfc(5321, "4.1.1.3"),
+        ),
+        "DATA" => (
+            "RFC 5321 §4.1.1.4: the mail data follows, after a 354 reply",
+            rfc(5321, "4.1.1.4"),
+        ),
+        "BDAT" => (
+            "RFC 3030 §2: a chunk of exactly the given size, no dot-stuffing",
+            rfc(3030, "2"),
+        ),
+        "RSET" => (
+            "RFC 5321 §4.1.1.5: abort the transaction, keep the session",
+            rfc(5321, "4.1.1.5"),
+        ),
+        "NOOP" => (
+            "RFC 5321 §4.1.1.9: no operation; the server answers 250",
+            rfc(5321, "4.1.1.9"),
+        ),
+        "VRFY" => (
+            "RFC 5321 §4.1.1.6: ask whether a user exists",
+            rfc(5321, "4.1.1.6"),
+        ),
+        "QUIT" => (
+            "RFC 5321 §4.1.1.10: the client is done; the server answers 221 and closes",
+            rfc(5321, "4.1.1.10"),
+        ),
+        _ => return None,
+    };
+    Some(Note::new(text, &[cite]))
+}
+
+/// The verb of a client line, upper-cased; a line sent during an AUTH
+/// exchange (`<redacted>`) answers a 334 challenge, and counts as AUTH.
+fn verb_of(text: &str) -> String {
+    if text == "<redacted>" {
+        return "AUTH".to_string();
+    }
+    text.split([' ', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+}
+
 /// `AUTH PLAIN ...` is the command; a bare `<redacted>` line is a response.
 fn verb_is_command(text: &str) -> bool {
     text.len() > 4 && text[..4].eq_ignore_ascii_case("AUTH")
@@ -345,6 +385,42 @@ mod tests {
         );
         assert_eq!(rcpt_refused.cites, [Citation::new(5321, "4.2.2")]);
         assert!(notes[7].as_ref().unwrap().text.starts_with("354: "));
+    }
+
+    #[test]
+    fn text_sent_before_the_354_is_text_and_what_follows_is_matched() {
+        let mut t = Transcript::new();
+        t.client(b"MAIL FROM:<a@x.example>\r\nRCPT TO:<b@y.example>\r\nDATA\r\n");
+        t.client(b"Subject: hi\r\n\r\nRSET\r\n.\r\nQUIT\r\n");
+        t.server(b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n");
+        t.client(b"NOOP\r\n");
+        let lines = t.lines();
+        let notes = notes(&t);
+        let note_of = |shown: &str| {
+            let at = lines.iter().position(|l| l.text == shown).unwrap();
+            notes[at]
+                .as_ref()
+                .map(|n| n.text.clone())
+                .unwrap_or_default()
+        };
+        assert!(note_of("250 queued").contains("the message is stored"));
+        assert!(note_of("221 bye").starts_with("221: "));
+        // The body is over: NOOP is a command again.
+        assert!(note_of("NOOP").contains("§4.1.1.9"));
+    }
+
+    #[test]
+    fn commands_sent_after_a_refused_data_are_matched_to_their_replies() {
+        let mut t = Transcript::new();
+        t.client(b"DATA\r\nRSET\r\n");
+        t.server(b"503 5.5.1 no\r\n250 2.0.0 ok\r\n");
+        t.client(b"QUIT\r\n");
+        t.server(b"221 bye\r\n");
+        let notes = notes(&t);
+        assert!(notes[1].as_ref().unwrap().text.contains("§4.1.1.5"));
+        assert!(notes[2].as_ref().unwrap().text.starts_with("503: "));
+        assert!(notes[3].as_ref().unwrap().text.starts_with("250: "));
+        assert!(notes[5].as_ref().unwrap().text.starts_with("221: "));
     }
 
     #[test]

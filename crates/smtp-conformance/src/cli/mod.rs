@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod client;
+mod judge;
 mod server;
 
 use std::process::ExitCode;
@@ -20,8 +21,11 @@ use smtp_conformance::output;
       smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --only smuggle,pipe --junit out.xml\n  \
       smtp-conform client --listen 127.0.0.1:0 --once\n  \
       smtp-conform client --listen 127.0.0.1:2526 --scenario starttls-injection --once\n  \
+      smtp-receive -v ... 2> sessions.txt; smtp-conform judge sessions.txt\n  \
       smtp-conform list\n\n\
-      Exit status: 0 when no MUST rule failed, 1 when one did, 2 when the suite could not run."
+      Exit status: 0 when no MUST rule failed, 1 when one did, 2 when the suite could not run.\n\
+      judge: 0 when no session broke a MUST or hardening rule, 1 when one did, 2 when the file\n\
+      could not be read."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -34,6 +38,9 @@ enum Command {
     Server(server::Args),
     /// Listen as a judging receiver and test the clients that connect.
     Client(client::Args),
+    /// Judge the clients of recorded sessions: each line with its RFC note
+    /// and findings, then a badge per session.
+    Judge(judge::Args),
     /// List every case, check and scenario.
     List {
         /// Print JSON instead of text.
@@ -57,6 +64,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Server(args) => server::run(args).await,
         Command::Client(args) => client::run(args).await,
+        Command::Judge(args) => judge::run(&args),
         Command::List { json } => {
             list(json);
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
 //! Looks at the raw message text a client sends (before unstuffing): line
 //! ends, line lengths, dot-stuffing, 8-bit octets. Streaming, bounded memory.
+//! Both judges use it: the active one on the octets it reads, the passive
+//! one ([`crate::observe`]) line by line on a recorded transcript.
 
 use smtp_wire::MAX_TEXT_LINE;
 
@@ -13,6 +15,17 @@ pub(crate) struct Example {
     pub(crate) head: String,
 }
 
+/// The counters of a [`BodyScanner`] at one point: comparing two says what
+/// the text in between had.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) bare_lf: u64,
+    pub(crate) bare_cr: u64,
+    pub(crate) long_lines: u64,
+    pub(crate) unstuffed: u64,
+    pub(crate) eight_bit: u64,
+}
+
 /// Counts of problems in the text seen so far.
 #[derive(Debug, Default)]
 pub(crate) struct BodyScanner {
@@ -23,6 +36,8 @@ pub(crate) struct BodyScanner {
     len: usize,
     head: Vec<u8>,
     prev_cr: bool,
+    /// The previous line ended with CRLF (the DATA line did).
+    last_crlf: bool,
     pub(crate) bytes: u64,
     pub(crate) bare_lf: u64,
     pub(crate) bare_cr: u64,
@@ -40,8 +55,31 @@ impl BodyScanner {
         BodyScanner {
             dots,
             line_no: 1,
+            last_crlf: true,
             ..Default::default()
         }
+    }
+
+    /// The counters now.
+    pub(crate) fn tally(&self) -> Tally {
+        Tally {
+            bare_lf: self.bare_lf,
+            bare_cr: self.bare_cr,
+            long_lines: self.long_lines,
+            unstuffed: self.unstuffed,
+            eight_bit: self.eight_bit,
+        }
+    }
+
+    /// `n` octets of the current line that were not recorded (a transcript
+    /// cuts long lines): they count for its length; nothing else is known
+    /// of them, so nothing else is said.
+    pub(crate) fn skip(&mut self, n: u64) {
+        self.bytes += n;
+        self.len = self
+            .len
+            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+        self.prev_cr = false;
     }
 
     fn example(&self) -> Example {
@@ -98,15 +136,19 @@ impl BodyScanner {
         let stuffed = self.dots && self.head.starts_with(b"..");
         // RFC 5321 §4.5.3.1.6: 1000 octets with the CRLF, not counting the
         // dot doubled for transparency.
-        if self.len + ending - usize::from(stuffed) > MAX_TEXT_LINE {
+        if self.len.saturating_add(ending) - usize::from(stuffed) > MAX_TEXT_LINE {
             self.long_lines += 1;
             if self.first_long.is_none() {
                 self.first_long = Some(self.example());
             }
         }
         // RFC 5321 §4.5.2: a line starting with "." must have it doubled,
-        // unless it is the lone "." that ends the data.
-        if self.dots && self.head.first() == Some(&b'.') && self.len > 1 && !stuffed {
+        // unless it is the lone "." that ends the data: between two CRLFs
+        // (§4.1.1.4). A lone "." anywhere else is text that was not stuffed.
+        let crlf = ending == 2;
+        let is_end = self.len == 1 && crlf && self.last_crlf;
+        self.last_crlf = crlf;
+        if self.dots && self.head.first() == Some(&b'.') && !is_end && !stuffed {
             self.unstuffed += 1;
             if self.first_unstuffed.is_none() {
                 self.first_unstuffed = Some(self.example());
@@ -150,6 +192,22 @@ mod tests {
     fn finds_unstuffed_dots_only_in_data() {
         assert_eq!(scan(true, &[b"x\r\n.hidden\r\n.\r\n"]).unstuffed, 1);
         assert_eq!(scan(false, &[b"x\r\n.hidden\r\n"]).unstuffed, 0);
+    }
+
+    #[test]
+    fn a_lone_dot_that_does_not_end_the_data_was_not_stuffed() {
+        assert_eq!(scan(true, &[b"x\n.\n.\r\n"]).unstuffed, 2);
+        assert_eq!(scan(true, &[b"x\r\n.\r\n"]).unstuffed, 0);
+    }
+
+    #[test]
+    fn skipped_octets_count_for_the_length_only() {
+        let mut s = BodyScanner::new(true);
+        s.scan(b"abc");
+        s.skip(997);
+        s.scan(b"\r\n");
+        assert_eq!(s.tally().long_lines, 1);
+        assert_eq!(s.tally().eight_bit, 0);
     }
 
     #[test]

@@ -9,19 +9,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
+use smtp_wire::Transcript;
+
 use super::judge::{Action, Judge, JudgeConfig};
 use crate::model::Report;
 
 type Stream = MaybeTls<TcpStream>;
 
-/// Runs one judged session on an accepted connection.
+/// Runs one judged session on an accepted connection; returns the report
+/// and the judge's recording of the session.
 pub(crate) async fn judge_session(
     tcp: TcpStream,
     cfg: JudgeConfig,
     tls: Option<Arc<ServerConfig>>,
     implicit: bool,
     idle: Duration,
-) -> Report {
+) -> (Report, Transcript) {
     let started = Instant::now();
     let peer = tcp
         .peer_addr()
@@ -33,7 +36,7 @@ pub(crate) async fn judge_session(
     let mut stream = MaybeTls::plain(tcp);
     if implicit {
         match handshake(&mut stream, tls.clone(), idle).await {
-            Ok(()) => {}
+            Ok(()) => judge.implicit_tls_started(),
             Err(e) => {
                 judge.tls_failed(&e);
                 return judge.finish(target, started.elapsed());

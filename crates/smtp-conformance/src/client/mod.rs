@@ -15,10 +15,11 @@
 //! # Ok(()) }
 //! ```
 
-mod body;
+pub(crate) mod body;
 mod checks;
 mod driver;
 mod judge;
+pub(crate) mod rules;
 mod scenario;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use smtp_wire::Transcript;
 use tokio::net::{TcpListener, TcpStream};
 
 pub use checks::Check;
@@ -241,6 +243,13 @@ pub struct Session {
 impl Session {
     /// Runs the session to its end and returns the verdicts.
     pub async fn judge(self) -> Report {
+        self.judge_recorded().await.0
+    }
+
+    /// Runs the session to its end and returns the verdicts and the
+    /// judge's recording of the session (which [`crate::observe::judge`]
+    /// reads the same way).
+    pub async fn judge_recorded(self) -> (Report, Transcript) {
         driver::judge_session(self.tcp, self.cfg, self.tls, self.implicit, self.idle).await
     }
 }

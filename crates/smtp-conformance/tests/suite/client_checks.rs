@@ -1,12 +1,16 @@
 //! Every client check and scenario reaction passes for the reference client
 //! and catches the fault it targets; a real client (Python's smtplib) is
-//! judged too.
+//! judged too. Each session is also judged passively
+//! ([`smtp_conformance::observe`]) from the judge's own recording: the two
+//! judges must agree.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use smtp_conformance::client::{self, Check, ClientOptions, ClientTls, Listener, Scenario};
+use smtp_conformance::observe::{self, Badge, Judgement};
 use smtp_conformance::{Outcome, Report};
+use smtp_wire::Transcript;
 
 use crate::common::pki;
 use crate::refclient::{self, CFault, CFault::*, ClientCfg, Mode};
@@ -22,8 +26,9 @@ fn judge_options(scenario: Scenario, tls: ClientTls) -> ClientOptions {
     o
 }
 
-/// Runs one judged session with the reference client.
-async fn judged(scenario: Scenario, tls: ClientTls, faults: Vec<CFault>) -> Report {
+/// Runs one judged session with the reference client: the report, and the
+/// passive verdict on the judge's recording of it.
+async fn judged(scenario: Scenario, tls: ClientTls, faults: Vec<CFault>) -> (Report, Passive) {
     let listener = Listener::bind(judge_options(scenario, tls)).await.unwrap();
     let ca = listener.ca_pem().map(str::to_string).unwrap_or_default();
     let addr = listener.local_addr();
@@ -35,13 +40,38 @@ async fn judged(scenario: Scenario, tls: ClientTls, faults: Vec<CFault>) -> Repo
     let mut cfg = ClientCfg::new(mode, &ca);
     cfg.faults = faults;
     let client = tokio::spawn(async move { refclient::run(addr, cfg).await });
-    let report = tokio::time::timeout(Duration::from_secs(20), async {
-        listener.accept().await.unwrap().judge().await
+    let (report, transcript) = tokio::time::timeout(Duration::from_secs(20), async {
+        listener.accept().await.unwrap().judge_recorded().await
     })
     .await
     .expect("the session ended");
     let _ = client.await;
-    report
+    (report, Passive::of(&transcript))
+}
+
+/// The passive judge's verdict on a recording, with the recording.
+struct Passive {
+    judgement: Judgement,
+    shown: String,
+}
+
+impl Passive {
+    fn of(transcript: &Transcript) -> Passive {
+        let judgement = observe::judge(transcript);
+        let mut shown = String::from("passive judgement of the judge's recording:\n");
+        for (n, line) in transcript.render().lines().enumerate() {
+            shown.push_str(&format!("{n:3} {line}\n"));
+            for f in judgement.on_line(n) {
+                shown.push_str(&format!("      {} {}: {}\n", f.level, f.check, f.text));
+            }
+        }
+        shown.push_str(&format!("badge: {}\n", judgement.badge));
+        Passive { judgement, shown }
+    }
+
+    fn found(&self, id: &str) -> bool {
+        self.judgement.findings.iter().any(|f| f.check == id)
+    }
 }
 
 fn outcome(report: &Report, id: &str) -> Outcome {
@@ -63,7 +93,7 @@ async fn reference_client_passes_every_check() {
         (Scenario::Minimal, ClientTls::StartTls),
         (Scenario::Normal, ClientTls::Implicit),
     ] {
-        let report = judged(scenario, tls, vec![]).await;
+        let (report, passive) = judged(scenario, tls, vec![]).await;
         let bad: Vec<_> = report
             .results
             .iter()
@@ -72,12 +102,24 @@ async fn reference_client_passes_every_check() {
             .filter(|r| !(tls == ClientTls::Implicit && r.info.id == "client.ehlo-after-starttls"))
             .collect();
         assert!(bad.is_empty(), "{scenario} {tls:?}:\n{}", show(&report));
+        assert_eq!(
+            passive.judgement.badge,
+            Badge::Conforming,
+            "{}",
+            passive.shown
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reference_client_passes_without_tls() {
-    let report = judged(Scenario::Normal, ClientTls::None, vec![]).await;
+    let (report, passive) = judged(Scenario::Normal, ClientTls::None, vec![]).await;
+    assert_eq!(
+        passive.judgement.badge,
+        Badge::Conforming,
+        "{}",
+        passive.shown
+    );
     let bad: Vec<_> = report
         .results
         .iter()
@@ -159,15 +201,23 @@ async fn every_check_detects_its_fault() {
                 .unwrap()
                 .level;
             let shown = format!("{faults:?}");
-            let report = judged(scenario, ClientTls::StartTls, faults).await;
+            let (report, passive) = judged(scenario, ClientTls::StartTls, faults).await;
             let got = outcome(&report, id);
-            (got != level.violated()).then(|| {
-                format!(
+            let mut missed = Vec::new();
+            if got != level.violated() {
+                missed.push(format!(
                     "{id} with {shown}: expected {}, got {got}\n{}",
                     level.violated(),
                     show(&report)
-                )
-            })
+                ));
+            }
+            if !passive.found(id) {
+                missed.push(format!(
+                    "{id} with {shown}: not found passively\n{}",
+                    passive.shown
+                ));
+            }
+            missed
         });
     }
     let mut missed = Vec::new();
@@ -191,13 +241,23 @@ async fn every_scenario_judges_the_reaction() {
             } else {
                 ClientTls::StartTls
             };
-            let good = judged(scenario, tls, vec![]).await;
-            let bad = judged(scenario, tls, vec![fault]).await;
+            let (good, good_passive) = judged(scenario, tls, vec![]).await;
+            let (bad, bad_passive) = judged(scenario, tls, vec![fault]).await;
             let mut problems = Vec::new();
             if outcome(&good, info.id) != Outcome::Pass {
                 problems.push(format!(
                     "{scenario}: the reference client should pass\n{}",
                     show(&good)
+                ));
+            }
+            if good_passive.judgement.badge != Badge::Conforming {
+                problems.push(format!("{scenario}: {}", good_passive.shown));
+            }
+            let passive_rule = observe::checks().iter().any(|c| c.id == info.id);
+            if passive_rule && !bad_passive.found(info.id) {
+                problems.push(format!(
+                    "{scenario} with {fault:?}: not found passively\n{}",
+                    bad_passive.shown
                 ));
             }
             if outcome(&bad, info.id) != info.level.violated() {
@@ -247,8 +307,8 @@ s.quit()
         eprintln!("python3 not available: skipped");
         return;
     };
-    let report = tokio::time::timeout(Duration::from_secs(20), async {
-        listener.accept().await.unwrap().judge().await
+    let (report, transcript) = tokio::time::timeout(Duration::from_secs(20), async {
+        listener.accept().await.unwrap().judge_recorded().await
     })
     .await
     .unwrap();
@@ -265,4 +325,11 @@ s.quit()
         show(&report)
     );
     assert_eq!(outcome(&report, "client.no-auth-in-clear"), Outcome::Pass);
+    let passive = Passive::of(&transcript);
+    assert_eq!(
+        passive.judgement.badge,
+        Badge::Conforming,
+        "{}",
+        passive.shown
+    );
 }

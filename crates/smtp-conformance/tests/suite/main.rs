@@ -6,6 +6,7 @@
 
 mod client_checks;
 mod common;
+mod judge_cli;
 mod refclient;
 mod refserver;
 mod server_cases;

@@ -1,34 +1,18 @@
 //! What the judge answers to each command, and what it notes about it.
 
 use smtp_wire::{
-    BdatReader, Body, Capabilities, Capability, Command, DataDecoder, EnhancedCode, MailParams,
-    RcptParams, Reply,
+    BdatReader, Capabilities, Capability, Command, DataDecoder, EnhancedCode, MailParams, Reply,
 };
 
 use super::{Action, Judge, Phase, Txn};
 use crate::client::ClientTls;
 use crate::client::body::BodyScanner;
 use crate::client::checks::Check;
+use crate::client::rules::{self, Progress};
 use crate::client::scenario::Scenario;
 
-/// Commands that must end a pipelined group (RFC 2920 §3.1; STARTTLS per
-/// RFC 3207 §4.2; AUTH per RFC 4954 §4).
-const GROUP_ENDERS: &[&str] = &[
-    "greeting",
-    "EHLO",
-    "HELO",
-    "DATA",
-    "VRFY",
-    "EXPN",
-    "TURN",
-    "QUIT",
-    "NOOP",
-    "STARTTLS",
-    "AUTH",
-    "AUTH response",
-];
-
-fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
+/// An enhanced status code (RFC 3463).
+pub(super) fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
     EnhancedCode::new(class, subject, detail)
 }
 
@@ -61,11 +45,8 @@ impl Judge {
         caps
     }
 
-    fn size_limit(&self) -> Option<u64> {
-        self.caps.iter().find_map(|c| match c {
-            Capability::Size(Some(n)) if *n > 0 => Some(*n),
-            _ => None,
-        })
+    pub(super) fn size_limit(&self) -> Option<u64> {
+        rules::size_limit(&self.caps)
     }
 
     /// One command line (or an AUTH response line).
@@ -87,7 +68,7 @@ impl Judge {
         }
         self.current = Some(verb);
         if self.quit {
-            self.violate(Check::Quit, format!("{verb} sent after QUIT"));
+            self.fault(Some(rules::after_quit(verb)));
         }
         if self.tls {
             self.commands_in_tls += 1;
@@ -100,26 +81,17 @@ impl Judge {
         }
         if self.first_after_tls {
             self.first_after_tls = false;
-            if verb == "EHLO" {
-                self.findings
-                    .exercised(Check::EhloAfterTls, "EHLO first after the handshake");
-            } else {
-                self.violate(
-                    Check::EhloAfterTls,
-                    format!("the first command after TLS was {verb}"),
-                );
-            }
+            self.findings
+                .exercised(Check::EhloAfterTls, "EHLO first after the handshake");
+            self.fault(rules::first_after_tls(verb));
         }
         let cmd = match parsed {
             Ok(cmd) => cmd,
             Err(e) => {
-                let shown = String::from_utf8_lossy(line).into_owned();
                 if self.data_refused && self.cfg.scenario == Scenario::RcptRefused {
-                    self.react_violation(format!(
-                        "message text ({shown:?}) sent although DATA was refused"
-                    ));
+                    self.react_violation(rules::text_after_refused_data(line));
                 }
-                self.violate(Check::CommandSyntax, format!("{shown:?}: {e}"));
+                self.fault(Some(rules::bad_syntax(line, &e)));
                 return self.reply(e.reply());
             }
         };
@@ -130,34 +102,28 @@ impl Judge {
     }
 
     /// A command sent before the reply to the previous one was written.
-    fn early_command(&mut self, verb: &'static str) {
+    pub(super) fn early_command(&mut self, verb: &'static str) {
         let prev = self.early_after.unwrap_or("?");
-        if prev == "greeting" {
-            self.violate(
-                Check::GreetingWait,
-                format!("{verb} sent before the greeting was complete"),
-            );
-            if self.cfg.scenario == Scenario::MultilineGreeting {
-                self.react_violation(format!("{verb} sent before the last greeting line"));
-            }
-            return;
+        if prev == "greeting" && self.cfg.scenario == Scenario::MultilineGreeting {
+            self.react_violation(format!("{verb} sent before the last greeting line"));
         }
         if self.injection_armed && prev == "EHLO" {
             self.react_violation(format!(
                 "{verb} sent before the EHLO reply inside TLS: the client read the injected plaintext as that reply"
             ));
         }
-        if !self.has_cap("PIPELINING") {
-            self.violate(
-                Check::WaitsForReplies,
-                format!("{verb} sent before the reply to {prev} (PIPELINING not offered)"),
-            );
-        } else if GROUP_ENDERS.contains(&prev) {
-            self.violate(
-                Check::WaitsForReplies,
-                format!("{verb} sent before the reply to {prev}, which must end a pipelined group"),
-            );
-        }
+        let pipelining = self.has_cap("PIPELINING");
+        self.fault(rules::sent_early(verb, prev, pipelining));
+    }
+
+    /// The order rules (RFC 5321 §4.1.4, §3.3), on the judge's own state.
+    fn check_order(&mut self, verb: &str, was_early: bool) {
+        let progress = Progress {
+            greeted: self.greeted,
+            mail: self.txn.open,
+            rcpts: self.txn.tried,
+        };
+        self.fault(rules::order(verb, progress, was_early));
     }
 
     fn command(&mut self, cmd: Command, was_early: bool) {
@@ -193,14 +159,8 @@ impl Judge {
                 self.send_raw(caps.to_reply().to_bytes(), delay);
             }
             Command::Helo(_) => {
-                if self.ehlo_refused {
-                    self.helo_after_refusal = true;
-                } else if !self.ehlo_tried {
-                    self.violate(
-                        Check::EhloPreferred,
-                        "opened with HELO without trying EHLO".into(),
-                    );
-                }
+                self.helo_after_refusal = self.ehlo_refused;
+                self.fault(rules::helo_first(self.ehlo_tried));
                 self.greeted = true;
                 self.txn = Txn::default();
                 // RFC 5321 §3.2: no extensions after HELO.
@@ -210,7 +170,7 @@ impl Judge {
             Command::Mail { from, params } => self.mail(from.is_utf8(), &params, was_early),
             Command::Rcpt { to, params } => self.rcpt(to.is_utf8(), &params, was_early),
             Command::Data => self.data(was_early),
-            Command::Bdat { size, last } => self.bdat(size, last),
+            Command::Bdat { size, last } => self.bdat(size, last, was_early),
             Command::Rset => {
                 self.txn = Txn::default();
                 self.reply(Reply::enhanced(250, code(2, 0, 0), "reset"));
@@ -262,15 +222,12 @@ impl Judge {
         {
             self.react_violation(format!("{verb} sent after EHLO was refused, without HELO"));
         }
-        self.violate(
-            Check::EhloFirst,
-            format!("{verb} before a successful EHLO/HELO"),
-        );
         self.reply(Reply::enhanced(503, code(5, 5, 1), "send EHLO first"));
         true
     }
 
     fn mail(&mut self, utf8: bool, params: &MailParams, was_early: bool) {
+        self.check_order("MAIL", was_early);
         if !self.tls {
             self.mail_in_clear = true;
             if self.cfg.scenario == Scenario::NoStartTls {
@@ -285,17 +242,13 @@ impl Judge {
         self.findings
             .exercised(Check::EhloFirst, "EHLO/HELO before MAIL");
         if self.txn.open {
-            if !was_early {
-                self.violate(
-                    Check::CommandOrder,
-                    "MAIL inside an open transaction".into(),
-                );
-            }
             return self.reply(Reply::enhanced(503, code(5, 5, 1), "nested MAIL"));
         }
         self.findings
             .exercised(Check::CommandOrder, "MAIL, RCPT, DATA in order");
-        self.check_mail_params(params);
+        self.findings
+            .exercised(Check::ParamsOffered, "only offered parameters used");
+        self.fault(rules::mail_params(params, &self.caps));
         self.check_utf8(utf8, params.smtputf8 && self.has_cap("SMTPUTF8"), "MAIL");
         match self.cfg.scenario {
             Scenario::Shutdown421 => {
@@ -335,7 +288,7 @@ impl Judge {
         }
         self.txn = Txn {
             open: true,
-            body_8bit: matches!(params.body, Some(Body::EightBitMime | Body::BinaryMime)),
+            body_8bit: rules::declares_8bit(params),
             smtputf8: params.smtputf8,
             size: params.size,
             ..Txn::default()
@@ -343,70 +296,24 @@ impl Judge {
         self.reply(Reply::enhanced(250, code(2, 1, 0), "sender ok"));
     }
 
-    /// RFC 5321 §4.1.1.3 / §2.2.2: parameters only for offered extensions.
-    fn check_mail_params(&mut self, p: &MailParams) {
-        let mut bad = Vec::new();
-        if p.size.is_some() && !self.has_cap("SIZE") {
-            bad.push("SIZE".to_string());
-        }
-        if p.body.is_some() && !self.has_cap("8BITMIME") {
-            bad.push("BODY".into());
-        }
-        if p.smtputf8 && !self.has_cap("SMTPUTF8") {
-            bad.push("SMTPUTF8".into());
-        }
-        if p.auth.is_some() && !self.has_cap("AUTH") {
-            bad.push("AUTH".into());
-        }
-        if (p.ret.is_some() || p.envid.is_some()) && !self.has_cap("DSN") {
-            bad.push("RET/ENVID".into());
-        }
-        bad.extend(p.other.iter().map(|o| o.keyword.clone()));
-        self.params_verdict("MAIL", bad);
-    }
-
-    fn params_verdict(&mut self, verb: &str, bad: Vec<String>) {
-        if bad.is_empty() {
-            self.findings
-                .exercised(Check::ParamsOffered, "only offered parameters used");
-        } else {
-            self.violate(
-                Check::ParamsOffered,
-                format!("{verb} carries {} though not offered", bad.join(", ")),
-            );
-        }
-    }
-
     fn check_utf8(&mut self, utf8: bool, declared: bool, verb: &str) {
-        if utf8 && !declared {
-            self.violate(
-                Check::SmtpUtf8,
-                format!("non-ASCII address in {verb} without SMTPUTF8"),
-            );
-        } else {
-            self.findings
-                .exercised(Check::SmtpUtf8, "addresses ASCII or declared");
-        }
+        self.findings
+            .exercised(Check::SmtpUtf8, "addresses ASCII or declared");
+        self.fault(rules::utf8_address(utf8, declared, verb));
     }
 
-    fn rcpt(&mut self, utf8: bool, params: &RcptParams, was_early: bool) {
+    fn rcpt(&mut self, utf8: bool, params: &smtp_wire::RcptParams, was_early: bool) {
+        self.check_order("RCPT", was_early);
         if self.not_greeted("RCPT") {
             return;
         }
         if !self.txn.open {
-            if !was_early {
-                self.violate(Check::CommandOrder, "RCPT without an accepted MAIL".into());
-                if self.cfg.scenario == Scenario::TempfailMail {
-                    self.react_violation("RCPT sent after MAIL got 451".into());
-                }
+            if !was_early && self.cfg.scenario == Scenario::TempfailMail {
+                self.react_violation("RCPT sent after MAIL got 451".into());
             }
             return self.reply(Reply::enhanced(503, code(5, 5, 1), "need MAIL first"));
         }
-        let mut bad: Vec<String> = params.other.iter().map(|o| o.keyword.clone()).collect();
-        if (params.notify.is_some() || params.orcpt.is_some()) && !self.has_cap("DSN") {
-            bad.push("NOTIFY/ORCPT".into());
-        }
-        self.params_verdict("RCPT", bad);
+        self.fault(rules::rcpt_params(params, &self.caps));
         let declared = self.txn.smtputf8;
         self.check_utf8(utf8, declared, "RCPT");
         self.txn.tried += 1;
@@ -427,15 +334,13 @@ impl Judge {
     }
 
     fn data(&mut self, was_early: bool) {
+        self.check_order("DATA", was_early);
         if self.not_greeted("DATA") {
             return;
         }
         if !self.txn.open || self.txn.tried == 0 {
-            if !was_early {
-                self.violate(Check::CommandOrder, "DATA without MAIL and RCPT".into());
-                if self.cfg.scenario == Scenario::TempfailMail && !self.txn.open {
-                    self.react_violation("DATA sent after MAIL got 451".into());
-                }
+            if !was_early && self.cfg.scenario == Scenario::TempfailMail && !self.txn.open {
+                self.react_violation("DATA sent after MAIL got 451".into());
             }
             self.data_refused = true;
             return self.reply(Reply::enhanced(
@@ -453,13 +358,9 @@ impl Judge {
         self.phase = Phase::Data;
     }
 
-    fn bdat(&mut self, size: u64, last: bool) {
-        if !self.has_cap("CHUNKING") {
-            self.violate(
-                Check::ParamsOffered,
-                "BDAT used though CHUNKING was not offered".into(),
-            );
-        }
+    fn bdat(&mut self, size: u64, last: bool, was_early: bool) {
+        self.fault(rules::bdat_offered(&self.caps));
+        self.check_order("BDAT", was_early);
         let refused = !self.greeted || !self.txn.open || self.txn.accepted == 0;
         if !refused && self.txn.chunks.is_none() {
             self.txn.chunks = Some(BodyScanner::new(false));
@@ -467,231 +368,5 @@ impl Judge {
         // RFC 3030 §2: the chunk is read even when the command is refused.
         self.chunk = Some((BdatReader::new(size), last, refused));
         self.phase = Phase::Chunk;
-    }
-
-    pub(super) fn end_of_chunk(&mut self) {
-        self.phase = Phase::Command;
-        let Some((_, last, refused)) = self.chunk.take() else {
-            return;
-        };
-        if refused {
-            if !self.greeted || !self.txn.open {
-                self.violate(Check::CommandOrder, "BDAT without MAIL and RCPT".into());
-            }
-            return self.reply(Reply::enhanced(
-                503,
-                code(5, 5, 1),
-                "need MAIL and an accepted RCPT",
-            ));
-        }
-        if !last {
-            return self.reply(Reply::enhanced(250, code(2, 0, 0), "chunk received"));
-        }
-        let scanner = self
-            .txn
-            .chunks
-            .take()
-            .unwrap_or_else(|| BodyScanner::new(false));
-        let size = self.txn.chunk_bytes;
-        self.message_done(scanner, size, false);
-    }
-
-    pub(super) fn end_of_data(&mut self) {
-        self.phase = Phase::Command;
-        let Some((decoder, scanner)) = self.data.take() else {
-            return;
-        };
-        let size = decoder.stats().bytes;
-        self.message_done(scanner, size, true);
-    }
-
-    /// Checks of a whole message, then the reply to its end.
-    fn message_done(&mut self, s: BodyScanner, size: u64, dots: bool) {
-        self.messages += 1;
-        if let Some(ex) = &s.first_bare {
-            self.violate(
-                Check::Crlf,
-                format!(
-                    "{} bare LF and {} bare CR in the message text, first on line {}: {:?}",
-                    s.bare_lf, s.bare_cr, ex.line, ex.head
-                ),
-            );
-        }
-        if let Some(ex) = &s.first_unstuffed {
-            self.violate(
-                Check::DotStuffing,
-                format!(
-                    "{} lines start with an undoubled dot, first line {}: {:?}",
-                    s.unstuffed, ex.line, ex.head
-                ),
-            );
-        } else if dots {
-            self.findings
-                .exercised(Check::DotStuffing, "no undoubled leading dot");
-        }
-        if let Some(ex) = &s.first_long {
-            self.violate(
-                Check::LineLength,
-                format!(
-                    "{} text lines over 1000 octets, first line {}",
-                    s.long_lines, ex.line
-                ),
-            );
-        } else {
-            self.findings
-                .exercised(Check::LineLength, "all lines within the limits");
-        }
-        if s.eight_bit > 0 && !(self.txn.body_8bit && self.has_cap("8BITMIME")) {
-            self.violate(
-                Check::EightBit,
-                format!(
-                    "{} octets with the high bit set without BODY=8BITMIME (offered: {})",
-                    s.eight_bit,
-                    self.has_cap("8BITMIME")
-                ),
-            );
-        } else {
-            self.findings.exercised(
-                Check::EightBit,
-                if s.eight_bit > 0 {
-                    "8-bit text declared with BODY=8BITMIME"
-                } else {
-                    "7-bit text"
-                },
-            );
-        }
-        if self.has_cap("SIZE") {
-            match self.txn.size {
-                None => self.violate(
-                    Check::SizeDeclared,
-                    "SIZE was offered but MAIL declared no SIZE=".into(),
-                ),
-                Some(d) if d < size => self.violate(
-                    Check::SizeDeclared,
-                    format!("SIZE={d} declared, {size} octets sent"),
-                ),
-                Some(d) => self
-                    .findings
-                    .exercised(Check::SizeDeclared, &format!("SIZE={d} for {size} octets")),
-            }
-        }
-        if self.txn.accepted > 0 && self.cfg.scenario == Scenario::RcptRefused {
-            self.reaction.note = Some("went on with the accepted recipients".into());
-        }
-        self.txn = Txn::default();
-        match self.size_limit() {
-            Some(limit) if size > limit => {
-                if self.cfg.scenario == Scenario::SizeTooSmall {
-                    self.react_violation(format!(
-                        "a {size}-octet message was sent though SIZE {limit} was advertised"
-                    ));
-                }
-                self.reply(Reply::enhanced(
-                    552,
-                    code(5, 3, 4),
-                    "message size exceeds fixed maximum message size",
-                ))
-            }
-            _ => self.reply(Reply::enhanced(
-                250,
-                code(2, 0, 0),
-                "message accepted (judged, not delivered)",
-            )),
-        }
-    }
-
-    fn starttls(&mut self) {
-        if self.tls {
-            return self.reply(Reply::enhanced(503, code(5, 5, 1), "TLS already active"));
-        }
-        if !self.has_cap("STARTTLS") {
-            return self.reply(Reply::enhanced(502, code(5, 5, 1), "STARTTLS not offered"));
-        }
-        let mut bytes = Reply::enhanced(220, code(2, 0, 0), "ready to start TLS").to_bytes();
-        if self.cfg.scenario == Scenario::StartTlsInjection {
-            // Plaintext that a careless client will take for the reply to
-            // its EHLO inside TLS.
-            bytes.extend_from_slice(b"250-injected.invalid\r\n250 PIPELINING\r\n");
-        }
-        self.send_raw(bytes, self.cfg.reply_delay);
-        self.actions.push_back(Action::StartTls);
-    }
-
-    fn auth(&mut self, mechanism: &str, initial: Option<String>) {
-        if !self.tls {
-            self.violate(
-                Check::NoAuthInClear,
-                format!("AUTH {mechanism} sent before TLS"),
-            );
-            return self.reply(Reply::enhanced(
-                538,
-                code(5, 7, 11),
-                "encryption required for authentication",
-            ));
-        }
-        self.findings
-            .exercised(Check::NoAuthInClear, "AUTH only inside TLS");
-        if self.authed {
-            return self.reply(Reply::enhanced(503, code(5, 5, 1), "already authenticated"));
-        }
-        if self.txn.open {
-            return self.reply(Reply::enhanced(
-                503,
-                code(5, 5, 1),
-                "AUTH not permitted during a transaction",
-            ));
-        }
-        match (mechanism, initial) {
-            ("PLAIN", Some(_)) => self.authenticated(),
-            ("PLAIN", None) => {
-                self.phase = Phase::AuthPlain;
-                self.reply(Reply::new(334, ""));
-            }
-            ("LOGIN", Some(_)) => {
-                self.phase = Phase::AuthLogin { password: true };
-                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
-            }
-            ("LOGIN", None) => {
-                self.phase = Phase::AuthLogin { password: false };
-                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_USERNAME_PROMPT));
-            }
-            _ => self.reply(Reply::enhanced(
-                504,
-                code(5, 5, 4),
-                "mechanism not supported",
-            )),
-        }
-    }
-
-    fn authenticated(&mut self) {
-        self.authed = true;
-        self.phase = Phase::Command;
-        self.reply(Reply::enhanced(
-            235,
-            code(2, 7, 0),
-            "authenticated (the judge accepts any credentials)",
-        ));
-    }
-
-    fn auth_response(&mut self, line: &[u8], was_early: bool) {
-        if was_early {
-            self.early_command("AUTH response");
-        }
-        self.current = Some("AUTH response");
-        if line == b"*" {
-            self.phase = Phase::Command;
-            return self.reply(Reply::enhanced(501, code(5, 0, 0), "AUTH cancelled"));
-        }
-        if smtp_wire::sasl::decode(line).is_err() {
-            self.phase = Phase::Command;
-            return self.reply(Reply::enhanced(501, code(5, 5, 2), "invalid base64"));
-        }
-        match self.phase {
-            Phase::AuthLogin { password: false } => {
-                self.phase = Phase::AuthLogin { password: true };
-                self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
-            }
-            _ => self.authenticated(),
-        }
     }
 }

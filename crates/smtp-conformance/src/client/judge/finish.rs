@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::Judge;
 use crate::client::checks::Check;
+use crate::client::rules;
 use crate::client::scenario::Scenario;
 use crate::model::{CaseResult, Report, Verdict};
 
@@ -45,7 +46,7 @@ pub(super) fn report(mut j: Judge, target: String, duration: Duration) -> Report
             .ended
             .clone()
             .unwrap_or_else(|| "the session ended".into());
-        j.violate(Check::Quit, format!("no QUIT: {how}"));
+        j.fault(Some(rules::no_quit(&how)));
     }
     let mut results: Vec<CaseResult> = Check::ALL
         .iter()

@@ -11,6 +11,8 @@
 
 mod commands;
 mod finish;
+mod message;
+mod tls_auth;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use smtp_wire::{
 use super::ClientTls;
 use super::body::BodyScanner;
 use super::checks::{Check, Findings};
+use super::rules::{self, Fault};
 use super::scenario::Scenario;
 
 /// The judge's settings for one session.
@@ -276,6 +279,12 @@ impl Judge {
         }
     }
 
+    /// The handshake of implicit TLS (RFC 8314) succeeded: the recording
+    /// says so before anything else.
+    pub(crate) fn implicit_tls_started(&mut self) {
+        self.transcript.tls_started();
+    }
+
     /// The handshake failed (the client refused the certificate, ...).
     pub(crate) fn tls_failed(&mut self, error: &str) {
         self.transcript
@@ -332,6 +341,13 @@ impl Judge {
         self.findings.violate(check, text, evidence);
     }
 
+    /// Records a broken rule, if any.
+    fn fault(&mut self, fault: Option<Fault>) {
+        if let Some((check, text)) = fault {
+            self.violate(check, text);
+        }
+    }
+
     fn react_violation(&mut self, text: String) {
         if self.reaction.violation.is_none() {
             let evidence = self.evidence();
@@ -340,9 +356,7 @@ impl Judge {
     }
 
     fn has_cap(&self, keyword: &str) -> bool {
-        self.caps
-            .iter()
-            .any(|c| c.keyword().eq_ignore_ascii_case(keyword))
+        rules::offered(&self.caps, keyword)
     }
 
     /// Queues a reply: recorded in the transcript, written after the delay.
@@ -376,10 +390,7 @@ impl Judge {
         match parsed {
             None => false,
             Some(Err(())) => {
-                self.violate(
-                    Check::LineLength,
-                    format!("a command line longer than {MAX_COMMAND_LINE} octets"),
-                );
+                self.fault(Some(rules::command_too_long()));
                 self.current = Some("(too long)");
                 self.reply(Reply::enhanced(
                     500,
@@ -389,14 +400,7 @@ impl Judge {
                 true
             }
             Some(Ok((line, bare_lf))) => {
-                if bare_lf || line.contains(&b'\r') {
-                    let what = if bare_lf { "a bare LF" } else { "a bare CR" };
-                    let shown = String::from_utf8_lossy(&line).into_owned();
-                    self.violate(
-                        Check::Crlf,
-                        format!("command line {shown:?} ends with {what}"),
-                    );
-                }
+                self.fault(rules::command_line_end(&line, bare_lf));
                 self.findings
                     .exercised(Check::Crlf, "every line ended with CRLF");
                 self.line(&line, was_early);
@@ -418,10 +422,7 @@ impl Judge {
         scanner.scan(&self.buf[..progress.consumed]);
         if self.early > 0 {
             self.early = 0;
-            self.violate(
-                Check::WaitsForReplies,
-                "message text sent before the 354 reply to DATA".into(),
-            );
+            self.fault(Some(rules::text_before_354()));
         }
         self.buf.drain(..progress.consumed);
         if progress.done {
@@ -467,8 +468,13 @@ impl Judge {
         }
     }
 
-    /// The session report.
-    pub(crate) fn finish(self, target: String, duration: Duration) -> crate::model::Report {
-        finish::report(self, target, duration)
+    /// The session report, and the judge's recording of the session.
+    pub(crate) fn finish(
+        self,
+        target: String,
+        duration: Duration,
+    ) -> (crate::model::Report, Transcript) {
+        let transcript = self.transcript.clone();
+        (finish::report(self, target, duration), transcript)
     }
 }

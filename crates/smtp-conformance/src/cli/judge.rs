@@ -1,0 +1,123 @@
+//! `smtp-conform judge FILE`: recorded sessions, line by line, with the RFC
+//! note of each step and what the client judge found on it.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use smtp_conformance::observe::{self, Badge, Finding, Judgement, Recorded, SessionEnd};
+use smtp_wire::TranscriptLine;
+use smtp_wire::annotate::Annotator;
+
+/// Where notes start, when the line leaves room for them.
+const NOTE_COLUMN: usize = 52;
+
+/// Options of `smtp-conform judge`.
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// A recorded transcript: `C:`/`S:` lines as `smtp-receive -v` and
+    /// `smtp-send -v` print them (several sessions, log lines in between,
+    /// are fine); `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The sessions are still in progress: judge them as far as they went,
+    /// not how they end (QUIT).
+    #[arg(long)]
+    open: bool,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let shown = args.file.display();
+    let mut bytes = Vec::new();
+    if args.file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+    } else {
+        bytes = std::fs::read(&args.file).with_context(|| format!("reading {shown}"))?;
+    }
+    // The rendering is UTF-8 (smtp-wire escapes everything else); a stray
+    // invalid byte is shown, not fatal.
+    let sessions = observe::read(&String::from_utf8_lossy(&bytes));
+    if sessions.iter().all(|s| s.lines.is_empty()) {
+        anyhow::bail!("{shown}: no C:/S: lines: not a recorded transcript");
+    }
+    let end = if args.open {
+        SessionEnd::Open
+    } else {
+        SessionEnd::Closed
+    };
+    let mut worst = Badge::Conforming;
+    for (n, session) in sessions.iter().enumerate() {
+        if n > 0 {
+            println!();
+        }
+        let judgement = observe::judge_lines(&session.lines, end);
+        print_session(session, &judgement);
+        if judgement.badge == Badge::Violations || worst == Badge::Conforming {
+            worst = judgement.badge;
+        }
+    }
+    let skipped: usize = sessions.iter().map(|s| s.skipped).sum();
+    if skipped > 0 {
+        let lines = plural(skipped, "line", "lines");
+        println!("({skipped} {lines} of {shown} skipped: not part of a transcript)");
+    }
+    Ok(match worst {
+        Badge::Violations => ExitCode::from(1),
+        Badge::Conforming | Badge::Warnings => ExitCode::SUCCESS,
+    })
+}
+
+fn print_session(session: &Recorded, judgement: &Judgement) {
+    if let Some(title) = &session.title {
+        println!("== {title} ==");
+    }
+    let mut notes = Annotator::new();
+    for (n, line) in session.lines.iter().enumerate() {
+        let note = notes.note(line).map(|note| note.text);
+        print_line(n + 1, line, note.as_deref());
+        for finding in judgement.on_line(n) {
+            println!("        {}", finding_text(finding));
+        }
+    }
+    let violations = judgement
+        .findings
+        .iter()
+        .filter(|f| f.is_violation())
+        .count();
+    let warnings = judgement.findings.len() - violations;
+    println!(
+        "badge: {} ({violations} {}, {warnings} {})",
+        judgement.badge,
+        plural(violations, "violation", "violations"),
+        plural(warnings, "warning", "warnings"),
+    );
+}
+
+/// `  12  C: RCPT TO:<b@example.org>     # RFC 5321 §4.1.1.3: ...`, the
+/// note on a line of its own when the line is long.
+fn print_line(number: usize, line: &TranscriptLine, note: Option<&str>) {
+    let prefix = line.dir.map(|d| d.prefix()).unwrap_or_default();
+    let shown = format!("{number:>4}  {prefix}{}", line.text);
+    let width = shown.chars().count();
+    match note {
+        None => println!("{shown}"),
+        Some(note) if width < NOTE_COLUMN => {
+            println!("{shown}{} # {note}", " ".repeat(NOTE_COLUMN - width));
+        }
+        Some(note) => println!("{shown}\n{} # {note}", " ".repeat(NOTE_COLUMN)),
+    }
+}
+
+/// `✗ client.crlf (MUST, RFC 5321 §2.3.8, §4.1.1.4): bare LF in data`; a
+/// warning starts with `!`.
+fn finding_text(f: &Finding) -> String {
+    let mark = if f.is_violation() { '✗' } else { '!' };
+    format!("{mark} {} ({}, {}): {}", f.check, f.level, f.rfc, f.text)
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
