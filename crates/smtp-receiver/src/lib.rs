@@ -91,7 +91,7 @@ pub use smtp_receiver_core as session;
 
 pub use config::{
     AuthPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder, SessionConfig,
-    Timeouts, TranscriptHook,
+    SessionHook, Timeouts, TranscriptHook,
 };
 pub use handler::{Backend, Handler};
 pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};
@@ -99,8 +99,8 @@ pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};
 /// match the ones this crate was built with.
 pub use rustls;
 pub use server::{
-    Accepted, BodyError, BoundListener, Listener, MessageBody, NO_ADDRESS, Server, ServerError,
-    ShutdownHandle,
+    Accepted, BodyError, BoundListener, Listener, MessageBody, NO_ADDRESS, Outcome, Server,
+    ServerError, SessionRecord, ShutdownHandle,
 };
 pub use sink::SinkHandler;
 pub use smtp_io::TlsError;
