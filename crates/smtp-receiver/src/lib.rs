@@ -15,6 +15,7 @@
 //! | [`maildir`] | Maildir delivery, the default handler |
 //! | [`sink`] | a handler that stores nothing (benchmarks) |
 //! | [`users`] | a user/password table for AUTH |
+//! | [`rules`] | reply rules: fault injection per stage and address |
 //! | [`config`] | configuration with safe defaults, and its builder |
 //!
 //! ## Embedding
@@ -82,6 +83,7 @@
 pub mod config;
 pub mod handler;
 pub mod maildir;
+pub mod rules;
 pub mod server;
 pub mod sink;
 pub mod users;
