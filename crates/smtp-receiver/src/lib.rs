@@ -82,6 +82,8 @@
 
 pub mod config;
 pub mod handler;
+#[cfg(feature = "inbox")]
+pub mod inbox;
 pub mod maildir;
 pub mod rules;
 pub mod server;

@@ -99,10 +99,12 @@ mod tests {
     fn triggers_round_trip_and_zero_never_fires() {
         let rules = Rules::new(3);
         assert_eq!(rules.chaos(), ChaosTriggers::default());
-        let mut t = ChaosTriggers::default();
-        t.recipient = ChaosTrigger {
-            error_code: 550,
-            probability: 100,
+        let t = ChaosTriggers {
+            recipient: ChaosTrigger {
+                error_code: 550,
+                probability: 100,
+            },
+            ..ChaosTriggers::default()
         };
         rules.set_chaos(t);
         assert_eq!(rules.chaos(), t);

@@ -54,7 +54,7 @@ use smtp_wire::Reply;
 
 pub use chaos::{ChaosTrigger, ChaosTriggers};
 pub use handler::{RuledHandler, WithRules};
-pub use parse::RuleError;
+pub use parse::{RuleError, parse_duration};
 
 /// Where in the conversation a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
