@@ -131,15 +131,16 @@ pub(super) async fn require(
                 .ok()
         })
         .and_then(|b| String::from_utf8(b).ok());
-    let allowed = credentials
-        .as_deref()
-        .and_then(|c| c.split_once(':'))
-        .is_some_and(|(name, password)| {
-            let users = users.clone();
+    let allowed = match credentials.as_deref().and_then(|c| c.split_once(':')) {
+        Some((name, password)) => {
             let (name, password) = (name.to_string(), password.to_string());
             // bcrypt takes tens of milliseconds: not on a runtime thread.
-            tokio::task::block_in_place(move || users.check(&name, &password))
-        });
+            tokio::task::spawn_blocking(move || users.check(&name, &password))
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
     if allowed {
         return next.run(request).await;
     }
