@@ -36,6 +36,8 @@ pub async fn start_inbox(
     let certs = TestCerts::generate();
     let mut config = test_config(Some(&certs));
     config.session.recipients = RecipientPolicy::AcceptAny;
+    // The concurrency test's 20 sessions all come from 127.0.0.1.
+    config.session.limits.connections_per_ip = 64;
     let mut inbox_config = InboxConfig::new(dir, "mx.test");
     inbox_config.accept_any_auth = true;
     configure(&mut inbox_config);
