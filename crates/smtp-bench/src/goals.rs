@@ -60,6 +60,15 @@ pub fn goals(results: &Results) -> Vec<Goal> {
         "Maildir with fsync ≥ 2× Postfix into Maildir",
         2.0,
     );
+    if let Some(c) = comparison("inbox-ingest") {
+        let rate = c.ours.1.median();
+        goals.push(Goal {
+            goal: "inbox: ingest with index and fsync ≥ 2,000 msgs/s (Mailpit documents 70–100)"
+                .into(),
+            measured: format!("{} msgs/s", human(rate)),
+            met: rate >= 2000.0,
+        });
+    }
     if let Some(c) = comparison("tls-big") {
         let mb = c.ours.1.median();
         goals.push(Goal {
@@ -84,6 +93,30 @@ pub fn goals(results: &Results) -> Vec<Goal> {
         "peak-tls",
         "peak < 64 MiB receiving the big message (TLS, sink)",
         64.0,
+        "MiB",
+    );
+    figure_goal(
+        "inbox-page-p99",
+        "inbox: first page p99 < 50 ms (100,000 stored)",
+        50.0,
+        "ms",
+    );
+    figure_goal(
+        "inbox-search-p99",
+        "inbox: subject: search p99 < 50 ms (100,000 stored)",
+        50.0,
+        "ms",
+    );
+    figure_goal(
+        "inbox-startup",
+        "inbox: start-up with an existing index < 2 s",
+        2.0,
+        "s",
+    );
+    figure_goal(
+        "inbox-rss",
+        "inbox: resident memory < 200 MiB (100,000 stored)",
+        200.0,
         "MiB",
     );
     figure_goal(

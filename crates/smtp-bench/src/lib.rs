@@ -52,7 +52,9 @@ use loads::Source;
 use stats::Stats;
 
 /// The sections, in run order (`--only` names).
-pub const SECTION_NAMES: [&str; 6] = ["sink", "maildir", "sender", "tls", "memory", "sweep"];
+pub const SECTION_NAMES: [&str; 7] = [
+    "sink", "maildir", "sender", "tls", "memory", "sweep", "inbox",
+];
 
 /// What to run and where the results go (the flags of `cargo xtask bench`).
 #[derive(Debug, Clone, Default)]
@@ -248,6 +250,7 @@ const SECTIONS: [(&str, Section); SECTION_NAMES.len()] = [
     ("tls", sections::tls),
     ("memory", sections::memory),
     ("sweep", sections::sweep),
+    ("inbox", sections::inbox),
 ];
 
 /// Runs the bench: builds the release binaries (unless `bin_dir`), runs

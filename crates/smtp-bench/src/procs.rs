@@ -24,6 +24,9 @@ pub enum Store {
     Sink,
     /// `--maildir DIR` (fsync of file and directory before the 250).
     Maildir(PathBuf),
+    /// `--maildir DIR --http 127.0.0.1:0 --max-messages 0`: the test inbox
+    /// (the SQLite index row also before the 250).
+    Inbox(PathBuf),
 }
 
 /// A running `smtp-receive`.
@@ -31,6 +34,8 @@ pub struct OurReceiver {
     running: RunningReceiver,
     /// Its listener (plain, or implicit TLS when started with a certificate).
     pub addr: SocketAddr,
+    /// The HTTP API ([`Store::Inbox`]).
+    pub http: Option<SocketAddr>,
     /// The command line, for the report.
     pub command: String,
 }
@@ -60,6 +65,17 @@ impl OurReceiver {
         match store {
             Store::Sink => args.push("--sink".into()),
             Store::Maildir(dir) => args.extend(["--maildir".into(), dir.display().to_string()]),
+            Store::Inbox(dir) => args.extend(
+                [
+                    "--maildir",
+                    &dir.display().to_string(),
+                    "--http",
+                    "127.0.0.1:0",
+                    "--max-messages",
+                    "0",
+                ]
+                .map(String::from),
+            ),
         }
         args.extend(
             [
@@ -81,6 +97,7 @@ impl OurReceiver {
                 BenchError::Measurement("smtp-receive printed no listener".into())
             })?;
         Ok(OurReceiver {
+            http: running.http(),
             running,
             addr,
             command: format!("smtp-receive {}", args.join(" ")),

@@ -41,6 +41,10 @@ pub struct Inspected {
     pub to: Vec<Address>,
     /// Cc.
     pub cc: Vec<Address>,
+    /// Bcc, when the sender left it in the message (RFC 5322 §3.6.3).
+    pub bcc: Vec<Address>,
+    /// Reply-To (RFC 5322 §3.6.2).
+    pub reply_to: Vec<Address>,
     /// Subject, decoded.
     pub subject: Option<String>,
     /// Date, as written by the sender (unfolded).
@@ -145,6 +149,8 @@ fn convert(m: &Message<'_>) -> Option<Inspected> {
             HeaderName::From => out.from.extend(mailboxes),
             HeaderName::To => out.to.extend(mailboxes),
             HeaderName::Cc => out.cc.extend(mailboxes),
+            HeaderName::Bcc => out.bcc.extend(mailboxes),
+            HeaderName::ReplyTo => out.reply_to.extend(mailboxes),
             HeaderName::Subject if out.subject.is_none() => out.subject = Some(value.clone()),
             HeaderName::Date if out.date.is_none() => out.date = Some(value.clone()),
             HeaderName::MessageId if out.message_id.is_none() => {
@@ -264,7 +270,7 @@ fn addresses(value: &HeaderValue<'_>) -> Vec<Address> {
         .collect()
 }
 
-fn content_type_of(part: &MessagePart<'_>) -> String {
+pub(crate) fn content_type_of(part: &MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype() {
             Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
@@ -338,7 +344,7 @@ fn attachment(m: &Message<'_>, id: u32, part: &MessagePart<'_>) -> Attachment {
 
 /// The body after transfer decoding but before any charset conversion, so that text
 /// attachments come back byte for byte.
-fn body_bytes<'a>(m: &'a Message<'_>, part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
+pub(crate) fn body_bytes<'a>(m: &'a Message<'_>, part: &'a MessagePart<'_>) -> Cow<'a, [u8]> {
     match &part.body {
         PartType::Binary(b) | PartType::InlineBinary(b) => Cow::Borrowed(b.as_ref()),
         PartType::Multipart(_) => Cow::Borrowed(&[]),

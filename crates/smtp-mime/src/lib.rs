@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod error;
 pub mod inspect;
 pub mod maildir;
+pub mod parts;
 pub mod render;
 
 pub use compose::{Address, Attachment, ComposedMessage, MAX_LINE_OCTETS, MessageBuilder};
@@ -25,4 +26,5 @@ pub use envelope::{HeaderEnvelope, envelope_from_headers, needs_8bitmime};
 pub use error::MimeError;
 pub use inspect::{Inspected, Part, attachment_by_name, inspect};
 pub use maildir::{Summary, find_message, list_maildir, save_attachment};
+pub use parts::{LeafPart, parts};
 pub use render::{render_listing, render_message};

@@ -209,6 +209,16 @@ impl Session {
         let Some(request) = self.pending.take() else {
             return;
         };
+        // RFC 5321 §3.8, §4.2.2: 421 is "closing transmission channel":
+        // an application that answers it ends the session (a fault
+        // injected by a test inbox, a server going away).
+        if let Err(reply) = &verdict
+            && reply.code == 421
+            && request != Request::Connect
+        {
+            self.close_with(reply.clone(), Abort::Closed);
+            return;
+        }
         match (request, verdict) {
             (Request::Connect, Ok(())) => self.send(replies::greeting(&self.config.hostname)),
             (Request::Connect, Err(reply)) => {

@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use smtp_wire::Transcript;
 
+use crate::server::SessionRecord;
+
 pub use smtp_receiver_core::config::{
     AuthPolicy, ContentPolicy, DATA_BLOCK, Limits, RecipientPolicy, SessionConfig, Timeouts,
 };
@@ -43,6 +45,10 @@ pub struct Listen {
 /// Called once per finished session with its transcript (see
 /// [`ServerConfig::on_transcript`]). AUTH secrets are already redacted.
 pub type TranscriptHook = Arc<dyn Fn(&ConnectionInfo, &Transcript) + Send + Sync>;
+
+/// Called once per finished session with its record (see
+/// [`ServerConfig::on_session`]).
+pub type SessionHook = Arc<dyn Fn(SessionRecord) + Send + Sync>;
 
 /// Everything a [`Server`](crate::Server) needs.
 #[derive(Clone)]
@@ -66,6 +72,8 @@ pub struct ServerConfig {
     pub shutdown_abort: Duration,
     /// Receives each session's transcript when it ends (e.g. `-v`).
     pub transcript: Option<TranscriptHook>,
+    /// Receives each session's record when it ends (the test inbox).
+    pub sessions: Option<SessionHook>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -77,6 +85,7 @@ impl fmt::Debug for ServerConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("shutdown_abort", &self.shutdown_abort)
             .field("transcript", &self.transcript.is_some())
+            .field("sessions", &self.sessions.is_some())
             .finish()
     }
 }
@@ -91,6 +100,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             shutdown_abort: Duration::from_secs(5),
             transcript: None,
+            sessions: None,
         }
     }
 
@@ -130,6 +140,20 @@ impl ServerConfig {
         hook: impl Fn(&ConnectionInfo, &Transcript) + Send + Sync + 'static,
     ) -> &mut Self {
         self.transcript = Some(Arc::new(hook));
+        self
+    }
+}
+
+impl ServerConfig {
+    /// Calls `hook` with each session's [`SessionRecord`] when the session
+    /// ends: the connection, TLS, outcome, delivered queue ids and the
+    /// transcript (AUTH redacted). Called from the session's task: hand
+    /// slow work to another task.
+    pub fn on_session(
+        &mut self,
+        hook: impl Fn(SessionRecord) + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.sessions = Some(Arc::new(hook));
         self
     }
 }

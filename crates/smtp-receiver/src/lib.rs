@@ -15,6 +15,7 @@
 //! | [`maildir`] | Maildir delivery, the default handler |
 //! | [`sink`] | a handler that stores nothing (benchmarks) |
 //! | [`users`] | a user/password table for AUTH |
+//! | [`rules`] | reply rules: fault injection per stage and address |
 //! | [`config`] | configuration with safe defaults, and its builder |
 //!
 //! ## Embedding
@@ -81,7 +82,10 @@
 
 pub mod config;
 pub mod handler;
+#[cfg(feature = "inbox")]
+pub mod inbox;
 pub mod maildir;
+pub mod rules;
 pub mod server;
 pub mod sink;
 pub mod users;
@@ -91,7 +95,7 @@ pub use smtp_receiver_core as session;
 
 pub use config::{
     AuthPolicy, ContentPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder,
-    SessionConfig, Timeouts, TranscriptHook,
+    SessionConfig, SessionHook, Timeouts, TranscriptHook,
 };
 pub use handler::{Backend, Handler};
 pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};
@@ -99,8 +103,8 @@ pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};
 /// match the ones this crate was built with.
 pub use rustls;
 pub use server::{
-    Accepted, BodyError, BoundListener, Listener, MessageBody, NO_ADDRESS, Server, ServerError,
-    ShutdownHandle,
+    Accepted, BodyError, BoundListener, Listener, MessageBody, NO_ADDRESS, Outcome, Server,
+    ServerError, SessionRecord, ShutdownHandle,
 };
 pub use sink::SinkHandler;
 pub use smtp_io::TlsError;

@@ -96,6 +96,27 @@ impl Users {
         self.passwords.is_empty()
     }
 
+    /// The answer to AUTH with `credentials`: `Ok`, or `535 5.7.8`.
+    pub fn authenticate(&self, credentials: &Credentials) -> Result<(), Reply> {
+        // RFC 4616 §2: an authorization identity other than the user is
+        // a request to act as someone else, which this table cannot grant.
+        let authzid_ok = credentials
+            .authzid
+            .as_ref()
+            .is_none_or(|z| *z == credentials.username);
+        if authzid_ok && self.check(&credentials.username, credentials.password()) {
+            // `?`: Debug escapes CR, LF and other controls, so a user name
+            // cannot forge log lines (the session refuses them anyway).
+            tracing::info!(user = ?credentials.username, "authenticated");
+            Ok(())
+        } else {
+            // Only at debug: a failed "user name" is often a password typed
+            // into the wrong field.
+            tracing::debug!(user = ?credentials.username, "authentication failed");
+            Err(replies::auth_failed())
+        }
+    }
+
     /// True when `password` is `name`'s (compared in constant time).
     pub fn check(&self, name: &str, password: &str) -> bool {
         match self.passwords.get(name) {
@@ -146,27 +167,7 @@ impl<H: Handler> Handler for WithUsers<H> {
     }
 
     async fn auth(&mut self, _: Mechanism, credentials: &Credentials) -> Result<(), Reply> {
-        // RFC 4616 §2: an authorization identity other than the user is
-        // a request to act as someone else, which this table cannot grant.
-        let authzid_ok = credentials
-            .authzid
-            .as_ref()
-            .is_none_or(|z| *z == credentials.username);
-        if authzid_ok
-            && self
-                .users
-                .check(&credentials.username, credentials.password())
-        {
-            // `?`: Debug escapes CR, LF and other controls, so a user name
-            // cannot forge log lines (the session refuses them anyway).
-            tracing::info!(user = ?credentials.username, "authenticated");
-            Ok(())
-        } else {
-            // Only at debug: a failed "user name" is often a password typed
-            // into the wrong field.
-            tracing::debug!(user = ?credentials.username, "authentication failed");
-            Err(replies::auth_failed())
-        }
+        self.users.authenticate(credentials)
     }
 
     async fn mail(&mut self, from: &ReversePath, params: &MailParams) -> Result<(), Reply> {

@@ -267,6 +267,8 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// TLS from the first byte (RFC 8314), else plain text.
     pub implicit_tls: bool,
+    /// The HTTP API of the test inbox (`(http)` or `(https)`), not SMTP.
+    pub http: bool,
 }
 
 impl Listener {
@@ -284,7 +286,8 @@ impl Listener {
         let kind = kind.strip_prefix('(')?.strip_suffix(')')?;
         Some(Listener {
             addr: addr.parse().ok()?,
-            implicit_tls: kind == "smtps",
+            implicit_tls: kind == "smtps" || kind == "https",
+            http: kind.starts_with("http"),
         })
     }
 }
@@ -311,7 +314,7 @@ impl RunningReceiver {
             let arg = arg.as_ref();
             let flag = arg.to_string_lossy();
             let flag = flag.split('=').next().unwrap_or_default();
-            if flag == "--listen" || flag == "--listen-tls" {
+            if flag == "--listen" || flag == "--listen-tls" || flag == "--http" {
                 expected += 1;
             }
             cmd.arg(arg);
@@ -328,20 +331,25 @@ impl RunningReceiver {
         &self.listeners
     }
 
-    /// The first plain-text listener (STARTTLS may be offered there).
+    /// The first plain-text SMTP listener (STARTTLS may be offered there).
     pub fn plain(&self) -> Option<SocketAddr> {
         self.listeners
             .iter()
-            .find(|l| !l.implicit_tls)
+            .find(|l| !l.implicit_tls && !l.http)
             .map(|l| l.addr)
     }
 
-    /// The first implicit-TLS listener.
+    /// The first implicit-TLS SMTP listener.
     pub fn implicit_tls(&self) -> Option<SocketAddr> {
         self.listeners
             .iter()
-            .find(|l| l.implicit_tls)
+            .find(|l| l.implicit_tls && !l.http)
             .map(|l| l.addr)
+    }
+
+    /// The first HTTP listener of the test inbox (`--http`).
+    pub fn http(&self) -> Option<SocketAddr> {
+        self.listeners.iter().find(|l| l.http).map(|l| l.addr)
     }
 
     /// The process id.
@@ -404,8 +412,11 @@ mod tests {
             Some(Listener {
                 addr: SocketAddr::from(([127, 0, 0, 1], 2525)),
                 implicit_tls: false,
+                http: false,
             })
         );
+        let http = Listener::parse("listening on 127.0.0.1:8025 (http)").unwrap();
+        assert!(http.http && !http.implicit_tls);
         assert_eq!(Listener::parse("listening on 127.0.0.1:2525"), None);
         assert_eq!(Listener::parse("listening on nowhere (smtp)"), None);
     }

@@ -2,6 +2,7 @@
 //! chart. Each starts its servers, runs the contenders alternately, and
 //! stops everything (the guards) before the next one starts.
 
+mod inbox;
 mod memory;
 mod receiver;
 mod sender;
@@ -9,6 +10,7 @@ mod tls;
 
 use std::time::Duration;
 
+pub use inbox::inbox;
 pub use memory::memory;
 pub use receiver::{receiver_maildir, receiver_sink};
 pub use sender::{sender, sweep};

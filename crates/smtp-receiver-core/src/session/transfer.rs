@@ -127,9 +127,15 @@ impl Session {
             // BDAT chunks already in the pipeline after the failed BDAT".
             self.failed_bdat = Some(reply.clone());
         }
+        // RFC 5321 §3.8: a 421 to the message closes the channel.
+        let closing = reply.code == 421;
         self.send(reply);
         self.transaction = None;
-        self.phase = Phase::Commands;
+        self.phase = if closing {
+            Phase::Closed
+        } else {
+            Phase::Commands
+        };
         self.events.push_back(Event::Reset);
     }
 

@@ -237,3 +237,28 @@ fn require_auth_refuses_mail_before_auth() {
     let out = h.send("EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nAUTH PLAIN AHUAcA==\r\nMAIL FROM:<a@c.example>\r\n");
     assert_eq!(Harness::codes(&out)[1..], [250, 530, 235, 250]);
 }
+
+/// RFC 5321 §3.8: an application's 421 (a fault a test inbox injects, a
+/// server going away) closes the channel, at a command or at a message.
+#[test]
+fn an_application_421_closes_the_session() {
+    let mut h = Harness::greeted();
+    h.verdict = Box::new(|request| match request {
+        Request::Mail { .. } => Err(Reply::new(421, "closing")),
+        _ => Ok(()),
+    });
+    assert_eq!(
+        h.codes_of("EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nNOOP\r\n"),
+        [250, 421]
+    );
+    assert!(h.closed);
+
+    let mut h = Harness::greeted();
+    h.data_verdict = Err(Reply::new(421, "closing"));
+    let out = h.send(
+        "EHLO c.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n\
+         x\r\n.\r\nNOOP\r\n",
+    );
+    assert_eq!(Harness::codes(&out), [250, 250, 250, 354, 421], "{out}");
+    assert!(h.closed);
+}

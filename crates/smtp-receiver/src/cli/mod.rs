@@ -1,5 +1,6 @@
 //! Command-line interface: serve (the default) or read the Maildir.
 
+mod inbox;
 mod inspect;
 mod serve;
 
@@ -24,6 +25,15 @@ Examples:
   # Testing a client: refuse bare-LF lines, long lines, undeclared UTF-8
   smtp-receive --listen 127.0.0.1:0 --sink --accept-any-recipient --strict
 
+  # A test inbox: SMTP on 127.0.0.1:1025, the API on http://127.0.0.1:8025
+  smtp-receive inbox
+  smtp-receive inbox --smtp 127.0.0.1:2525 --http 127.0.0.1:8080 --maildir ./mail \\
+      --rule 'rcpt:*@bounce.test=550 5.1.1 no such user'
+
+  # The API beside a normal receiver
+  smtp-receive --listen 127.0.0.1:2525 --maildir ./mail --accept-any-recipient \\
+      --http 127.0.0.1:8025
+
   # What arrived, and one message in full (id or unique prefix)
   smtp-receive list --maildir ./mail
   smtp-receive show --maildir ./mail 1751371200M000042P4242Q7
@@ -42,9 +52,14 @@ pub struct Cli {
     command: Option<Command>,
 }
 
-/// Reading the Maildir.
+/// Reading the Maildir, or the test inbox preset.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A test inbox for developers: SMTP on 127.0.0.1:1025 (STARTTLS with a
+    /// certificate made at start), the HTTP API on 127.0.0.1:8025 (Mailpit's
+    /// API v1, the sessions, metrics), any recipient, any AUTH accepted and
+    /// shown, mail in a temporary Maildir unless --maildir.
+    Inbox(inbox::Preset),
     /// List the messages in a Maildir, oldest first.
     List {
         /// The Maildir.
@@ -135,6 +150,8 @@ struct ServeArgs {
     /// Print each session's transcript on stderr (AUTH redacted) and log more.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    inbox: inbox::InboxArgs,
 }
 
 /// `10000`, `64K`, `25M`, `1G`.
@@ -167,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             save,
             out,
         }) => inspect::show(&maildir, &id, save.as_deref(), out.as_deref()),
+        Some(Command::Inbox(preset)) => serve::inbox(preset),
         None => serve::serve(cli.serve),
     }
 }

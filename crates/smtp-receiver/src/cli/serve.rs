@@ -6,21 +6,60 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use smtp_receiver::config::{ContentPolicy, ListenerKind, RecipientPolicy, ServerConfig};
+use smtp_receiver::inbox::Inbox;
+use smtp_receiver::rules::{Rules, WithRules};
 use smtp_receiver::{Backend, MaildirHandler, Server, SinkHandler, Users, WithUsers};
 use tracing_subscriber::EnvFilter;
 
 use super::ServeArgs;
+use super::inbox::{InboxArgs, Preset, bind_http, preset_config, spawn_http, temporary_maildir};
 
 /// The listener used when none is given.
 const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.verbose);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(serve_async(args))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the runtime")?;
-    runtime.block_on(serve_async(args))
+        .context("cannot start the runtime")
+}
+
+/// `smtp-receive inbox`: the developer preset (see `cli::inbox`).
+pub fn inbox(mut preset: Preset) -> anyhow::Result<()> {
+    init_logging(preset.verbose);
+    if preset.inbox.http.is_empty() {
+        preset
+            .inbox
+            .http
+            .push("127.0.0.1:8025".parse().context("default HTTP address")?);
+    }
+    let (maildir, temporary) = match &preset.maildir {
+        Some(dir) => (dir.clone(), false),
+        None => (temporary_maildir()?, true),
+    };
+    println!("maildir: {}", maildir.display());
+    let result = runtime()?.block_on(async {
+        let mut config = preset_config(&preset, &maildir)?;
+        if preset.verbose {
+            print_transcripts(&mut config);
+        }
+        let rules = preset.inbox.rules()?;
+        let mut inbox_config = preset
+            .inbox
+            .config(&maildir, &config.session.hostname, rules);
+        inbox_config.accept_any_auth = true;
+        let inbox = Inbox::open(inbox_config).await?;
+        run(config, inbox.backend(), Some((inbox, &preset.inbox))).await
+    });
+    if temporary && let Err(error) = std::fs::remove_dir_all(&maildir) {
+        eprintln!("smtp-receive: cannot remove {}: {error}", maildir.display());
+    }
+    result
 }
 
 fn init_logging(verbose: bool) {
@@ -38,18 +77,33 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     if args.maildir.is_none() && !args.sink {
         bail!("say where mail goes: --maildir DIR, or --sink to discard it");
     }
-    let config = build_config(&args)?;
+    let mut config = build_config(&args)?;
     let users = load_users(&args)?;
     if args.require_auth && users.is_empty() {
         bail!("--require-auth needs users (--user NAME:PASSWORD or --users-file FILE)");
     }
+    let rules = args.inbox.rules()?;
     match &args.maildir {
+        Some(dir) if !args.inbox.http.is_empty() => {
+            let mut inbox_config = args.inbox.config(dir, &config.session.hostname, rules);
+            if !users.is_empty() {
+                config.session.auth.enabled = true;
+                inbox_config.users = Some(users);
+            }
+            let inbox = Inbox::open(inbox_config)
+                .await
+                .with_context(|| format!("cannot open the inbox in {}", dir.display()))?;
+            run(config, inbox.backend(), Some((inbox, &args.inbox))).await
+        }
         Some(dir) => {
             let handler = MaildirHandler::open(dir, &config.session.hostname)
                 .with_context(|| format!("cannot open the Maildir {}", dir.display()))?;
-            with_users(config, handler, users).await
+            with_users(config, handler, users, rules).await
         }
-        _ => with_users(config, SinkHandler::default(), users).await,
+        None if !args.inbox.http.is_empty() => {
+            bail!("--http serves what is stored: it needs --maildir DIR")
+        }
+        None => with_users(config, SinkHandler::default(), users, rules).await,
     }
 }
 
@@ -57,12 +111,18 @@ async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
     mut config: ServerConfig,
     handler: H,
     users: Users,
+    rules: Rules,
 ) -> anyhow::Result<()> {
     if users.is_empty() {
-        run(config, handler).await
+        run(config, WithRules::new(handler, rules), None).await
     } else {
         config.session.auth.enabled = true;
-        run(config, WithUsers::new(handler, users)).await
+        run(
+            config,
+            WithRules::new(WithUsers::new(handler, users), rules),
+            None,
+        )
+        .await
     }
 }
 
@@ -111,6 +171,14 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     session.record_recipients = !args.no_original_to;
     session.content_policy = content_policy(args.strict);
     if args.verbose {
+        print_transcripts(&mut config);
+    }
+    Ok(config)
+}
+
+/// `-v`: each session's transcript on stderr.
+fn print_transcripts(config: &mut ServerConfig) {
+    {
         config.on_transcript(|info, transcript| {
             let text = format!(
                 "--- session {} ({}) ---\n{}",
@@ -121,7 +189,6 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         });
     }
-    Ok(config)
 }
 
 /// `--strict` selects the strict content policy; the default is liberal.
@@ -144,7 +211,15 @@ fn load_users(args: &ServeArgs) -> anyhow::Result<Users> {
     Ok(users)
 }
 
-async fn run<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()> {
+async fn run<B: Backend>(
+    mut config: ServerConfig,
+    backend: B,
+    inbox: Option<(Inbox, &InboxArgs)>,
+) -> anyhow::Result<()> {
+    if let Some((inbox, _)) = &inbox {
+        inbox.attach(&mut config);
+    }
+    let tls = config.tls.clone();
     let server = Server::bind(config, backend).await?;
     // One line per listener, flushed, so scripts can read the port.
     let mut stdout = std::io::stdout().lock();
@@ -159,6 +234,14 @@ async fn run<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()>
     }
     stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let http = match &inbox {
+        Some((inbox, args)) => {
+            let listeners = bind_http(args, tls.as_ref()).await?;
+            spawn_http(inbox, listeners, args.http_auth.as_deref(), stopped)?
+        }
+        None => Vec::new(),
+    };
 
     let mut signal_failed = None;
     server
@@ -169,6 +252,10 @@ async fn run<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()>
             eprintln!("smtp-receive: shutting down");
         })
         .await?;
+    let _ = stop.send(true);
+    for task in http {
+        let _ = task.await;
+    }
     signal_failed.map_or(Ok(()), Err)
 }
 

@@ -125,6 +125,11 @@ impl Connection {
         None
     }
 
+    /// The TLS version and cipher, once in TLS.
+    pub(crate) fn tls_parameters(&self) -> Option<smtp_io::TlsParameters> {
+        self.stream.tls_parameters()
+    }
+
     /// Marks `n` octets of input as used.
     fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.buf.len());

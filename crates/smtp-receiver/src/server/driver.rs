@@ -4,12 +4,15 @@
 //! decision is the session's.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use smtp_wire::Reply;
+use tracing::Instrument as _;
 
 use super::Shared;
 use super::body::MessageBody;
 use super::connection::{Connection, Io};
+use super::record::{Outcome, SessionRecord, Tally, session_id};
 use crate::handler::{Backend, Handler};
 use crate::session::{Event, Request, Session};
 use crate::{ConnectionInfo, Envelope};
@@ -17,19 +20,37 @@ use crate::{ConnectionInfo, Envelope};
 /// Body buffer capacity kept between messages (more is released).
 const BODY_BUFFER_KEPT: usize = 16 * 1024;
 
-/// Serves one connection to its end.
+/// Serves one connection to its end, inside a `session` span (the
+/// session id and the client's address on every log line).
 pub(crate) async fn serve<B: Backend>(
     stream: Io,
     info: ConnectionInfo,
     shared: &Shared,
     backend: &B,
 ) {
+    let started = SystemTime::now();
+    let id = session_id(started);
+    let span = tracing::info_span!("session", id = %id, peer = %info.peer);
+    serve_session(stream, info, shared, backend, id, started)
+        .instrument(span)
+        .await;
+}
+
+async fn serve_session<B: Backend>(
+    stream: Io,
+    info: ConnectionInfo,
+    shared: &Shared,
+    backend: &B,
+    id: String,
+    started: SystemTime,
+) {
     let mut conn = Connection::new(
         stream,
         shared.acceptor.clone(),
         shared.shutdown.subscribe(),
-        shared.transcript.is_some(),
+        shared.transcript.is_some() || shared.sessions.is_some(),
     );
+    let mut tally = Tally::default();
     let mut session = Session::new(Arc::clone(&shared.session), info.clone());
     let mut body = Vec::new();
     tracing::debug!(peer = %info.peer, listener = %info.listener, "session started");
@@ -49,12 +70,26 @@ pub(crate) async fn serve<B: Backend>(
         }
     };
     if let Some(mut handler) = handler {
-        drive(&mut conn, &mut session, &mut handler, &mut body).await;
+        drive(&mut conn, &mut session, &mut handler, &mut body, &mut tally).await;
         handler.disconnect().await;
     }
     tracing::debug!(peer = %info.peer, "session ended");
     if let (Some(hook), Some(transcript)) = (&shared.transcript, &conn.transcript) {
         hook(&info, transcript);
+    }
+    if let (Some(hook), Some(transcript)) = (&shared.sessions, conn.transcript.take()) {
+        hook(SessionRecord {
+            outcome: Outcome::of(&transcript, !tally.delivered.is_empty()),
+            id,
+            info,
+            started,
+            ended: SystemTime::now(),
+            tls: conn.tls_parameters(),
+            delivered: tally.delivered,
+            helo: tally.helo,
+            auth_user: tally.auth_user,
+            transcript,
+        });
     }
 }
 
@@ -64,16 +99,28 @@ async fn drive<H: Handler>(
     session: &mut Session,
     handler: &mut H,
     body: &mut Vec<u8>,
+    tally: &mut Tally,
 ) {
     loop {
         match conn.next(session, body).await {
             None => return,
             Some(Event::Ask(request)) => {
+                tally.asked(&request);
                 let verdict = ask(handler, request).await;
+                tally.answered(verdict.is_ok());
                 session.answer(verdict);
             }
             Some(Event::Message(envelope)) => {
                 receive_message(conn, session, handler, &envelope, body).await;
+                // The session queued its reply: a 250 names the queue id.
+                let queued = format!("queued as {}\r\n", envelope.id);
+                if session
+                    .output()
+                    .windows(queued.len())
+                    .any(|w| w == queued.as_bytes())
+                {
+                    tally.delivered.push(envelope.id.clone());
+                }
             }
             Some(Event::Reset) => handler.reset().await,
             // The rest of a message the application no longer reads.

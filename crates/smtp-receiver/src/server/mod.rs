@@ -35,6 +35,7 @@ mod connection;
 mod driver;
 mod limits;
 mod listener;
+pub mod record;
 mod shutdown;
 
 use std::io;
@@ -51,9 +52,10 @@ use tokio_rustls::TlsAcceptor;
 
 pub use body::{BodyError, MessageBody};
 pub use listener::{Accepted, Listener, NO_ADDRESS};
+pub use record::{Outcome, SessionRecord};
 pub use shutdown::ShutdownHandle;
 
-use crate::config::{ListenerKind, ServerConfig, SessionConfig, TranscriptHook};
+use crate::config::{ListenerKind, ServerConfig, SessionConfig, SessionHook, TranscriptHook};
 use crate::handler::Backend;
 use crate::session::ConnectionInfo;
 use limits::Tracker;
@@ -96,6 +98,7 @@ pub(crate) struct Shared {
     pub(crate) session: Arc<SessionConfig>,
     pub(crate) acceptor: Option<TlsAcceptor>,
     pub(crate) transcript: Option<TranscriptHook>,
+    pub(crate) sessions: Option<SessionHook>,
     pub(crate) shutdown: Arc<watch::Sender<ShutdownState>>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) shutdown_abort: Duration,
@@ -127,6 +130,7 @@ impl<B: Backend> Server<B> {
         let shared = Shared {
             acceptor: config.tls.map(TlsAcceptor::from),
             transcript: config.transcript,
+            sessions: config.sessions,
             shutdown: Arc::new(watch::Sender::new(ShutdownState::Running)),
             shutdown_grace: config.shutdown_grace,
             shutdown_abort: config.shutdown_abort,

@@ -1,0 +1,221 @@
+//! One message: as JSON, its headers, its source, one part, its bodies,
+//! the session that delivered it.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::view::{MessageView, headers};
+use super::{ApiError, ApiResult};
+use crate::inbox::Inbox;
+use crate::inbox::search::Filter;
+use crate::inbox::store::MessageRow;
+
+/// What a received message may do where it is shown: nothing. No script,
+/// no plugins, no forms, no navigation; images and styles inline only.
+pub(crate) const CONTENT_CSP: &str = "default-src 'none'; img-src data: cid:; \
+    style-src 'unsafe-inline'; font-src data:; sandbox";
+
+/// Downloads: a unique origin and nothing runs, whatever the browser
+/// thinks the bytes are.
+const DOWNLOAD_CSP: &str = "default-src 'none'; sandbox";
+
+type Params = Query<HashMap<String, String>>;
+
+pub(super) fn routes() -> Router<Inbox> {
+    Router::new()
+        .route("/api/v1/message/{id}", get(message))
+        .route("/api/v1/message/{id}/headers", get(message_headers))
+        .route("/api/v1/message/{id}/raw", get(raw))
+        .route("/api/v1/message/{id}/part/{part}", get(part))
+        .route("/api/v1/message/{id}/session", get(session_of))
+        .route("/view/{file}", get(view))
+}
+
+/// The row and bytes of `{ID}` (or `latest`, optionally `?query=`). A row
+/// whose file went away in between (a delete racing this read) is 404.
+async fn resolve(
+    inbox: &Inbox,
+    id: &str,
+    params: &HashMap<String, String>,
+) -> ApiResult<(MessageRow, Vec<u8>)> {
+    let row = if id == "latest" {
+        let filter = params
+            .get("query")
+            .map_or_else(Filter::all, |q| Filter::parse(q));
+        inbox.store().latest(filter).await?
+    } else {
+        inbox.store().get(id.to_string()).await?
+    };
+    let Some(row) = row else {
+        return Err(ApiError::not_found("Message not found"));
+    };
+    match tokio::fs::read(inbox.store().root().join(&row.entry.path)).await {
+        Ok(raw) => Ok((row, raw)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(ApiError::not_found("Message not found"))
+        }
+        Err(e) => Err(ApiError::from(crate::inbox::store::StoreError::Io {
+            action: "read",
+            path: row.entry.path.into(),
+            source: e,
+        })),
+    }
+}
+
+async fn mark_read(inbox: &Inbox, row: &MessageRow) -> ApiResult<()> {
+    if !row.read {
+        inbox
+            .store()
+            .set_read(Some(vec![row.entry.id.clone()]), Filter::all(), true)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The full message; marks it read (Mailpit).
+async fn message(
+    State(inbox): State<Inbox>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (row, raw) = resolve(&inbox, &id, &params).await?;
+    mark_read(&inbox, &row).await?;
+    Ok(axum::Json(MessageView::new(row, &raw)).into_response())
+}
+
+async fn message_headers(
+    State(inbox): State<Inbox>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (_, raw) = resolve(&inbox, &id, &params).await?;
+    Ok(axum::Json(headers(&raw)).into_response())
+}
+
+fn download(content_type: &str, file_name: &str, body: Vec<u8>) -> Response {
+    // RFC 6266: a plain-ASCII name, quotes and controls removed.
+    let safe: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let pairs = [
+        (header::CONTENT_TYPE, content_type.to_string()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{safe}\""),
+        ),
+        (header::CONTENT_SECURITY_POLICY, DOWNLOAD_CSP.to_string()),
+    ];
+    let mut response = body.into_response();
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// The stored bytes exactly; always an attachment.
+async fn raw(
+    State(inbox): State<Inbox>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (row, raw) = resolve(&inbox, &id, &params).await?;
+    Ok(download(
+        "text/plain; charset=utf-8",
+        &format!("{}.eml", row.entry.id),
+        raw,
+    ))
+}
+
+/// One part, decoded, as an attachment.
+async fn part(
+    State(inbox): State<Inbox>,
+    Path((id, part)): Path<(String, String)>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (_, raw) = resolve(&inbox, &id, &params).await?;
+    let found = smtp_mime::parts(&raw)
+        .into_iter()
+        .find(|p| p.part_id == part);
+    let Some(found) = found else {
+        return Err(ApiError::not_found("part not found"));
+    };
+    let name = found
+        .filename
+        .clone()
+        .or(found.content_id.clone())
+        .unwrap_or_else(|| format!("part-{part}"));
+    let media = if found.content_type.contains('/') && found.content_type.is_ascii() {
+        found.content_type.clone()
+    } else {
+        "application/octet-stream".to_string()
+    };
+    Ok(download(&media, &name, found.bytes))
+}
+
+/// `/view/{ID}.html` and `/view/{ID}.txt`: the bodies; mark read.
+async fn view(
+    State(inbox): State<Inbox>,
+    Path(file): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (id, html) = match (file.strip_suffix(".html"), file.strip_suffix(".txt")) {
+        (Some(id), _) => (id, true),
+        (_, Some(id)) => (id, false),
+        _ => return Err(ApiError::not_found("404 page not found")),
+    };
+    let (row, raw) = resolve(&inbox, id, &params).await?;
+    mark_read(&inbox, &row).await?;
+    let msg = smtp_mime::inspect(&raw);
+    let (body, media) = if html {
+        let Some(html) = msg.html else {
+            return Err(ApiError::not_found(
+                "This message does not contain a HTML part",
+            ));
+        };
+        (html, "text/html; charset=utf-8")
+    } else {
+        (msg.text.unwrap_or_default(), "text/plain; charset=utf-8")
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    // Received HTML never runs script in the API's origin.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_CSP),
+    );
+    headers.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex"),
+    );
+    Ok(response)
+}
+
+/// The session that delivered `{ID}`.
+async fn session_of(
+    State(inbox): State<Inbox>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (row, _) = resolve(&inbox, &id, &params).await?;
+    let Some(session) = row.session_id else {
+        return Err(ApiError::not_found(
+            "no session recorded for this message (yet: a session is recorded when it ends)",
+        ));
+    };
+    super::extra::session_response(&inbox, session).await
+}

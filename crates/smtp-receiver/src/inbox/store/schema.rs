@@ -1,0 +1,104 @@
+//! The index's tables. The Maildir is the truth; these only make it fast
+//! to list and search, and hold what a file cannot (read flags, tags set
+//! through the API, the link to a session).
+
+use rusqlite::Connection;
+
+/// Bumped when the tables change: an index of another version is rebuilt.
+pub const VERSION: i64 = 1;
+
+const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    id            TEXT PRIMARY KEY NOT NULL,
+    path          TEXT NOT NULL,
+    created       INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    read          INTEGER NOT NULL DEFAULT 0,
+    message_id    TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    from_json     TEXT NOT NULL,
+    to_json       TEXT NOT NULL,
+    cc_json       TEXT NOT NULL,
+    bcc_json      TEXT NOT NULL,
+    reply_to_json TEXT NOT NULL,
+    mail_from     TEXT NOT NULL,
+    rcpt_json     TEXT NOT NULL,
+    username      TEXT NOT NULL DEFAULT '',
+    attachments   INTEGER NOT NULL,
+    inline        INTEGER NOT NULL,
+    snippet       TEXT NOT NULL,
+    tags          TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS messages_created ON messages (created DESC, id DESC);
+CREATE INDEX IF NOT EXISTS messages_subject ON messages (subject);
+CREATE TABLE IF NOT EXISTS message_text (
+    id   TEXT PRIMARY KEY NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id       TEXT PRIMARY KEY NOT NULL,
+    started  INTEGER NOT NULL,
+    ended    INTEGER NOT NULL,
+    peer     TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    record   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivered (
+    message_id TEXT PRIMARY KEY NOT NULL,
+    session_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivered_session ON delivered (session_id);
+CREATE INDEX IF NOT EXISTS sessions_started ON sessions (started DESC, id DESC);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+";
+
+/// Sets the connection up: WAL (readers never wait for the writer),
+/// `synchronous=NORMAL` (a commit is durable at the next checkpoint: the
+/// index can always be rebuilt from the Maildir, which has its own fsyncs),
+/// a busy timeout.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Creates the tables; returns false when an index of another version
+/// was found (the caller rebuilds it).
+pub fn create(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.execute_batch(TABLES)?;
+    let found: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .ok()
+        .and_then(|v| v.parse().ok());
+    match found {
+        Some(v) if v == VERSION => Ok(true),
+        Some(_) => {
+            conn.execute_batch(
+                "DROP TABLE messages; DROP TABLE message_text; DROP TABLE sessions; \
+                 DROP TABLE delivered;",
+            )?;
+            conn.execute_batch(TABLES)?;
+            set_version(conn)?;
+            Ok(false)
+        }
+        None => {
+            set_version(conn)?;
+            Ok(true)
+        }
+    }
+}
+
+fn set_version(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('version', ?1)",
+        [VERSION.to_string()],
+    )?;
+    Ok(())
+}
