@@ -282,6 +282,7 @@ fn the_libraries_carry_no_cli_weight() {
                 "metrics",
                 "metrics-exporter-prometheus",
                 "bcrypt",
+                "smtp-conformance",
             ][..],
         ),
         ("smtp-conformance", &[][..]),

@@ -152,6 +152,9 @@ async fn smtplib_message_reads_back_exactly() {
         !session.to_string().contains("hunter2"),
         "the password never shows"
     );
+    // The client judge (smtp_conformance::observe) read the session:
+    // smtplib over STARTTLS with AUTH and QUIT breaks no client rule.
+    assert_eq!(session["Badge"], "conforming", "{session:#}");
     assert!(
         lines
             .iter()

@@ -1,10 +1,9 @@
-//! The client judge's verdicts on a recorded session, shaped as the
-//! contract of `smtp_conformance::observe::judge` (findings per transcript
-//! line, a badge). Until that function is on main this adapter has no
-//! verdicts to give: the API then says `"Badge": null` and lists no
-//! findings, rather than claim a session conforms. Switching over is this
-//! file only.
+//! The client judge's verdicts on a recorded session, in the API's shape:
+//! the judge itself is `smtp_conformance::observe::judge`, the same rules
+//! that `smtp-conform client` applies (one copy of each rule), read off
+//! the transcript the receiver recorded.
 
+use smtp_conformance::observe;
 use smtp_wire::Transcript;
 
 /// One finding on one transcript line.
@@ -36,8 +35,40 @@ pub struct Verdicts {
     pub findings: Vec<Finding>,
 }
 
-/// Judges what the client did in `transcript`.
+/// Judges what the client did in `transcript` (a finished session: how it
+/// ended, QUIT or not, is judged too).
 pub fn judge(transcript: &Transcript) -> Verdicts {
-    let _ = transcript;
-    Verdicts::default()
+    let judgement = observe::judge(transcript);
+    Verdicts {
+        badge: Some(judgement.badge.as_str()),
+        findings: judgement
+            .findings
+            .into_iter()
+            .map(|f| Finding {
+                line: f.line,
+                check: f.check.to_owned(),
+                level: f.level.as_str().to_owned(),
+                text: f.text,
+                rfc: f.rfc.to_owned(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_without_quit_is_judged_with_a_finding_on_a_line() {
+        let mut transcript = Transcript::new();
+        transcript.server(b"220 mx.example ESMTP\r\n");
+        transcript.client(b"EHLO client.example\r\n");
+        transcript.server(b"250 mx.example\r\n");
+        let verdicts = judge(&transcript);
+        assert!(verdicts.badge.is_some());
+        assert_ne!(verdicts.badge, Some("conforming"), "{verdicts:?}");
+        assert!(!verdicts.findings.is_empty());
+        assert!(verdicts.findings.iter().all(|f| f.line < 3));
+    }
 }
