@@ -67,7 +67,8 @@ use memchr::memchr;
 
 use hold::{Held, Hold, with_ending};
 use line::LineAsm;
-use render::{Ending, escape_text, line_text, split_lines};
+pub use render::Ending;
+use render::{escape_text, line_octets, line_text, split_lines};
 use tracker::{Answer, Tracker};
 
 /// Who sent the bytes.
@@ -115,6 +116,25 @@ pub struct TranscriptLine {
     pub dir: Option<Direction>,
     /// The visible text, escaped (see the module documentation).
     pub text: String,
+}
+
+impl TranscriptLine {
+    /// The octets a client or server line stood for, and how it ended:
+    /// the escapes of [`text`](Self::text) read back, so that a recording
+    /// (or its rendering, read back line by line) can be judged as sent.
+    ///
+    /// ```
+    /// use smtp_wire::transcript::{Ending, Transcript};
+    ///
+    /// let mut t = Transcript::new();
+    /// t.client(b"MAIL FROM:<a@b>\n");
+    /// let line = &t.lines()[0];
+    /// assert_eq!(line.text, "MAIL FROM:<a@b>\\n");
+    /// assert_eq!(line.octets(), (b"MAIL FROM:<a@b>".to_vec(), Ending::BareLf));
+    /// ```
+    pub fn octets(&self) -> (Vec<u8>, Ending) {
+        line_octets(&self.text)
+    }
 }
 
 /// Memory limits of a [`Transcript`].

@@ -7,36 +7,12 @@
 //! as `-- text --`. This module reads both back: the octets of each line,
 //! how it ended, and what the markers say (TLS started, octets cut from a
 //! long line, body lines left out, client bytes not recorded). The escapes
-//! mirror smtp-wire's `transcript/render.rs`; a test feeds every octet
-//! through a real `Transcript` to keep the two in step.
+//! are read back by smtp-wire itself ([`TranscriptLine::octets`], next to
+//! the code that writes them); a test feeds every octet through a real
+//! `Transcript` and back.
 
+pub(super) use smtp_wire::transcript::Ending;
 use smtp_wire::{Direction, TranscriptLine};
-
-/// What smtp-wire appends to a line that has no line end (yet).
-const NO_LINE_END: &str = " [no line end]";
-
-/// How a recorded line ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ending {
-    /// CRLF (RFC 5321 §2.3.8).
-    Crlf,
-    /// A bare LF.
-    BareLf,
-    /// None: the line stopped (end of a BDAT chunk, a TLS switch, the end
-    /// of the recording).
-    None,
-}
-
-impl Ending {
-    /// The octets of the line end.
-    pub(super) fn bytes(self) -> &'static [u8] {
-        match self {
-            Ending::Crlf => b"\r\n",
-            Ending::BareLf => b"\n",
-            Ending::None => b"",
-        }
-    }
-}
 
 /// One recorded line, as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +58,8 @@ pub(super) fn steps(lines: &[TranscriptLine]) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
         let step = match line.dir {
-            Some(Direction::Client) => Step::Client(wire(index, &line.text)),
-            Some(Direction::Server) => Step::Server(wire(index, &line.text)),
+            Some(Direction::Client) => Step::Client(wire(index, line)),
+            Some(Direction::Server) => Step::Server(wire(index, line)),
             None => marker(&line.text),
         };
         if let Step::Note = step
@@ -98,22 +74,8 @@ pub(super) fn steps(lines: &[TranscriptLine]) -> Vec<Step> {
     out
 }
 
-fn wire(index: usize, text: &str) -> Wire {
-    let (text, unended) = match text.strip_suffix(NO_LINE_END) {
-        Some(text) => (text, true),
-        None => (text, false),
-    };
-    let mut bytes = unescape(text);
-    let ending = if unended {
-        Ending::None
-    } else if bytes.last() == Some(&b'\n') {
-        // A LF inside a line cannot be: the transcript splits at LF, so an
-        // escaped `\n` is the (bare) line end.
-        bytes.pop();
-        Ending::BareLf
-    } else {
-        Ending::Crlf
-    };
+fn wire(index: usize, line: &TranscriptLine) -> Wire {
+    let (bytes, ending) = line.octets();
     Wire {
         index,
         bytes,
@@ -157,48 +119,6 @@ fn cut_note(text: &str) -> Option<u64> {
         .strip_suffix(" more bytes not shown")?
         .parse()
         .ok()
-}
-
-/// The octets behind an escaped line (an unknown escape is kept as written).
-pub(super) fn unescape(text: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('\\') {
-        out.extend_from_slice(&rest.as_bytes()[..at]);
-        let (octets, used) = escape(&rest[at..]);
-        out.extend_from_slice(&octets);
-        rest = &rest[at + used..];
-    }
-    out.extend_from_slice(rest.as_bytes());
-    out
-}
-
-/// One escape at the start of `s` (which starts with `\`): its octets and
-/// how many bytes of `s` it used.
-fn escape(s: &str) -> (Vec<u8>, usize) {
-    let simple = match s.as_bytes().get(1) {
-        Some(b'\\') => Some(b'\\'),
-        Some(b'r') => Some(b'\r'),
-        Some(b'n') => Some(b'\n'),
-        Some(b't') => Some(b'\t'),
-        _ => None,
-    };
-    if let Some(octet) = simple {
-        return (vec![octet], 2);
-    }
-    if let Some(hex) = s.get(2..4).filter(|_| s.as_bytes().get(1) == Some(&b'x'))
-        && let Ok(octet) = u8::from_str_radix(hex, 16)
-    {
-        return (vec![octet], 4);
-    }
-    if let Some(body) = s.strip_prefix("\\u{")
-        && let Some(end) = body.find('}')
-        && let Ok(code) = u32::from_str_radix(&body[..end], 16)
-        && let Some(c) = char::from_u32(code)
-    {
-        return (c.to_string().into_bytes(), 3 + end + 1);
-    }
-    (vec![b'\\'], 1)
 }
 
 #[cfg(test)]
@@ -264,6 +184,10 @@ mod tests {
         assert!(
             matches!(step, Step::Client(w) if w.ending == Ending::None && w.bytes == b"MAIL FR")
         );
-        assert_eq!(unescape("a\\qb\\x4"), b"a\\qb\\x4");
+        let unknown = TranscriptLine {
+            dir: Some(Direction::Client),
+            text: "a\\qb\\x4".into(),
+        };
+        assert_eq!(unknown.octets().0, b"a\\qb\\x4");
     }
 }

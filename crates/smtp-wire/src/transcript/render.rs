@@ -7,7 +7,7 @@ pub(super) const NO_LINE_END: &str = " [no line end]";
 
 /// How a recorded line ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ending {
+pub enum Ending {
     /// CRLF, the proper end (RFC 5321 §2.3.8): not shown.
     Crlf,
     /// A bare LF: shown as `\n`.
@@ -17,7 +17,8 @@ pub(super) enum Ending {
 }
 
 impl Ending {
-    pub(super) fn bytes(self) -> &'static [u8] {
+    /// The octets of the line end.
+    pub fn bytes(self) -> &'static [u8] {
         match self {
             Ending::Crlf => b"\r\n",
             Ending::BareLf => b"\n",
@@ -97,4 +98,64 @@ fn push_char(out: &mut String, c: char) {
 
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}')
+}
+
+/// The octets of one client or server line from its visible text (the
+/// inverse of what [`TranscriptLine::text`](super::TranscriptLine) shows):
+/// the escapes read back, and how the line ended. An unknown escape is
+/// kept as written.
+pub(super) fn line_octets(text: &str) -> (Vec<u8>, Ending) {
+    if let Some(text) = text.strip_suffix(NO_LINE_END) {
+        return (unescape(text), Ending::None);
+    }
+    let mut bytes = unescape(text);
+    if bytes.last() == Some(&b'\n') {
+        // A LF inside a line cannot be: lines are split at LF, so an
+        // escaped `\n` at the end is the (bare) line end.
+        bytes.pop();
+        (bytes, Ending::BareLf)
+    } else {
+        (bytes, Ending::Crlf)
+    }
+}
+
+fn unescape(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..at]);
+        let (octets, used) = one_escape(&rest[at..]);
+        out.extend_from_slice(&octets);
+        rest = &rest[at + used..];
+    }
+    out.extend_from_slice(rest.as_bytes());
+    out
+}
+
+/// One escape at the start of `s` (which starts with `\`): its octets and
+/// how many bytes of `s` it used.
+fn one_escape(s: &str) -> (Vec<u8>, usize) {
+    let simple = match s.as_bytes().get(1) {
+        Some(b'\\') => Some(b'\\'),
+        Some(b'r') => Some(b'\r'),
+        Some(b'n') => Some(b'\n'),
+        Some(b't') => Some(b'\t'),
+        _ => None,
+    };
+    if let Some(octet) = simple {
+        return (vec![octet], 2);
+    }
+    if let Some(hex) = s.get(2..4).filter(|_| s.as_bytes().get(1) == Some(&b'x'))
+        && let Ok(octet) = u8::from_str_radix(hex, 16)
+    {
+        return (vec![octet], 4);
+    }
+    if let Some(body) = s.strip_prefix("\\u{")
+        && let Some(end) = body.find('}')
+        && let Ok(code) = u32::from_str_radix(&body[..end], 16)
+        && let Some(c) = char::from_u32(code)
+    {
+        return (c.to_string().into_bytes(), 3 + end + 1);
+    }
+    (vec![b'\\'], 1)
 }
