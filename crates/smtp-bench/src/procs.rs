@@ -40,6 +40,14 @@ pub struct OurReceiver {
     pub command: String,
 }
 
+/// Session limits high enough for any load the bench makes.
+pub const LIFTED_LIMITS: [&str; 4] = [
+    "--max-connections",
+    "30000",
+    "--max-connections-per-ip",
+    "30000",
+];
+
 impl OurReceiver {
     /// Starts `smtp-receive` on a port the kernel picks: a plain listener,
     /// or an implicit-TLS one when `tls` holds (certificate, key). Limits
@@ -49,6 +57,30 @@ impl OurReceiver {
         store: &Store,
         tls: Option<(&Path, &Path)>,
         log_dir: &Path,
+    ) -> Result<OurReceiver> {
+        Self::start_with(bins, store, tls, log_dir, &[])
+    }
+
+    /// A baseline build: started with the session limits lifted, since
+    /// the first wave's defaults (16 sessions per client address, loopback
+    /// not exempt) refuse the bench's parallel sessions. The current build
+    /// runs with its defaults.
+    pub fn start_baseline(
+        bins: &Bins,
+        store: &Store,
+        tls: Option<(&Path, &Path)>,
+        log_dir: &Path,
+    ) -> Result<OurReceiver> {
+        Self::start_with(bins, store, tls, log_dir, &LIFTED_LIMITS)
+    }
+
+    /// [`start`](Self::start) with `extra` arguments after the others.
+    pub fn start_with(
+        bins: &Bins,
+        store: &Store,
+        tls: Option<(&Path, &Path)>,
+        log_dir: &Path,
+        extra: &[&str],
     ) -> Result<OurReceiver> {
         let mut args: Vec<String> = Vec::new();
         match tls {
@@ -84,13 +116,10 @@ impl OurReceiver {
                 "--accept-any-recipient",
                 "--max-size",
                 "200M",
-                "--max-connections",
-                "30000",
-                "--max-connections-per-ip",
-                "30000",
             ]
             .map(String::from),
         );
+        args.extend(extra.iter().map(|a| a.to_string()));
         let running = RunningReceiver::start(&bins.receive, &args, log_dir)?;
         let addr =
             running.listeners().first().map(|l| l.addr).ok_or_else(|| {

@@ -37,10 +37,23 @@ pub struct Limits {
     /// Failed AUTH attempts per session before 421 and close.
     pub auth_failures: u32,
     /// Simultaneous sessions in total; beyond it a new connection gets 421
-    /// (applied by the server, which sees every connection).
+    /// (applied by the server, which sees every connection, and lowers it
+    /// to what its open-files limit allows). Default 2048: that many busy
+    /// sessions fit in 1 GiB (docs/receiver.md, "Limits and attacks").
     pub connections: usize,
+    /// Junk commands (NOOP, RSET, VRFY, HELP, EXPN) a session may send
+    /// between two accepted messages; one more gets `421 4.7.0` and close,
+    /// so NOOP every minute cannot hold a session for ever. Default 100,
+    /// Postfix's `smtpd_junk_command_limit`.
+    pub junk_commands: u32,
+    /// [`junk_commands`](Self::junk_commands) while the server is under
+    /// stress ([`Session::set_stress`](crate::Session::set_stress)).
+    /// Default 10 (Postfix uses 1, but counts fewer commands: RSET between
+    /// messages is common).
+    pub junk_commands_under_stress: u32,
     /// Simultaneous sessions from one client (an IPv4 address or an IPv6
-    /// /64; applied by the server).
+    /// /64; applied by the server, trusted networks exempt). Default 50,
+    /// Postfix's `smtpd_client_connection_count_limit`.
     pub connections_per_ip: usize,
 }
 
@@ -54,8 +67,10 @@ impl Default for Limits {
             recipients: 100,
             errors: 10,
             auth_failures: 3,
-            connections: 256,
-            connections_per_ip: 16,
+            junk_commands: 100,
+            junk_commands_under_stress: 10,
+            connections: 2048,
+            connections_per_ip: 50,
         }
     }
 }
@@ -197,6 +212,17 @@ pub struct Timeouts {
     /// Time allowed for a TLS handshake (implicit TLS, or after the `220`
     /// to STARTTLS, that reply's writing included).
     pub tls_handshake: Duration,
+    /// What [`command`](Self::command) and [`data_block`](Self::data_block)
+    /// drop to while the server is under stress (most session slots taken,
+    /// [`Session::set_stress`](crate::Session::set_stress)), for running
+    /// sessions too, so idle and trickling clients free their slots.
+    /// Default 10 s, as Postfix's `smtpd_timeout` under stress.
+    pub under_stress: Duration,
+    /// The longest a session may last, whatever it does; then `421 4.7.0`
+    /// and close. Default 1 hour: a busy relay sending thousands of
+    /// messages reconnects once an hour; a session that dribbles commands
+    /// forever does not keep its slot.
+    pub session: Duration,
 }
 
 impl Default for Timeouts {
@@ -205,6 +231,8 @@ impl Default for Timeouts {
             command: Duration::from_secs(5 * 60),
             data_block: Duration::from_secs(3 * 60),
             tls_handshake: Duration::from_secs(60),
+            under_stress: Duration::from_secs(10),
+            session: Duration::from_secs(60 * 60),
         }
     }
 }

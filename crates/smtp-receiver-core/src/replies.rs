@@ -254,6 +254,35 @@ pub fn too_many_auth_failures(hostname: &str) -> Reply {
     )
 }
 
+/// 454: AUTH refused for a while: too many failures from this client or
+/// for this user name, across connections (RFC 4954 §6 gives 454 4.7.0 for
+/// a temporary authentication failure).
+pub fn auth_locked_out() -> Reply {
+    Reply::enhanced(
+        454,
+        code(4, 7, 0),
+        "Too many authentication failures, try again later",
+    )
+}
+
+/// 421: too many NOOP, RSET, VRFY, HELP or EXPN without a message.
+pub fn too_many_junk_commands(hostname: &str) -> Reply {
+    Reply::enhanced(
+        421,
+        code(4, 7, 0),
+        &format!("{hostname} too many commands without mail, closing connection"),
+    )
+}
+
+/// 421: the session reached its maximum length.
+pub fn session_too_long(hostname: &str) -> Reply {
+    Reply::enhanced(
+        421,
+        code(4, 7, 0),
+        &format!("{hostname} session too long, closing connection"),
+    )
+}
+
 /// 421: the client was too slow (RFC 5321 §4.5.3.2).
 pub fn timeout(hostname: &str) -> Reply {
     Reply::enhanced(

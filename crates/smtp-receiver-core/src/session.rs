@@ -109,6 +109,8 @@ pub struct Session {
     auth_lines: LineDecoder,
     errors: u32,
     auth_failures: u32,
+    /// Junk commands since the session began or its last accepted message.
+    junk: u32,
     /// The wall-clock time given with the current [`poll`](Self::poll):
     /// the date of a message that starts now.
     wall: SystemTime,
@@ -144,6 +146,7 @@ impl Session {
             auth_lines,
             errors: 0,
             auth_failures: 0,
+            junk: 0,
             wall: UNIX_EPOCH,
             timer: time::Timer::default(),
         }
@@ -164,6 +167,7 @@ impl Session {
         wall: SystemTime,
     ) -> (usize, Event) {
         self.wall = wall;
+        self.timer.start(now + self.config.timeouts.session);
         let mut used = 0;
         let event = loop {
             if let Some(event) = self.events.pop_front() {

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use smtp_wire::Transcript;
 
+use crate::network::Cidr;
 use crate::server::SessionRecord;
 
 pub use smtp_receiver_core::config::{
@@ -74,6 +75,55 @@ pub struct ServerConfig {
     pub transcript: Option<TranscriptHook>,
     /// Receives each session's record when it ends (the test inbox).
     pub sessions: Option<SessionHook>,
+    /// Clients exempt from the per-client limits
+    /// ([`Limits::connections_per_ip`], the per-address count of AUTH
+    /// failures): loopback by default, as Postfix exempts `$mynetworks`.
+    /// Empty it to apply the limits to loopback clients too (tests do).
+    pub trusted_networks: Vec<Cidr>,
+    /// AUTH failures counted across connections (trusted networks exempt).
+    pub auth_throttle: AuthThrottle,
+}
+
+/// How failed AUTH attempts are counted across connections, per client
+/// (an IPv4 address or an IPv6 /64) and per user name: each failure after
+/// the first in a window is answered a little later, and at the threshold
+/// AUTH is refused (`454 4.7.0`) for a while, even with the right password.
+/// Every failure is logged on one line (docs/receiver.md, "Limits and
+/// attacks", gives the fail2ban pattern).
+///
+/// ```
+/// use smtp_receiver::config::AuthThrottle;
+/// let strict = AuthThrottle { failures: 5, ..AuthThrottle::default() };
+/// assert_eq!(strict.window.as_secs(), 15 * 60);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthThrottle {
+    /// Failures within [`window`](Self::window) that lock the client (or
+    /// the user name) out. Default 10: a user mistyping a password a few
+    /// times, or a mail client retrying an old one, stays below it.
+    pub failures: u32,
+    /// The window failures are counted in. Default 15 minutes.
+    pub window: Duration,
+    /// How long AUTH stays refused. Default 15 minutes.
+    pub lockout: Duration,
+    /// The delay added per failure after the first. Default 1 s.
+    pub delay_step: Duration,
+    /// The longest delay. Default 5 s: long enough to slow guessing to a
+    /// crawl, short enough that clients do not time out (RFC 5321
+    /// §4.5.3.2.7 gives them 5 minutes for any reply).
+    pub max_delay: Duration,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> AuthThrottle {
+        AuthThrottle {
+            failures: 10,
+            window: Duration::from_secs(15 * 60),
+            lockout: Duration::from_secs(15 * 60),
+            delay_step: Duration::from_secs(1),
+            max_delay: Duration::from_secs(5),
+        }
+    }
 }
 
 impl fmt::Debug for ServerConfig {
@@ -86,6 +136,8 @@ impl fmt::Debug for ServerConfig {
             .field("shutdown_abort", &self.shutdown_abort)
             .field("transcript", &self.transcript.is_some())
             .field("sessions", &self.sessions.is_some())
+            .field("trusted_networks", &self.trusted_networks)
+            .field("auth_throttle", &self.auth_throttle)
             .finish()
     }
 }
@@ -101,6 +153,8 @@ impl ServerConfig {
             shutdown_abort: Duration::from_secs(5),
             transcript: None,
             sessions: None,
+            trusted_networks: Cidr::loopback(),
+            auth_throttle: AuthThrottle::default(),
         }
     }
 
@@ -232,6 +286,13 @@ impl ServerConfigBuilder {
     /// Whether to add `X-Original-To:` with the envelope recipients.
     pub fn record_recipients(mut self, record: bool) -> Self {
         self.0.session.record_recipients = record;
+        self
+    }
+
+    /// Clients exempt from per-client limits (replaces the default,
+    /// loopback; an empty list exempts nobody).
+    pub fn trusted_networks(mut self, networks: Vec<Cidr>) -> Self {
+        self.0.trusted_networks = networks;
         self
     }
 

@@ -85,6 +85,7 @@ pub mod handler;
 #[cfg(feature = "inbox")]
 pub mod inbox;
 pub mod maildir;
+pub mod network;
 pub mod rules;
 pub mod server;
 pub mod sink;
@@ -94,8 +95,8 @@ pub mod users;
 pub use smtp_receiver_core as session;
 
 pub use config::{
-    AuthPolicy, ContentPolicy, Limits, Listen, RecipientPolicy, ServerConfig, ServerConfigBuilder,
-    SessionConfig, SessionHook, Timeouts, TranscriptHook,
+    AuthPolicy, AuthThrottle, ContentPolicy, Limits, Listen, RecipientPolicy, ServerConfig,
+    ServerConfigBuilder, SessionConfig, SessionHook, Timeouts, TranscriptHook,
 };
 pub use handler::{Backend, Handler};
 pub use maildir::{Delivery, Maildir, MaildirError, MaildirHandler};

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use common::{Client, TestCerts, code};
+use smtp_wire::sasl;
 use tokio::net::TcpStream;
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-receive");
@@ -153,4 +154,57 @@ fn help_has_examples_and_errors_are_one_line() {
         .unwrap();
     assert!(!missing.status.success());
     assert_eq!(String::from_utf8_lossy(&missing.stderr).lines().count(), 1);
+}
+
+/// Every AUTH failure is one log line at the default level, with the
+/// client's address and the count, for fail2ban-style tools
+/// (docs/receiver.md gives the pattern); with `--trusted-network none`
+/// loopback clients are counted like any other (the lockout itself is
+/// tested in attacks.rs, with short delays).
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_failures_are_logged_on_one_line_with_the_client_address() {
+    let child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--sink",
+            "--accept-any-recipient",
+        ])
+        .args(["--user", "alice:pw", "--allow-plaintext-auth-on-loopback"])
+        .args(["--trusted-network", "none"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let addr = tokio::task::block_in_place(|| listeners(&mut server.0, 1))[0].0;
+    let wrong = sasl::plain_response(&sasl::Credentials::new("mallory", "x"));
+    let mut c = Client::new(TcpStream::connect(addr).await.unwrap());
+    c.reply().await;
+    c.cmd("EHLO client.example").await;
+    for _ in 0..2 {
+        let reply = c.cmd(&format!("AUTH PLAIN {wrong}")).await;
+        assert!(reply.starts_with("535 5.7.8 "), "{reply}");
+    }
+    c.cmd("QUIT").await;
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::task::block_in_place(|| server.0.wait()).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    // No user name in it: often a password typed in the wrong field.
+    let line = "authentication failed client=127.0.0.1 mechanism=PLAIN";
+    let failed: Vec<&str> = stderr.lines().filter(|l| l.contains(line)).collect();
+    assert_eq!(failed.len(), 2, "{stderr}");
+    assert!(
+        failed[0].ends_with(" failures=1") && failed[1].ends_with(" failures=2"),
+        "{stderr}"
+    );
+    assert!(failed[0].contains(" WARN "), "{stderr}");
+    assert!(!stderr.contains("mallory"), "{stderr}");
 }

@@ -287,6 +287,8 @@ async fn a_trickling_message_is_cut_off_by_the_data_block_deadline() {
 async fn connection_limits_total_and_per_ip() {
     let mut config = test_config(None);
     config.session.limits.connections_per_ip = 2;
+    // Loopback is trusted (exempt from per-client limits) by default.
+    config.trusted_networks.clear();
     let server = start(config, SinkHandler::default()).await;
     let mut first = server.connect().await;
     let mut second = server.connect().await;

@@ -113,7 +113,7 @@ fn ingest(ctx: &Ctx, results: &mut Results) -> Result<()> {
     ];
     let base_dir = ctx.work.join("inbox-baseline");
     let base = match &ctx.baseline {
-        Some(bins) => Some(OurReceiver::start(
+        Some(bins) => Some(OurReceiver::start_baseline(
             bins,
             &Store::Maildir(base_dir.clone()),
             None,

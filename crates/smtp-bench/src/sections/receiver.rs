@@ -17,7 +17,7 @@ use crate::{Comparison, Ctx, Results};
 pub fn receiver_sink(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let ours = OurReceiver::start(&ctx.bins, &Store::Sink, None, &ctx.log_dir("receive-sink"))?;
     let base = match &ctx.baseline {
-        Some(bins) => Some(OurReceiver::start(
+        Some(bins) => Some(OurReceiver::start_baseline(
             bins,
             &Store::Sink,
             None,
@@ -90,7 +90,7 @@ pub fn receiver_maildir(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let aio = AiosmtpdCli::mailbox(&aio_dir, &ctx.log_dir("aiosmtpd-mailbox"))?;
     let base_dir = ctx.work.join("maildir-baseline");
     let base = match &ctx.baseline {
-        Some(bins) => Some(OurReceiver::start(
+        Some(bins) => Some(OurReceiver::start_baseline(
             bins,
             &Store::Maildir(base_dir.clone()),
             None,

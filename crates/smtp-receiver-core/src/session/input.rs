@@ -179,6 +179,9 @@ impl Session {
             self.error(reply);
             return;
         }
+        if is_junk(&command) && self.junk_limit_reached() {
+            return;
+        }
         match command {
             Command::Ehlo(domain) => self.hello(domain, true),
             Command::Helo(domain) => self.hello(domain, false),
@@ -208,5 +211,36 @@ impl Session {
                 self.error(replies::not_implemented(command.verb()));
             }
         }
+    }
+}
+
+/// Commands that carry no mail: counted against
+/// [`Limits::junk_commands`](crate::config::Limits::junk_commands).
+fn is_junk(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Noop(_) | Command::Rset | Command::Vrfy(_) | Command::Help(_) | Command::Expn(_)
+    )
+}
+
+impl Session {
+    /// Counts a junk command; past the limit (lower under stress) the
+    /// session ends with `421 4.7.0` and the command is not answered.
+    fn junk_limit_reached(&mut self) -> bool {
+        self.junk += 1;
+        let limits = &self.config.limits;
+        let limit = if self.timer.stressed() {
+            limits.junk_commands_under_stress
+        } else {
+            limits.junk_commands
+        };
+        if self.junk <= limit {
+            return false;
+        }
+        self.close_with(
+            replies::too_many_junk_commands(&self.config.hostname),
+            Abort::Closed,
+        );
+        true
     }
 }

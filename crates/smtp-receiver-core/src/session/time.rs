@@ -49,6 +49,13 @@ pub(super) struct Timer {
     spent: bool,
     /// The end of the shutdown grace period, once a shutdown has begun.
     shutdown: Option<Instant>,
+    /// When the armed deadline was armed: a change of stress moves the
+    /// deadline relative to it.
+    armed_since: Option<Instant>,
+    /// The server is under stress: shorter command and data deadlines.
+    stressed: bool,
+    /// The end of the maximum session length, from the first poll.
+    session_end: Option<Instant>,
 }
 
 impl Timer {
@@ -62,6 +69,16 @@ impl Timer {
     pub(super) fn input_used(&mut self, n: usize) {
         self.consumed += n as u64;
     }
+
+    /// The session's first poll: it may last until `end`.
+    pub(super) fn start(&mut self, end: Instant) {
+        self.session_end.get_or_insert(end);
+    }
+
+    /// True while the server is under stress.
+    pub(super) fn stressed(&self) -> bool {
+        self.stressed
+    }
 }
 
 impl Session {
@@ -71,7 +88,46 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let deadline = self.timer.armed.map(|(_, at)| at);
         let grace = self.timer.shutdown.filter(|_| self.in_transfer());
-        deadline.into_iter().chain(grace).min()
+        // Once closed, only the closing deadline bounds the last replies.
+        let session_end = self.timer.session_end.filter(|_| !self.is_closed());
+        deadline.into_iter().chain(grace).chain(session_end).min()
+    }
+
+    /// The server is (`true`) or is no longer under stress: most of its
+    /// session slots are taken. Like Postfix under stress, the command and
+    /// data-block deadlines drop to [`Timeouts::under_stress`], also the one
+    /// running now (counted from when it was armed, so a session idle for
+    /// longer than that is cut at once), and fewer junk commands are
+    /// allowed ([`Limits::junk_commands_under_stress`]). The driver tells
+    /// every session when the load crosses its thresholds.
+    ///
+    /// [`Timeouts::under_stress`]: crate::config::Timeouts::under_stress
+    /// [`Limits::junk_commands_under_stress`]: crate::config::Limits::junk_commands_under_stress
+    pub fn set_stress(&mut self, stressed: bool) {
+        if self.timer.stressed == stressed {
+            return;
+        }
+        self.timer.stressed = stressed;
+        if let (Some((wait, _)), Some(since)) = (self.timer.armed, self.timer.armed_since) {
+            self.timer.armed = Some((wait, since + self.wait_limit(wait)));
+        }
+    }
+
+    /// The time allowed for `wait`, shortened under stress for a command
+    /// or a data block.
+    fn wait_limit(&self, wait: Wait) -> std::time::Duration {
+        let timeouts = &self.config.timeouts;
+        let normal = match wait {
+            Wait::Command => timeouts.command,
+            Wait::Data => timeouts.data_block,
+            Wait::Handshake => return timeouts.tls_handshake,
+            Wait::Closing => return timeouts.command,
+        };
+        if self.timer.stressed {
+            normal.min(timeouts.under_stress)
+        } else {
+            normal
+        }
     }
 
     /// Applies the deadline that has passed at `now`, if any: `421 4.4.2`
@@ -88,6 +144,15 @@ impl Session {
                 replies::shutting_down(&self.config.hostname),
                 Abort::Shutdown,
             );
+        }
+        if self.timer.session_end.is_some_and(|end| now >= end) && !self.is_closed() {
+            // The maximum session length: whatever the session is doing.
+            self.close_with(
+                replies::session_too_long(&self.config.hostname),
+                Abort::Timeout,
+            );
+            self.timer.armed = None;
+            return;
         }
         let Some((wait, at)) = self.timer.armed else {
             return;
@@ -127,19 +192,19 @@ impl Session {
 
     /// Arms the deadline `event` starts, if it starts one.
     pub(super) fn arm_timer(&mut self, event: &Event, now: Instant) {
-        let timeouts = &self.config.timeouts;
-        let timer = &mut self.timer;
-        let (wait, limit) = match event {
+        let wait = match event {
             Event::NeedMore if matches!(self.phase, Phase::Body | Phase::SkipChunk { .. }) => {
-                (Wait::Data, timeouts.data_block)
+                Wait::Data
             }
             // Replies about to be written (a flush, the 354) get the
             // command deadline afresh once a line has completed.
-            Event::NeedMore | Event::Flush | Event::Message(_) => (Wait::Command, timeouts.command),
-            Event::StartTls { .. } => (Wait::Handshake, timeouts.tls_handshake),
-            Event::Close if !timer.spent => (Wait::Closing, timeouts.command),
+            Event::NeedMore | Event::Flush | Event::Message(_) => Wait::Command,
+            Event::StartTls { .. } => Wait::Handshake,
+            Event::Close if !self.timer.spent => Wait::Closing,
             _ => return,
         };
+        let limit = self.wait_limit(wait);
+        let timer = &mut self.timer;
         let unit_done = match wait {
             Wait::Command => timer.units != timer.units_at_arming,
             Wait::Data => timer.consumed - timer.block_start >= DATA_BLOCK as u64,
@@ -149,6 +214,7 @@ impl Session {
             return;
         }
         timer.armed = Some((wait, now + limit));
+        timer.armed_since = Some(now);
         timer.units_at_arming = timer.units;
         timer.block_start = timer.consumed;
     }

@@ -121,6 +121,11 @@ impl Session {
             return;
         };
         let reply = message.final_reply();
+        if reply.is_positive() {
+            // A session that delivers mail is not idling: the junk count
+            // starts again.
+            self.junk = 0;
+        }
         if matches!(message.framing, Framing::Bdat { last: false, .. }) {
             // RFC 3030 §4: the transfer failed before its LAST chunk; the
             // receiver "MUST be prepared to accept and discard additional

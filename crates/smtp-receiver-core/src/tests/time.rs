@@ -189,3 +189,82 @@ fn an_application_still_deciding_gets_the_grace_period() {
     assert!(out.starts_with("250 2.0.0 Ok: queued as "), "{out}");
     assert!(out.ends_with("421 4.3.2 mx.example.org shutting down, try again later\r\n"));
 }
+
+#[test]
+fn under_stress_the_running_command_deadline_drops_to_ten_seconds() {
+    let mut h = Harness::greeted();
+    h.advance(5 * SEC);
+    h.session.set_stress(true);
+    // Counted from when the wait began: 10 s, 5 of them gone.
+    assert_eq!(deadline_in(&h), Some(5));
+    h.session.set_stress(false);
+    assert_eq!(deadline_in(&h), Some(295), "stress over: back to 5 minutes");
+    h.session.set_stress(true);
+    h.advance(5 * SEC);
+    assert!(h.send("").starts_with("421 4.4.2 "), "cut under stress");
+    assert!(h.closed);
+}
+
+#[test]
+fn under_stress_an_idle_session_is_cut_at_once_and_data_blocks_get_ten_seconds() {
+    let mut h = Harness::greeted();
+    h.advance(60 * SEC);
+    h.session.set_stress(true);
+    assert_eq!(deadline_in(&h), Some(0));
+    h.advance(Duration::ZERO);
+    assert!(h.send("").starts_with("421 4.4.2 "));
+
+    let mut h = Harness::greeted();
+    h.session.set_stress(true);
+    h.send(ENVELOPE);
+    assert_eq!(h.codes_of("DATA\r\n"), [354]);
+    assert_eq!(deadline_in(&h), Some(10));
+    h.advance(10 * SEC);
+    assert!(h.send("").starts_with("421 4.4.2 "));
+    assert_eq!(h.aborts, [Abort::Timeout]);
+}
+
+#[test]
+fn a_session_ends_after_its_maximum_length_whatever_it_does() {
+    let mut c = config();
+    c.timeouts.session = 100 * SEC;
+    let mut h = Harness::greeted_with(c);
+    for _ in 0..9 {
+        h.advance(10 * SEC);
+        assert_eq!(h.codes_of("EHLO c.example\r\n"), [250]);
+    }
+    assert_eq!(deadline_in(&h), Some(10), "the session's end comes first");
+    h.advance(10 * SEC);
+    assert!(
+        h.send("")
+            .starts_with("421 4.7.0 mx.example.org session too long")
+    );
+    assert!(h.closed);
+}
+
+#[test]
+fn junk_commands_beyond_the_limit_get_421_and_a_message_starts_the_count_again() {
+    let mut c = config();
+    c.limits.junk_commands = 3;
+    let mut h = Harness::greeted_with(c);
+    assert_eq!(h.codes_of("NOOP\r\nRSET\r\nVRFY x\r\n"), [250, 250, 252]);
+    h.send(ENVELOPE);
+    assert_eq!(h.codes_of("DATA\r\n"), [354]);
+    assert_eq!(h.codes_of("Subject: x\r\n\r\nhi\r\n.\r\n"), [250]);
+    assert_eq!(h.codes_of("NOOP\r\nHELP\r\nNOOP\r\n"), [250, 214, 250]);
+    let reply = h.send("EXPN x\r\nNOOP\r\n");
+    assert!(
+        reply.starts_with("421 4.7.0 mx.example.org too many commands without mail"),
+        "{reply}"
+    );
+    assert!(h.closed);
+}
+
+#[test]
+fn under_stress_fewer_junk_commands_are_allowed() {
+    let mut c = config();
+    c.limits.junk_commands_under_stress = 2;
+    let mut h = Harness::greeted_with(c);
+    h.session.set_stress(true);
+    assert_eq!(h.codes_of("NOOP\r\nNOOP\r\nNOOP\r\n"), [250, 250, 421]);
+}

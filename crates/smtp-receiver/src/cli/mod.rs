@@ -131,12 +131,17 @@ struct ServeArgs {
     /// Recipients per message.
     #[arg(long, value_name = "N", default_value_t = 100)]
     max_recipients: usize,
-    /// Simultaneous sessions.
-    #[arg(long, value_name = "N", default_value_t = 256)]
+    /// Simultaneous sessions (lowered to what the open-files limit allows).
+    #[arg(long, value_name = "N", default_value_t = smtp_receiver::Limits::default().connections)]
     max_connections: usize,
-    /// Simultaneous sessions per client IP address.
-    #[arg(long, value_name = "N", default_value_t = 16)]
+    /// Simultaneous sessions per client (an IPv4 address or an IPv6 /64).
+    #[arg(long, value_name = "N", default_value_t = smtp_receiver::Limits::default().connections_per_ip)]
     max_connections_per_ip: usize,
+    /// A network exempt from the per-client limits (sessions per client,
+    /// AUTH lockout), as ADDRESS/PREFIX (repeatable). Given, it replaces
+    /// the default, loopback (127.0.0.0/8 and ::1); `none` trusts nobody.
+    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
+    trusted_network: Vec<Option<smtp_receiver::network::Cidr>>,
     /// Refuse what RFC 5321/6531 forbid and mainstream servers take:
     /// bare-LF content lines (550 5.6.11), text lines over 1000 octets
     /// (550 5.6.0), UTF-8 addresses without SMTPUTF8 (553 5.6.7). For
@@ -155,6 +160,14 @@ struct ServeArgs {
 }
 
 /// `10000`, `64K`, `25M`, `1G`.
+/// A `--trusted-network` value: a CIDR block, or `none` (no network).
+fn parse_network(text: &str) -> Result<Option<smtp_receiver::network::Cidr>, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|e| format!("{e}"))
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     let (digits, unit) = match text.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_uppercase()),

@@ -19,7 +19,19 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.verbose);
+    raise_open_files_limit();
     runtime()?.block_on(serve_async(args))
+}
+
+/// Raises the soft limit on open files to the hard one, as the Go runtime
+/// does for every program: the default soft limit (1024) would hold about
+/// 480 busy sessions (the server lowers `--max-connections` to what fits),
+/// and the hard limit is the administrator's actual choice.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(error) => tracing::debug!(%error, "cannot raise the open-files limit"),
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -32,6 +44,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// `smtp-receive inbox`: the developer preset (see `cli::inbox`).
 pub fn inbox(mut preset: Preset) -> anyhow::Result<()> {
     init_logging(preset.verbose);
+    raise_open_files_limit();
     if preset.inbox.http.is_empty() {
         preset
             .inbox
@@ -170,6 +183,9 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     session.limits.connections_per_ip = args.max_connections_per_ip;
     session.record_recipients = !args.no_original_to;
     session.content_policy = content_policy(args.strict);
+    if !args.trusted_network.is_empty() {
+        config.trusted_networks = args.trusted_network.iter().flatten().copied().collect();
+    }
     if args.verbose {
         print_transcripts(&mut config);
     }

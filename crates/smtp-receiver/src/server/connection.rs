@@ -64,6 +64,9 @@ pub(crate) struct Connection {
     shutdown: watch::Receiver<ShutdownState>,
     /// The session has been told about the shutdown.
     shutdown_told: bool,
+    /// The server's stress signal (most session slots taken), passed on
+    /// to the session whenever it changes.
+    stress: watch::Receiver<bool>,
     ended: bool,
     pub(crate) transcript: Option<Transcript>,
 }
@@ -73,6 +76,7 @@ impl Connection {
         stream: Io,
         acceptor: Option<TlsAcceptor>,
         shutdown: watch::Receiver<ShutdownState>,
+        stress: watch::Receiver<bool>,
         record: bool,
     ) -> Connection {
         Connection {
@@ -83,6 +87,7 @@ impl Connection {
             acceptor,
             shutdown,
             shutdown_told: false,
+            stress,
             ended: false,
             transcript: record.then(Transcript::new),
         }
@@ -97,6 +102,9 @@ impl Connection {
         body: &mut Vec<u8>,
     ) -> Option<Event> {
         while !self.ended {
+            if self.stress.has_changed().unwrap_or(false) {
+                session.set_stress(*self.stress.borrow_and_update());
+            }
             let input = &self.buf[self.start..];
             let now = std::time::Instant::now();
             let (used, event) = session.poll(input, body, now, SystemTime::now());
@@ -189,6 +197,7 @@ impl Connection {
             stream,
             buf,
             shutdown,
+            stress,
             ..
         } = self;
         // `read_buf` fills the spare capacity only (no zeroing, no growth).
@@ -208,6 +217,10 @@ impl Connection {
             grace = draining(shutdown), if watch_shutdown => {
                 self.shutdown_told = true;
                 session.begin_shutdown(grace.into_std());
+                return Ok(());
+            }
+            Ok(()) = stress.changed() => {
+                session.set_stress(*stress.borrow_and_update());
                 return Ok(());
             }
         };

@@ -4,9 +4,10 @@
 //! decision is the session's.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use smtp_wire::Reply;
+use smtp_wire::sasl::{Credentials, Mechanism};
 use tracing::Instrument as _;
 
 use super::Shared;
@@ -16,6 +17,7 @@ use super::record::{Outcome, SessionRecord, Tally, session_id};
 use crate::handler::{Backend, Handler};
 use crate::session::{Event, Request, Session};
 use crate::{ConnectionInfo, Envelope};
+use smtp_receiver_core::replies;
 
 /// Body buffer capacity kept between messages (more is released).
 const BODY_BUFFER_KEPT: usize = 16 * 1024;
@@ -48,6 +50,7 @@ async fn serve_session<B: Backend>(
         stream,
         shared.acceptor.clone(),
         shared.shutdown.subscribe(),
+        stress_signal(shared),
         shared.transcript.is_some() || shared.sessions.is_some(),
     );
     let mut tally = Tally::default();
@@ -70,7 +73,12 @@ async fn serve_session<B: Backend>(
         }
     };
     if let Some(mut handler) = handler {
-        drive(&mut conn, &mut session, &mut handler, &mut body, &mut tally).await;
+        let mut app = App {
+            handler: &mut handler,
+            shared,
+            info: &info,
+        };
+        drive(&mut conn, &mut session, &mut app, &mut body, &mut tally).await;
         handler.disconnect().await;
     }
     tracing::debug!(peer = %info.peer, "session ended");
@@ -93,20 +101,43 @@ async fn serve_session<B: Backend>(
     }
 }
 
+/// The tracker's stress signal, marked changed so that a session starting
+/// under stress learns it at its first poll.
+fn stress_signal(shared: &Shared) -> tokio::sync::watch::Receiver<bool> {
+    let mut stress = shared.tracker.stress();
+    stress.mark_changed();
+    stress
+}
+
+/// What the loop answers with: the application's handler, and the
+/// server's state across sessions.
+struct App<'a, H> {
+    handler: &'a mut H,
+    shared: &'a Shared,
+    info: &'a ConnectionInfo,
+}
+
 /// The loop: the application's part of every event, until the session ends.
 async fn drive<H: Handler>(
     conn: &mut Connection,
     session: &mut Session,
-    handler: &mut H,
+    app: &mut App<'_, H>,
     body: &mut Vec<u8>,
     tally: &mut Tally,
 ) {
     loop {
+        let handler = &mut *app.handler;
         match conn.next(session, body).await {
             None => return,
             Some(Event::Ask(request)) => {
                 tally.asked(&request);
-                let verdict = ask(handler, request).await;
+                let verdict = match request {
+                    Request::Auth {
+                        mechanism,
+                        credentials,
+                    } => authenticate(app, mechanism, &credentials).await,
+                    request => ask(handler, request).await,
+                };
                 tally.answered(verdict.is_ok());
                 session.answer(verdict);
             }
@@ -164,6 +195,47 @@ async fn receive_message<H: Handler>(
     } else {
         body.clear();
     }
+}
+
+/// AUTH, guarded across connections ([`AuthGuard`](super::auth_guard)):
+/// refused with 454 while the client or the user name is locked out, and
+/// each failure logged and its reply delayed. Trusted networks are exempt.
+async fn authenticate<H: Handler>(
+    app: &mut App<'_, H>,
+    mechanism: Mechanism,
+    credentials: &Credentials,
+) -> Result<(), Reply> {
+    let client = app.info.peer.ip();
+    let user = &credentials.username;
+    let guard = (!app.shared.tracker.is_trusted(client)).then_some(&app.shared.auth_guard);
+    if let Some(guard) = guard
+        && let Err(until) = guard.admit(client, user, Instant::now())
+    {
+        tracing::warn!(
+            client = %client,
+            mechanism = %mechanism,
+            locked_for_s = until.saturating_duration_since(Instant::now()).as_secs(),
+            "authentication refused: locked out"
+        );
+        return Err(replies::auth_locked_out());
+    }
+    let verdict = app.handler.auth(mechanism, credentials).await;
+    if verdict.is_err() {
+        let failures = guard.map(|guard| guard.failed(client, user, Instant::now()));
+        // One stable line per failure for fail2ban-style tools. The user
+        // name stays out of it (a "user name" is often a password typed
+        // in the wrong field; `WithUsers` logs it at debug, escaped).
+        tracing::warn!(
+            client = %client,
+            mechanism = %mechanism,
+            failures = failures.map_or(0, |f| f.client_failures),
+            "authentication failed"
+        );
+        if let Some(failure) = failures {
+            tokio::time::sleep(failure.delay).await;
+        }
+    }
+    verdict
 }
 
 /// Puts a session's question to the application.

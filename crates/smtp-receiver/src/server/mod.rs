@@ -30,7 +30,9 @@
 //! ```
 
 mod accept;
+mod auth_guard;
 mod body;
+mod capacity;
 mod connection;
 mod driver;
 mod limits;
@@ -58,6 +60,7 @@ pub use shutdown::ShutdownHandle;
 use crate::config::{ListenerKind, ServerConfig, SessionConfig, SessionHook, TranscriptHook};
 use crate::handler::Backend;
 use crate::session::ConnectionInfo;
+use auth_guard::AuthGuard;
 use limits::Tracker;
 use listener::BoundTcp;
 use shutdown::ShutdownState;
@@ -103,6 +106,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown_grace: Duration,
     pub(crate) shutdown_abort: Duration,
     pub(crate) tracker: Arc<Tracker>,
+    pub(crate) auth_guard: AuthGuard,
     /// Connections being turned away right now (see `accept::refuse`).
     pub(crate) refusing: AtomicUsize,
 }
@@ -126,7 +130,8 @@ impl<B: Backend> Server<B> {
         // Queue ids differ between processes storing into one Maildir.
         session.instance_id = std::process::id();
         let limits = &session.limits;
-        let tracker = Tracker::new(limits.connections, limits.connections_per_ip);
+        let total = capacity::fitting_total(limits.connections);
+        let tracker = Tracker::new(total, limits.connections_per_ip, config.trusted_networks);
         let shared = Shared {
             acceptor: config.tls.map(TlsAcceptor::from),
             transcript: config.transcript,
@@ -135,6 +140,7 @@ impl<B: Backend> Server<B> {
             shutdown_grace: config.shutdown_grace,
             shutdown_abort: config.shutdown_abort,
             tracker,
+            auth_guard: AuthGuard::new(config.auth_throttle),
             refusing: AtomicUsize::new(0),
             session: Arc::new(session),
         };
