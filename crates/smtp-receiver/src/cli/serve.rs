@@ -25,7 +25,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Raises the soft limit on open files to the hard one, as the Go runtime
 /// does for every program: the default soft limit (1024) would hold about
-/// 480 busy sessions (the server lowers `--max-connections` to what fits),
+/// 720 sessions (the server lowers `--max-connections` to what fits),
 /// and the hard limit is the administrator's actual choice.
 fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {

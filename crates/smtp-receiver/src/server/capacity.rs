@@ -2,9 +2,12 @@
 //! configured one, lowered to what the file-descriptor limit allows.
 //!
 //! The arithmetic (docs/receiver.md, "Limits and attacks"): a session uses
-//! one descriptor for its socket and, while a message is being stored, one
-//! for its file in the Maildir's `tmp/`; a few more are the process's own
-//! (listeners, the Maildir directories, the runtime, logging). Memory is
+//! one descriptor for its socket and, only while a message is being
+//! stored, one for its file in the Maildir's `tmp/`; a few more are the
+//! process's own (listeners, the Maildir directories, the runtime,
+//! logging). A quarter of the descriptors left after those is kept for
+//! message files: that many sessions may be inside DATA at one moment,
+//! and idle sessions (the many) need their socket only. Memory is
 //! the other bound: the default total (2048, `Limits::default`) is chosen
 //! so that every session busy at once (64 KiB input buffer, a 64 KiB body
 //! chunk, the Maildir writer's 256 KiB, TLS buffers: about 420 KiB) stays
@@ -12,8 +15,9 @@
 
 /// Descriptors kept for the process itself.
 const RESERVED_DESCRIPTORS: usize = 64;
-/// Descriptors a busy session holds: its socket and a file being written.
-const DESCRIPTORS_PER_SESSION: usize = 2;
+/// The share (in percent) of the other descriptors kept for the files of
+/// messages being stored.
+const FILE_SHARE_PERCENT: usize = 25;
 
 /// The session total to enforce: `configured`, or less when the process
 /// may not open enough files for that many busy sessions (each would then
@@ -21,7 +25,7 @@ const DESCRIPTORS_PER_SESSION: usize = 2;
 pub(crate) fn fitting_total(configured: usize) -> usize {
     match open_files_limit() {
         Some(limit) => {
-            let fits = limit.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_SESSION;
+            let fits = sessions_within(limit);
             if fits < configured {
                 tracing::info!(
                     configured,
@@ -34,6 +38,13 @@ pub(crate) fn fitting_total(configured: usize) -> usize {
         }
         None => configured,
     }
+}
+
+/// Sessions that fit in `limit` descriptors: one socket each, after the
+/// process's own and the share kept for message files.
+fn sessions_within(limit: usize) -> usize {
+    let available = limit.saturating_sub(RESERVED_DESCRIPTORS);
+    available - available * FILE_SHARE_PERCENT / 100
 }
 
 /// The soft limit on open files (RLIMIT_NOFILE), read from
@@ -78,7 +89,16 @@ mod tests {
         assert!(fitting_total(5) <= 5);
         assert!(fitting_total(1) == 1);
         if let Some(limit) = open_files_limit() {
-            assert!(fitting_total(usize::MAX) <= limit / DESCRIPTORS_PER_SESSION);
+            assert!(fitting_total(usize::MAX) <= limit);
         }
+    }
+
+    #[test]
+    fn a_quarter_of_the_descriptors_is_kept_for_message_files() {
+        // The common soft limit: 720 sessions, 240 descriptors for files.
+        assert_eq!(sessions_within(1024), 720);
+        // The default total (2048) needs a limit of about 2800.
+        assert!(sessions_within(2800) >= 2048);
+        assert_eq!(sessions_within(10), 0, "fitting_total keeps one");
     }
 }
