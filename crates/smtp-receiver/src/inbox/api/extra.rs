@@ -171,7 +171,7 @@ async fn set_rules(State(inbox): State<Inbox>, body: Bytes) -> ApiResult<Respons
 }
 
 /// The listing fields of a session record (its lines left out).
-fn summary(record: &str) -> Value {
+pub(super) fn summary(record: &str) -> Value {
     let mut value: Value = serde_json::from_str(record).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut value {
         map.remove("Lines");

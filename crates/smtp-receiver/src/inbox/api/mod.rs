@@ -18,6 +18,7 @@
 //! | `GET /api/v1/session/{ID}` | one session, its transcript annotated |
 //! | `GET /api/v1/message/{ID}/session` | the session that delivered a message |
 //! | `GET /api/v1/wait?query&timeout` | wait until a message matches |
+//! | `GET /api/v1/events` | changes as server-sent events (new, deleted, session) |
 //! | `GET`/`PUT /api/v1/rules` | the reply rules as text lines |
 //! | `GET /metrics`, `GET /livez`, `GET /readyz` | |
 //!
@@ -25,6 +26,7 @@
 //! matching one). Errors are JSON `{"Error": "..."}` with the right status.
 
 mod auth;
+mod events;
 mod extra;
 mod messages;
 mod one;
@@ -127,6 +129,7 @@ pub fn router(inbox: Inbox, options: ApiOptions) -> Router {
         .merge(messages::routes())
         .merge(one::routes())
         .merge(extra::routes())
+        .merge(events::routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("404 page not found") })

@@ -8,12 +8,32 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 /// How long a client may take over its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long requests still running at shutdown may go on (a long-poll
+/// wait lasts up to two minutes; nobody should wait for it).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Told to handlers whose answers never end by themselves (the event
+/// stream), so that they end when the server stops: a request extension
+/// set by [`serve`].
+#[derive(Clone)]
+pub(crate) struct Stopping(pub(crate) watch::Receiver<bool>);
+
+impl Stopping {
+    /// Resolves once the server is stopping (never, when it was not
+    /// started by [`serve`]).
+    pub(crate) async fn wait(mut self) {
+        if self.0.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 /// A bound HTTP listener, plain or TLS.
 pub enum HttpListener {
@@ -33,8 +53,29 @@ impl HttpListener {
 }
 
 /// Serves `router` on `listener` until `stop` resolves (then finishes the
-/// requests in flight).
+/// requests in flight, for two seconds at most; event streams end at once).
 pub async fn serve(
+    listener: HttpListener,
+    router: Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let (stopping, stopped) = watch::channel(false);
+    let router = router.layer(axum::Extension(Stopping(stopped.clone())));
+    let stop = async move {
+        stop.await;
+        let _ = stopping.send(true);
+    };
+    let grace = async move {
+        Stopping(stopped).wait().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = serve_until(listener, router, stop) => result,
+        () = grace => Ok(()),
+    }
+}
+
+async fn serve_until(
     listener: HttpListener,
     router: Router,
     stop: impl Future<Output = ()> + Send + 'static,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 
 pub use rows::{MessageRow, Page, SessionRow};
 pub use scan::ScanReport;
@@ -52,6 +52,29 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> Done + Send>;
 type Done = Box<dyn FnOnce(bool) + Send>;
 
+/// What changed in the index, told after the commit to whoever listens
+/// ([`Store::events`]: the live page's event stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// A message was added (its id).
+    Added(String),
+    /// Messages were deleted (their ids).
+    Deleted(Vec<String>),
+    /// Read flags or tags changed.
+    Updated,
+    /// A session was recorded (its id).
+    Session(String),
+}
+
+/// Changes a slow listener may fall behind by before it is told it
+/// missed some (and reloads what it shows).
+const EVENTS_BACKLOG: usize = 1024;
+
+/// Ids told in one `Deleted` change at most: deleting 100,000 messages
+/// is told in pieces rather than one huge event.
+const DELETED_PER_CHANGE: usize = 500;
+
 /// Jobs committed together at most (a bound on one transaction's size).
 const GROUP: usize = 512;
 /// Reader connections kept open.
@@ -69,6 +92,7 @@ struct Inner {
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Mutex<Vec<Connection>>,
     changes: watch::Sender<u64>,
+    events: broadcast::Sender<Change>,
 }
 
 impl Store {
@@ -104,6 +128,7 @@ impl Store {
                 writer: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 changes: watch::Sender::new(0),
+                events: broadcast::Sender::new(EVENTS_BACKLOG),
             }),
         };
         Ok((store, report))
@@ -123,6 +148,23 @@ impl Store {
     /// sessions (the long-poll wait and live pages watch it).
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.inner.changes.subscribe()
+    }
+
+    /// Every change from now on, as it is committed. A receiver that falls
+    /// more than 1024 changes behind gets `Lagged` and should reload.
+    pub fn events(&self) -> broadcast::Receiver<Change> {
+        self.inner.events.subscribe()
+    }
+
+    /// Tells the listeners (none listening is fine).
+    fn tell(&self, change: Change) {
+        let _ = self.inner.events.send(change);
+    }
+
+    fn tell_deleted(&self, ids: Vec<String>) {
+        for chunk in ids.chunks(DELETED_PER_CHANGE) {
+            self.tell(Change::Deleted(chunk.to_vec()));
+        }
     }
 
     /// Stops the writer after the jobs already queued.

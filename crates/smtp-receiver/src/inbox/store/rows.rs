@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, Transaction, params, params_from_iter};
 
-use super::{Result, Store, remove_files};
+use super::{Change, Result, Store, remove_files};
 use crate::inbox::entry::{Entry, MailAddress, millis};
 use crate::inbox::search::Filter;
 
@@ -131,8 +131,16 @@ pub(super) fn insert(txn: &Connection, e: &Entry, username: &str) -> rusqlite::R
     Ok(())
 }
 
-/// Paths of the rows matching `filter`, then the rows deleted.
-fn delete_where(txn: &Transaction<'_>, filter: &Filter) -> rusqlite::Result<Vec<String>> {
+/// Rows deleted: their ids (told to live pages) and their files (removed
+/// once the deletion is committed).
+#[derive(Debug, Default)]
+struct Removed {
+    ids: Vec<String>,
+    paths: Vec<String>,
+}
+
+/// Deletes the rows matching `filter`.
+fn delete_where(txn: &Transaction<'_>, filter: &Filter) -> rusqlite::Result<Removed> {
     let clause = filter.where_clause();
     let ids: Vec<(String, String)> = {
         let mut stmt = txn.prepare(&format!("SELECT id, path FROM messages {clause}"))?;
@@ -144,16 +152,17 @@ fn delete_where(txn: &Transaction<'_>, filter: &Filter) -> rusqlite::Result<Vec<
     delete_ids(txn, ids)
 }
 
-fn delete_ids(txn: &Transaction<'_>, rows: Vec<(String, String)>) -> rusqlite::Result<Vec<String>> {
-    let mut paths = Vec::with_capacity(rows.len());
+fn delete_ids(txn: &Transaction<'_>, rows: Vec<(String, String)>) -> rusqlite::Result<Removed> {
+    let mut removed = Removed::default();
     for (id, path) in rows {
         txn.prepare_cached("DELETE FROM messages WHERE id = ?1")?
             .execute([&id])?;
         txn.prepare_cached("DELETE FROM message_text WHERE id = ?1")?
             .execute([&id])?;
-        paths.push(path);
+        removed.ids.push(id);
+        removed.paths.push(path);
     }
-    Ok(paths)
+    Ok(removed)
 }
 
 /// A filter on a list of ids.
@@ -168,8 +177,11 @@ fn ids_filter(ids: &[String]) -> (String, Vec<Value>) {
 impl Store {
     /// Adds a message that is already durable in the Maildir.
     pub async fn insert(&self, entry: Entry, username: String) -> Result<()> {
+        let id = entry.id.clone();
         self.write(move |txn| insert(txn, &entry, &username), |_| {})
-            .await
+            .await?;
+        self.tell(Change::Added(id));
+        Ok(())
     }
 
     /// One page of the messages matching `filter`, newest first, with the
@@ -259,13 +271,18 @@ impl Store {
             |_| {},
         )
         .await
+        .inspect(|&changed| {
+            if changed > 0 {
+                self.tell(Change::Updated);
+            }
+        })
     }
 
     /// Deletes messages (rows, then files): these ids, or all matching
     /// `filter`. Returns how many.
     pub async fn delete(&self, ids: Option<Vec<String>>, filter: Filter) -> Result<usize> {
         let root = self.root().to_path_buf();
-        let paths = self
+        let removed = self
             .write(
                 move |txn| match ids {
                     Some(ids) => {
@@ -280,10 +297,12 @@ impl Store {
                     }
                     None => delete_where(txn, &filter),
                 },
-                move |paths: &Vec<String>| remove_files(&root, paths),
+                move |removed: &Removed| remove_files(&root, &removed.paths),
             )
             .await?;
-        Ok(paths.len())
+        let count = removed.ids.len();
+        self.tell_deleted(removed.ids);
+        Ok(count)
     }
 
     /// Replaces the tags of these messages.
@@ -301,7 +320,9 @@ impl Store {
             },
             |_| {},
         )
-        .await
+        .await?;
+        self.tell(Change::Updated);
+        Ok(())
     }
 
     /// Every tag in use, sorted, with its count.
@@ -323,7 +344,7 @@ impl Store {
     pub async fn prune(&self, max_messages: u64, max_age: Option<Duration>) -> Result<usize> {
         let root = self.root().to_path_buf();
         let cutoff = max_age.map(|age| millis(SystemTime::now()) - age.as_millis() as i64);
-        let (paths, _) = self
+        let (removed, _) = self
             .write(
                 move |txn| {
                     let pick = |sql: &str, value: i64| -> rusqlite::Result<Vec<(String, String)>> {
@@ -359,13 +380,15 @@ impl Store {
                     }
                     Ok((delete_ids(txn, rows)?, session_files))
                 },
-                move |(paths, sessions): &(Vec<String>, Vec<String>)| {
-                    remove_files(&root, paths);
+                move |(removed, sessions): &(Removed, Vec<String>)| {
+                    remove_files(&root, &removed.paths);
                     remove_files(&root, sessions);
                 },
             )
             .await?;
-        Ok(paths.len())
+        let count = removed.ids.len();
+        self.tell_deleted(removed.ids);
+        Ok(count)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
-use super::{Result, SessionRow, Store, StoreError};
+use super::{Change, Result, SessionRow, Store, StoreError};
 
 /// Where session records are kept: `<maildir>/smtp-inbox/sessions/`.
 pub fn sessions_dir(root: &Path) -> PathBuf {
@@ -119,8 +119,11 @@ impl Store {
         if let Err(error) = written {
             tracing::warn!(%error, session = %row.id, "cannot write the session record file");
         }
+        let id = row.id.clone();
         self.write(move |txn| insert_session(txn, &row, &delivered), |_| {})
-            .await
+            .await?;
+        self.tell(Change::Session(id));
+        Ok(())
     }
 
     /// Sessions, newest first, optionally of one outcome; and how many there are.
