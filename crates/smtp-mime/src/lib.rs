@@ -26,5 +26,5 @@ pub use envelope::{HeaderEnvelope, envelope_from_headers, needs_8bitmime};
 pub use error::MimeError;
 pub use inspect::{Inspected, Part, attachment_by_name, inspect};
 pub use maildir::{Summary, find_message, list_maildir, save_attachment};
-pub use parts::{LeafPart, parts};
+pub use parts::{LeafPart, PartNode, part_tree, parts};
 pub use render::{render_listing, render_message};

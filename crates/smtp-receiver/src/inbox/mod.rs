@@ -13,6 +13,7 @@
 //! | [`sessions`] | a recorded session as JSON, annotated |
 //! | [`api`] | the HTTP API (axum) |
 //! | [`metrics`] | `/metrics` |
+//! | [`web`] | the web page at `/` |
 //!
 //! The Maildir stays the truth: a message is durable in `new/` (fsync,
 //! link, fsync) before its row is written, and the row before the 250;
@@ -41,6 +42,7 @@ pub mod search;
 pub mod sessions;
 pub mod store;
 mod time;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;

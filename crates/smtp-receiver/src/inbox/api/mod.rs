@@ -10,17 +10,19 @@
 //! | `DELETE /api/v1/search?query` | delete what matches (Mailpit) |
 //! | `GET /api/v1/message/{ID}` | one message; marks it read (Mailpit) |
 //! | `GET /api/v1/message/{ID}/headers` / `raw` / `part/{PartID}` | (Mailpit) |
-//! | `GET /view/{ID}.html` / `.txt` | the bodies; mark read (Mailpit) |
+//! | `GET /view/{ID}.html` / `.txt` | the bodies; mark read (Mailpit); `?remote=1` allows remote images |
 //! | `GET /api/v1/tags`, `PUT /api/v1/tags` | tags (Mailpit) |
 //! | `GET /api/v1/info`, `GET /api/v1/webui` | (Mailpit) |
 //! | `GET`/`PUT /api/v1/chaos` | chaos triggers, as reply rules (Mailpit) |
 //! | `GET /api/v1/sessions?start&limit&outcome` | recorded sessions |
 //! | `GET /api/v1/session/{ID}` | one session, its transcript annotated |
 //! | `GET /api/v1/message/{ID}/session` | the session that delivered a message |
+//! | `GET /api/v1/message/{ID}/tree` | the MIME tree, with part ids for `part/{PartID}` |
 //! | `GET /api/v1/wait?query&timeout` | wait until a message matches |
 //! | `GET /api/v1/events` | changes as server-sent events (new, deleted, session) |
 //! | `GET`/`PUT /api/v1/rules` | the reply rules as text lines |
 //! | `GET /metrics`, `GET /livez`, `GET /readyz` | |
+//! | `GET /`, `GET /ui/{version}/...` | the web page ([`web`](super::web)) |
 //!
 //! `{ID}` can be `latest` (the newest message, or with `?query=` the newest
 //! matching one). Errors are JSON `{"Error": "..."}` with the right status.
@@ -130,6 +132,7 @@ pub fn router(inbox: Inbox, options: ApiOptions) -> Router {
         .merge(one::routes())
         .merge(extra::routes())
         .merge(events::routes())
+        .merge(super::web::routes())
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("404 page not found") })

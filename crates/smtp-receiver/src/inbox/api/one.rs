@@ -16,9 +16,17 @@ use crate::inbox::search::Filter;
 use crate::inbox::store::MessageRow;
 
 /// What a received message may do where it is shown: nothing. No script,
-/// no plugins, no forms, no navigation; images and styles inline only.
-pub(crate) const CONTENT_CSP: &str = "default-src 'none'; img-src data: cid:; \
+/// no plugins, no forms, no navigation; styles inline only, images inline
+/// or its own parts (`cid:` references are rewritten to part URLs of this
+/// origin), never from elsewhere: a remote image tells the sender the
+/// message was opened.
+pub(crate) const CONTENT_CSP: &str = "default-src 'none'; img-src 'self' data: cid:; \
     style-src 'unsafe-inline'; font-src data:; sandbox";
+
+/// The same, remote images allowed: `/view/{ID}.html?remote=1`, asked for
+/// by the person reading (the page's "load remote images").
+pub(crate) const CONTENT_CSP_REMOTE_IMAGES: &str = "default-src 'none'; \
+    img-src 'self' data: cid: https: http:; style-src 'unsafe-inline'; font-src data:; sandbox";
 
 /// Downloads: a unique origin and nothing runs, whatever the browser
 /// thinks the bytes are.
@@ -33,6 +41,7 @@ pub(super) fn routes() -> Router<Inbox> {
         .route("/api/v1/message/{id}/raw", get(raw))
         .route("/api/v1/message/{id}/part/{part}", get(part))
         .route("/api/v1/message/{id}/session", get(session_of))
+        .route("/api/v1/message/{id}/tree", get(tree))
         .route("/view/{file}", get(view))
 }
 
@@ -186,9 +195,17 @@ async fn view(
                 "This message does not contain a HTML part",
             ));
         };
-        (html, "text/html; charset=utf-8")
+        (
+            inline_parts(&html, &row.entry.id, &raw),
+            "text/html; charset=utf-8",
+        )
     } else {
         (msg.text.unwrap_or_default(), "text/plain; charset=utf-8")
+    };
+    let csp = if params.get("remote").is_some_and(|r| r == "1") {
+        CONTENT_CSP_REMOTE_IMAGES
+    } else {
+        CONTENT_CSP
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -196,13 +213,60 @@ async fn view(
     // Received HTML never runs script in the API's origin.
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_CSP),
+        HeaderValue::from_static(csp),
     );
     headers.insert(
         HeaderName::from_static("x-robots-tag"),
         HeaderValue::from_static("noindex"),
     );
     Ok(response)
+}
+
+/// `cid:` references (RFC 2392) to the message's own parts, rewritten to
+/// their part URLs, so that inline images show; the CSP still allows no
+/// other origin.
+fn inline_parts(html: &str, id: &str, raw: &[u8]) -> String {
+    let mut html = html.to_string();
+    for part in smtp_mime::parts(raw) {
+        let Some(cid) = part.content_id.filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let url = format!("/api/v1/message/{id}/part/{}", part.part_id);
+        for quote in ['"', '\''] {
+            html = html.replace(
+                &format!("{quote}cid:{cid}{quote}"),
+                &format!("{quote}{url}{quote}"),
+            );
+        }
+    }
+    html
+}
+
+/// The MIME tree: each node's part id, type, file name, size, and whether
+/// `/part/{PartID}` serves it.
+async fn tree(
+    State(inbox): State<Inbox>,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    let (_, raw) = resolve(&inbox, &id, &params).await?;
+    let tree = smtp_mime::part_tree(&raw).map(|t| node_json(&t));
+    Ok(axum::Json(tree).into_response())
+}
+
+fn node_json(node: &smtp_mime::PartNode) -> serde_json::Value {
+    serde_json::json!({
+        "PartID": node.part_id,
+        "ContentType": node.content_type,
+        "FileName": node.filename.clone().unwrap_or_default(),
+        "ContentID": node.content_id.clone().unwrap_or_default(),
+        "Attachment": node.attachment,
+        "Body": node.body,
+        "Size": node.size,
+        // What `smtp_mime::parts` lists, so what `part` serves.
+        "Download": !node.body && !node.content_type.starts_with("multipart/"),
+        "Children": node.children.iter().map(node_json).collect::<Vec<_>>(),
+    })
 }
 
 /// The session that delivered `{ID}`.
