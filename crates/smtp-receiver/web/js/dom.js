@@ -1,6 +1,6 @@
 // Building the page without ever parsing a string as HTML: every piece of
 // received mail reaches the DOM through text nodes only. The page's CSP
-// (Trusted Types with no policy) makes innerHTML and friends throw, so a
+// (Trusted Types with no policy) makes every HTML-parsing sink throw, so a
 // mistake here fails loudly instead of running someone's script.
 
 /** An element: h("a", {href: "#/", class: "x", onclick: f}, "text", child). */

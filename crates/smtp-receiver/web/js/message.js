@@ -6,7 +6,7 @@
 
 import * as api from "./api.js";
 import * as conversation from "./conversation.js";
-import { address, h, hidden, replace, size, time, toast } from "./dom.js";
+import { h, hidden, replace, size, time, toast } from "./dom.js";
 import * as live from "./live.js";
 import * as mime from "./mime.js";
 
@@ -48,21 +48,23 @@ function envelope(m) {
       h("dt", {}, "Received"), h("dd", {}, time(m.Created), ` · ${size(m.Size)}`)));
 }
 
-function headerCard(m) {
-  const list = (field) => (m[field] || []).map(address).join(", ");
-  const rows = [
-    ["From", address(m.From)], ["To", list("To")], ["Cc", list("Cc")], ["Bcc", list("Bcc")],
-    ["Reply-To", list("ReplyTo")], ["Date", m.Date], ["Message-ID", m.MessageID],
-  ].filter(([, v]) => v);
+/** The header fields as written in the message (`/headers`): the API's
+ *  Bcc list also holds envelope-only recipients, which no header names. */
+function headerCard(fields) {
+  const rows = ["From", "To", "Cc", "Bcc", "Reply-To", "Date", "Message-Id"]
+    .filter((name) => fields[name]?.length)
+    .map((name) => [name, fields[name].join(", ")]);
   return h("section", { class: "card header-card", "aria-labelledby": "hdr-title" },
     h("h2", { id: "hdr-title" }, "Headers ", h("small", {}, "what the message says (RFC 5322 §3.6)")),
-    h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+    h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    fields.Bcc ? null : h("p", { class: "muted small-print" }, "No Bcc field: the message does not say who else got it."));
 }
 
 export function show(main, params, route) {
   const id = route.id;
   let tab = route.tab || null;
   let msg = null;
+  let fields = {};
   const panel = h("div", { class: "panel", role: "tabpanel", id: "panel", tabindex: "0" });
   const tablist = h("div", { class: "tabs", role: "tablist", "aria-label": "Views of the message" });
   const unsubscribe = [];
@@ -86,7 +88,7 @@ export function show(main, params, route) {
       case "html": return replace(panel, htmlBody(false));
       case "text": return replace(panel, msg.Text ? h("pre", { class: "text-body" }, msg.Text) : h("p", { class: "empty" }, "No text body."));
       case "headers": {
-        const all = await api.headers(id);
+        const all = fields;
         return replace(panel, h("table", { class: "header-table" }, h("caption", { class: "vh" }, "Header fields"),
           h("tbody", {}, Object.entries(all).flatMap(([k, vs]) => vs.map((v) => h("tr", {}, h("th", { scope: "row" }, k), h("td", {}, v)))))));
       }
@@ -125,7 +127,7 @@ export function show(main, params, route) {
 
   async function load() {
     try {
-      msg = await api.message(id);
+      [msg, fields] = await Promise.all([api.message(id), api.headers(id)]);
     } catch (error) {
       replace(main, h("p", { class: "error" }, error.status === 404 ? "This message is gone (deleted)." : error.message),
         h("p", {}, h("a", { href: "#/" }, "Back to the inbox")));
@@ -146,7 +148,7 @@ export function show(main, params, route) {
           h("button", { type: "button", onclick: markUnread }, "Mark unread"),
           h("a", { class: "button", href: api.rawUrl(id), download: `${id}.eml` }, "Download .eml"),
           h("button", { type: "button", class: "danger", onclick: remove }, "Delete", hidden(" this message")))),
-      h("div", { class: "cards" }, envelope(msg), headerCard(msg)),
+      h("div", { class: "cards" }, envelope(msg), headerCard(fields)),
       tablist, panel));
     document.getElementById("msg-title")?.focus();
     select(tab && TABS.some(([n]) => n === tab) ? tab : msg.HTML ? "html" : "text");
