@@ -20,8 +20,13 @@ const SHOTS = process.env.SCREENSHOTS;
 // attachment, to a visible and a hidden (Bcc) recipient; or, with
 // "hostile", an HTML body that tries to run script.
 const SEND = String.raw`
-import smtplib, ssl, sys
+import smtplib, ssl, struct, sys, zlib
 from email.message import EmailMessage
+def png(w, h):
+    def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    rows = b"".join(b"\x00" + b"\x2f\x6f\xdf" * w for _ in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 host, port, ca, subject, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 m = EmailMessage()
 m["From"] = "Alice Example <alice@example.com>"
@@ -35,6 +40,9 @@ if kind == "hostile":
         " fetch('/api/v1/messages', {method: 'DELETE'});</script>"
         "<img src=x onerror=\"window.__pwned = 'onerror'; parent.__pwned = 'onerror'\">"
         "<img src=\"https://tracker.example/pixel.gif\" alt=pixel>", subtype="html")
+elif kind == "inline":
+    m.add_alternative("<p>logo <img id=logo src=\"cid:logo@example.com\" alt=logo></p>", subtype="html")
+    m.get_payload()[1].add_related(png(8, 8), maintype="image", subtype="png", cid="<logo@example.com>")
 else:
     m.add_alternative("<p>html <b>body</b> of " + subject + "</p>", subtype="html")
     m.add_attachment(bytes(range(256)) * 3, maintype="application", subtype="octet-stream", filename="blob.bin")
@@ -183,6 +191,38 @@ test("script in a message's HTML does not run", async () => {
   // Its fetch would have deleted everything: two messages are still there.
   const list = await (await fetch(`${URL}/api/v1/messages`)).json();
   assert.equal(list.total, 2);
+});
+
+test("an inline image shows; remote images load only when asked", async () => {
+  send("Inline logo", "inline");
+  const row = page.locator("table.messages tbody tr", { hasText: "Inline logo" });
+  await page.goto(`${URL}/#/`);
+  await row.waitFor();
+  await row.locator("a").click();
+  const frame = page.frameLocator("iframe.html-body");
+  await frame.locator("#logo").waitFor();
+  const inner = () => page.frames().find((f) => f.url().includes("/view/"));
+  await inner().waitForFunction(() => document.getElementById("logo").naturalWidth === 8);
+  assert.equal(await page.locator(".remote-bar").count(), 0, "no remote image: no bar");
+
+  // The tracker answers here (the test has no network): it must be asked
+  // only after the click.
+  const asked = [];
+  const gif = Buffer.from("R0lGODlhAQABAAAAACwAAAAAAQABAAA=", "base64");
+  await context.route("https://tracker.example/**", (route) => {
+    asked.push(route.request().url());
+    return route.fulfill({ status: 200, contentType: "image/gif", body: gif });
+  });
+  await page.goto(`${URL}/#/`);
+  await page.locator("table.messages tbody tr", { hasText: "Hostile HTML" }).locator("a").click();
+  await page.frameLocator("iframe.html-body").locator("#hello").waitFor();
+  await page.waitForTimeout(300);
+  assert.deepEqual(asked, []);
+  await page.locator(".remote-bar button").click();
+  assert.match(await page.locator("iframe.html-body").getAttribute("src"), /\?remote=1$/);
+  await page.frameLocator("iframe.html-body").locator("#hello").waitFor();
+  for (let i = 0; i < 50 && !asked.length; i++) await page.waitForTimeout(100);
+  assert.deepEqual(asked, ["https://tracker.example/pixel.gif"]);
 });
 
 test("the page logged no error and broke no policy", () => {

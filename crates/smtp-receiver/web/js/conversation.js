@@ -30,7 +30,11 @@ function stepNotes(step) {
   const found = findings(step);
   if (!list.length && !found.length) return null;
   return h("div", { class: "step-notes" },
-    list.map((n) => h("p", { class: "note" }, n.text, " ", n.cites.map((c) => [cite(c), " "]))),
+    list.map((n) => h("p", { class: "note" },
+      // The note starts with its citation ("RFC 5321 §4.1.1.1: ..."): the
+      // links say it, with the sections to follow.
+      n.cites.length ? n.text.replace(/^RFC \d+[^:]*:\s*/, "") : n.text, " ",
+      n.cites.map((c) => [cite(c), " "]))),
     found.length ? h("ul", { class: "findings", "aria-label": "The client judge's findings" },
       found.map((f) => h("li", { class: `finding finding-${severity(f)}` },
         h("span", { class: "level" }, f.Level), " ", f.Text, f.RFC ? h("span", { class: "cite" }, ` (${f.RFC})`) : null))) : null);

@@ -16,17 +16,19 @@ use crate::inbox::search::Filter;
 use crate::inbox::store::MessageRow;
 
 /// What a received message may do where it is shown: nothing. No script,
-/// no plugins, no forms, no navigation; styles inline only, images inline
-/// or its own parts (`cid:` references are rewritten to part URLs of this
-/// origin), never from elsewhere: a remote image tells the sender the
-/// message was opened.
-pub(crate) const CONTENT_CSP: &str = "default-src 'none'; img-src 'self' data: cid:; \
+/// no plugins, no forms, no navigation; styles and images inline only
+/// (its own `cid:` images are rewritten to `data:` URLs), never from
+/// elsewhere: a remote image tells the sender the message was opened.
+pub(crate) const CONTENT_CSP: &str = "default-src 'none'; img-src data: cid:; \
     style-src 'unsafe-inline'; font-src data:; sandbox";
 
 /// The same, remote images allowed: `/view/{ID}.html?remote=1`, asked for
 /// by the person reading (the page's "load remote images").
 pub(crate) const CONTENT_CSP_REMOTE_IMAGES: &str = "default-src 'none'; \
-    img-src 'self' data: cid: https: http:; style-src 'unsafe-inline'; font-src data:; sandbox";
+    img-src data: cid: https: http:; style-src 'unsafe-inline'; font-src data:; sandbox";
+
+/// Inline images larger than this stay `cid:` references (not shown).
+const MAX_INLINE_IMAGE: usize = 5 * 1024 * 1024;
 
 /// Downloads: a unique origin and nothing runs, whatever the browser
 /// thinks the bytes are.
@@ -195,10 +197,7 @@ async fn view(
                 "This message does not contain a HTML part",
             ));
         };
-        (
-            inline_parts(&html, &row.entry.id, &raw),
-            "text/html; charset=utf-8",
-        )
+        (inline_parts(&html, &raw), "text/html; charset=utf-8")
     } else {
         (msg.text.unwrap_or_default(), "text/plain; charset=utf-8")
     };
@@ -222,16 +221,29 @@ async fn view(
     Ok(response)
 }
 
-/// `cid:` references (RFC 2392) to the message's own parts, rewritten to
-/// their part URLs, so that inline images show; the CSP still allows no
-/// other origin.
-fn inline_parts(html: &str, id: &str, raw: &[u8]) -> String {
+/// `cid:` references (RFC 2392) to the message's own images, rewritten to
+/// `data:` URLs (RFC 2397) so that inline images show. Not links to the
+/// part endpoint: the body's frame is sandboxed (an opaque origin), so
+/// such requests would be cross-origin, and the frame asks the API for
+/// nothing at all.
+fn inline_parts(html: &str, raw: &[u8]) -> String {
+    use base64::Engine as _;
     let mut html = html.to_string();
     for part in smtp_mime::parts(raw) {
-        let Some(cid) = part.content_id.filter(|c| !c.is_empty()) else {
+        let Some(cid) = part.content_id.as_deref().filter(|c| !c.is_empty()) else {
             continue;
         };
-        let url = format!("/api/v1/message/{id}/part/{}", part.part_id);
+        let media = &part.content_type;
+        let plain_type = media
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b));
+        if !media.starts_with("image/") || !plain_type || part.bytes.len() > MAX_INLINE_IMAGE {
+            continue;
+        }
+        let url = format!(
+            "data:{media};base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&part.bytes)
+        );
         for quote in ['"', '\''] {
             html = html.replace(
                 &format!("{quote}cid:{cid}{quote}"),
