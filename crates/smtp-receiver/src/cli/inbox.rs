@@ -17,7 +17,7 @@ use tokio::sync::watch;
 /// Options of the inbox (with `--http`) and of the reply rules.
 #[derive(Debug, Args)]
 pub struct InboxArgs {
-    /// Serve the HTTP API (Mailpit's API v1, sessions, metrics) on ADDR
+    /// Serve the web page (at /) and the HTTP API (Mailpit's API v1, sessions, metrics) on ADDR
     /// (repeatable; loopback unless you say otherwise; port 0 works). Needs --maildir.
     #[arg(long, value_name = "ADDR")]
     pub http: Vec<SocketAddr>,

@@ -25,12 +25,12 @@ Examples:
   # Testing a client: refuse bare-LF lines, long lines, undeclared UTF-8
   smtp-receive --listen 127.0.0.1:0 --sink --accept-any-recipient --strict
 
-  # A test inbox: SMTP on 127.0.0.1:1025, the API on http://127.0.0.1:8025
+  # A test inbox: SMTP on 127.0.0.1:1025, the web page and API on http://127.0.0.1:8025
   smtp-receive inbox
   smtp-receive inbox --smtp 127.0.0.1:2525 --http 127.0.0.1:8080 --maildir ./mail \\
       --rule 'rcpt:*@bounce.test=550 5.1.1 no such user'
 
-  # The API beside a normal receiver
+  # The web page and API beside a normal receiver
   smtp-receive --listen 127.0.0.1:2525 --maildir ./mail --accept-any-recipient \\
       --http 127.0.0.1:8025
 
@@ -56,8 +56,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// A test inbox for developers: SMTP on 127.0.0.1:1025 (STARTTLS with a
-    /// certificate made at start), the HTTP API on 127.0.0.1:8025 (Mailpit's
-    /// API v1, the sessions, metrics), any recipient, any AUTH accepted and
+    /// certificate made at start), the web page and HTTP API on 127.0.0.1:8025
+    /// (Mailpit's API v1, the sessions, metrics), any recipient, any AUTH accepted and
     /// shown, mail in a temporary Maildir unless --maildir.
     Inbox(inbox::Preset),
     /// List the messages in a Maildir, oldest first.

@@ -89,8 +89,7 @@ function drawStep(step, session) {
       return h("li", { class: "step tls" },
         h("div", { class: "tls-band", role: "separator" },
           h("span", { class: "icon icon-lock", "aria-hidden": "true" }), " ",
-          "TLS handshake", tls ? ` — ${tls.Version} · ${tls.Cipher}` : "",
-          h("span", { class: "tls-sub" }, "everything below is encrypted")),
+          "TLS handshake", tls ? ` — ${tls.Version} · ${tls.Cipher}` : ""),
         stepNotes(step));
     }
     case "pipeline":
