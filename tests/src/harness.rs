@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use smtp_receiver::config::{ListenerKind, RecipientPolicy, ServerConfig};
-use smtp_receiver::{MaildirHandler, Server, ServerError, ShutdownHandle, Users, WithUsers};
+use smtp_receiver::inbox::{Inbox, InboxConfig, InboxError};
+use smtp_receiver::{
+    Backend, MaildirHandler, Server, ServerError, ShutdownHandle, Users, WithUsers,
+};
 use smtp_sender::{ClientConfig, Credentials, TlsMode};
 use tokio::task::JoinHandle;
 
@@ -47,6 +50,16 @@ pub enum HarnessError {
     /// The test PKI could not be made.
     #[error("making the test PKI: {0}")]
     Pki(#[from] smtp_testkit::certs::CertError),
+    /// The test inbox (index, sessions) could not open.
+    #[error("opening the test inbox: {0}")]
+    Inbox(#[from] InboxError),
+}
+
+/// The demo's one user.
+fn users() -> Users {
+    let mut users = Users::new();
+    users.insert(USER, PASSWORD);
+    users
 }
 
 /// One message found in the Maildir's `new/` folder.
@@ -106,6 +119,31 @@ impl Receiver {
     /// Starts the receiver on ephemeral loopback ports, delivering into a
     /// Maildir at `maildir` (created when missing).
     pub async fn start(maildir: &Path, pki: &PkiFiles) -> Result<Receiver, HarnessError> {
+        let handler = WithUsers::new(MaildirHandler::open(maildir, SERVER_NAME)?, users());
+        Receiver::bind(maildir, pki, handler, |_| {}).await
+    }
+
+    /// [`Receiver::start`], delivering through the test inbox instead: the
+    /// same Maildir files, plus the index and every session recorded, so
+    /// that its web page can show the conversations (`cargo xtask demo
+    /// --web`).
+    pub async fn start_with_inbox(
+        maildir: &Path,
+        pki: &PkiFiles,
+    ) -> Result<(Receiver, Inbox), HarnessError> {
+        let mut config = InboxConfig::new(maildir, SERVER_NAME);
+        config.users = Some(users());
+        let inbox = Inbox::open(config).await?;
+        let receiver = Receiver::bind(maildir, pki, inbox.backend(), |c| inbox.attach(c)).await?;
+        Ok((receiver, inbox))
+    }
+
+    async fn bind<B: Backend>(
+        maildir: &Path,
+        pki: &PkiFiles,
+        handler: B,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Result<Receiver, HarnessError> {
         let mut config = ServerConfig::new(SERVER_NAME);
         config.listen_plain(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.listen_tls(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -123,9 +161,7 @@ impl Receiver {
             }
         });
 
-        let mut users = Users::new();
-        users.insert(USER, PASSWORD);
-        let handler = WithUsers::new(MaildirHandler::open(maildir, SERVER_NAME)?, users);
+        configure(&mut config);
         let server = Server::bind(config, handler).await?;
         let plain = server
             .local_addr(ListenerKind::Plain)

@@ -75,3 +75,39 @@ async fn raw_smuggling_attack_gives_one_message_and_no_second_transaction() {
     assert_passed(&c);
     r.stop().await.unwrap();
 }
+
+/// `cargo xtask demo --web`: the same conversations through the test
+/// inbox pass the same checks, and the web page's API then has each
+/// session (judged) and each message.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_through_the_test_inbox_records_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = smtp_testkit::certs::TestPki::generate()
+        .unwrap()
+        .write(&dir.path().join("pki"))
+        .unwrap();
+    let (r, inbox) = Receiver::start_with_inbox(&dir.path().join("maildir"), &pki)
+        .await
+        .unwrap();
+    let conversations = demo::run_all(&r).await;
+    conversations.iter().for_each(assert_passed);
+    r.stop().await.unwrap();
+    let mut recorded = 0;
+    for _ in 0..200 {
+        recorded = inbox.store().sessions(None, 0, 0).await.unwrap().0;
+        if recorded >= conversations.len() as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(
+        recorded >= conversations.len() as u64,
+        "{recorded} sessions"
+    );
+    let page = inbox
+        .store()
+        .page(smtp_receiver::inbox::search::Filter::all(), 0, 0)
+        .await
+        .unwrap();
+    assert!(page.total >= 4, "{} messages indexed", page.total);
+}

@@ -10,6 +10,8 @@ use std::path::Path;
 use anyhow::Context;
 use smtp_e2e::demo::{self, Conversation};
 use smtp_e2e::harness::{DOMAIN, Receiver};
+use smtp_receiver::inbox::Inbox;
+use smtp_receiver::inbox::api::{self, HttpListener};
 use smtp_testkit::certs::TestPki;
 use smtp_wire::annotate::Annotator;
 use smtp_wire::transcript::{Direction, TranscriptLine};
@@ -18,8 +20,9 @@ use smtp_wire::transcript::{Direction, TranscriptLine};
 const NOTE_COLUMN: usize = 46;
 
 /// Runs the demo from the repository root `root`; fails when any check of
-/// any conversation failed.
-pub fn run(root: &Path) -> anyhow::Result<()> {
+/// any conversation failed. With `web`, the receiver delivers through the
+/// test inbox, and its web page is served at the end until Ctrl-C.
+pub fn run(root: &Path, web: bool) -> anyhow::Result<()> {
     let style = Style::detect();
     let (pki, _) = TestPki::ensure(&root.join(".certs")).context("making test certificates")?;
     let maildir = root.join(".demo").join("maildir");
@@ -28,12 +31,17 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("clearing {}", maildir.display()))?;
     }
     let runtime = runtime()?;
-    let conversations = runtime.block_on(async {
-        let receiver = Receiver::start(&maildir, &pki).await?;
+    let (conversations, inbox) = runtime.block_on(async {
+        let (receiver, inbox) = if web {
+            let (receiver, inbox) = Receiver::start_with_inbox(&maildir, &pki).await?;
+            (receiver, Some(inbox))
+        } else {
+            (Receiver::start(&maildir, &pki).await?, None)
+        };
         print_intro(&style, &receiver, &maildir);
         let conversations = demo::run_all(&receiver).await;
         receiver.stop().await?;
-        anyhow::Ok(conversations)
+        anyhow::Ok((conversations, inbox))
     })?;
 
     for (n, c) in conversations.iter().enumerate() {
@@ -58,10 +66,37 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
             "The Maildir is still there: cargo run -q -p smtp-receiver -- list --maildir {}",
             maildir.display()
         );
-        Ok(())
+        match inbox {
+            Some(inbox) => runtime.block_on(serve_web(&style, inbox)),
+            None => Ok(()),
+        }
     } else {
         anyhow::bail!("conversations with failed checks: {}", failed.join("; "))
     }
+}
+
+/// Serves the inbox's web page on 127.0.0.1:8025 (or a free port) until Ctrl-C.
+async fn serve_web(style: &Style, inbox: Inbox) -> anyhow::Result<()> {
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:8025").await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen for the web page")?,
+    };
+    let addr = listener.local_addr().context("local address")?;
+    println!();
+    println!(
+        "{} {}",
+        style.bold("The demo's messages and conversations, in a browser:"),
+        style.good(&format!("http://{addr}/#/sessions"))
+    );
+    println!("{}", style.dim("Serving until Ctrl-C."));
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    api::serve(HttpListener::Plain(listener), inbox.router(), stop)
+        .await
+        .context("serving the web page")
 }
 
 fn print_intro(style: &Style, receiver: &Receiver, maildir: &Path) {

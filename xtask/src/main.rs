@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask certs [--out DIR]   test CA + server/client certificates (rcgen), idempotent
-//! cargo xtask demo                the RFC 821 exchange and friends, sender <-> receiver over loopback TLS
+//! cargo xtask demo [--web]        the RFC 821 exchange and friends, sender <-> receiver over loopback TLS
 //! cargo xtask interop             the interop tests (this workspace against Postfix, aiosmtpd, swaks, curl, smtplib) and their table
 //! cargo xtask conformance         the smtp-conform suites against peers and against our own halves
 //! cargo xtask bench [--quick]     side by side with Postfix, aiosmtpd, smtplib; writes docs/benchmarks.md
@@ -44,7 +44,12 @@ enum Task {
     },
     /// The guided tour: the sender and the receiver talk over loopback TLS;
     /// every line is shown with the RFC section behind it.
-    Demo,
+    Demo {
+        /// Then serve the web page with the demo's messages and conversations
+        /// (http://127.0.0.1:8025/, another port when that one is taken) until Ctrl-C.
+        #[arg(long)]
+        web: bool,
+    },
     /// Regenerate the transcript in docs/rfc821-walkthrough.md from the
     /// demo's first conversation (a test checks that it stays true).
     Walkthrough,
@@ -92,7 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Task::Demo => demo::run(&repo_root()),
+        Task::Demo { web } => demo::run(&repo_root(), web),
         Task::Walkthrough => demo::write_walkthrough(&repo_root()),
         Task::Interop(args) => interop::run(args),
         Task::Conformance(args) => conformance::run(args),
