@@ -208,6 +208,26 @@ async fn the_mime_tree_remote_images_and_inline_parts() {
     let allowed = view(true).await;
     let csp = header(&allowed, "content-security-policy");
     assert!(csp.contains("sandbox") && csp.contains("https:"), "{csp}");
+    assert!(!blocked.text().await.unwrap().contains("<base"));
+    let embedded = inbox
+        .http
+        .get(inbox.url(&format!("/view/{id}.html?embed=1")))
+        .send()
+        .await
+        .unwrap();
+    let csp = header(&embedded, "content-security-policy");
+    assert!(
+        csp.contains("sandbox allow-popups allow-popups-to-escape-sandbox")
+            && !csp.contains("allow-scripts"),
+        "{csp}"
+    );
+    assert!(
+        embedded
+            .text()
+            .await
+            .unwrap()
+            .starts_with("<base target=\"_blank\">")
+    );
 
     // An inline image's cid: becomes a data: URL of its bytes.
     let port = inbox.smtp().port().to_string();

@@ -39,7 +39,8 @@ if kind == "hostile":
         "<script>window.__pwned = 'script'; parent.__pwned = 'script';"
         " fetch('/api/v1/messages', {method: 'DELETE'});</script>"
         "<img src=x onerror=\"window.__pwned = 'onerror'; parent.__pwned = 'onerror'\">"
-        "<img src=\"https://tracker.example/pixel.gif\" alt=pixel>", subtype="html")
+        "<img src=\"https://tracker.example/pixel.gif\" alt=pixel>"
+        "<a id=out href=\"https://tracker.example/landing\">a link</a>", subtype="html")
 elif kind == "inline":
     m.add_alternative("<p>logo <img id=logo src=\"cid:logo@example.com\" alt=logo></p>", subtype="html")
     m.get_payload()[1].add_related(png(8, 8), maintype="image", subtype="png", cid="<logo@example.com>")
@@ -221,10 +222,19 @@ test("an inline image shows; remote images load only when asked", async () => {
   await page.waitForTimeout(300);
   assert.deepEqual(asked, []);
   await page.locator(".remote-bar button").click();
-  assert.match(await page.locator("iframe.html-body").getAttribute("src"), /\?remote=1$/);
+  assert.match(await page.locator("iframe.html-body").getAttribute("src"), /\?embed=1&remote=1$/);
   await page.frameLocator("iframe.html-body").locator("#hello").waitFor();
   for (let i = 0; i < 50 && !asked.length; i++) await page.waitForTimeout(100);
   assert.deepEqual(asked, ["https://tracker.example/pixel.gif"]);
+
+  // A link opens a new window (in the frame it could go nowhere).
+  const [popup] = await Promise.all([
+    context.waitForEvent("page"),
+    page.frameLocator("iframe.html-body").locator("#out").click(),
+  ]);
+  await popup.waitForLoadState();
+  assert.equal(popup.url(), "https://tracker.example/landing");
+  await popup.close();
 });
 
 test("keys, sessions by outcome, rules, phone width, dark theme", async () => {

@@ -49,7 +49,7 @@ export const session = (id) => json(`/api/v1/session/${enc(id)}`);
 
 export const rawUrl = (id) => `/api/v1/message/${enc(id)}/raw`;
 export const partUrl = (id, part) => `/api/v1/message/${enc(id)}/part/${enc(part)}`;
-export const htmlUrl = (id, remote) => `/view/${enc(id)}.html${remote ? "?remote=1" : ""}`;
+export const htmlUrl = (id, remote) => `/view/${enc(id)}.html?embed=1${remote ? "&remote=1" : ""}`;
 
 /** Sessions, newest first, optionally of one outcome. */
 export function sessions(outcome, start, limit) {

@@ -10,7 +10,7 @@
 //! | `DELETE /api/v1/search?query` | delete what matches (Mailpit) |
 //! | `GET /api/v1/message/{ID}` | one message; marks it read (Mailpit) |
 //! | `GET /api/v1/message/{ID}/headers` / `raw` / `part/{PartID}` | (Mailpit) |
-//! | `GET /view/{ID}.html` / `.txt` | the bodies; mark read (Mailpit); `?remote=1` allows remote images |
+//! | `GET /view/{ID}.html` / `.txt` | the bodies; mark read (Mailpit); `?remote=1` allows remote images, `?embed=1` opens links in a new window |
 //! | `GET /api/v1/tags`, `PUT /api/v1/tags` | tags (Mailpit) |
 //! | `GET /api/v1/info`, `GET /api/v1/webui` | (Mailpit) |
 //! | `GET`/`PUT /api/v1/chaos` | chaos triggers, as reply rules (Mailpit) |

@@ -22,10 +22,24 @@ use crate::inbox::store::MessageRow;
 pub(crate) const CONTENT_CSP: &str = "default-src 'none'; img-src data: cid:; \
     style-src 'unsafe-inline'; font-src data:; sandbox";
 
-/// The same, remote images allowed: `/view/{ID}.html?remote=1`, asked for
-/// by the person reading (the page's "load remote images").
-pub(crate) const CONTENT_CSP_REMOTE_IMAGES: &str = "default-src 'none'; \
-    img-src data: cid: https: http:; style-src 'unsafe-inline'; font-src data:; sandbox";
+/// The policy of a body asked for with `?remote=1` (remote images allowed,
+/// at the reader's request: the page's "load remote images") and
+/// `?embed=1` (links may open a new window, outside the sandbox: the page
+/// frames no other origin, so in the frame a link could go nowhere).
+/// Script stays forbidden whatever is asked.
+fn content_csp(remote: bool, embed: bool) -> String {
+    let images = if remote {
+        "img-src data: cid: https: http:"
+    } else {
+        "img-src data: cid:"
+    };
+    let sandbox = if embed {
+        "sandbox allow-popups allow-popups-to-escape-sandbox"
+    } else {
+        "sandbox"
+    };
+    format!("default-src 'none'; {images}; style-src 'unsafe-inline'; font-src data:; {sandbox}")
+}
 
 /// Inline images larger than this stay `cid:` references (not shown).
 const MAX_INLINE_IMAGE: usize = 5 * 1024 * 1024;
@@ -178,6 +192,8 @@ async fn part(
 }
 
 /// `/view/{ID}.html` and `/view/{ID}.txt`: the bodies; mark read.
+/// `?remote=1` allows remote images, `?embed=1` makes links open a new
+/// window (both asked for by the web page).
 async fn view(
     State(inbox): State<Inbox>,
     Path(file): Path<String>,
@@ -191,29 +207,38 @@ async fn view(
     let (row, raw) = resolve(&inbox, id, &params).await?;
     mark_read(&inbox, &row).await?;
     let msg = smtp_mime::inspect(&raw);
+    let asked = |name: &str| params.get(name).is_some_and(|v| v == "1");
+    let (remote, embed) = (asked("remote"), asked("embed"));
     let (body, media) = if html {
         let Some(html) = msg.html else {
             return Err(ApiError::not_found(
                 "This message does not contain a HTML part",
             ));
         };
-        (inline_parts(&html, &raw), "text/html; charset=utf-8")
+        let html = inline_parts(&html, &raw);
+        // `?embed=1` (the web page's frame): links open a new window. In
+        // the frame they could not go anywhere: the page allows no other
+        // origin in a frame (`frame-src 'self'`).
+        let html = if embed {
+            format!("<base target=\"_blank\">{html}")
+        } else {
+            html
+        };
+        (html, "text/html; charset=utf-8")
     } else {
         (msg.text.unwrap_or_default(), "text/plain; charset=utf-8")
     };
-    let csp = if params.get("remote").is_some_and(|r| r == "1") {
-        CONTENT_CSP_REMOTE_IMAGES
+    let csp = if remote || embed {
+        HeaderValue::from_str(&content_csp(remote, embed))
+            .unwrap_or_else(|_| HeaderValue::from_static(CONTENT_CSP))
     } else {
-        CONTENT_CSP
+        HeaderValue::from_static(CONTENT_CSP)
     };
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     // Received HTML never runs script in the API's origin.
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(
         HeaderName::from_static("x-robots-tag"),
         HeaderValue::from_static("noindex"),
@@ -294,4 +319,22 @@ async fn session_of(
         ));
     };
     super::extra::session_response(&inbox, session).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_variant_of_the_body_policy_allows_script_or_same_origin() {
+        for (remote, embed) in [(false, false), (true, false), (false, true), (true, true)] {
+            let csp = content_csp(remote, embed);
+            assert!(csp.starts_with("default-src 'none';"), "{csp}");
+            assert!(csp.contains("sandbox"), "{csp}");
+            assert!(!csp.contains("script") && !csp.contains("same-origin"), "{csp}");
+            assert_eq!(csp.contains("https:"), remote, "{csp}");
+            assert_eq!(csp.contains("allow-popups"), embed, "{csp}");
+        }
+        assert_eq!(content_csp(false, false), CONTENT_CSP);
+    }
 }
