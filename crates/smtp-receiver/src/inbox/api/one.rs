@@ -331,7 +331,10 @@ mod tests {
             let csp = content_csp(remote, embed);
             assert!(csp.starts_with("default-src 'none';"), "{csp}");
             assert!(csp.contains("sandbox"), "{csp}");
-            assert!(!csp.contains("script") && !csp.contains("same-origin"), "{csp}");
+            assert!(
+                !csp.contains("script") && !csp.contains("same-origin"),
+                "{csp}"
+            );
             assert_eq!(csp.contains("https:"), remote, "{csp}");
             assert_eq!(csp.contains("allow-popups"), embed, "{csp}");
         }
