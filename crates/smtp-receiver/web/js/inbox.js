@@ -83,7 +83,9 @@ export function show(main, params) {
       "aria-label": `Select: ${m.Subject || "(no subject)"}`,
       onchange: () => (check.checked ? selected.add(m.ID) : selected.delete(m.ID)) });
     const to = [...(m.To || []), ...(m.Cc || [])];
-    const envelopeOnly = (m.Envelope?.To || []).length - to.length;
+    // RCPT TO recipients that no To or Cc header names: the Bcc lesson.
+    const named = new Set(to.map((a) => (a.Address || "").toLowerCase()));
+    const envelopeOnly = (m.Envelope?.To || []).filter((r) => !named.has(r.toLowerCase())).length;
     return h("tr", { dataset: { id: m.ID }, class: m.Read ? "" : "unread",
       onclick: (e) => { if (!e.target.closest("input, a")) location.hash = `#/message/${encodeURIComponent(m.ID)}`; } },
       h("td", { class: "sel" }, check),
