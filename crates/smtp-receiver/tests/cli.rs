@@ -208,3 +208,35 @@ async fn auth_failures_are_logged_on_one_line_with_the_client_address() {
     assert!(failed[0].contains(" WARN "), "{stderr}");
     assert!(!stderr.contains("mallory"), "{stderr}");
 }
+
+/// A certificate or key file that is missing or not PEM is a
+/// configuration error: exit 78 (EX_CONFIG, sysexits(3)), one line naming
+/// the file, before anything is bound.
+#[test]
+fn a_bad_cert_or_key_file_exits_78() {
+    let certs = TestCerts::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not PEM\n\x00\x01").unwrap();
+    let (cert, key) = (&certs.files.server_cert, &certs.files.server_key);
+    for (cert, key, named) in [
+        (&missing, key, &missing),
+        (&garbage, key, &garbage),
+        (cert, &missing, &missing),
+        (cert, &garbage, &garbage),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--sink"])
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&named.display().to_string()), "{stderr}");
+    }
+}
