@@ -190,16 +190,35 @@ impl Maildir {
 
     /// Delivers a whole message from a body stream; returns its path in `new/`.
     /// The reply on failure is the one to send (body refusal, 451, 452).
+    ///
+    /// A storage failure is logged at error level with the path and the
+    /// OS error: the client only sees a 4xx and retries, so without this
+    /// line a read-only, full or misconfigured Maildir would go unnoticed
+    /// until the senders give up.
     pub async fn deliver(
         &self,
         envelope: &Envelope,
         body: &mut MessageBody<'_>,
     ) -> Result<PathBuf, Reply> {
-        let mut delivery = self.begin(&envelope.id).await.map_err(|e| e.reply())?;
+        let logged = |error: MaildirError| {
+            let reply = error.reply();
+            tracing::error!(
+                id = %envelope.id,
+                path = %error.path.display(),
+                os_error = %error.source,
+                reply = reply.code,
+                "storage failed: cannot {}",
+                error.action
+            );
+            reply
+        };
+        let mut delivery = self.begin(&envelope.id).await.map_err(logged)?;
+        // A body error is the client's doing (or the session's refusal),
+        // not a fault of this server: the session logs what it needs.
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
-            delivery.write(chunk).await.map_err(|e| e.reply())?;
+            delivery.write(chunk).await.map_err(logged)?;
         }
-        delivery.commit().await.map_err(|e| e.reply())
+        delivery.commit().await.map_err(logged)
     }
 }
 

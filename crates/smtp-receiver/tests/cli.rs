@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use common::{Client, TestCerts, code};
 use smtp_wire::sasl;
@@ -38,6 +38,20 @@ fn listeners(child: &mut Child, n: usize) -> Vec<(SocketAddr, String)> {
             (addr.parse().unwrap(), kind.to_string())
         })
         .collect()
+}
+
+/// SIGTERM (a graceful shutdown), then the exit status and all of stderr.
+fn terminate(server: &mut Running) -> (ExitStatus, String) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::block_in_place(|| server.0.wait()).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    (exit, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,16 +101,8 @@ async fn serve_on_port_zero_then_list_and_show() {
     c.cmd("QUIT").await;
 
     // SIGTERM: graceful shutdown, exit 0.
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::block_in_place(|| server.0.wait()).unwrap();
+    let (exit, stderr) = terminate(&mut server);
     assert!(exit.success(), "{exit:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(
         stderr.contains("C: MAIL FROM:<alice@client.example>"),
         "-v prints transcripts: {stderr}"
@@ -188,15 +194,7 @@ async fn auth_failures_are_logged_on_one_line_with_the_client_address() {
     }
     c.cmd("QUIT").await;
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    tokio::task::block_in_place(|| server.0.wait()).unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    let (_, stderr) = terminate(&mut server);
     // No user name in it: often a password typed in the wrong field.
     let line = "authentication failed client=127.0.0.1 mechanism=PLAIN";
     let failed: Vec<&str> = stderr.lines().filter(|l| l.contains(line)).collect();
@@ -239,4 +237,56 @@ fn a_bad_cert_or_key_file_exits_78() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(&named.display().to_string()), "{stderr}");
     }
+}
+
+/// A storage fault is an operator's problem: besides the `451 4.3.0` the
+/// client gets (and retries after), one line at the default log level
+/// names the path and the OS error. `tmp/` is made a regular file after
+/// start (permission bits would not stop root, as CI runs).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_error_is_logged_with_the_path_and_the_os_error() {
+    let mail = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--accept-any-recipient"])
+        .arg("--maildir")
+        .arg(mail.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let addr = tokio::task::block_in_place(|| listeners(&mut server.0, 1))[0].0;
+    let tmp = mail.path().join("tmp");
+    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::write(&tmp, b"not a directory").unwrap();
+
+    let mut c = Client::new(TcpStream::connect(addr).await.unwrap());
+    c.reply().await;
+    for line in [
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@example.org>",
+        "DATA",
+    ] {
+        assert!(code(&c.cmd(line).await) < 400, "{line}");
+    }
+    let reply = c.cmd("Subject: lost?\r\n\r\nno\r\n.").await;
+    assert!(reply.starts_with("451 4.3.0 "), "{reply}");
+    c.cmd("QUIT").await;
+
+    let (_, stderr) = terminate(&mut server);
+    let logged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("storage failed"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{stderr}");
+    let line = logged[0];
+    assert!(line.contains(" ERROR "), "{line}");
+    assert!(
+        line.contains(&format!("path={}/", tmp.display())),
+        "the file it tried to create: {line}"
+    );
+    assert!(line.contains("Not a directory (os error 20)"), "{line}");
+    assert!(line.contains("reply=451"), "{line}");
 }
