@@ -290,3 +290,98 @@ async fn a_storage_error_is_logged_with_the_path_and_the_os_error() {
     assert!(line.contains("Not a directory (os error 20)"), "{line}");
     assert!(line.contains("reply=451"), "{line}");
 }
+
+/// A file in `tmp/` with its access and modification times `ago`.
+fn plant(dir: &std::path::Path, name: &str, ago: std::time::Duration) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, b"Subject: partial\n").unwrap();
+    let when = std::time::SystemTime::now() - ago;
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_times(times)
+        .unwrap();
+    path
+}
+
+/// At start, `tmp/` loses what crashes left (docs/receiver.md, Faults):
+/// anything untouched for 36 hours (the Maildir convention), and this
+/// host's files whose writer is gone, once untouched for an hour. Files
+/// of running processes, fresh files and other hosts' files stay. Each
+/// removal is one line at info level.
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_files_in_tmp_are_removed_at_start() {
+    const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+    let mail = tempfile::tempdir().unwrap();
+    let tmp = mail.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Above the kernel's largest pid (2^22): never a running process.
+    let gone = 999_999_999;
+    let alive = std::process::id();
+    let ours = |pid: u32, n: u32| format!("1796000000M000001P{pid}Q{n}.mx.cli.test");
+    let removed = [
+        plant(&tmp, "written-by-another-program", HOUR * 40),
+        plant(&tmp, &ours(gone, 1), HOUR * 2),
+        plant(
+            &tmp,
+            &format!("1796000000M000001P{gone}Q2_1.mx.cli.test"),
+            HOUR * 2,
+        ),
+    ];
+    let kept = [
+        plant(&tmp, &ours(alive, 3), HOUR * 2),
+        plant(&tmp, &ours(gone, 4), std::time::Duration::from_secs(60)),
+        plant(
+            &tmp,
+            &format!("1796000000M000001P{gone}Q5.other.test"),
+            HOUR * 2,
+        ),
+        plant(
+            &tmp,
+            "fresh-from-another-program",
+            std::time::Duration::ZERO,
+        ),
+    ];
+    let child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--accept-any-recipient"])
+        .args(["--hostname", "mx.cli.test", "--maildir"])
+        .arg(mail.path())
+        .env("RUST_LOG", "smtp_receiver=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    // The sweep runs before the listeners are announced.
+    tokio::task::block_in_place(|| listeners(&mut server.0, 1));
+    for path in &removed {
+        assert!(!path.exists(), "{} stayed", path.display());
+    }
+    for path in &kept {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    let (_, stderr) = terminate(&mut server);
+    let logged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("removed a stale file from tmp/"))
+        .collect();
+    assert_eq!(logged.len(), removed.len(), "{stderr}");
+    assert!(logged.iter().all(|l| l.contains(" INFO ")), "{stderr}");
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains("written-by-another-program")
+                && l.contains("untouched for 36 hours")),
+        "{stderr}"
+    );
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains(&format!("its writer, pid {gone}, is not running"))),
+        "{stderr}"
+    );
+}
