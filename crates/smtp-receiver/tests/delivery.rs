@@ -442,11 +442,13 @@ impl Handler for SlowToAnswer {
 async fn shutdown_never_stores_a_message_without_its_250() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(None);
-    config.shutdown_grace = Duration::from_millis(300);
+    // The hard deadline comes 700 ms after the shutdown, inside the
+    // commit of a message whose data ended at once (1.5 s long).
+    config.shutdown_grace = Duration::from_millis(500);
     config.shutdown_abort = Duration::from_millis(200);
     let handler = SlowToAnswer {
         maildir: Maildir::create(dir.path(), "mx.test").unwrap(),
-        delay: Duration::from_millis(800),
+        delay: Duration::from_millis(1500),
     };
     let server = start(config, handler).await;
     let mut clients = Vec::new();
@@ -461,7 +463,7 @@ async fn shutdown_never_stores_a_message_without_its_250() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.shutdown.shutdown();
     let mut ending = Vec::new();
-    for (c, after_ms) in clients.into_iter().zip([0, 150, 450, 700]) {
+    for (c, after_ms) in clients.into_iter().zip([0, 200, 600, 2000]) {
         let mut c = c;
         ending.push(tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
