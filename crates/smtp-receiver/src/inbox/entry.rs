@@ -260,22 +260,26 @@ pub fn clean_tag(tag: &str) -> Option<String> {
 /// Mailpit's search cleaning: `< > " , ; ( )` and control whitespace become
 /// spaces, runs of spaces collapse, lower case.
 pub fn clean_search(text: &str) -> String {
-    let mapped: String = text
-        .chars()
-        .map(|c| {
-            if "<>\",;()".contains(c) || c.is_whitespace() {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    mapped
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    // One pass, one allocation: this runs over every stored message's
+    // text on the delivery path.
+    let mut cleaned = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if matches!(c, '<' | '>' | '"' | ',' | ';' | '(' | ')') || c.is_whitespace() {
+            space = !cleaned.is_empty();
+            continue;
+        }
+        if space {
+            cleaned.push(' ');
+            space = false;
+        }
+        if c.is_ascii() {
+            cleaned.push(c.to_ascii_lowercase());
+        } else {
+            cleaned.extend(c.to_lowercase());
+        }
+    }
+    cleaned
 }
 
 /// The body as plain text: the HTML with its tags removed when there is
@@ -393,6 +397,16 @@ Some <b>body</b> text\r\n";
         assert_eq!(e.tags, ["a b", "news", "Signup"]);
         assert!(e.search_text.contains("hello there"));
         assert_eq!(e.snippet, "Some <b>body</b> text");
+    }
+
+    #[test]
+    fn search_text_is_cleaned_as_mailpit_does() {
+        assert_eq!(
+            clean_search("  \"Alice\" <Alice@Example.TEST>,\t(Bob);\r\nÄrger  "),
+            "alice alice@example.test bob ärger"
+        );
+        assert_eq!(clean_search("<>;"), "");
+        assert_eq!(clean_search("x"), "x");
     }
 
     #[test]
