@@ -131,3 +131,33 @@ fn swaks_pipe_delivers_through_stdio() {
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("Subject: through swaks --pipe"));
 }
+
+#[test]
+fn typing_in_a_terminal_ends_each_line_at_enter() {
+    // `script` (util-linux) runs the server on a pseudo-terminal: its stdin
+    // is a terminal, and what we write arrives as typed keys, Enter as LF.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: script (util-linux) not installed");
+        return;
+    }
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{BIN} --stdio --sink"), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"HELO me\nMAIL FROM:<a@x.test>\nQUIT\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    // Answered as commands, not refused as bare-LF lines.
+    for reply in ["250 ", "250 2.1.0", "221 2.0.0"] {
+        assert!(screen.contains(reply), "{screen}");
+    }
+    assert!(!screen.contains("500 "), "{screen}");
+}

@@ -151,9 +151,44 @@ async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
 async fn serve_stdio<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()> {
     let info = ConnectionInfo::new(stdio_peer(), NO_ADDRESS, ListenerKind::Plain);
     let server = Server::new(config, backend);
-    let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-    server.serve_connection(stream, info).await;
+    if std::io::stdin().is_terminal() {
+        let stream = tokio::io::join(typed_lines(), tokio::io::stdout());
+        server.serve_connection(stream, info).await;
+    } else {
+        let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+        server.serve_connection(stream, info).await;
+    }
     Ok(())
+}
+
+/// What a person types in a terminal, with each line ended by CRLF. A
+/// terminal sends a bare LF at Enter, which the session rightly refuses
+/// on the network (RFC 5321 §2.3.8); here a human is typing, not a
+/// client that could smuggle, so Enter means the end of a line. Pipes
+/// and sockets are passed through untouched.
+fn typed_lines() -> tokio::io::DuplexStream {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let (_, mut to_session) = tokio::io::split(ours);
+        let mut typed = tokio::io::BufReader::new(tokio::io::stdin());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match typed.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if line.ends_with(b"\n") && !line.ends_with(b"\r\n") {
+                line.pop();
+                line.extend_from_slice(b"\r\n");
+            }
+            if to_session.write_all(&line).await.is_err() {
+                break;
+            }
+        }
+    });
+    theirs
 }
 
 /// The client's address as the super-server that started us tells it:
