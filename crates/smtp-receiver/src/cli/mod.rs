@@ -159,6 +159,13 @@ struct ServeArgs {
     /// Print each session's transcript on stderr (AUTH redacted) and log more.
     #[arg(short, long)]
     verbose: bool,
+    /// Serve one SMTP session on standard input and output, then exit
+    /// (inetd, systemd socket activation with Accept=yes, `swaks --pipe`,
+    /// or typing a conversation by hand). The client address is taken
+    /// from TCPREMOTEIP/TCPREMOTEPORT (ucspi-tcp) or REMOTE_ADDR/REMOTE_PORT
+    /// (systemd), else 127.0.0.1:0.
+    #[arg(long, conflicts_with_all = ["listen", "listen_tls", "http"])]
+    stdio: bool,
     #[command(flatten)]
     inbox: inbox::InboxArgs,
 }
