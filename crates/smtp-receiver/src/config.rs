@@ -68,8 +68,11 @@ pub struct ServerConfig {
     /// After the grace period, how long sessions may take to send their
     /// 421 and close before their tasks are dropped wherever they are (in
     /// the application, a TLS handshake, a write to a client that does not
-    /// read). A shutdown always completes within `shutdown_grace +
-    /// shutdown_abort`.
+    /// read). A shutdown completes within `shutdown_grace +
+    /// shutdown_abort`, except that a message already read to its end is
+    /// stored and answered first (RFC 5321 §6.1: never stored without its
+    /// 250, which would make the client send it again), for at most 10
+    /// minutes more (RFC 5321 §4.5.3.2.6).
     pub shutdown_abort: Duration,
     /// Receives each session's transcript when it ends (e.g. `-v`).
     pub transcript: Option<TranscriptHook>,

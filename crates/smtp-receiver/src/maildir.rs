@@ -27,6 +27,12 @@
 //! mid-message: [`Delivery`] cleans up when dropped) and answers
 //! `451 4.3.0`, or `452 4.3.1` when the disk is full.
 //!
+//! Stale files: a crash between steps 1 and 3 leaves a partial file in
+//! `tmp/` that nobody will link. `tmp/` is swept when the Maildir is
+//! opened and then hourly as deliveries begin; the rules (the Maildir
+//! convention's 36 hours, and files this host's earlier processes left)
+//! are in [`stale`].
+//!
 //! Group commit: step 4 is shared. Deliveries that reach it while an
 //! fsync of `new/` runs wait for the next one, which covers them all
 //! (`group::DirSync`); no 250 is sent before that fsync succeeded. Steps
@@ -37,10 +43,12 @@
 
 mod group;
 mod lf;
+mod stale;
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Instant, SystemTime};
 
 use smtp_wire::Reply;
 
@@ -53,6 +61,11 @@ use lf::push_with_lf_line_ends;
 /// few system calls; a message up to this size is written at commit in
 /// one go.
 const WRITE_BUFFER: usize = 256 * 1024;
+
+/// When this process first opened a Maildir, before any delivery of its:
+/// a file in `tmp/` named with this process's pid but older than this is
+/// an earlier process's (see [`stale`]).
+static PROCESS_START: OnceLock<SystemTime> = OnceLock::new();
 
 /// An I/O failure while delivering, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -119,23 +132,66 @@ pub struct Maildir {
     /// at once: 18 % of the receiver's time in `rwsem_spin_on_owner`);
     /// waiting here costs nothing.
     creating: Arc<tokio::sync::Mutex<()>>,
+    /// When `tmp/` is next swept for stale files, shared by the clones.
+    next_sweep: Arc<Mutex<Instant>>,
 }
 
 impl Maildir {
     /// Opens the Maildir at `root`, creating it and its three
     /// subdirectories (mode 0700) if needed. `hostname` ends file names.
+    ///
+    /// Removes the stale files of `tmp/` (see the [module](self)
+    /// documentation), each logged at info level; deliveries then sweep
+    /// it again every hour.
     pub fn create(root: impl Into<PathBuf>, hostname: &str) -> Result<Maildir, MaildirError> {
+        PROCESS_START.get_or_init(SystemTime::now);
         let root = root.into();
         for sub in ["tmp", "new", "cur"] {
             let dir = root.join(sub);
             create_private_dir(&dir).map_err(|e| MaildirError::new("create directory", &dir, e))?;
         }
-        Ok(Maildir {
+        let maildir = Maildir {
             new_sync: Arc::new(DirSync::new(root.join("new"))),
             creating: Arc::default(),
+            next_sweep: Arc::new(Mutex::new(Instant::now() + stale::SWEEP_EVERY)),
             root,
             host: sanitize_host(hostname),
-        })
+        };
+        maildir.sweep_tmp();
+        Ok(maildir)
+    }
+
+    /// Removes the stale files of `tmp/`; returns how many. Blocking.
+    fn sweep_tmp(&self) -> usize {
+        let context = stale::Context {
+            host: &self.host,
+            pid: std::process::id(),
+            started: *PROCESS_START.get_or_init(SystemTime::now),
+            now: SystemTime::now(),
+        };
+        stale::sweep(&self.root.join("tmp"), &context)
+    }
+
+    /// Sweeps `tmp/` off the runtime's threads if the hour is up; the
+    /// delivery that notices does not wait for it. A server that receives
+    /// nothing does not sweep, and has nothing new in `tmp/` either.
+    fn sweep_when_due(&self) {
+        let now = Instant::now();
+        let due = {
+            let mut next = self
+                .next_sweep
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let due = now >= *next;
+            if due {
+                *next = now + stale::SWEEP_EVERY;
+            }
+            due
+        };
+        if due {
+            let maildir = self.clone();
+            drop(tokio::task::spawn_blocking(move || maildir.sweep_tmp()));
+        }
     }
 
     /// The root directory.
@@ -145,6 +201,7 @@ impl Maildir {
 
     /// Starts a delivery: creates `tmp/<id>.<hostname>` exclusively.
     pub async fn begin(&self, id: &str) -> Result<Delivery, MaildirError> {
+        self.sweep_when_due();
         let id: String = id
             .chars()
             .map(|c| {
@@ -190,16 +247,35 @@ impl Maildir {
 
     /// Delivers a whole message from a body stream; returns its path in `new/`.
     /// The reply on failure is the one to send (body refusal, 451, 452).
+    ///
+    /// A storage failure is logged at error level with the path and the
+    /// OS error: the client only sees a 4xx and retries, so without this
+    /// line a read-only, full or misconfigured Maildir would go unnoticed
+    /// until the senders give up.
     pub async fn deliver(
         &self,
         envelope: &Envelope,
         body: &mut MessageBody<'_>,
     ) -> Result<PathBuf, Reply> {
-        let mut delivery = self.begin(&envelope.id).await.map_err(|e| e.reply())?;
+        let logged = |error: MaildirError| {
+            let reply = error.reply();
+            tracing::error!(
+                id = %envelope.id,
+                path = %error.path.display(),
+                os_error = %error.source,
+                reply = reply.code,
+                "storage failed: cannot {}",
+                error.action
+            );
+            reply
+        };
+        let mut delivery = self.begin(&envelope.id).await.map_err(logged)?;
+        // A body error is the client's doing (or the session's refusal),
+        // not a fault of this server: the session logs what it needs.
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
-            delivery.write(chunk).await.map_err(|e| e.reply())?;
+            delivery.write(chunk).await.map_err(logged)?;
         }
-        delivery.commit().await.map_err(|e| e.reply())
+        delivery.commit().await.map_err(logged)
     }
 }
 
@@ -564,6 +640,36 @@ mod tests {
         std::fs::write(maildir.root().join("new"), b"").unwrap();
         let error = delivery.commit().await.unwrap_err();
         assert_eq!(error.reply().code, 451);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
+    }
+
+    /// After the sweep at start, the first delivery once the hour is up
+    /// sweeps `tmp/` again (in the background).
+    #[tokio::test]
+    async fn deliveries_sweep_tmp_every_hour() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let crashed = maildir.root().join("tmp").join("left-by-a-crash");
+        std::fs::write(&crashed, b"partial").unwrap();
+        let long_ago = SystemTime::now() - std::time::Duration::from_secs(40 * 3600);
+        let times = std::fs::FileTimes::new()
+            .set_accessed(long_ago)
+            .set_modified(long_ago);
+        std::fs::File::options()
+            .write(true)
+            .open(&crashed)
+            .unwrap()
+            .set_times(times)
+            .unwrap();
+        drop(maildir.begin("a").await.unwrap());
+        assert!(crashed.exists(), "not an hour yet");
+        *maildir.next_sweep.lock().unwrap() = Instant::now();
+        drop(maildir.begin("b").await.unwrap());
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while crashed.exists() {
+            assert!(Instant::now() < deadline, "not swept");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert!(names(&maildir.root().join("tmp")).is_empty());
     }
 

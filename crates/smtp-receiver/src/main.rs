@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         Err(error) => {
             // One line on stderr, the whole cause chain.
             eprintln!("smtp-receive: error: {error:#}");
-            ExitCode::FAILURE
+            cli::exit_code(&error)
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 
 use common::{Client, TestCerts, code};
 use smtp_wire::sasl;
@@ -38,6 +38,20 @@ fn listeners(child: &mut Child, n: usize) -> Vec<(SocketAddr, String)> {
             (addr.parse().unwrap(), kind.to_string())
         })
         .collect()
+}
+
+/// SIGTERM (a graceful shutdown), then the exit status and all of stderr.
+fn terminate(server: &mut Running) -> (ExitStatus, String) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::block_in_place(|| server.0.wait()).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    (exit, stderr)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,16 +101,8 @@ async fn serve_on_port_zero_then_list_and_show() {
     c.cmd("QUIT").await;
 
     // SIGTERM: graceful shutdown, exit 0.
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::block_in_place(|| server.0.wait()).unwrap();
+    let (exit, stderr) = terminate(&mut server);
     assert!(exit.success(), "{exit:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(
         stderr.contains("C: MAIL FROM:<alice@client.example>"),
         "-v prints transcripts: {stderr}"
@@ -188,15 +194,7 @@ async fn auth_failures_are_logged_on_one_line_with_the_client_address() {
     }
     c.cmd("QUIT").await;
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    tokio::task::block_in_place(|| server.0.wait()).unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    let (_, stderr) = terminate(&mut server);
     // No user name in it: often a password typed in the wrong field.
     let line = "authentication failed client=127.0.0.1 mechanism=PLAIN";
     let failed: Vec<&str> = stderr.lines().filter(|l| l.contains(line)).collect();
@@ -207,4 +205,183 @@ async fn auth_failures_are_logged_on_one_line_with_the_client_address() {
     );
     assert!(failed[0].contains(" WARN "), "{stderr}");
     assert!(!stderr.contains("mallory"), "{stderr}");
+}
+
+/// A certificate or key file that is missing or not PEM is a
+/// configuration error: exit 78 (EX_CONFIG, sysexits(3)), one line naming
+/// the file, before anything is bound.
+#[test]
+fn a_bad_cert_or_key_file_exits_78() {
+    let certs = TestCerts::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not PEM\n\x00\x01").unwrap();
+    let (cert, key) = (&certs.files.server_cert, &certs.files.server_key);
+    for (cert, key, named) in [
+        (&missing, key, &missing),
+        (&garbage, key, &garbage),
+        (cert, &missing, &missing),
+        (cert, &garbage, &garbage),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--sink"])
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(78), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(&named.display().to_string()), "{stderr}");
+    }
+}
+
+/// A storage fault is an operator's problem: besides the `451 4.3.0` the
+/// client gets (and retries after), one line at the default log level
+/// names the path and the OS error. `tmp/` is made a regular file after
+/// start (permission bits would not stop root, as CI runs).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_storage_error_is_logged_with_the_path_and_the_os_error() {
+    let mail = tempfile::tempdir().unwrap();
+    let child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--accept-any-recipient"])
+        .arg("--maildir")
+        .arg(mail.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    let addr = tokio::task::block_in_place(|| listeners(&mut server.0, 1))[0].0;
+    let tmp = mail.path().join("tmp");
+    std::fs::remove_dir(&tmp).unwrap();
+    std::fs::write(&tmp, b"not a directory").unwrap();
+
+    let mut c = Client::new(TcpStream::connect(addr).await.unwrap());
+    c.reply().await;
+    for line in [
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@example.org>",
+        "DATA",
+    ] {
+        assert!(code(&c.cmd(line).await) < 400, "{line}");
+    }
+    let reply = c.cmd("Subject: lost?\r\n\r\nno\r\n.").await;
+    assert!(reply.starts_with("451 4.3.0 "), "{reply}");
+    c.cmd("QUIT").await;
+
+    let (_, stderr) = terminate(&mut server);
+    let logged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("storage failed"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{stderr}");
+    let line = logged[0];
+    assert!(line.contains(" ERROR "), "{line}");
+    assert!(
+        line.contains(&format!("path={}/", tmp.display())),
+        "the file it tried to create: {line}"
+    );
+    assert!(line.contains("Not a directory (os error 20)"), "{line}");
+    assert!(line.contains("reply=451"), "{line}");
+}
+
+/// A file in `tmp/` with its access and modification times `ago`.
+fn plant(dir: &std::path::Path, name: &str, ago: std::time::Duration) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, b"Subject: partial\n").unwrap();
+    let when = std::time::SystemTime::now() - ago;
+    let times = std::fs::FileTimes::new()
+        .set_accessed(when)
+        .set_modified(when);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_times(times)
+        .unwrap();
+    path
+}
+
+/// At start, `tmp/` loses what crashes left (docs/receiver.md, Faults):
+/// anything untouched for 36 hours (the Maildir convention), and this
+/// host's files whose writer is gone, once untouched for an hour. Files
+/// of running processes, fresh files and other hosts' files stay. Each
+/// removal is one line at info level.
+#[tokio::test(flavor = "multi_thread")]
+async fn stale_files_in_tmp_are_removed_at_start() {
+    const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+    let mail = tempfile::tempdir().unwrap();
+    let tmp = mail.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Above the kernel's largest pid (2^22): never a running process.
+    let gone = 999_999_999;
+    let alive = std::process::id();
+    let ours = |pid: u32, n: u32| format!("1796000000M000001P{pid}Q{n}.mx.cli.test");
+    let removed = [
+        plant(&tmp, "written-by-another-program", HOUR * 40),
+        plant(&tmp, &ours(gone, 1), HOUR * 2),
+        plant(
+            &tmp,
+            &format!("1796000000M000001P{gone}Q2_1.mx.cli.test"),
+            HOUR * 2,
+        ),
+    ];
+    let kept = [
+        plant(&tmp, &ours(alive, 3), HOUR * 2),
+        plant(&tmp, &ours(gone, 4), std::time::Duration::from_secs(60)),
+        plant(
+            &tmp,
+            &format!("1796000000M000001P{gone}Q5.other.test"),
+            HOUR * 2,
+        ),
+        plant(
+            &tmp,
+            "fresh-from-another-program",
+            std::time::Duration::ZERO,
+        ),
+    ];
+    let child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--accept-any-recipient"])
+        .args(["--hostname", "mx.cli.test", "--maildir"])
+        .arg(mail.path())
+        .env("RUST_LOG", "smtp_receiver=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Running(child);
+    // The sweep runs before the listeners are announced.
+    tokio::task::block_in_place(|| listeners(&mut server.0, 1));
+    for path in &removed {
+        assert!(!path.exists(), "{} stayed", path.display());
+    }
+    for path in &kept {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    let (_, stderr) = terminate(&mut server);
+    let logged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("removed a stale file from tmp/"))
+        .collect();
+    assert_eq!(logged.len(), removed.len(), "{stderr}");
+    assert!(logged.iter().all(|l| l.contains(" INFO ")), "{stderr}");
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains("written-by-another-program")
+                && l.contains("untouched for 36 hours")),
+        "{stderr}"
+    );
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.contains(&format!("its writer, pid {gone}, is not running"))),
+        "{stderr}"
+    );
 }

@@ -412,3 +412,99 @@ async fn the_354_is_sent_before_the_application_is_asked() {
     assert!(reply.starts_with("250 2.0.0 Ok: queued as "), "{reply}");
     server.stop().await;
 }
+
+/// Stores with the Maildir, then takes its time before answering: the
+/// slow end of a commit (a directory fsync on a busy disk, an index to
+/// update), after the link into `new/` and before the 250.
+#[derive(Clone)]
+struct SlowToAnswer {
+    maildir: Maildir,
+    delay: Duration,
+}
+
+impl Handler for SlowToAnswer {
+    async fn data(&mut self, envelope: &Envelope, body: &mut MessageBody<'_>) -> Result<(), Reply> {
+        self.maildir.deliver(envelope, body).await?;
+        tokio::time::sleep(self.delay).await;
+        Ok(())
+    }
+}
+
+/// RFC 5321 §6.1 at shutdown: every message either got its 250 and is in
+/// `new/` once, or got no 250 and is not stored. Never stored without the
+/// 250: its client would send it again (a duplicate). Four clients are in
+/// the middle of DATA when the shutdown is requested and end their data
+/// at different moments: at once (the hard deadline then falls inside the
+/// application's commit, which used to drop the session between the link
+/// into `new/` and the 250), within the grace period, after it, and after
+/// the hard deadline.
+#[tokio::test]
+async fn shutdown_never_stores_a_message_without_its_250() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(None);
+    // The hard deadline comes 700 ms after the shutdown, inside the
+    // commit of a message whose data ended at once (1.5 s long).
+    config.shutdown_grace = Duration::from_millis(500);
+    config.shutdown_abort = Duration::from_millis(200);
+    let handler = SlowToAnswer {
+        maildir: Maildir::create(dir.path(), "mx.test").unwrap(),
+        delay: Duration::from_millis(1500),
+    };
+    let server = start(config, handler).await;
+    let mut clients = Vec::new();
+    for n in 0..4 {
+        let mut c = server.connect().await;
+        c.reply().await;
+        envelope(&mut c).await;
+        assert_eq!(code(&c.cmd("DATA").await), 354);
+        c.send(format!("Subject: {n}\r\n\r\nfirst half\r\n")).await;
+        clients.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.shutdown.shutdown();
+    let mut ending = Vec::new();
+    for (c, after_ms) in clients.into_iter().zip([0, 200, 600, 2000]) {
+        let mut c = c;
+        ending.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            // The server may have closed already (421 at the end of the grace).
+            c.try_send("second half\r\n.\r\n").await;
+            let told = c.read_to_end().await;
+            told.lines()
+                .find_map(|l| l.strip_prefix("250 2.0.0 Ok: queued as "))
+                .map(str::to_string)
+        }));
+    }
+    let mut told = Vec::new();
+    for task in ending {
+        told.push(task.await.unwrap());
+    }
+    tokio::time::timeout(common::PATIENCE, server.task)
+        .await
+        .expect("run() returns once the commits are done")
+        .unwrap()
+        .unwrap();
+
+    let mut stored: Vec<String> = files(&dir.path().join("new"))
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".mx.test", "")
+        })
+        .collect();
+    let mut answered: Vec<String> = told.iter().flatten().cloned().collect();
+    stored.sort();
+    answered.sort();
+    assert_eq!(stored, answered, "told: {told:?}");
+    assert!(
+        told[0].is_some(),
+        "data complete before the deadline: stored and answered"
+    );
+    assert!(
+        told[3].is_none(),
+        "data ended after the hard deadline: {told:?}"
+    );
+    assert!(files(&dir.path().join("tmp")).is_empty());
+}

@@ -362,18 +362,43 @@ async fn deleting_the_index_rebuilds_the_same_listing() {
     for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(index.join(name));
     }
+    // A mail reader read the oldest one: moved to cur/ with the seen flag.
+    let new = dir.path().join("new");
+    let oldest = before["messages"][2]["ID"].as_str().unwrap().to_string();
+    let file = std::fs::read_dir(&new)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|name| name.starts_with(&oldest))
+        .unwrap();
+    std::fs::rename(
+        new.join(&file),
+        dir.path().join("cur").join(format!("{file}:2,S")),
+    )
+    .unwrap();
     let inbox = start_inbox(dir.path(), ApiOptions::default(), |_| {}).await;
     assert_eq!(inbox.inbox.scan_report().added, 3);
     let after = inbox.json("/api/v1/messages").await;
-    // Usernames live only in the index (not in the file): documented.
+    // Usernames live only in the index (not in the file), and read flags
+    // come back from the Maildir's `S` flag: documented.
     let strip = |v: &Value| {
         let mut v = v.clone();
         for m in v["messages"].as_array_mut().unwrap() {
             m.as_object_mut().unwrap().remove("Username");
+            m.as_object_mut().unwrap().remove("Read");
         }
+        v["unread"] = Value::Null;
+        v["messages_unread"] = Value::Null;
         v
     };
     assert_eq!(strip(&after), strip(&before));
+    let read: Vec<bool> = after["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["Read"].as_bool().unwrap())
+        .collect();
+    assert_eq!(read, [false, false, true]);
+    assert_eq!(after["unread"], 2);
     assert_eq!(inbox.json("/api/v1/sessions").await, sessions_before);
     inbox.stop().await;
 }

@@ -364,6 +364,38 @@ async fn local_input_errors_exit_65_or_66_not_69() {
     }
 }
 
+/// A `--ca` file that is missing or holds no certificate is our own
+/// configuration error, found before any server is asked: exit 78
+/// (EX_CONFIG), not 75 (it will not fix itself) nor 69 (no server refused
+/// anything), one line on stderr naming the file, no recipient line.
+#[tokio::test]
+async fn a_bad_ca_file_exits_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    for ca in [&missing, &garbage] {
+        let ca = ca.to_str().unwrap();
+        let args = [
+            "--server",
+            "127.0.0.1:1",
+            "--ca",
+            ca,
+            "--from",
+            "a@b.example",
+            "--to",
+            "c@d.example",
+            "--text",
+            "x",
+        ];
+        let out = smtp_send(&args, None, &[]).await;
+        assert_eq!(out.code, 78, "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(ca), "{}", out.stderr);
+        assert_eq!(out.stdout, "", "nothing was sent");
+    }
+}
+
 fn one_recipient(port: u16, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "--server",

@@ -1,5 +1,6 @@
-//! `smtp-conform judge FILE`: recorded sessions, line by line, with the RFC
-//! note of each step and what the client judge found on it.
+//! `smtp-conform judge FILE` and `smtp-conform explain FILE`: recorded
+//! sessions, line by line, with the RFC note of each step, and for
+//! `judge`, what the client judge found on it.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -17,8 +18,9 @@ const NOTE_COLUMN: usize = 52;
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// A recorded transcript: `C:`/`S:` lines as `smtp-receive -v` and
-    /// `smtp-send -v` print them (several sessions, log lines in between,
-    /// are fine); `-` reads standard input.
+    /// `smtp-send -v` print them, or as the RFCs write examples (several
+    /// sessions, log lines in between, are fine), or swaks output; `-`
+    /// reads standard input.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// The sessions are still in progress: judge them as far as they went,
@@ -27,7 +29,17 @@ pub(crate) struct Args {
     open: bool,
 }
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+/// What to print of each session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The notes only (`explain`); exit 0.
+    Explain,
+    /// The notes, the judge's findings and a badge (`judge`); exit 1 on a
+    /// violation.
+    Judge,
+}
+
+pub(crate) fn run(args: &Args, mode: Mode) -> anyhow::Result<ExitCode> {
     let shown = args.file.display();
     let mut bytes = Vec::new();
     if args.file.as_os_str() == "-" {
@@ -41,7 +53,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     // invalid byte is shown, not fatal.
     let sessions = observe::read(&String::from_utf8_lossy(&bytes));
     if sessions.iter().all(|s| s.lines.is_empty()) {
-        anyhow::bail!("{shown}: no C:/S: lines: not a recorded transcript");
+        anyhow::bail!("{shown}: no C:/S: or swaks lines: not a recorded transcript");
     }
     let end = if args.open {
         SessionEnd::Open
@@ -54,7 +66,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             println!();
         }
         let judgement = observe::judge_lines(&session.lines, end);
-        print_session(session, &judgement);
+        print_session(session, &judgement, mode);
         if judgement.badge == Badge::Violations || worst == Badge::Conforming {
             worst = judgement.badge;
         }
@@ -64,13 +76,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let lines = plural(skipped, "line", "lines");
         println!("({skipped} {lines} of {shown} skipped: not part of a transcript)");
     }
-    Ok(match worst {
-        Badge::Violations => ExitCode::from(1),
-        Badge::Conforming | Badge::Warnings => ExitCode::SUCCESS,
+    Ok(match (mode, worst) {
+        (Mode::Judge, Badge::Violations) => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
     })
 }
 
-fn print_session(session: &Recorded, judgement: &Judgement) {
+fn print_session(session: &Recorded, judgement: &Judgement, mode: Mode) {
     if let Some(title) = &session.title {
         println!("== {title} ==");
     }
@@ -78,9 +90,15 @@ fn print_session(session: &Recorded, judgement: &Judgement) {
     for (n, line) in session.lines.iter().enumerate() {
         let note = notes.note(line).map(|note| note.text);
         print_line(n + 1, line, note.as_deref());
+        if mode == Mode::Explain {
+            continue;
+        }
         for finding in judgement.on_line(n) {
             println!("        {}", finding_text(finding));
         }
+    }
+    if mode == Mode::Explain {
+        return;
     }
     let violations = judgement
         .findings

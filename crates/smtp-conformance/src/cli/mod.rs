@@ -41,6 +41,10 @@ enum Command {
     /// Judge the clients of recorded sessions: each line with its RFC note
     /// and findings, then a badge per session.
     Judge(judge::Args),
+    /// Explain recorded sessions: each line with what the step is and the
+    /// RFC section that says so (this project's transcripts, the RFCs'
+    /// C:/S: examples, swaks output).
+    Explain(judge::Args),
     /// List every case, check and scenario.
     List {
         /// Print JSON instead of text.
@@ -64,7 +68,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Server(args) => server::run(args).await,
         Command::Client(args) => client::run(args).await,
-        Command::Judge(args) => judge::run(&args),
+        Command::Judge(args) => judge::run(&args, judge::Mode::Judge),
+        Command::Explain(args) => judge::run(&args, judge::Mode::Explain),
         Command::List { json } => {
             list(json);
             Ok(ExitCode::SUCCESS)

@@ -147,3 +147,59 @@ fn judges_what_smtp_receive_recorded_for_real_clients() {
     let (status, out) = judge(&dir.path().join("message.eml"));
     assert_eq!(status, Some(2), "not a transcript: {out}");
 }
+
+#[test]
+fn explains_what_swaks_printed_against_a_real_server() {
+    if !installed("swaks") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bins = Bins::for_tests().unwrap();
+    let receiver = RunningReceiver::start(
+        &bins.receive,
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--accept-any-recipient",
+            "--sink",
+            "--user",
+            "alice:secret",
+            "--allow-plaintext-auth-on-loopback",
+        ],
+        dir.path(),
+    )
+    .unwrap();
+    let addr = receiver.plain().unwrap();
+    let out = run(Command::new("swaks")
+        .args(["--server", &addr.to_string()])
+        .args(["--from", "a@example.test", "--to", "b@example.test"])
+        .args(["--auth", "PLAIN", "--auth-user", "alice"])
+        .args(["--auth-password", "secret"]));
+    assert!(out.status.success(), "{out:?}");
+    let printed = dir.path().join("swaks.txt");
+    std::fs::write(&printed, &out.stdout).unwrap();
+    drop(receiver);
+
+    let out = run(Command::new(env!("CARGO_BIN_EXE_smtp-conform"))
+        .arg("explain")
+        .arg(&printed));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!("== swaks to {addr} ==")),
+        "{text}"
+    );
+    for expected in [
+        "C: EHLO ",
+        "# RFC 5321 §4.1.1.1",
+        "C: AUTH PLAIN <redacted>",
+        "S: 235 2.7.0",
+        "# RFC 5321 §4.1.1.4: <CRLF>.<CRLF>",
+        "C: QUIT",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+    }
+    // The password (base64 of "\0alice\0secret") never reaches the output.
+    assert!(!text.contains("AGFsaWNlAHNlY3JldA=="), "{text}");
+    assert!(!text.contains("badge:"), "explain does not judge:\n{text}");
+}

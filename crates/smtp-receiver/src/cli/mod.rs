@@ -6,6 +6,7 @@ mod serve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -40,7 +41,10 @@ Examples:
   smtp-receive show --maildir ./mail 17513712 --save report.pdf --out /tmp/report.pdf
 
 Logging: RUST_LOG=debug (tracing EnvFilter syntax); -v prints each session's
-transcript on stderr (AUTH secrets redacted).";
+transcript on stderr (AUTH secrets redacted).
+
+Exit status: 0 after a graceful shutdown (Ctrl-C, SIGTERM); 78 (EX_CONFIG)
+a --cert or --key file missing or unusable; 1 any other error.";
 
 /// An SMTP server (RFC 5321) that stores accepted mail in a Maildir.
 #[derive(Debug, Parser)]
@@ -155,6 +159,13 @@ struct ServeArgs {
     /// Print each session's transcript on stderr (AUTH redacted) and log more.
     #[arg(short, long)]
     verbose: bool,
+    /// Serve one SMTP session on standard input and output, then exit
+    /// (inetd, systemd socket activation with Accept=yes, `swaks --pipe`,
+    /// or typing a conversation by hand). The client address is taken
+    /// from TCPREMOTEIP/TCPREMOTEPORT (ucspi-tcp) or REMOTE_ADDR/REMOTE_PORT
+    /// (systemd), else 127.0.0.1:0.
+    #[arg(long, conflicts_with_all = ["listen", "listen_tls", "http"])]
+    stdio: bool,
     #[command(flatten)]
     inbox: inbox::InboxArgs,
 }
@@ -185,6 +196,28 @@ fn parse_size(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("expected a number of octets, got {text:?}"))?;
     n.checked_mul(multiplier)
         .ok_or_else(|| format!("{text} is too large"))
+}
+
+/// sysexits(3) EX_CONFIG: a configuration file (`--cert`, `--key`) is
+/// missing or unusable. Not 69 (EX_UNAVAILABLE) nor 75 (EX_TEMPFAIL):
+/// nothing is unavailable and retrying will not help until an operator
+/// fixes the file, and a service manager can tell the two apart.
+pub const EX_CONFIG: u8 = 78;
+
+/// The exit status for an error that ended the program: [`EX_CONFIG`] for
+/// a certificate or key that cannot be read or used, 1 otherwise.
+pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    let bad_tls_file = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<smtp_io::TlsError>(),
+            Some(tls) if !matches!(tls, smtp_io::TlsError::Generate(_))
+        )
+    });
+    if bad_tls_file {
+        ExitCode::from(EX_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Runs what the command line asks for.

@@ -8,7 +8,9 @@ use anyhow::{Context, bail};
 use smtp_receiver::config::{ContentPolicy, ListenerKind, RecipientPolicy, ServerConfig};
 use smtp_receiver::inbox::Inbox;
 use smtp_receiver::rules::{Rules, WithRules};
-use smtp_receiver::{Backend, MaildirHandler, Server, SinkHandler, Users, WithUsers};
+use smtp_receiver::{
+    Backend, ConnectionInfo, MaildirHandler, NO_ADDRESS, Server, SinkHandler, Users, WithUsers,
+};
 use tracing_subscriber::EnvFilter;
 
 use super::ServeArgs;
@@ -111,12 +113,12 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => {
             let handler = MaildirHandler::open(dir, &config.session.hostname)
                 .with_context(|| format!("cannot open the Maildir {}", dir.display()))?;
-            with_users(config, handler, users, rules).await
+            with_users(config, handler, users, rules, args.stdio).await
         }
         None if !args.inbox.http.is_empty() => {
             bail!("--http serves what is stored: it needs --maildir DIR")
         }
-        None => with_users(config, SinkHandler::default(), users, rules).await,
+        None => with_users(config, SinkHandler::default(), users, rules, args.stdio).await,
     }
 }
 
@@ -125,18 +127,86 @@ async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
     handler: H,
     users: Users,
     rules: Rules,
+    stdio: bool,
 ) -> anyhow::Result<()> {
     if users.is_empty() {
-        run(config, WithRules::new(handler, rules), None).await
+        let backend = WithRules::new(handler, rules);
+        match stdio {
+            true => serve_stdio(config, backend).await,
+            false => run(config, backend, None).await,
+        }
     } else {
         config.session.auth.enabled = true;
-        run(
-            config,
-            WithRules::new(WithUsers::new(handler, users), rules),
-            None,
-        )
-        .await
+        let backend = WithRules::new(WithUsers::new(handler, users), rules);
+        match stdio {
+            true => serve_stdio(config, backend).await,
+            false => run(config, backend, None).await,
+        }
     }
+}
+
+/// `--stdio`: one session on standard input and output. Nothing but SMTP
+/// goes to stdout (no "listening on" line); logs and `-v` transcripts go
+/// to stderr as always.
+async fn serve_stdio<B: Backend>(config: ServerConfig, backend: B) -> anyhow::Result<()> {
+    let info = ConnectionInfo::new(stdio_peer(), NO_ADDRESS, ListenerKind::Plain);
+    let server = Server::new(config, backend);
+    if std::io::stdin().is_terminal() {
+        let stream = tokio::io::join(typed_lines(), tokio::io::stdout());
+        server.serve_connection(stream, info).await;
+    } else {
+        let stream = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+        server.serve_connection(stream, info).await;
+    }
+    Ok(())
+}
+
+/// What a person types in a terminal, with each line ended by CRLF. A
+/// terminal sends a bare LF at Enter, which the session rightly refuses
+/// on the network (RFC 5321 §2.3.8); here a human is typing, not a
+/// client that could smuggle, so Enter means the end of a line. Pipes
+/// and sockets are passed through untouched.
+fn typed_lines() -> tokio::io::DuplexStream {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let (_, mut to_session) = tokio::io::split(ours);
+        let mut typed = tokio::io::BufReader::new(tokio::io::stdin());
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match typed.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if line.ends_with(b"\n") && !line.ends_with(b"\r\n") {
+                line.pop();
+                line.extend_from_slice(b"\r\n");
+            }
+            if to_session.write_all(&line).await.is_err() {
+                break;
+            }
+        }
+    });
+    theirs
+}
+
+/// The client's address as the super-server that started us tells it:
+/// ucspi-tcp's `TCPREMOTEIP`/`TCPREMOTEPORT`, or systemd's
+/// `REMOTE_ADDR`/`REMOTE_PORT` (socket activation with `Accept=yes`).
+/// Without either, [`NO_ADDRESS`]: a local process, treated as loopback.
+fn stdio_peer() -> SocketAddr {
+    let from = |ip: &str, port: &str| {
+        let ip: std::net::IpAddr = std::env::var(ip).ok()?.parse().ok()?;
+        let port = std::env::var(port)
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        Some(SocketAddr::new(ip, port))
+    };
+    from("TCPREMOTEIP", "TCPREMOTEPORT")
+        .or_else(|| from("REMOTE_ADDR", "REMOTE_PORT"))
+        .unwrap_or(NO_ADDRESS)
 }
 
 fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {

@@ -17,6 +17,14 @@ const SNIPPET_CHARS: usize = 200;
 /// The search text kept per message: enough for any body a test looks
 /// for, bounded so that 100,000 messages stay a small index.
 const SEARCH_TEXT_BYTES: usize = 16 * 1024;
+/// Whether a Maildir file name carries the "seen" flag: its info is
+/// `:2,` followed by flags in ASCII order, `S` among them
+/// (cr.yp.to/proto/maildir.html).
+pub fn seen_in_file_name(name: &str) -> bool {
+    name.rsplit_once(":2,")
+        .is_some_and(|(_, flags)| flags.contains('S'))
+}
+
 /// Tags are cut to this many characters (Mailpit's limit).
 const TAG_CHARS: usize = 100;
 
@@ -80,6 +88,9 @@ pub struct Entry {
     pub search_text: String,
     /// Tags from `X-Tags:` and plus-addressing, sorted.
     pub tags: Vec<String>,
+    /// A mail reader marked it seen: the Maildir flag `S` in the file
+    /// name's info (`:2,S`), so a rebuilt index keeps what was read there.
+    pub seen: bool,
 }
 
 impl Entry {
@@ -158,6 +169,7 @@ impl Entry {
             attachments,
             inline,
             tags,
+            seen: seen_in_file_name(&name),
         }
     }
 }
@@ -248,22 +260,26 @@ pub fn clean_tag(tag: &str) -> Option<String> {
 /// Mailpit's search cleaning: `< > " , ; ( )` and control whitespace become
 /// spaces, runs of spaces collapse, lower case.
 pub fn clean_search(text: &str) -> String {
-    let mapped: String = text
-        .chars()
-        .map(|c| {
-            if "<>\",;()".contains(c) || c.is_whitespace() {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    mapped
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    // One pass, one allocation: this runs over every stored message's
+    // text on the delivery path.
+    let mut cleaned = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if matches!(c, '<' | '>' | '"' | ',' | ';' | '(' | ')') || c.is_whitespace() {
+            space = !cleaned.is_empty();
+            continue;
+        }
+        if space {
+            cleaned.push(' ');
+            space = false;
+        }
+        if c.is_ascii() {
+            cleaned.push(c.to_ascii_lowercase());
+        } else {
+            cleaned.extend(c.to_lowercase());
+        }
+    }
+    cleaned
 }
 
 /// The body as plain text: the HTML with its tags removed when there is
@@ -381,6 +397,26 @@ Some <b>body</b> text\r\n";
         assert_eq!(e.tags, ["a b", "news", "Signup"]);
         assert!(e.search_text.contains("hello there"));
         assert_eq!(e.snippet, "Some <b>body</b> text");
+    }
+
+    #[test]
+    fn search_text_is_cleaned_as_mailpit_does() {
+        assert_eq!(
+            clean_search("  \"Alice\" <Alice@Example.TEST>,\t(Bob);\r\nÄrger  "),
+            "alice alice@example.test bob ärger"
+        );
+        assert_eq!(clean_search("<>;"), "");
+        assert_eq!(clean_search("x"), "x");
+    }
+
+    #[test]
+    fn the_seen_flag_is_read_from_the_maildir_info() {
+        assert!(seen_in_file_name("1234.M5P6Q7.host:2,S"));
+        assert!(seen_in_file_name("1234.M5P6Q7.host:2,FRS"));
+        assert!(!seen_in_file_name("1234.M5P6Q7.host:2,F"));
+        assert!(!seen_in_file_name("1234.M5P6Q7.host"));
+        // An `S` in the unique part is not a flag.
+        assert!(!seen_in_file_name("1234.SSS.host"));
     }
 
     #[test]

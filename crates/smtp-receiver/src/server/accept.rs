@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout, timeout_at};
 
+use super::commit::{COMMIT_LIMIT, SessionCommit};
 use super::connection::Io;
 use super::listener::Listener;
 use super::shutdown::{ShutdownState, draining};
@@ -67,19 +68,42 @@ pub(super) async fn run_session<B: Backend>(
         }
         return;
     };
-    let hard_stop = abort_at_hard_deadline(shared.shutdown.subscribe(), shared.shutdown_abort);
+    let commit = shared.commits.session();
+    let hard_stop = hard_deadline(shared.shutdown.subscribe(), shared.shutdown_abort, &commit);
     tokio::select! {
-        () = driver::serve(stream, info, shared, backend) => {}
+        () = driver::serve(stream, info, shared, backend, commit.clone()) => {}
         () = hard_stop => tracing::warn!(%peer, "session dropped at the shutdown deadline"),
     }
+    commit.end();
 }
 
 /// Resolves `abort` after the end of the shutdown grace period: the session
 /// task is then dropped wherever it is (in the application, a TLS
 /// handshake, a write to a client that does not read), so a shutdown always
 /// completes. Never resolves while the server runs.
-async fn abort_at_hard_deadline(mut shutdown: watch::Receiver<ShutdownState>, abort: Duration) {
+///
+/// Except in the middle of a commit (see [`commit`](super::commit)): a
+/// message read to its end is stored and its reply written first, for at
+/// most [`COMMIT_LIMIT`], so that no message is stored without its 250
+/// (and sent again by its client: a duplicate). The session runs in this
+/// same task, so when this resolves it is not inside a commit, and it is
+/// dropped before it can begin another.
+async fn hard_deadline(
+    mut shutdown: watch::Receiver<ShutdownState>,
+    abort: Duration,
+    commit: &SessionCommit,
+) {
     sleep_until(draining(&mut shutdown).await + abort).await;
+    if commit.is_active() {
+        tracing::warn!("shutdown deadline passed while a message is being stored; finishing it");
+        if timeout(COMMIT_LIMIT, commit.finished()).await.is_err() {
+            tracing::error!(
+                "the application has not finished storing a message after {} s; dropped: \
+                 the message may be stored without the client being told",
+                COMMIT_LIMIT.as_secs()
+            );
+        }
+    }
 }
 
 /// Resolves once the server has begun to shut down.
@@ -96,7 +120,21 @@ pub(super) async fn drain(shared: &Shared) {
     let hard = grace_deadline.unwrap_or_else(tokio::time::Instant::now)
         + shared.shutdown_abort
         + Duration::from_secs(1);
-    if timeout_at(hard, shared.tracker.wait_idle()).await.is_err() {
+    let mut idle = timeout_at(hard, shared.tracker.wait_idle()).await.is_ok();
+    if !idle && shared.commits.in_progress() > 0 {
+        // Sessions storing a message outlive the hard deadline (see
+        // `hard_deadline`); returning now would end the process under them.
+        tracing::warn!(
+            messages = shared.commits.in_progress(),
+            "waiting for messages being stored"
+        );
+        let _ = timeout(COMMIT_LIMIT, shared.commits.none()).await;
+        // Their sessions are dropped as soon as their replies are out.
+        idle = timeout(Duration::from_secs(1), shared.tracker.wait_idle())
+            .await
+            .is_ok();
+    }
+    if !idle {
         tracing::warn!(
             sessions = shared.tracker.active(),
             "sessions did not end after the shutdown deadline; not waiting for them"

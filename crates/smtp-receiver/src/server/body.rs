@@ -171,7 +171,10 @@ impl<'a> MessageBody<'a> {
                 buf.clear();
                 match conn.next(session, buf).await {
                     Some(Event::Body) => Ok(Some(&buf[..])),
-                    Some(Event::BodyEnd) => Ok(None),
+                    Some(Event::BodyEnd) => {
+                        conn.begin_commit();
+                        Ok(None)
+                    }
                     Some(Event::BodyRefused(reply)) => Err(BodyError::Refused(reply)),
                     Some(Event::BodyAborted(Abort::Timeout)) => Err(BodyError::Timeout),
                     Some(Event::BodyAborted(Abort::Shutdown)) => Err(BodyError::Shutdown),

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
+use super::commit::SessionCommit;
 use super::shutdown::{ShutdownState, draining};
 use crate::session::{Event, Session};
 
@@ -68,6 +69,8 @@ pub(crate) struct Connection {
     /// to the session whenever it changes.
     stress: watch::Receiver<bool>,
     ended: bool,
+    /// A message read to its end whose reply is not written yet.
+    commit: SessionCommit,
     pub(crate) transcript: Option<Transcript>,
 }
 
@@ -77,6 +80,7 @@ impl Connection {
         acceptor: Option<TlsAcceptor>,
         shutdown: watch::Receiver<ShutdownState>,
         stress: watch::Receiver<bool>,
+        commit: SessionCommit,
         record: bool,
     ) -> Connection {
         Connection {
@@ -89,6 +93,7 @@ impl Connection {
             shutdown_told: false,
             stress,
             ended: false,
+            commit,
             transcript: record.then(Transcript::new),
         }
     }
@@ -147,13 +152,36 @@ impl Connection {
         }
     }
 
+    /// The application has read a message to its end and is storing it
+    /// (see [`commit`](super::commit)): until its reply is written, the
+    /// shutdown's hard deadline leaves this session alone.
+    pub(crate) fn begin_commit(&self) {
+        self.commit.begin();
+    }
+
     /// Writes the session's queued replies, within the session's deadline
     /// (a client that never reads cannot hold us for ever).
+    ///
+    /// The first write after a message was read to its end carries the
+    /// reply to it (the application writes nothing, and the session
+    /// queues that reply when it gives its verdict): once that write is
+    /// done, or the connection is gone, the commit has ended. The session
+    /// is polled before every write, so its deadlines are the current ones.
     pub(crate) async fn write(&mut self, session: &mut Session) -> Result<(), Ended> {
         let out = session.take_output();
-        if out.is_empty() || self.ended {
+        if self.ended {
+            self.commit.end();
             return Ok(());
         }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let written = self.write_out(session, out).await;
+        self.commit.end();
+        written
+    }
+
+    async fn write_out(&mut self, session: &mut Session, out: Vec<u8>) -> Result<(), Ended> {
         if let Some(transcript) = self.transcript.as_mut() {
             transcript.server(&out);
         }

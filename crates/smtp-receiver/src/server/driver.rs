@@ -12,6 +12,7 @@ use tracing::Instrument as _;
 
 use super::Shared;
 use super::body::MessageBody;
+use super::commit::SessionCommit;
 use super::connection::{Connection, Io};
 use super::record::{Outcome, SessionRecord, Tally, session_id};
 use crate::handler::{Backend, Handler};
@@ -29,30 +30,32 @@ pub(crate) async fn serve<B: Backend>(
     info: ConnectionInfo,
     shared: &Shared,
     backend: &B,
+    commit: SessionCommit,
 ) {
     let started = SystemTime::now();
     let id = session_id(started);
     let span = tracing::info_span!("session", id = %id, peer = %info.peer);
-    serve_session(stream, info, shared, backend, id, started)
+    let conn = Connection::new(
+        stream,
+        shared.acceptor.clone(),
+        shared.shutdown.subscribe(),
+        stress_signal(shared),
+        commit,
+        shared.transcript.is_some() || shared.sessions.is_some(),
+    );
+    serve_session(conn, info, shared, backend, id, started)
         .instrument(span)
         .await;
 }
 
 async fn serve_session<B: Backend>(
-    stream: Io,
+    mut conn: Connection,
     info: ConnectionInfo,
     shared: &Shared,
     backend: &B,
     id: String,
     started: SystemTime,
 ) {
-    let mut conn = Connection::new(
-        stream,
-        shared.acceptor.clone(),
-        shared.shutdown.subscribe(),
-        stress_signal(shared),
-        shared.transcript.is_some() || shared.sessions.is_some(),
-    );
     let mut tally = Tally::default();
     let mut session = Session::new(Arc::clone(&shared.session), info.clone());
     let mut body = Vec::new();

@@ -33,6 +33,7 @@ mod accept;
 mod auth_guard;
 mod body;
 mod capacity;
+mod commit;
 mod connection;
 mod driver;
 mod limits;
@@ -61,6 +62,7 @@ use crate::config::{ListenerKind, ServerConfig, SessionConfig, SessionHook, Tran
 use crate::handler::Backend;
 use crate::session::ConnectionInfo;
 use auth_guard::AuthGuard;
+use commit::Commits;
 use limits::Tracker;
 use listener::BoundTcp;
 use shutdown::ShutdownState;
@@ -105,6 +107,9 @@ pub(crate) struct Shared {
     pub(crate) shutdown: Arc<watch::Sender<ShutdownState>>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) shutdown_abort: Duration,
+    /// Messages read to their end whose reply is not out yet: the
+    /// shutdown's hard deadline waits for them.
+    pub(crate) commits: Commits,
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) auth_guard: AuthGuard,
     /// Connections being turned away right now (see `accept::refuse`).
@@ -139,6 +144,7 @@ impl<B: Backend> Server<B> {
             shutdown: Arc::new(watch::Sender::new(ShutdownState::Running)),
             shutdown_grace: config.shutdown_grace,
             shutdown_abort: config.shutdown_abort,
+            commits: Commits::default(),
             tracker,
             auth_guard: AuthGuard::new(config.auth_throttle),
             refusing: AtomicUsize::new(0),
@@ -205,7 +211,9 @@ impl<B: Backend> Server<B> {
     /// session to end: at most
     /// [`shutdown_grace`](crate::config::ServerConfig::shutdown_grace) +
     /// [`shutdown_abort`](crate::config::ServerConfig::shutdown_abort),
-    /// after which the sessions left are dropped.
+    /// after which the sessions left are dropped; except that a message
+    /// read to its end is committed and answered first (see
+    /// [`ShutdownHandle`]).
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
             listeners,

@@ -53,7 +53,11 @@ pub(crate) async fn draining(shutdown: &mut watch::Receiver<ShutdownState>) -> I
 /// and then get `421 4.3.2`; [`Server::run`](crate::Server::run) returns
 /// when the last session has ended, at the latest
 /// [`ServerConfig::shutdown_abort`](crate::config::ServerConfig::shutdown_abort)
-/// after the grace period, when the sessions left are dropped.
+/// after the grace period, when the sessions left are dropped. A session
+/// whose message has been read to its end is never dropped before the
+/// application has stored it and the reply is written (for at most 10
+/// minutes more): a message gets its 250 or is not stored, never stored
+/// without the 250.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
     tx: Arc<watch::Sender<ShutdownState>>,

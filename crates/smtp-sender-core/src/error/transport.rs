@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 /// A failure of the link: every one of them is temporary except
-/// [`TransportError::Closed`] (the caller's own doing) and
-/// [`TransportError::PlainSmtp`] (the wrong TLS mode for the port).
+/// [`TransportError::Closed`] (the caller's own doing),
+/// [`TransportError::PlainSmtp`] (the wrong TLS mode for the port) and a
+/// local TLS configuration that cannot work ([`TlsError::is_local_config`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
@@ -78,10 +79,28 @@ impl TransportError {
     pub fn is_temporary(&self) -> bool {
         // A plain-SMTP answer to implicit TLS is the configuration's fault
         // and will be the same next time; silence may be a slow server.
-        !matches!(
-            self,
-            TransportError::Closed | TransportError::PlainSmtp { .. }
-        )
+        match self {
+            TransportError::Closed | TransportError::PlainSmtp { .. } => false,
+            TransportError::Tls(tls) => !tls.is_local_config(),
+            _ => true,
+        }
+    }
+
+    /// True when the failure is in our own configuration, found before
+    /// the server was asked anything (a CA file that cannot be used, no
+    /// trust roots at all): retrying cannot help until someone fixes it.
+    ///
+    /// ```
+    /// use smtp_sender_core::{TlsError, TransportError};
+    ///
+    /// let bad_ca = TransportError::from(TlsError::CaFile {
+    ///     path: "ca.pem".into(),
+    ///     reason: "no CERTIFICATE block found".into(),
+    /// });
+    /// assert!(bad_ca.is_local_config() && !bad_ca.is_temporary());
+    /// ```
+    pub fn is_local_config(&self) -> bool {
+        matches!(self, TransportError::Tls(tls) if tls.is_local_config())
     }
 }
 
@@ -168,4 +187,15 @@ pub enum TlsError {
     /// Neither the system nor a CA file supplied a trust anchor.
     #[error("no trust roots: the system trust store is empty and no --ca FILE was given")]
     NoTrustRoots,
+}
+
+impl TlsError {
+    /// True for a local configuration that cannot work ([`CaFile`],
+    /// [`NoTrustRoots`]), as opposed to what the server presented.
+    ///
+    /// [`CaFile`]: TlsError::CaFile
+    /// [`NoTrustRoots`]: TlsError::NoTrustRoots
+    pub fn is_local_config(&self) -> bool {
+        matches!(self, TlsError::CaFile { .. } | TlsError::NoTrustRoots)
+    }
 }

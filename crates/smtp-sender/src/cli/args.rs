@@ -32,7 +32,8 @@ Examples:
 Exit status: 0 every recipient accepted the message; 75 (EX_TEMPFAIL) a
 temporary failure, try again later; 69 (EX_UNAVAILABLE) a permanent failure;
 64 (EX_USAGE) a usage error; 65 (EX_DATAERR) an invalid address or message;
-66 (EX_NOINPUT) an input file missing or unreadable. RUST_LOG sets the log
+66 (EX_NOINPUT) an input file missing or unreadable; 78 (EX_CONFIG) a --ca
+file missing or holding no certificate. RUST_LOG sets the log
 level (e.g. RUST_LOG=debug).";
 
 /// Send a message over SMTP and report, recipient by recipient, what the server said.

@@ -15,6 +15,9 @@ pub const EX_NOINPUT: u8 = 66;
 pub const EX_UNAVAILABLE: u8 = 69;
 /// sysexits(3) EX_TEMPFAIL: temporary failure, try again later.
 pub const EX_TEMPFAIL: u8 = 75;
+/// sysexits(3) EX_CONFIG: our own configuration cannot work (a `--ca`
+/// file missing or without a certificate); no server was asked.
+pub const EX_CONFIG: u8 = 78;
 
 /// An error in the options: one line, EX_USAGE (EX_NOINPUT when a file
 /// named in them, e.g. --password-file, cannot be read).
@@ -67,6 +70,12 @@ pub fn report(envelope: &Envelope, result: Result<Report, SendError>) -> ExitCod
             } else {
                 ExitCode::from(EX_UNAVAILABLE)
             }
+        }
+        Err(SendError::Transport(error)) if error.is_local_config() => {
+            // Nothing was sent, so there is no recipient line to print, and
+            // neither 69 nor 75: those say what the server did.
+            eprintln!("smtp-send: error: {error}");
+            ExitCode::from(EX_CONFIG)
         }
         Err(error) => {
             let outcome = if error.is_temporary() {

@@ -282,3 +282,82 @@ fn arbitrary_recordings_are_judged_without_panic() {
         assert_eq!(judge_lines(&lines, SessionEnd::Closed), j);
     }
 }
+
+#[test]
+fn swaks_output_reads_as_the_same_session() {
+    // What swaks prints for a session with STARTTLS and a refusal, and the
+    // same session recorded from its octets.
+    let printed = [
+        "=== Trying 192.0.2.25:25...",
+        "=== Connected to 192.0.2.25.",
+        "<-  220 mx ready",
+        " -> EHLO c",
+        "<-  250-mx",
+        "<-  250 STARTTLS",
+        " -> STARTTLS",
+        "<-  220 go ahead",
+        "=== TLS started with cipher TLSv1.3:TLS_AES_256_GCM_SHA384:256",
+        "=== TLS no local certificate set",
+        " ~> EHLO c",
+        "<~  250 mx",
+        " ~> MAIL FROM:<a@example.test>",
+        "<~  250 ok",
+        " ~> RCPT TO:<nobody@example.test>",
+        "<~* 550 5.1.1 no such user",
+        " ~> QUIT",
+        "<~  221 bye",
+        "=== Connection closed with remote host.",
+    ]
+    .join("\n");
+    let printed = printed.as_str();
+    assert_eq!(
+        super::super::Format::detect(printed),
+        super::super::Format::Swaks
+    );
+    let sessions = read(printed);
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].title.as_deref(), Some("swaks to 192.0.2.25:25"));
+    let mut t = Transcript::with_limits(TranscriptLimits::default());
+    t.note("connected to 192.0.2.25");
+    t.server(b"220 mx ready\r\n");
+    t.client(b"EHLO c\r\n");
+    t.server(b"250-mx\r\n250 STARTTLS\r\n");
+    t.client(b"STARTTLS\r\n");
+    t.server(b"220 go ahead\r\n");
+    t.tls_started();
+    t.client(b"EHLO c\r\n");
+    t.server(b"250 mx\r\n");
+    t.client(b"MAIL FROM:<a@example.test>\r\n");
+    t.server(b"250 ok\r\n");
+    t.client(b"RCPT TO:<nobody@example.test>\r\n");
+    t.server(b"550 5.1.1 no such user\r\n");
+    t.client(b"QUIT\r\n");
+    t.server(b"221 bye\r\n");
+    assert_eq!(sessions[0].lines, t.lines());
+    // A line swaks did not start as a transcript line is counted, not read.
+    assert_eq!(
+        read("=== Trying h:25...\n<-  220 x\nPerl says hi\n")[0].skipped,
+        1
+    );
+}
+
+#[test]
+fn rfc_examples_read_with_their_indentation() {
+    let example = "   S: 220 foo.com Simple Mail Transfer Service Ready\n   C: EHLO bar.com\n\
+                   S: 250 foo.com greets bar.com\n      C: QUIT\n";
+    let lines = &read(example)[0].lines;
+    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "220 foo.com Simple Mail Transfer Service Ready",
+            "EHLO bar.com",
+            "250 foo.com greets bar.com",
+            "QUIT"
+        ]
+    );
+    assert_eq!(
+        super::super::Format::detect(example),
+        super::super::Format::Transcript
+    );
+}

@@ -91,6 +91,7 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<MessageRow> {
             snippet: r.get(17)?,
             search_text: String::new(),
             tags: parse(r.get(18)?),
+            seen: r.get::<_, i64>(4)? != 0,
         },
         read: r.get::<_, i64>(4)? != 0,
         username: r.get(14)?,
@@ -103,7 +104,7 @@ pub(super) fn insert(txn: &Connection, e: &Entry, username: &str) -> rusqlite::R
     txn.prepare_cached(
         "INSERT OR REPLACE INTO messages (id, path, created, size, read, message_id, subject, \
          from_json, to_json, cc_json, bcc_json, reply_to_json, mail_from, rcpt_json, username, \
-         attachments, inline, snippet, tags) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, \
+         attachments, inline, snippet, tags) VALUES (?1, ?2, ?3, ?4, ?19, ?5, ?6, ?7, ?8, ?9, \
          ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?
     .execute(params![
@@ -125,6 +126,7 @@ pub(super) fn insert(txn: &Connection, e: &Entry, username: &str) -> rusqlite::R
         e.inline,
         e.snippet,
         json(&e.tags),
+        e.seen,
     ])?;
     txn.prepare_cached("INSERT OR REPLACE INTO message_text (id, text) VALUES (?1, ?2)")?
         .execute(params![e.id, e.search_text])?;
