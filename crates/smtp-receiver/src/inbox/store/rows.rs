@@ -397,7 +397,7 @@ impl Store {
 fn all_tags(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT json_each.value FROM messages, json_each(messages.tags) \
-         ORDER BY lower(json_each.value)",
+         WHERE messages.tags <> '[]' ORDER BY lower(json_each.value)",
     )?;
     stmt.query_map([], |r| r.get(0))?.collect()
 }
