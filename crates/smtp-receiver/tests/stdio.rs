@@ -161,3 +161,34 @@ fn typing_in_a_terminal_ends_each_line_at_enter() {
     }
     assert!(!screen.contains("500 "), "{screen}");
 }
+
+#[test]
+fn explain_prints_each_session_with_a_note_per_line() {
+    let mut child = Command::new(BIN)
+        .args(["--stdio", "--sink", "--accept-any-recipient", "--explain"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"EHLO me\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nQUIT\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let explained = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        explained.contains("--- session 127.0.0.1:0 (smtp) ---"),
+        "{explained}"
+    );
+    let mail = explained
+        .lines()
+        .find(|l| l.contains("C: MAIL FROM:<a@x.test>"))
+        .unwrap_or_else(|| panic!("{explained}"));
+    assert!(mail.contains("# RFC 5321 §4.1.1.2:"), "{mail}");
+    assert!(explained.contains("S: 221 2.0.0"), "{explained}");
+    // Redirected: no colour codes.
+    assert!(!explained.contains('\x1b'), "{explained}");
+}

@@ -29,8 +29,12 @@
 //! # }
 //! ```
 
+mod explained;
+
 use std::collections::VecDeque;
 use std::fmt;
+
+pub use explained::{NOTE_COLUMN, Style, explain, explained_line};
 
 use crate::reply::explain_code;
 use crate::transcript::{Direction, TranscriptLine};

@@ -2,17 +2,13 @@
 //! sessions, line by line, with the RFC note of each step, and for
 //! `judge`, what the client judge found on it.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use smtp_conformance::observe::{self, Badge, Finding, Judgement, Recorded, SessionEnd};
-use smtp_wire::TranscriptLine;
-use smtp_wire::annotate::Annotator;
-
-/// Where notes start, when the line leaves room for them.
-const NOTE_COLUMN: usize = 52;
+use smtp_wire::annotate::{Annotator, Style, explained_line};
 
 /// Options of `smtp-conform judge`.
 #[derive(clap::Args)]
@@ -83,13 +79,17 @@ pub(crate) fn run(args: &Args, mode: Mode) -> anyhow::Result<ExitCode> {
 }
 
 fn print_session(session: &Recorded, judgement: &Judgement, mode: Mode) {
+    let style = Style::for_output(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    );
     if let Some(title) = &session.title {
         println!("== {title} ==");
     }
     let mut notes = Annotator::new();
     for (n, line) in session.lines.iter().enumerate() {
-        let note = notes.note(line).map(|note| note.text);
-        print_line(n + 1, line, note.as_deref());
+        let note = notes.note(line);
+        println!("{}", explained_line(n + 1, line, note.as_ref(), style));
         if mode == Mode::Explain {
             continue;
         }
@@ -112,21 +112,6 @@ fn print_session(session: &Recorded, judgement: &Judgement, mode: Mode) {
         plural(violations, "violation", "violations"),
         plural(warnings, "warning", "warnings"),
     );
-}
-
-/// `  12  C: RCPT TO:<b@example.org>     # RFC 5321 §4.1.1.3: ...`, the
-/// note on a line of its own when the line is long.
-fn print_line(number: usize, line: &TranscriptLine, note: Option<&str>) {
-    let prefix = line.dir.map(|d| d.prefix()).unwrap_or_default();
-    let shown = format!("{number:>4}  {prefix}{}", line.text);
-    let width = shown.chars().count();
-    match note {
-        None => println!("{shown}"),
-        Some(note) if width < NOTE_COLUMN => {
-            println!("{shown}{} # {note}", " ".repeat(NOTE_COLUMN - width));
-        }
-        Some(note) => println!("{shown}\n{} # {note}", " ".repeat(NOTE_COLUMN)),
-    }
 }
 
 /// `✗ client.crlf (MUST, RFC 5321 §2.3.8, §4.1.1.4): bare LF in data`; a

@@ -159,6 +159,11 @@ struct ServeArgs {
     /// Print each session's transcript on stderr (AUTH redacted) and log more.
     #[arg(short, long)]
     verbose: bool,
+    /// Print each session's transcript on stderr with a note per line: what
+    /// the step is and the RFC section that says so (coloured on a
+    /// terminal, plain when redirected or with NO_COLOR).
+    #[arg(long)]
+    explain: bool,
     /// Serve one SMTP session on standard input and output, then exit
     /// (inetd, systemd socket activation with Accept=yes, `swaks --pipe`,
     /// or typing a conversation by hand). The client address is taken

@@ -256,10 +256,31 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if !args.trusted_network.is_empty() {
         config.trusted_networks = args.trusted_network.iter().flatten().copied().collect();
     }
-    if args.verbose {
+    if args.explain {
+        explain_transcripts(&mut config);
+    } else if args.verbose {
         print_transcripts(&mut config);
     }
     Ok(config)
+}
+
+/// `--explain`: each session's transcript on stderr, a note per line
+/// (`smtp_wire::annotate`, the notes of the demo and the web page).
+fn explain_transcripts(config: &mut ServerConfig) {
+    use smtp_wire::annotate::{Style, explain};
+    let style = Style::for_output(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    );
+    config.on_transcript(move |info, transcript| {
+        let text = format!(
+            "--- session {} ({}) ---\n{}",
+            info.peer,
+            info.listener,
+            explain(&transcript.lines(), style)
+        );
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    });
 }
 
 /// `-v`: each session's transcript on stderr.
