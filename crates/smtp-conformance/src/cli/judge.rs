@@ -3,7 +3,7 @@
 //! `judge`, what the client judge found on it.
 
 use std::io::{IsTerminal as _, Read as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -25,6 +25,27 @@ pub(crate) struct Args {
     open: bool,
 }
 
+/// The sessions recorded in `file` (`-`: standard input), in any format
+/// [`observe::read`] knows; an error when it holds none.
+pub(crate) fn read_recording(file: &Path) -> anyhow::Result<Vec<Recorded>> {
+    let shown = file.display();
+    let mut bytes = Vec::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+    } else {
+        bytes = std::fs::read(file).with_context(|| format!("reading {shown}"))?;
+    }
+    // The rendering is UTF-8 (smtp-wire escapes everything else); a stray
+    // invalid byte is shown, not fatal.
+    let sessions = observe::read(&String::from_utf8_lossy(&bytes));
+    if sessions.iter().all(|s| s.lines.is_empty()) {
+        anyhow::bail!("{shown}: no C:/S: or swaks lines: not a recorded transcript");
+    }
+    Ok(sessions)
+}
+
 /// What to print of each session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -36,21 +57,7 @@ pub(crate) enum Mode {
 }
 
 pub(crate) fn run(args: &Args, mode: Mode) -> anyhow::Result<ExitCode> {
-    let shown = args.file.display();
-    let mut bytes = Vec::new();
-    if args.file.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading standard input")?;
-    } else {
-        bytes = std::fs::read(&args.file).with_context(|| format!("reading {shown}"))?;
-    }
-    // The rendering is UTF-8 (smtp-wire escapes everything else); a stray
-    // invalid byte is shown, not fatal.
-    let sessions = observe::read(&String::from_utf8_lossy(&bytes));
-    if sessions.iter().all(|s| s.lines.is_empty()) {
-        anyhow::bail!("{shown}: no C:/S: or swaks lines: not a recorded transcript");
-    }
+    let sessions = read_recording(&args.file)?;
     let end = if args.open {
         SessionEnd::Open
     } else {
@@ -69,6 +76,7 @@ pub(crate) fn run(args: &Args, mode: Mode) -> anyhow::Result<ExitCode> {
     }
     let skipped: usize = sessions.iter().map(|s| s.skipped).sum();
     if skipped > 0 {
+        let shown = args.file.display();
         let lines = plural(skipped, "line", "lines");
         println!("({skipped} {lines} of {shown} skipped: not part of a transcript)");
     }

@@ -2,6 +2,7 @@
 
 mod client;
 mod judge;
+mod replay;
 mod server;
 
 use std::process::ExitCode;
@@ -45,6 +46,9 @@ enum Command {
     /// RFC section that says so (this project's transcripts, the RFCs'
     /// C:/S: examples, swaks output).
     Explain(judge::Args),
+    /// Replay the client side of recorded sessions against a server and
+    /// show where its replies differ from the recorded ones.
+    Replay(replay::Args),
     /// List every case, check and scenario.
     List {
         /// Print JSON instead of text.
@@ -70,6 +74,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Client(args) => client::run(args).await,
         Command::Judge(args) => judge::run(&args, judge::Mode::Judge),
         Command::Explain(args) => judge::run(&args, judge::Mode::Explain),
+        Command::Replay(args) => replay::run(args).await,
         Command::List { json } => {
             list(json);
             Ok(ExitCode::SUCCESS)

@@ -20,6 +20,7 @@
 mod cases;
 mod conn;
 mod ctx;
+pub mod replay;
 mod script;
 mod want;
 
@@ -208,7 +209,9 @@ fn keywords(caps: &smtp_wire::Capabilities) -> String {
     format!("{} | {}", caps.domain, words.join(", "))
 }
 
-fn host_of(addr: &str) -> String {
+/// The host part of `HOST:PORT` (brackets of an IPv6 literal removed):
+/// the name a server certificate is checked against by default.
+pub fn host_of(addr: &str) -> String {
     let host = match addr.rfind(':') {
         Some(i) => &addr[..i],
         None => addr,

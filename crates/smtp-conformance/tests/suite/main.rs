@@ -9,5 +9,6 @@ mod common;
 mod judge_cli;
 mod refclient;
 mod refserver;
+mod replay_cli;
 mod server_cases;
 mod smuggling_notes;
