@@ -3,11 +3,15 @@
 //! `smtp-receive -v`, replayed against a second receiver configured the
 //! same way (no difference) and against one that refuses the recipient
 //! (the difference shown, the replay stopped before the message lines).
+//! And a session `smtp-send -v` held with Postfix, replayed against
+//! Postfix (no difference) and against `smtp-receive` (the same codes, the
+//! known differences in the text: the greeting, the queue id).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use smtp_peers::{Peer, Postfix, PostfixConfig};
 use smtp_testkit::bins::{Bins, RunningReceiver};
 use smtp_testkit::certs::TestPki;
 
@@ -138,4 +142,58 @@ fn replays_a_recorded_starttls_session_and_shows_the_differences() {
     let (status, out) = replay(&bins, &file, "127.0.0.1:1", &files.ca_cert);
     assert_eq!(status, Some(2), "{out}");
     assert!(out.contains("cannot connect to 127.0.0.1:1"), "{out}");
+}
+
+#[test]
+fn a_postfix_session_replays_against_postfix_without_a_difference() {
+    if let Err(missing) = Peer::PostfixSmtpd.usable() {
+        eprintln!("skipped: {missing}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bins = Bins::for_tests().unwrap();
+    let files = TestPki::generate().unwrap().write(dir.path()).unwrap();
+    let postfix = Postfix::start(&PostfixConfig::new(&files.server_cert, &files.server_key))
+        .expect("Postfix starts");
+    let server = postfix.smtp_addr().to_string();
+    let sent = Command::new(&bins.send)
+        .args(["--server", &server, "--tls", "starttls", "--ca"])
+        .arg(&files.ca_cert)
+        .args(["--from", "a@example.test", "--to", "b@example.test"])
+        .args(["--subject", "replayed", "--text", ".a dotted line", "-v"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{sent:?}\n{}", postfix.log());
+    let recorded = String::from_utf8_lossy(&sent.stderr).into_owned();
+    assert!(recorded.contains("-- TLS started --"), "{recorded}");
+    let file = dir.path().join("postfix.txt");
+    std::fs::write(&file, &recorded).unwrap();
+
+    let (status, out) = replay(&bins, &file, &server, &files.ca_cert);
+    assert_eq!(status, Some(0), "{out}\n{}", postfix.log());
+    assert!(out.contains("  C: ..a dotted line"), "{out}");
+    assert!(!out.contains('≠'), "{out}");
+
+    // This project's receiver answers with the same codes; the text shows
+    // whose server it is.
+    let ours = receiver(
+        &bins,
+        dir.path(),
+        "ours",
+        "example.test",
+        [files.server_cert.as_path(), files.server_key.as_path()],
+    );
+    let (status, out) = replay(
+        &bins,
+        &file,
+        &ours.plain().unwrap().to_string(),
+        &files.ca_cert,
+    );
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains("= recorded S: 220 localhost ESMTP Postfix"),
+        "{out}"
+    );
+    assert!(out.contains("smtp-receiver ready"), "{out}");
 }
