@@ -6,7 +6,10 @@ mod cli;
 
 use std::process::ExitCode;
 
+use std::io::IsTerminal as _;
+
 use clap::Parser;
+use smtp_wire::annotate::Style;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
@@ -23,7 +26,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(args.verbose);
+    init_logging(args.verbose, args.explain);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -38,8 +41,9 @@ fn main() -> ExitCode {
 }
 
 /// RUST_LOG for everything (default: warnings); `-v` adds the transcript,
-/// printed bare (`C: EHLO ...`) so it reads like the RFC's examples.
-fn init_logging(verbose: bool) {
+/// printed bare (`C: EHLO ...`) so it reads like the RFC's examples;
+/// `--explain` prints it numbered, each line with its RFC note.
+fn init_logging(verbose: bool, explain: bool) {
     let mut general = EnvFilter::builder()
         .with_default_directive(LevelFilter::WARN.into())
         .from_env_lossy();
@@ -50,26 +54,29 @@ fn init_logging(verbose: bool) {
             general = general.add_directive(directive);
         }
     }
-    let transcript_level = if verbose {
-        LevelFilter::DEBUG
-    } else {
-        LevelFilter::OFF
-    };
+    let transcript = || Targets::new().with_target("smtp_sender::transcript", LevelFilter::DEBUG);
+    let bare = (verbose && !explain).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_target(false)
+            .with_level(false)
+            .with_filter(transcript())
+    });
+    let explained = explain.then(|| {
+        let style = Style::for_output(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        );
+        cli::explain::ExplainLayer::new(style).with_filter(transcript())
+    });
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_filter(general),
         )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .without_time()
-                .with_target(false)
-                .with_level(false)
-                .with_filter(
-                    Targets::new().with_target("smtp_sender::transcript", transcript_level),
-                ),
-        )
+        .with(bare)
+        .with(explained)
         .init();
 }

@@ -473,3 +473,69 @@ async fn a_refused_sender_then_a_close_exits_69() {
         out.stdout
     );
 }
+
+#[tokio::test]
+async fn explained_transcript_has_a_note_per_step_and_no_colour_in_a_pipe() {
+    let (addr, _) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250 mx\r\n").await;
+        c.expect("MAIL").await;
+        c.send("250 ok\r\n").await;
+        c.expect("RCPT").await;
+        c.send("550 5.1.1 no such user\r\n").await;
+        c.expect("RCPT").await;
+        c.send("250 ok\r\n").await;
+        c.expect("DATA").await;
+        c.send("354 go\r\n").await;
+        c.read_data().await;
+        c.send("250 queued\r\n").await;
+        c.expect("QUIT").await;
+        c.send("221 bye\r\n").await;
+    })
+    .await;
+    let server = format!("127.0.0.1:{}", addr.port());
+    let out = smtp_send(
+        &[
+            "--server",
+            &server,
+            "--tls",
+            "none",
+            "--from",
+            "a@example.com",
+            "--to",
+            "gone@example.org",
+            "--to",
+            "b@example.org",
+            "--text",
+            ".hi",
+            "--explain",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    // One recipient refused, one accepted: exit 0 is for all accepted.
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let line = |needle: &str| {
+        out.stderr
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} in\n{}", out.stderr))
+            .to_string()
+    };
+    assert!(
+        line("-- connected to").starts_with("   1  "),
+        "{}",
+        out.stderr
+    );
+    assert!(line("C: MAIL FROM:<a@example.com>").contains("# RFC 5321 §4.1.1.2"));
+    assert!(line("S: 550 5.1.1 no such user").contains("§4.2.2: this recipient is refused"));
+    assert!(line("C: ..hi").contains("dot-stuffing"));
+    assert!(line("C: QUIT").contains("# RFC 5321 §4.1.1.10"));
+    assert!(
+        !out.stderr.contains('\x1b'),
+        "plain when piped: {}",
+        out.stderr
+    );
+}

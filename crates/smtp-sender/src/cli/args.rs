@@ -162,4 +162,10 @@ pub struct Args {
     /// Print the conversation (transcript) to stderr as it happens
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Print the conversation to stderr as it happens, each line numbered
+    /// with what the step is and the RFC section that says so (coloured
+    /// on a terminal; NO_COLOR turns colour off)
+    #[arg(long)]
+    pub explain: bool,
 }

@@ -2,6 +2,7 @@
 
 pub mod args;
 mod bulk;
+pub mod explain;
 mod header;
 mod message;
 mod output;
