@@ -5,5 +5,6 @@ mod harness;
 mod matrix;
 mod messages;
 mod policy;
+mod stateful;
 mod time;
 mod tls_auth;
