@@ -9,5 +9,6 @@ mod common;
 mod judge_cli;
 mod refclient;
 mod refserver;
+mod reports;
 mod server_cases;
 mod smuggling_notes;
