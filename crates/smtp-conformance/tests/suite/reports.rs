@@ -299,3 +299,82 @@ async fn the_page_opens_in_headless_chromium() {
     );
     assert_eq!(lines[2], "{\"errors\":[],\"requests\":[]}", "{stdout}");
 }
+
+/// `smtp-conform client --once --html --junit`, judging Python's smtplib:
+/// every check is on the page, the session is shown once with its notes,
+/// and the JUnit file has one testcase per check.
+#[test]
+fn client_reports_on_smtplib() {
+    use std::io::{BufRead as _, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("client.html");
+    let junit = dir.path().join("client.xml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtp-conform"))
+        .args([
+            "client",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "none",
+            "--once",
+        ])
+        .args(["--reply-delay", "0", "--json", "--html"])
+        .arg(&html)
+        .arg("--junit")
+        .arg(&junit)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("smtp-conform: listening on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let script = "import smtplib, sys\n\
+                  s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=10)\n\
+                  s.sendmail('a@example.test', ['b@example.test'], \
+                  'Subject: <i>hi</i>\\r\\n\\r\\n.dotted\\r\\nbye\\r\\n')\n\
+                  s.quit()\n";
+    let sent = Command::new("python3")
+        .args(["-c", script, host, port])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let json = rest
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{rest}"));
+    let cases = cases(json);
+    assert!(!cases.is_empty(), "{json}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    for (id, _) in &cases {
+        assert!(page.contains(&format!("<code>{id}</code>")), "{id}");
+    }
+    assert_eq!(page.matches("<details id=\"case-").count(), cases.len());
+    assert!(page.contains("<h2 id=\"session-0\">"), "the session, once");
+    assert!(page.contains("# RFC 5321 §4.1.1.4"), "DATA explained");
+    assert!(
+        page.contains("&lt;i&gt;hi&lt;/i&gt;"),
+        "the client's text escaped"
+    );
+    assert!(!page.contains("<i>hi"));
+    let (testcases, failures, _) = junit_counts(&junit);
+    assert_eq!(testcases, cases.len());
+    let failed = cases.iter().filter(|(_, o)| o == "fail").count();
+    assert_eq!(failures, failed);
+    let conforms = page.contains("<span class=\"verdict-ok\">");
+    assert_eq!(status.code(), Some(if conforms { 0 } else { 1 }));
+}
