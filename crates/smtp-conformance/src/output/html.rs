@@ -46,7 +46,7 @@ pre { background: var(--code); border-radius: .3rem; padding: .5rem; overflow-x:
   font: 13px/1.35 ui-monospace, monospace; margin: .3rem 0; }
 pre span { white-space: pre; }
 .c { color: var(--client); } .s2 { color: var(--pass); } .s4 { color: var(--warn); }
-.s5 { color: var(--fail); } .m { color: var(--marker); }
+.s5 { color: var(--fail); } .m { color: var(--marker); } .n { color: var(--muted); }
 a { color: var(--client); }
 "#;
 
@@ -213,7 +213,17 @@ fn write_transcript(out: &mut String, lines: &[TranscriptLine]) {
                 _ => "s2",
             },
         };
-        let _ = writeln!(out, "<span class=\"{class}\">{}</span>", esc(&text));
+        // The note (the layout ends with it) in a quieter colour.
+        let note = note.map(|n| format!("# {}", n.text));
+        let split = note
+            .as_deref()
+            .and_then(|n| Some((text.strip_suffix(n)?, n)));
+        let (shown, note) = split.unwrap_or((text.as_str(), ""));
+        let _ = write!(out, "<span class=\"{class}\">{}</span>", esc(shown));
+        if !note.is_empty() {
+            let _ = write!(out, "<span class=\"n\">{}</span>", esc(note));
+        }
+        out.push('\n');
     }
     out.push_str("</pre>\n");
 }
@@ -266,7 +276,10 @@ mod tests {
         assert!(page.contains("basic.quit"));
         assert!(page.contains("RFC 5321 §4.1.1.10"));
         assert!(page.contains("<span class=\"s5\">"), "{page}");
-        assert!(page.contains("# RFC 5321"), "annotated: {page}");
+        assert!(
+            page.contains("<span class=\"n\"># RFC 5321 §4.1.1.10"),
+            "annotated: {page}"
+        );
         assert!(page.contains("<details id=\"case-0-0\" open>"));
     }
 }
