@@ -247,3 +247,30 @@ pub fn report_lines(mut lines: Vec<TranscriptLine>) -> Vec<TranscriptLine> {
     lines.extend(tail);
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_transcripts_keep_their_start_and_end() {
+        let lines = |n: usize| -> Vec<TranscriptLine> {
+            (0..n)
+                .map(|i| TranscriptLine {
+                    dir: Some(smtp_wire::Direction::Client),
+                    text: format!("NOOP {i}"),
+                })
+                .collect()
+        };
+        assert_eq!(report_lines(lines(REPORT_LINES)), lines(REPORT_LINES));
+        let kept = report_lines(lines(1000));
+        assert_eq!(kept.len(), REPORT_LINES + 1);
+        assert_eq!(kept[0].text, "NOOP 0");
+        assert_eq!(kept[REPORT_LINES / 2].dir, None);
+        assert_eq!(
+            kept[REPORT_LINES / 2].text,
+            "-- 600 lines left out of the report --"
+        );
+        assert_eq!(kept[REPORT_LINES].text, "NOOP 999");
+    }
+}
