@@ -103,7 +103,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         std::io::stdout().flush().ok();
         let conforms = report.conforms();
-        reports.push(report);
+        // Kept only for the report files, and the transcripts only for the
+        // page: a long-running judge does not grow for nothing.
+        if args.files.html.is_some() {
+            reports.push(report);
+        } else if args.files.junit.is_some() {
+            reports.push(Report {
+                session: Vec::new(),
+                ..report
+            });
+        }
         args.files.write(&reports)?;
         if args.once {
             return Ok(if conforms {

@@ -73,11 +73,11 @@ pub(crate) struct ReportFiles {
     /// Also write the report as one self-contained HTML page: every case
     /// with its level, RFC section, outcome, evidence and annotated transcript.
     #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
     /// Also write a JUnit XML report. With `client`, both files are
     /// rewritten after every session.
     #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
+    pub(crate) junit: Option<PathBuf>,
 }
 
 impl ReportFiles {
