@@ -9,7 +9,8 @@
 //!   send one message to the judging receiver, once per scenario.
 //!
 //! Prints the matrix (Markdown, as in docs/conformance.md) and writes it
-//! with every report to `target/conformance/` (or `--out`).
+//! with every report (text, JSON for the servers, and an HTML page each) to
+//! `target/conformance/` (or `--out`).
 
 mod clients;
 mod servers;
@@ -156,8 +157,12 @@ pub fn run(args: Args) -> Result<()> {
                     &files,
                 ))?;
                 if let Some(r) = &judged.report {
-                    let file = format!("client-{}-{scenario}.txt", client.name().replace(' ', "-"));
-                    std::fs::write(out.join(file), output::text(r, true))?;
+                    let file = format!("client-{}-{scenario}", client.name().replace(' ', "-"));
+                    std::fs::write(out.join(format!("{file}.txt")), output::text(r, true))?;
+                    std::fs::write(
+                        out.join(format!("{file}.html")),
+                        output::html(std::slice::from_ref(r)),
+                    )?;
                 }
                 row.sessions.push((scenario, judged));
             }
@@ -196,6 +201,10 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::write(
             out.join(format!("server-{slug}.json")),
             output::json(&report),
+        )?;
+        std::fs::write(
+            out.join(format!("server-{slug}.html")),
+            output::html(std::slice::from_ref(&report)),
         )?;
         server_rows.push(ServerRow {
             name: t.endpoint.name.to_string(),

@@ -16,6 +16,9 @@
 //!   from text), each finding on the transcript line it concerns, and a
 //!   badge per session (`smtp-conform judge FILE`).
 //!
+//! A [`Report`] is written by [`output`] as text, JSON, JUnit XML, or one
+//! self-contained HTML page with every case's annotated transcript.
+//!
 //! Every exchange is built and read with `smtp-wire`; raw bytes are used
 //! only where a case must be malformed on purpose (smuggling, bare LF,
 //! over-long lines).

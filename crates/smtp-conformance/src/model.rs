@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use smtp_wire::TranscriptLine;
+
 /// How strongly a rule is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Level {
@@ -143,6 +145,11 @@ pub struct CaseResult {
     /// For failures, warnings and inconclusive cases: the part of the
     /// transcript that shows it (`C:` / `S:` lines).
     pub evidence: Vec<String>,
+    /// Every line the case exchanged (all its connections), for the HTML
+    /// report; long transcripts keep their start and end. Empty when the
+    /// suite judges one session for all its cases (the client suite: see
+    /// [`Report::session`]) and for skipped cases.
+    pub transcript: Vec<TranscriptLine>,
     /// How long the case took.
     pub duration: Duration,
 }
@@ -178,6 +185,9 @@ pub struct Report {
     pub notes: Vec<String>,
     /// One result per case, in suite order.
     pub results: Vec<CaseResult>,
+    /// The one session every case judged (the client suite); empty when
+    /// each case has its own transcript (the server suite).
+    pub session: Vec<TranscriptLine>,
     /// Wall-clock time of the run.
     pub duration: Duration,
 }
@@ -214,5 +224,53 @@ impl Report {
     /// The result of case `id`, if it ran.
     pub fn result(&self, id: &str) -> Option<&CaseResult> {
         self.results.iter().find(|r| r.info.id == id)
+    }
+}
+
+/// Most transcript lines a report keeps for one case or session.
+pub const REPORT_LINES: usize = 400;
+
+/// `lines`, or when longer than [`REPORT_LINES`] its start and its end
+/// with a marker saying how many lines were left out between them.
+pub fn report_lines(mut lines: Vec<TranscriptLine>) -> Vec<TranscriptLine> {
+    if lines.len() <= REPORT_LINES {
+        return lines;
+    }
+    let half = REPORT_LINES / 2;
+    let left_out = lines.len() - 2 * half;
+    let tail = lines.split_off(lines.len() - half);
+    lines.truncate(half);
+    lines.push(TranscriptLine {
+        dir: None,
+        text: format!("-- {left_out} lines left out of the report --"),
+    });
+    lines.extend(tail);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_transcripts_keep_their_start_and_end() {
+        let lines = |n: usize| -> Vec<TranscriptLine> {
+            (0..n)
+                .map(|i| TranscriptLine {
+                    dir: Some(smtp_wire::Direction::Client),
+                    text: format!("NOOP {i}"),
+                })
+                .collect()
+        };
+        assert_eq!(report_lines(lines(REPORT_LINES)), lines(REPORT_LINES));
+        let kept = report_lines(lines(1000));
+        assert_eq!(kept.len(), REPORT_LINES + 1);
+        assert_eq!(kept[0].text, "NOOP 0");
+        assert_eq!(kept[REPORT_LINES / 2].dir, None);
+        assert_eq!(
+            kept[REPORT_LINES / 2].text,
+            "-- 600 lines left out of the report --"
+        );
+        assert_eq!(kept[REPORT_LINES].text, "NOOP 999");
     }
 }

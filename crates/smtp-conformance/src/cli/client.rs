@@ -54,9 +54,8 @@ pub(crate) struct Args {
     /// Print each session's report as one JSON line.
     #[arg(long)]
     json: bool,
-    /// Also write a JUnit XML report (rewritten after every session).
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
+    #[command(flatten)]
+    files: super::ReportFiles,
     /// Show the detail of passing checks too.
     #[arg(short, long)]
     verbose: bool,
@@ -104,11 +103,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         std::io::stdout().flush().ok();
         let conforms = report.conforms();
-        reports.push(report);
-        if let Some(path) = &args.junit {
-            std::fs::write(path, output::junit(&reports))
-                .with_context(|| format!("writing {}", path.display()))?;
+        // Kept only for the report files, and the transcripts only for the
+        // page: a long-running judge does not grow for nothing.
+        if args.files.html.is_some() {
+            reports.push(report);
+        } else if args.files.junit.is_some() {
+            reports.push(Report {
+                session: Vec::new(),
+                ..report
+            });
         }
+        args.files.write(&reports)?;
         if args.once {
             return Ok(if conforms {
                 ExitCode::SUCCESS

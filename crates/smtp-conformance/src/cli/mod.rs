@@ -5,10 +5,12 @@ mod judge;
 mod replay;
 mod server;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use smtp_conformance::output;
+use smtp_conformance::{Report, output};
 
 /// Conformance suites for SMTP: test someone's server or client against
 /// RFC 5321 and its extensions, rule by rule, with the RFC section.
@@ -20,6 +22,7 @@ use smtp_conformance::output;
       smtp-conform server 127.0.0.1:25 --rcpt postmaster@example.com\n  \
       smtp-conform server mx.example:25 --tls starttls --ca ca.pem --rcpt me@example --json\n  \
       smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --only smuggle,pipe --junit out.xml\n  \
+      smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --html report.html\n  \
       smtp-conform client --listen 127.0.0.1:0 --once\n  \
       smtp-conform client --listen 127.0.0.1:2526 --scenario starttls-injection --once\n  \
       smtp-receive -v ... 2> sessions.txt; smtp-conform judge sessions.txt\n  \
@@ -66,6 +69,34 @@ pub(crate) enum TlsArg {
     Starttls,
     /// TLS from the first byte (RFC 8314).
     Implicit,
+}
+
+/// `--html FILE` and `--junit FILE`: the report files of both suites.
+#[derive(clap::Args)]
+pub(crate) struct ReportFiles {
+    /// Also write the report as one self-contained HTML page: every case
+    /// with its level, RFC section, outcome, evidence and annotated transcript.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+    /// Also write a JUnit XML report. With `client`, both files are
+    /// rewritten after every session.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+}
+
+impl ReportFiles {
+    /// Writes the files asked for, each holding all of `reports`.
+    pub(crate) fn write(&self, reports: &[Report]) -> anyhow::Result<()> {
+        if let Some(path) = &self.html {
+            std::fs::write(path, output::html(reports))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let Some(path) = &self.junit {
+            std::fs::write(path, output::junit(reports))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

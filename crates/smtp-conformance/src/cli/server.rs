@@ -54,9 +54,8 @@ pub(crate) struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Also write a JUnit XML report.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
+    #[command(flatten)]
+    files: super::ReportFiles,
     /// Seconds to wait for each reply.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
@@ -128,10 +127,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", output::text(&report, args.verbose));
     }
-    if let Some(path) = &args.junit {
-        std::fs::write(path, output::junit(std::slice::from_ref(&report)))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    args.files.write(std::slice::from_ref(&report))?;
     Ok(if report.conforms() {
         ExitCode::SUCCESS
     } else {

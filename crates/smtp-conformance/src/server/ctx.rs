@@ -215,6 +215,14 @@ impl Ctx {
         &self.probe.caps
     }
 
+    /// The case's transcript as the report keeps it
+    /// ([`crate::model::report_lines`]).
+    pub(crate) fn transcript(&self) -> Vec<smtp_wire::TranscriptLine> {
+        let mut lines = Vec::new();
+        with_log(&self.log, |t| lines = t.lines());
+        crate::model::report_lines(lines)
+    }
+
     /// The rendered tail of the transcript, as evidence.
     pub(crate) fn evidence(&self, max_lines: usize) -> Vec<String> {
         let mut rendered = Vec::new();

@@ -200,6 +200,7 @@ pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
         target: options.addr.clone(),
         notes,
         results,
+        session: Vec::new(),
         duration: started.elapsed(),
     })
 }
@@ -348,6 +349,7 @@ async fn run_case(
         outcome,
         detail: verdict.detail().to_string(),
         evidence,
+        transcript: ctx.transcript(),
         duration: started.elapsed(),
     };
     (result, ctx.report_notes)

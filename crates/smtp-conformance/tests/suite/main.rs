@@ -10,5 +10,6 @@ mod judge_cli;
 mod refclient;
 mod refserver;
 mod replay_cli;
+mod reports;
 mod server_cases;
 mod smuggling_notes;

@@ -76,6 +76,7 @@ pub(super) fn report(mut j: Judge, target: String, duration: Duration) -> Report
         target,
         notes,
         results,
+        session: crate::model::report_lines(j.transcript.lines()),
         duration,
     }
 }
@@ -86,6 +87,7 @@ fn result(info: crate::model::CaseInfo, verdict: Verdict, evidence: Vec<String>)
         outcome: verdict.outcome(info.level),
         detail: verdict.detail().to_string(),
         evidence,
+        transcript: Vec::new(),
         duration: Duration::ZERO,
     }
 }

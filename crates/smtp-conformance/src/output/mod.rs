@@ -1,9 +1,13 @@
-//! Rendering reports: human text, JSON, JUnit XML.
+//! Rendering reports: human text, JSON, JUnit XML, one HTML page.
 //!
-//! JSON and XML are written by hand (a few escaping rules) rather than
-//! pulling in a serialisation framework for three flat structures.
+//! JSON, XML and HTML are written by hand (a few escaping rules) rather
+//! than pulling in a serialisation framework for three flat structures.
+
+mod html;
 
 use std::fmt::Write as _;
+
+pub use html::html;
 
 use crate::model::{Outcome, Report};
 
@@ -71,8 +75,8 @@ pub fn text(report: &Report, verbose: bool) -> String {
     out
 }
 
-/// A five-letter label for the text report.
-fn label(outcome: Outcome) -> &'static str {
+/// A five-letter label for the text and HTML reports.
+pub(crate) fn label(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Pass => "PASS",
         Outcome::Fail => "FAIL",
@@ -146,7 +150,7 @@ pub fn json(report: &Report) -> String {
     )
 }
 
-/// Text escaped for XML content and attribute values.
+/// Text escaped for XML (and HTML) content and attribute values.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
