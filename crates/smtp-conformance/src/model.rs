@@ -173,6 +173,24 @@ pub struct Summary {
     pub hardening_failed: usize,
 }
 
+impl std::fmt::Display for Summary {
+    /// `3 passed, 1 failed (1 MUST, 0 hardening), 0 warned, 0 skipped, 0
+    /// inconclusive`: the line the text and HTML reports share.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed ({} MUST, {} hardening), {} warned, {} skipped, {} inconclusive",
+            self.passed,
+            self.failed,
+            self.must_failed,
+            self.hardening_failed,
+            self.warned,
+            self.skipped,
+            self.inconclusive
+        )
+    }
+}
+
 /// The results of one suite run against one peer (or one client session).
 #[derive(Debug, Clone)]
 pub struct Report {

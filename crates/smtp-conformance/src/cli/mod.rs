@@ -60,6 +60,34 @@ enum Command {
     },
 }
 
+/// Whom to trust as the server's certificate: `--ca`, `--insecure`,
+/// `--servername` (the server suite and `replay`).
+#[derive(clap::Args)]
+pub(crate) struct TrustArgs {
+    /// Trust this CA (PEM) instead of the system roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
+    /// Accept any certificate (the server suite sends nothing secret
+    /// unless --auth).
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+    /// Name to check the certificate against (default: the host).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) servername: Option<String>,
+}
+
+impl TrustArgs {
+    /// The trust these options name (the system roots when none).
+    pub(crate) fn trust(&self) -> smtp_conformance::tls::Trust {
+        use smtp_conformance::tls::Trust;
+        match (&self.ca, self.insecure) {
+            (Some(ca), _) => Trust::CaFile(ca.clone()),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::System,
+        }
+    }
+}
+
 /// `--tls` values.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum TlsArg {

@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use smtp_conformance::server::host_of;
 use smtp_conformance::server::replay::{ReplayError, ReplayOptions, Replayed, replay};
-use smtp_conformance::tls::{self, Trust};
+use smtp_conformance::tls;
 
+use super::TrustArgs;
 use super::judge::read_recording;
 
 /// Options of `smtp-conform replay`.
@@ -28,15 +29,8 @@ pub(crate) struct Args {
     /// recording is replayed wherever it is.
     #[arg(long)]
     implicit_tls: bool,
-    /// Trust this CA (PEM) instead of the system roots.
-    #[arg(long, value_name = "FILE")]
-    ca: Option<PathBuf>,
-    /// Accept any certificate.
-    #[arg(long, conflicts_with = "ca")]
-    insecure: bool,
-    /// Name to check the certificate against (default: the host).
-    #[arg(long, value_name = "NAME")]
-    servername: Option<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Seconds to wait for each reply.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
@@ -51,12 +45,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("resolving {}", args.server))?
         .next()
         .with_context(|| format!("{}: no address", args.server))?;
-    let trust = match (&args.ca, args.insecure) {
-        (Some(ca), _) => Trust::CaFile(ca.clone()),
-        (None, true) => Trust::Insecure,
-        (None, false) => Trust::System,
-    };
+    let trust = args.trust.trust();
     let host = args
+        .trust
         .servername
         .clone()
         .unwrap_or_else(|| host_of(&args.server));

@@ -7,9 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use smtp_conformance::output;
 use smtp_conformance::server::{ServerOptions, TlsMode, run as run_suite};
-use smtp_conformance::tls::Trust;
 
-use super::TlsArg;
+use super::{TlsArg, TrustArgs};
 
 /// Options of `smtp-conform server`.
 #[derive(clap::Args)]
@@ -29,15 +28,8 @@ pub(crate) struct Args {
     /// session upgrades), implicit (TLS from the first byte).
     #[arg(long, value_enum, default_value = "none")]
     tls: TlsArg,
-    /// Trust this CA (PEM) instead of the system roots.
-    #[arg(long, value_name = "FILE")]
-    ca: Option<PathBuf>,
-    /// Accept any certificate (nothing secret is sent unless --auth).
-    #[arg(long, conflicts_with = "ca")]
-    insecure: bool,
-    /// Name to check the certificate against (default: the host).
-    #[arg(long, value_name = "NAME")]
-    servername: Option<String>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// User for the AUTH cases that need valid credentials; the password
     /// comes from --password-file or the SMTP_PASSWORD environment variable.
     #[arg(long, value_name = "USER")]
@@ -104,12 +96,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
         TlsArg::Starttls => TlsMode::StartTls,
         TlsArg::Implicit => TlsMode::Implicit,
     };
-    o.trust = match (&args.ca, args.insecure) {
-        (Some(ca), _) => Trust::CaFile(ca.clone()),
-        (None, true) => Trust::Insecure,
-        (None, false) => Trust::System,
-    };
-    o.server_name = args.servername.clone();
+    o.trust = args.trust.trust();
+    o.server_name = args.trust.servername.clone();
     o.from = args.from.clone();
     o.helo = args.helo.clone();
     o.auth = password(&args)?;

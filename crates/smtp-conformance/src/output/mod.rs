@@ -58,14 +58,7 @@ pub fn text(report: &Report, verbose: bool) -> String {
     let s = report.summary();
     let _ = writeln!(
         out,
-        "summary: {} passed, {} failed ({} MUST, {} hardening), {} warned, {} skipped, {} inconclusive: {}",
-        s.passed,
-        s.failed,
-        s.must_failed,
-        s.hardening_failed,
-        s.warned,
-        s.skipped,
-        s.inconclusive,
+        "summary: {s}: {}",
         if report.conforms() {
             "no MUST failed"
         } else {
