@@ -17,6 +17,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use smtp_testkit::browser::Browser;
+
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-receive");
 
 /// `smtp-receive inbox`, killed when dropped.
@@ -66,31 +68,12 @@ fn start_preset(maildir: &Path) -> Preset {
     }
 }
 
-/// The browser: `$CHROMIUM`, else Debian's.
-fn chromium() -> Option<PathBuf> {
-    let candidates = [
-        std::env::var_os("CHROMIUM").map(PathBuf::from),
-        Some(PathBuf::from("/usr/bin/chromium")),
-    ];
-    candidates.into_iter().flatten().find(|p| p.is_file())
-}
-
 #[test]
 fn the_page_in_headless_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let playwright = root.join(".peers/node/node_modules/playwright-core");
-    let Some(browser) = chromium() else {
-        eprintln!("skipped: chromium not installed (run .ci/install-peers)");
-        return;
+    let browser = match Browser::find() {
+        Ok(browser) => browser,
+        Err(missing) => return eprintln!("skipped: {missing}"),
     };
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("skipped: node not installed (run .ci/install-peers)");
-        return;
-    }
-    if !playwright.join("package.json").is_file() {
-        eprintln!("skipped: playwright-core (npm) not installed (run .ci/install-peers)");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let preset = start_preset(dir.path());
     let shots = std::env::var_os("WEB_SCREENSHOTS")
@@ -98,7 +81,8 @@ fn the_page_in_headless_chromium() {
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots"));
     let (host, port) = preset.smtp.rsplit_once(':').unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/web_browser.test.cjs");
-    let out = Command::new("node")
+    let out = browser
+        .node()
         .arg("--test")
         .arg(&script)
         .env("WEB_URL", format!("http://{}", preset.http))
@@ -113,8 +97,6 @@ fn the_page_in_headless_chromium() {
         )
         .env("SMTP_PORT", port)
         .env("SMTP_CA", &preset.ca)
-        .env("PLAYWRIGHT", playwright.canonicalize().unwrap())
-        .env("CHROMIUM", &browser)
         .env("SCREENSHOTS", &shots)
         .output()
         .unwrap();

@@ -254,7 +254,7 @@ fn executable(line: &str) -> Option<PathBuf> {
 }
 
 /// The workspace root: this crate lives two levels below it.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     here.ancestors().nth(2).unwrap_or(here).to_path_buf()
 }

@@ -6,6 +6,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`certs`] | a throw-away PKI made with rcgen: a CA, server and client leaves, and the bad certificates (expired, wrong name, self-signed, unknown CA) |
+//! | [`browser`] | headless Chromium through node and playwright-core, found or said missing |
 //! | [`bins`] | this workspace's binaries built once (debug for tests, release for the bench) and found; `smtp-receive` started and its listeners read |
 //! | [`client`] | a raw, scripted SMTP client for tests of a receiver: exact bytes out, whole replies in |
 //! | [`server`] | a scripted SMTP server (TCP, implicit TLS, or an in-memory pipe) that says what each test tells it to, and a fast sink that accepts everything |
@@ -18,6 +19,7 @@
 //! folder or to a git-ignored folder of the repository.
 
 pub mod bins;
+pub mod browser;
 pub mod certs;
 pub mod client;
 pub mod server;

@@ -3,11 +3,12 @@
 //! `xml.etree.ElementTree`) with one testcase per case and one failure per
 //! failed case, and the page opens in headless chromium without errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use smtp_conformance::server::TlsMode;
 use smtp_testkit::bins::{Bins, RunningReceiver};
+use smtp_testkit::browser::Browser;
 
 use crate::refserver::{self, Fault};
 use crate::server_cases::reference;
@@ -191,17 +192,6 @@ async fn the_peers_text_is_escaped() {
     assert!(page.contains("badge fail"));
 }
 
-/// The browser: `$CHROMIUM`, else Debian's.
-fn chromium() -> Option<PathBuf> {
-    [
-        std::env::var_os("CHROMIUM").map(PathBuf::from),
-        Some(PathBuf::from("/usr/bin/chromium")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.is_file())
-}
-
 /// Opens the page, collects console messages, page errors and requests
 /// other than the page itself; prints them as JSON with the title, the
 /// number of cases and of script elements.
@@ -233,20 +223,10 @@ const { chromium } = require(process.env.PLAYWRIGHT);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_opens_in_headless_chromium() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let playwright = root.join(".peers/node/node_modules/playwright-core");
-    let Some(browser) = chromium() else {
-        eprintln!("skipped: chromium not installed (run .ci/install-peers)");
-        return;
+    let browser = match Browser::find() {
+        Ok(browser) => browser,
+        Err(missing) => return eprintln!("skipped: {missing}"),
     };
-    if Command::new("node").arg("--version").output().is_err() {
-        eprintln!("skipped: node not installed (run .ci/install-peers)");
-        return;
-    }
-    if !playwright.join("package.json").is_file() {
-        eprintln!("skipped: playwright-core (npm) not installed (run .ci/install-peers)");
-        return;
-    }
     let server = refserver::spawn(reference(
         TlsMode::None,
         vec![Fault::Greeting(HOSTILE), Fault::QuitRefusedInTransaction],
@@ -263,10 +243,9 @@ async fn the_page_opens_in_headless_chromium() {
     )
     .unwrap();
     let url = format!("file://{}", path.display());
-    let out = Command::new("node")
+    let out = browser
+        .node()
         .args(["-e", OPEN_PAGE])
-        .env("PLAYWRIGHT", playwright.canonicalize().unwrap())
-        .env("CHROMIUM", &browser)
         .env("PAGE_URL", &url)
         .output()
         .unwrap();
