@@ -136,7 +136,7 @@ impl Annotator {
     /// The note for `line`, if it deserves one.
     pub fn note(&mut self, line: &TranscriptLine) -> Option<Note> {
         match line.dir {
-            None if line.text.contains("TLS started") => {
+            None if line.is_tls_started() => {
                 self.in_multiline = false;
                 Some(Note::new(
                     "RFC 3207 §4.2, RFC 8314 §3: the TLS handshake; everything after it is \

@@ -135,6 +135,44 @@ impl TranscriptLine {
     pub fn octets(&self) -> (Vec<u8>, Ending) {
         line_octets(&self.text)
     }
+
+    /// A line read back as [`Transcript::render`] shows it: `C: text`,
+    /// `S: text` or `-- marker --`. The RFCs' examples are read too: their
+    /// `C:`/`S:` lines are indented, and an empty `C: ` line may have lost
+    /// its trailing space. `None` for any other text (a log line).
+    ///
+    /// ```
+    /// use smtp_wire::{Direction, TranscriptLine};
+    ///
+    /// let line = TranscriptLine::read("   C: EHLO bar.com").unwrap();
+    /// assert_eq!(line.dir, Some(Direction::Client));
+    /// assert_eq!(line.text, "EHLO bar.com");
+    /// assert!(TranscriptLine::read("-- TLS started --").unwrap().is_tls_started());
+    /// assert_eq!(TranscriptLine::read("2026-12-03 INFO delivered"), None);
+    /// ```
+    pub fn read(shown: &str) -> Option<TranscriptLine> {
+        let directed = |dir, rest: &str| TranscriptLine {
+            dir: Some(dir),
+            text: rest.strip_prefix(' ').unwrap_or(rest).to_string(),
+        };
+        let trimmed = shown.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("C:") {
+            return Some(directed(Direction::Client, rest));
+        }
+        if let Some(rest) = trimmed.strip_prefix("S:") {
+            return Some(directed(Direction::Server, rest));
+        }
+        (shown.starts_with("-- ") && shown.ends_with(" --")).then(|| TranscriptLine {
+            dir: None,
+            text: shown.to_string(),
+        })
+    }
+
+    /// The marker of the TLS handshake (RFC 3207 §4.2, RFC 8314 §3):
+    /// what follows it was encrypted.
+    pub fn is_tls_started(&self) -> bool {
+        self.dir.is_none() && self.text.contains("TLS started")
+    }
 }
 
 /// Memory limits of a [`Transcript`].

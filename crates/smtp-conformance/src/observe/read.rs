@@ -7,7 +7,7 @@
 //! (`C:`/`S:` lines with smtp-wire's escapes, `-- ... --` markers), plus a
 //! rule in [`Format::detect`].
 
-use smtp_wire::{Direction, TranscriptLine};
+use smtp_wire::TranscriptLine;
 
 /// A way sessions are written down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +165,7 @@ fn rendered(text: &str) -> Vec<Recorded> {
             }
             continue;
         }
-        match line(raw) {
+        match TranscriptLine::read(raw) {
             Some(line) => current.lines.push(line),
             None if raw.trim().is_empty() => {}
             None => current.skipped += 1,
@@ -175,28 +175,4 @@ fn rendered(text: &str) -> Vec<Recorded> {
         sessions.push(current);
     }
     sessions
-}
-
-/// `C: text`, `S: text` or `-- marker --` (a trailing space of an empty
-/// `C: ` line may have been lost on the way).
-fn line(raw: &str) -> Option<TranscriptLine> {
-    // RFC examples are indented; this project's lines never are.
-    let raw = match raw.trim_start() {
-        t if t.starts_with("C:") || t.starts_with("S:") => t,
-        _ => raw,
-    };
-    let directed = |dir, rest: &str| TranscriptLine {
-        dir: Some(dir),
-        text: rest.strip_prefix(' ').unwrap_or(rest).to_string(),
-    };
-    if let Some(rest) = raw.strip_prefix("C:") {
-        return Some(directed(Direction::Client, rest));
-    }
-    if let Some(rest) = raw.strip_prefix("S:") {
-        return Some(directed(Direction::Server, rest));
-    }
-    (raw.starts_with("-- ") && raw.ends_with(" --")).then(|| TranscriptLine {
-        dir: None,
-        text: raw.to_string(),
-    })
 }

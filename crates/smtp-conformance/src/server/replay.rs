@@ -128,7 +128,9 @@ pub async fn replay(
     recorded: &[TranscriptLine],
     options: &ReplayOptions,
 ) -> Result<Replayed, ReplayError> {
-    if options.tls.is_none() && (options.implicit_tls || recorded.iter().any(is_tls_start)) {
+    if options.tls.is_none()
+        && (options.implicit_tls || recorded.iter().any(TranscriptLine::is_tls_started))
+    {
         return Err(ReplayError::NoTls);
     }
     let log = Arc::new(Mutex::new(Transcript::new()));
@@ -204,7 +206,7 @@ pub async fn replay(
                     break;
                 }
             }
-            None if is_tls_start(line) => {
+            None if line.is_tls_started() => {
                 let Some((config, name)) = &options.tls else {
                     return Err(ReplayError::NoTls);
                 };
@@ -228,10 +230,6 @@ pub async fn replay(
         let _ = conn.send(&pending).await;
     }
     Ok(done)
-}
-
-fn is_tls_start(line: &TranscriptLine) -> bool {
-    line.dir.is_none() && line.text.contains("TLS started")
 }
 
 /// Sends what is pending and reads one reply.

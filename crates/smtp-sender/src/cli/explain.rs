@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::Mutex;
 
+use smtp_wire::TranscriptLine;
 use smtp_wire::annotate::{Annotator, Style, explained_line};
-use smtp_wire::{Direction, TranscriptLine};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
@@ -33,19 +33,14 @@ impl ExplainLayer {
     }
 }
 
-/// A logged line back as the transcript line it was made from.
+/// A logged line back as the transcript line it was made from (the
+/// client logs `C: `/`S: ` lines and `-- marker --` lines; anything else
+/// is shown as a note).
 fn transcript_line(logged: &str) -> TranscriptLine {
-    let (dir, text) = if let Some(text) = logged.strip_prefix("C: ") {
-        (Some(Direction::Client), text)
-    } else if let Some(text) = logged.strip_prefix("S: ") {
-        (Some(Direction::Server), text)
-    } else {
-        (None, logged)
-    };
-    TranscriptLine {
-        dir,
-        text: text.to_string(),
-    }
+    TranscriptLine::read(logged).unwrap_or_else(|| TranscriptLine {
+        dir: None,
+        text: logged.to_string(),
+    })
 }
 
 /// The `message` field of an event.
@@ -84,6 +79,7 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for ExplainLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smtp_wire::Direction;
 
     #[test]
     fn logged_lines_read_back_with_their_direction() {
