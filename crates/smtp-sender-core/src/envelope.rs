@@ -4,6 +4,7 @@
 //! `From:`/`To:` headers inside the message (`smtp-sender` can derive it from
 //! those headers, the way Python's `smtplib.send_message` does).
 
+use smtp_wire::param::{Notify, Orcpt, Ret};
 use smtp_wire::path::{Domain, ForwardPath, Mailbox, ReversePath};
 
 use crate::error::ProtocolError;
@@ -22,6 +23,58 @@ pub struct Envelope {
     pub from: ReversePath,
     /// The forward-paths, one RCPT TO each, in order.
     pub to: Vec<ForwardPath>,
+    /// Delivery status notification requests (RFC 3461), passed on only
+    /// to a server that offers DSN; `None`: none were made.
+    pub dsn: Option<Dsn>,
+}
+
+/// What the originator asked to be told about a message (RFC 3461 §4):
+/// the MAIL parameters `RET` and `ENVID`, and `NOTIFY` and `ORCPT` for
+/// each recipient.
+///
+/// ```
+/// use smtp_sender_core::{Dsn, Envelope};
+/// use smtp_wire::param::{Notify, Ret};
+/// let mut envelope = Envelope::new("alice@example.com", &["bob@example.org"])?;
+/// let mut dsn = Dsn { ret: Some(Ret::Hdrs), envid: Some("QQ314159".into()), ..Dsn::default() };
+/// dsn.recipient_mut(0).notify = Some(Notify { failure: true, ..Notify::default() });
+/// envelope.dsn = Some(dsn);
+/// # Ok::<(), smtp_sender_core::ProtocolError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dsn {
+    /// `RET=`: the whole message or its headers in a failure report (§4.3).
+    pub ret: Option<Ret>,
+    /// `ENVID=`: the originator's identifier, returned in every report (§4.4).
+    pub envid: Option<String>,
+    /// Per recipient, in the order of [`Envelope::to`]; missing entries
+    /// mean no request.
+    pub recipients: Vec<RecipientDsn>,
+}
+
+/// The RCPT parameters of RFC 3461 for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecipientDsn {
+    /// `NOTIFY=`: when to report (§4.1); `None` leaves it to the MTA
+    /// (failures, and delays at its discretion).
+    pub notify: Option<Notify>,
+    /// `ORCPT=`: the address the originator gave (§4.2).
+    pub orcpt: Option<Orcpt>,
+}
+
+impl Dsn {
+    /// The requests for recipient `index` (none when not given).
+    pub fn recipient(&self, index: usize) -> RecipientDsn {
+        self.recipients.get(index).cloned().unwrap_or_default()
+    }
+
+    /// The requests for recipient `index`, to fill in.
+    pub fn recipient_mut(&mut self, index: usize) -> &mut RecipientDsn {
+        if self.recipients.len() <= index {
+            self.recipients.resize(index + 1, RecipientDsn::default());
+        }
+        &mut self.recipients[index]
+    }
 }
 
 impl Envelope {
@@ -36,7 +89,11 @@ impl Envelope {
             .iter()
             .map(|r| parse_forward_path(r.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Envelope { from, to })
+        Ok(Envelope {
+            from,
+            to,
+            dsn: None,
+        })
     }
 
     /// RFC 6531 §3.4: true when an address needs SMTPUTF8.

@@ -29,6 +29,10 @@ pub struct Plan {
     pub pipelining: bool,
     /// RFC 3030: BDAT instead of DATA.
     pub chunking: bool,
+    /// RFC 3461: the envelope's DSN requests go on MAIL and RCPT (the
+    /// server offers DSN). Without it they are left out, and the caller,
+    /// now the last DSN-aware hop, answers for them (§4: "relayed").
+    pub dsn: bool,
     /// Octets of content, CRLF line ends, before dot-stuffing.
     pub size: u64,
 }
@@ -95,8 +99,20 @@ pub fn plan(
         mail_params.smtputf8 = true;
     }
 
+    // RFC 3461 §4: the requests travel only to a server that offers DSN
+    // (a server that does not would refuse the unknown parameters, 555).
+    let dsn = match &envelope.dsn {
+        Some(request) if server.offers("DSN") => {
+            mail_params.ret = request.ret;
+            mail_params.envid.clone_from(&request.envid);
+            true
+        }
+        _ => false,
+    };
+
     Ok(Plan {
         mail_params,
+        dsn,
         pipelining: prefs.pipelining && server.offers("PIPELINING"),
         chunking: prefs.chunking && server.offers("CHUNKING"),
         size,

@@ -114,9 +114,15 @@ impl<'a> Transaction<'a> {
         };
         commands.push_back((mail, Expect::Mail, Wait::Mail));
         for (i, to) in envelope.to.iter().enumerate() {
+            let mut params = RcptParams::default();
+            if let (true, Some(dsn)) = (plan.dsn, &envelope.dsn) {
+                let request = dsn.recipient(i);
+                params.notify = request.notify;
+                params.orcpt = request.orcpt;
+            }
             let rcpt = Command::Rcpt {
                 to: to.clone(),
-                params: RcptParams::default(),
+                params,
             };
             commands.push_back((rcpt, Expect::Rcpt(i), Wait::Rcpt));
         }

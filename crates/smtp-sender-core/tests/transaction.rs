@@ -530,6 +530,7 @@ fn control_characters_are_refused_before_anything_is_sent() {
             local: "x\r\nRSET".into(),
             domain: Domain::parse("example.org").unwrap(),
         })],
+        dsn: None,
     };
     let content = Message::new(MESSAGE);
     let p = plan(&env, &content, &server(&[]), ALL_ON).unwrap();
@@ -623,4 +624,51 @@ fn a_broken_session_keeps_what_the_replies_said() {
         error,
         SendError::Protocol(ProtocolError::UnexpectedServerReply { .. })
     ));
+}
+
+/// RFC 3461 §4: RET, ENVID, NOTIFY and ORCPT go to a server that offers
+/// DSN, xtext-encoded, and are left out for one that does not.
+#[test]
+fn dsn_requests_travel_only_to_a_dsn_server() {
+    use smtp_sender_core::Dsn;
+    use smtp_wire::param::{Notify, Orcpt, Ret};
+    let mut env = envelope(&["a@example.org", "b@example.org"]);
+    let mut dsn = Dsn {
+        ret: Some(Ret::Hdrs),
+        envid: Some("QQ+314159".into()),
+        ..Dsn::default()
+    };
+    dsn.recipient_mut(1).notify = Some(Notify {
+        success: true,
+        failure: true,
+        delay: false,
+    });
+    dsn.recipient_mut(1).orcpt = Some(Orcpt {
+        addr_type: "rfc822".into(),
+        addr: "b@example.org".into(),
+    });
+    env.dsn = Some(dsn);
+    let replies = "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+
+    let (r, report) = send(transaction(&env, MESSAGE, &server(&["DSN"]), false), replies);
+    assert!(report.unwrap().all_accepted());
+    assert_eq!(
+        r.lines()[..3],
+        [
+            "MAIL FROM:<alice@example.com> RET=HDRS ENVID=QQ+2B314159",
+            "RCPT TO:<a@example.org>",
+            "RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.org",
+        ]
+    );
+
+    let (r, report) = send(transaction(&env, MESSAGE, &server(&[]), false), replies);
+    assert!(report.unwrap().all_accepted());
+    assert_eq!(
+        r.lines()[..3],
+        [
+            "MAIL FROM:<alice@example.com>",
+            "RCPT TO:<a@example.org>",
+            "RCPT TO:<b@example.org>",
+        ]
+    );
 }
