@@ -48,7 +48,8 @@ mod transaction;
 
 pub use connection::{Action, Connection, Input};
 pub use envelope::{
-    Dsn, Envelope, RecipientDsn, parse_ehlo_name, parse_forward_path, parse_reverse_path, refuse_control_characters,
+    Dsn, Envelope, RecipientDsn, parse_ehlo_name, parse_forward_path, parse_reverse_path,
+    refuse_control_characters,
 };
 pub use error::{ProtocolError, SendError, TlsError, TransportError};
 pub use handshake::{Handshake, HandshakeSettings, ServerInfo};

@@ -650,7 +650,10 @@ fn dsn_requests_travel_only_to_a_dsn_server() {
     env.dsn = Some(dsn);
     let replies = "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
 
-    let (r, report) = send(transaction(&env, MESSAGE, &server(&["DSN"]), false), replies);
+    let (r, report) = send(
+        transaction(&env, MESSAGE, &server(&["DSN"]), false),
+        replies,
+    );
     assert!(report.unwrap().all_accepted());
     assert_eq!(
         r.lines()[..3],

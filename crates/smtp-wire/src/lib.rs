@@ -15,6 +15,7 @@
 //! | [`line`] | incremental command-line framing with limits | RFC 5321 §2.3.8, §4.5.3.1 |
 //! | [`data`] | DATA dot-stuffing encoder / decoder, BDAT chunks | RFC 5321 §4.5.2, RFC 3030 |
 //! | [`sasl`] | AUTH PLAIN and LOGIN, client and server, one `Credentials` | RFC 4954, RFC 4616 |
+//! | [`date`] | RFC 5322 and RFC 3339 dates from a given time | RFC 5322 §3.3, RFC 3339 |
 //! | [`transcript`] | what crossed the wire, as `C:` / `S:` lines | — |
 //! | [`annotate`] | a note per transcript line: the step and its RFC section | all of the above |
 //!
@@ -32,6 +33,7 @@ pub mod annotate;
 pub mod capability;
 pub mod command;
 pub mod data;
+pub mod date;
 pub mod line;
 pub mod param;
 pub mod path;
