@@ -13,6 +13,8 @@ use crate::sink::{SMTP_SINK, SMTP_SOURCE};
 pub(crate) const POSTCONF: &str = "/usr/sbin/postconf";
 /// Cyrus SASL's password tool (Debian: sasl2-bin).
 pub(crate) const SASLPASSWD2: &str = "/usr/sbin/saslpasswd2";
+/// Where Debian installs dnsmasq (package dnsmasq-base).
+pub(crate) const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 /// What to do about a missing peer.
 const INSTALL_HINT: &str = "run .ci/install-peers";
 
@@ -37,6 +39,9 @@ pub enum Peer {
     SmtpSink,
     /// Python's stdlib smtpd (server; gone since Python 3.12).
     PythonSmtpd,
+    /// dnsmasq, a DNS server for the outbound tests (not an SMTP program,
+    /// so not in [`Peer::ALL`]).
+    Dnsmasq,
 }
 
 impl Peer {
@@ -69,6 +74,7 @@ impl Peer {
             Peer::PostfixSmtpd => "Postfix smtpd",
             Peer::SmtpSink => "Postfix smtp-sink",
             Peer::PythonSmtpd => "Python smtpd",
+            Peer::Dnsmasq => "dnsmasq",
         }
     }
 
@@ -116,6 +122,7 @@ impl Peer {
             Peer::PostfixSmtpd => postfix_version(),
             Peer::SmtpSink => postfix_version().filter(|_| Path::new(SMTP_SINK).exists()),
             Peer::SmtpSource => postfix_version().filter(|_| Path::new(SMTP_SOURCE).exists()),
+            Peer::Dnsmasq => word_after(first_line_of(DNSMASQ, &["--version"]), "version"),
         };
         found
             .filter(|v| !v.is_empty())

@@ -34,6 +34,7 @@
 //!   failure: a peer that exits early is an error naming its last output.
 //! - Loopback only, ports 1024 and up; the system Postfix is never used.
 
+mod dns;
 mod error;
 mod installed;
 mod output;
@@ -47,6 +48,7 @@ mod store;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub use dns::{DnsRecord, Dnsmasq};
 pub use error::{PeerError, Result};
 pub use installed::{
     Peer, first_line_of, postfix_sasl_installed, script_command, venv_dir, venv_python,

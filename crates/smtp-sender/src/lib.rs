@@ -43,17 +43,28 @@
 mod client;
 mod config;
 mod envelope;
+pub mod outbound;
 mod tls;
 
 pub use client::{Client, Transport, send_mail};
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use envelope::EnvelopeFromHeaders;
 
+/// The rustls configuration [`Client`] would build for `config` (system
+/// roots plus `ca_file`, certificate errors in words), built once so that
+/// many connections can share it through [`ClientConfig::tls_config`], as
+/// the queue runner's do.
+pub fn outbound_tls_config(
+    config: &ClientConfig,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, SendError> {
+    tls::client_config(config)
+}
+
 /// The rustls this crate speaks ([`ClientConfig::tls_config`] takes its
 /// `ClientConfig`).
 pub use rustls;
 pub use smtp_sender_core::{
-    Capabilities, Credentials, Envelope, ForwardPath, Outcome, ProtocolError, RecipientReport,
-    Reply, ReplyError, Report, ReversePath, SILENCE_LIMIT, SendError, ServerInfo, Timeouts,
-    TlsError, TlsMode, Transcript, TranscriptLimits, TransportError,
+    Capabilities, Credentials, Dsn, Envelope, ForwardPath, Outcome, ProtocolError, RecipientDsn,
+    RecipientReport, Reply, ReplyError, Report, ReversePath, SILENCE_LIMIT, SendError, ServerInfo,
+    Timeouts, TlsError, TlsMode, Transcript, TranscriptLimits, TransportError,
 };

@@ -14,6 +14,10 @@ use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
+    let first = std::env::args().nth(1);
+    if cli::queue::is_queue_command(first.as_deref()) {
+        return queue_main();
+    }
     let args = match cli::args::Args::try_parse() {
         Ok(args) => args,
         Err(error) => {
@@ -38,6 +42,34 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(cli::run(args))
+}
+
+/// `smtp-send enqueue ...` and `smtp-send queue ...`.
+fn queue_main() -> ExitCode {
+    let cli = match cli::queue::QueueCli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let usage = error.use_stderr();
+            let _ = error.print();
+            return if usage {
+                ExitCode::from(cli::EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.verbose(), false);
+    // The runner delivers to many destinations at once.
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(cli::queue::run(cli)),
+        Err(error) => {
+            eprintln!("smtp-send: cannot start the runtime: {error}");
+            ExitCode::from(cli::EX_TEMPFAIL)
+        }
+    }
 }
 
 /// RUST_LOG for everything (default: warnings); `-v` adds the transcript,

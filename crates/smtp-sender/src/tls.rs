@@ -44,7 +44,7 @@ pub(crate) fn server_name(config: &ClientConfig) -> Result<ServerName<'static>, 
 
 /// The caller's rustls configuration as it is, the dangerous one, or one
 /// that trusts the system's roots and `ca_file`.
-fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConfig>, SendError> {
+pub(crate) fn client_config(config: &ClientConfig) -> Result<Arc<rustls::ClientConfig>, SendError> {
     let handshake_error = |detail: String| TlsError::Handshake {
         name: config.tls_name().into(),
         detail,

@@ -29,6 +29,11 @@ Examples:
   smtp-send --server 127.0.0.1:2525 --tls none --classic \\
       --from a@example.com --to b@example.com --text 'hello'
 
+  # A spool and its delivery daemon (MX routing, retries, DSN): see
+  # smtp-send enqueue --help and smtp-send queue --help
+  smtp-send enqueue --spool q --from a@example.com --to b@example.org --message - < letter.eml
+  smtp-send queue run --spool q
+
 Exit status: 0 every recipient accepted the message; 75 (EX_TEMPFAIL) a
 temporary failure, try again later; 69 (EX_UNAVAILABLE) a permanent failure;
 64 (EX_USAGE) a usage error; 65 (EX_DATAERR) an invalid address or message;
@@ -44,6 +49,44 @@ pub struct Args {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub server: String,
 
+    /// How to talk to the server.
+    #[command(flatten)]
+    pub session: SessionArgs,
+
+    /// What to send, to whom.
+    #[command(flatten)]
+    pub mail: MessageArgs,
+
+    /// Bulk mode (load generation): send N generated messages from --from
+    /// to the --to recipients, then print one summary line
+    /// (`bulk messages=N accepted=... seconds=... msgs_per_s=...`)
+    #[arg(long, value_name = "N",
+          conflicts_with_all = ["message", "subject", "text", "text_file", "html_file", "attach", "header"])]
+    pub count: Option<u64>,
+
+    /// Bulk mode: concurrent sessions, each its own connection
+    #[arg(long, value_name = "S", default_value_t = 1, requires = "count")]
+    pub sessions: u64,
+
+    /// Bulk mode: octets per generated message, header section included (K, M, G suffixes)
+    #[arg(long, value_name = "BYTES", default_value = "1024", requires = "count",
+          value_parser = super::bulk::parse_size)]
+    pub size: usize,
+
+    /// Print the conversation (transcript) to stderr as it happens
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Print the conversation to stderr as it happens, each line numbered
+    /// with what the step is and the RFC section that says so (coloured
+    /// on a terminal; NO_COLOR turns colour off)
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// The session options, shared by `smtp-send` and `smtp-send queue run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SessionArgs {
     /// TLS mode: implicit, starttls, opportunistic or none [default: implicit on port 465,
     /// starttls otherwise; off ports 25 and 465 a server silent for 10 s is then given up
     /// with a hint at implicit TLS, while an explicit mode waits RFC 5321's 5 minutes]
@@ -79,6 +122,26 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     pub ehlo: Option<String>,
 
+    /// Do not use PIPELINING even when offered
+    #[arg(long)]
+    pub no_pipelining: bool,
+
+    /// Use CHUNKING (BDAT) when offered
+    #[arg(long)]
+    pub chunking: bool,
+
+    /// Speak plain RFC 821: HELO, no extensions
+    #[arg(long)]
+    pub classic: bool,
+
+    /// Use this timeout (seconds) for every step instead of RFC 5321's
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// The message options, shared by `smtp-send` and `smtp-send enqueue`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MessageArgs {
     /// Envelope sender, and From: of a composed message [default: from the message's headers]
     #[arg(long, value_name = "ADDR")]
     pub from: Option<String>,
@@ -126,46 +189,4 @@ pub struct Args {
     #[arg(long, short = 'm', value_name = "FILE",
           conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach", "header"])]
     pub message: Option<PathBuf>,
-
-    /// Bulk mode (load generation): send N generated messages from --from
-    /// to the --to recipients, then print one summary line
-    /// (`bulk messages=N accepted=... seconds=... msgs_per_s=...`)
-    #[arg(long, value_name = "N",
-          conflicts_with_all = ["message", "subject", "text", "text_file", "html_file", "attach", "header"])]
-    pub count: Option<u64>,
-
-    /// Bulk mode: concurrent sessions, each its own connection
-    #[arg(long, value_name = "S", default_value_t = 1, requires = "count")]
-    pub sessions: u64,
-
-    /// Bulk mode: octets per generated message, header section included (K, M, G suffixes)
-    #[arg(long, value_name = "BYTES", default_value = "1024", requires = "count",
-          value_parser = super::bulk::parse_size)]
-    pub size: usize,
-
-    /// Do not use PIPELINING even when offered
-    #[arg(long)]
-    pub no_pipelining: bool,
-
-    /// Use CHUNKING (BDAT) when offered
-    #[arg(long)]
-    pub chunking: bool,
-
-    /// Speak plain RFC 821: HELO, no extensions
-    #[arg(long)]
-    pub classic: bool,
-
-    /// Use this timeout (seconds) for every step instead of RFC 5321's
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-
-    /// Print the conversation (transcript) to stderr as it happens
-    #[arg(short, long)]
-    pub verbose: bool,
-
-    /// Print the conversation to stderr as it happens, each line numbered
-    /// with what the step is and the RFC section that says so (coloured
-    /// on a terminal; NO_COLOR turns colour off)
-    #[arg(long)]
-    pub explain: bool,
 }

@@ -17,11 +17,11 @@ use std::str::FromStr;
 use anyhow::{Context, Result, bail};
 use smtp_mime::{Address, MessageBuilder};
 
-use super::args::Args;
+use super::args::MessageArgs;
 
 /// The builder with every `--header` of `args` added; `--subject` and a
 /// `Subject` header together are refused (which one should win?).
-pub fn add_headers(mut builder: MessageBuilder, args: &Args) -> Result<MessageBuilder> {
+pub fn add_headers(mut builder: MessageBuilder, args: &MessageArgs) -> Result<MessageBuilder> {
     let mut subject_given = args.subject.is_some();
     for field in &args.header {
         // RFC 5322 §2.2: the name, a colon, the body; names compare

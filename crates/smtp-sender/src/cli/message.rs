@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use smtp_mime::{Address, MessageBuilder};
 use smtp_sender::Envelope;
 
-use super::args::Args;
+use super::args::MessageArgs;
 use super::header;
 
 /// What to send, to whom.
@@ -20,14 +20,15 @@ pub struct Prepared {
 }
 
 /// `--message FILE` (or `-`), or a message composed from the options.
-pub fn prepare(args: &Args) -> Result<Prepared> {
+pub fn prepare(args: &MessageArgs) -> Result<Prepared> {
     match &args.message {
         Some(path) => from_file(args, path),
         None => compose(args),
     }
 }
 
-fn given_recipients(args: &Args) -> Result<Vec<String>> {
+/// The recipients of the options (`--to`, `--cc`, `--bcc`), as bare addresses.
+pub fn given_recipients(args: &MessageArgs) -> Result<Vec<String>> {
     args.to
         .iter()
         .chain(&args.cc)
@@ -44,7 +45,7 @@ pub fn email_of(address: &str) -> Result<String> {
 
 /// As `smtplib.send_message`: the envelope from the options when given, else
 /// from the headers; Bcc is always removed from the transmitted copy.
-fn from_file(args: &Args, path: &Path) -> Result<Prepared> {
+fn from_file(args: &MessageArgs, path: &Path) -> Result<Prepared> {
     let raw = if path == Path::new("-") {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -75,7 +76,7 @@ fn from_file(args: &Args, path: &Path) -> Result<Prepared> {
 }
 
 /// A new message through smtp-mime (Date and Message-ID generated).
-fn compose(args: &Args) -> Result<Prepared> {
+fn compose(args: &MessageArgs) -> Result<Prepared> {
     let Some(from) = &args.from else {
         bail!("--from is required to compose a message (or send a file with --message)");
     };

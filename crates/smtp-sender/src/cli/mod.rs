@@ -6,6 +6,7 @@ pub mod explain;
 mod header;
 mod message;
 mod output;
+pub mod queue;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use smtp_sender::{Client, ClientConfig, Credentials, Envelope, SendError, Timeouts, TlsMode};
 
-use args::Args;
+use args::{Args, SessionArgs};
 pub use output::{EX_TEMPFAIL, EX_USAGE};
 
 /// Runs the program; the exit code follows sysexits(3).
@@ -25,7 +26,7 @@ pub async fn run(args: Args) -> ExitCode {
     if let Some(count) = args.count {
         return run_bulk(&args, config, count).await;
     }
-    let prepared = match message::prepare(&args) {
+    let prepared = match message::prepare(&args.mail) {
         Ok(prepared) => prepared,
         Err(error) => return output::input_error(&error),
     };
@@ -41,11 +42,11 @@ pub async fn run(args: Args) -> ExitCode {
 
 /// `--count N`: the load generator; exit 0 only when every message was accepted.
 async fn run_bulk(args: &Args, config: ClientConfig, count: u64) -> ExitCode {
-    let (Some(from), Some(to)) = (&args.from, args.to.first()) else {
+    let (Some(from), Some(to)) = (&args.mail.from, args.mail.to.first()) else {
         return output::usage_error(&anyhow::anyhow!("--count needs --from and --to"));
     };
     let prepared = bulk::generate_message(from, to, args.size).and_then(|message| {
-        let recipients = given_recipients_of(args)?;
+        let recipients = message::given_recipients(&args.mail)?;
         Ok((
             Envelope::new(&message::email_of(from)?, &recipients)?,
             message,
@@ -66,15 +67,6 @@ async fn run_bulk(args: &Args, config: ClientConfig, count: u64) -> ExitCode {
             ExitCode::from(output::EX_TEMPFAIL)
         }
     }
-}
-
-fn given_recipients_of(args: &Args) -> Result<Vec<String>> {
-    args.to
-        .iter()
-        .chain(&args.cc)
-        .chain(&args.bcc)
-        .map(|r| message::email_of(r))
-        .collect()
 }
 
 async fn send(
@@ -121,37 +113,47 @@ pub fn parse_server(server: &str) -> Result<(String, Option<u16>)> {
 
 fn build_config(args: &Args) -> Result<ClientConfig> {
     let (host, port) = parse_server(&args.server)?;
-    let port = port.unwrap_or(if args.tls == Some(TlsMode::Implicit) {
+    session_config(host, port, &args.session)
+}
+
+/// A client configuration from the session options; without a port, 465
+/// for implicit TLS, else 25.
+pub fn session_config(
+    host: String,
+    port: Option<u16>,
+    session: &SessionArgs,
+) -> Result<ClientConfig> {
+    let port = port.unwrap_or(if session.tls == Some(TlsMode::Implicit) {
         465
     } else {
         25
     });
     let mut config = ClientConfig::new(host, port);
-    if let Some(tls) = args.tls {
+    if let Some(tls) = session.tls {
         // Chosen, not guessed from the port: the RFC 5321 greeting wait holds.
         config.tls = tls;
         config.silence_limit = None;
     }
-    config.ca_file = args.ca.clone();
-    config.servername = args.servername.clone();
-    config.insecure_skip_verify = args.insecure_skip_verify;
-    config.ehlo_name = args.ehlo.clone();
-    config.allow_plaintext_auth = args.allow_plaintext_auth;
-    config.pipelining = !args.no_pipelining;
-    config.chunking = args.chunking;
-    config.classic = args.classic;
-    if let Some(seconds) = args.timeout {
+    config.ca_file = session.ca.clone();
+    config.servername = session.servername.clone();
+    config.insecure_skip_verify = session.insecure_skip_verify;
+    config.ehlo_name = session.ehlo.clone();
+    config.allow_plaintext_auth = session.allow_plaintext_auth;
+    config.pipelining = !session.no_pipelining;
+    config.chunking = session.chunking;
+    config.classic = session.classic;
+    if let Some(seconds) = session.timeout {
         config.timeouts = Timeouts::all(Duration::from_secs(seconds));
     }
-    if let Some(user) = &args.user {
-        config.credentials = Some(Credentials::new(user, password(args)?));
+    if let Some(user) = &session.user {
+        config.credentials = Some(Credentials::new(user, password(session)?));
     }
     Ok(config)
 }
 
 /// The password never comes from the command line (it would show in `ps`).
-fn password(args: &Args) -> Result<String> {
-    if let Some(path) = &args.password_file {
+fn password(session: &SessionArgs) -> Result<String> {
+    if let Some(path) = &session.password_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the password file {}", path.display()))?;
         return Ok(text.lines().next().unwrap_or_default().to_string());
