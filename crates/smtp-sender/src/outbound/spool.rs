@@ -39,14 +39,15 @@ use super::entry::{Malformed, QueuedMessage};
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     /// A file or directory of the spool could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The path concerned.
         path: PathBuf,
-        /// The system's error.
-        source: io::Error,
+        /// The system's error (in the message, not a separate source, so
+        /// that a chain of causes does not print it twice).
+        error: io::Error,
     },
     /// No entry with this id.
     #[error("no message {0} in the spool")]
@@ -67,10 +68,10 @@ pub enum SpoolError {
 impl SpoolError {
     fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SpoolError {
         let path = path.to_path_buf();
-        move |source| SpoolError::Io {
+        move |error| SpoolError::Io {
             action,
             path,
-            source,
+            error,
         }
     }
 }
@@ -153,20 +154,20 @@ impl Spool {
             file.write_all(bytes)?;
             file.sync_all()
         })();
-        if let Err(source) = written {
+        if let Err(error) = written {
             let _ = fs::remove_file(&tmp);
             return Err(SpoolError::Io {
                 action: "writing",
                 path: tmp,
-                source,
+                error,
             });
         }
-        if let Err(source) = fs::rename(&tmp, dest) {
+        if let Err(error) = fs::rename(&tmp, dest) {
             let _ = fs::remove_file(&tmp);
             return Err(SpoolError::Io {
                 action: "renaming into",
                 path: dest.to_path_buf(),
-                source,
+                error,
             });
         }
         self.sync_queue()
@@ -235,7 +236,7 @@ impl Spool {
             _ => SpoolError::Io {
                 action: "reading",
                 path,
-                source: e,
+                error: e,
             },
         })
     }
@@ -434,6 +435,20 @@ mod tests {
         assert_eq!(spool.clean(later).unwrap(), 2);
         assert_eq!(spool.ids().unwrap(), std::slice::from_ref(&id));
         assert!(spool.message(&id).is_ok(), "a committed entry stays");
+    }
+
+    #[test]
+    fn a_failed_enqueue_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        // tmp/ turned into a file: every write fails, as on a full disk.
+        fs::remove_dir(dir.path().join("tmp")).unwrap();
+        fs::write(dir.path().join("tmp"), b"").unwrap();
+        let err = spool
+            .enqueue(&envelope(), b"x\r\n", SystemTime::now())
+            .unwrap_err();
+        assert!(err.to_string().starts_with("writing "), "{err}");
+        assert_eq!(fs::read_dir(dir.path().join("queue")).unwrap().count(), 0);
     }
 
     #[test]
