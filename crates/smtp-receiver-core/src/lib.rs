@@ -61,7 +61,7 @@ pub use smtp_wire::Reply;
 pub use smtp_wire::param::{MailParams, RcptParams};
 pub use smtp_wire::path::{Domain, ForwardPath, ReversePath};
 pub use smtp_wire::sasl::{Credentials, Mechanism};
-pub use trace::{QueueId, TraceInput};
+pub use trace::{DsnRequests, QueueId, TraceInput};
 
 #[cfg(test)]
 mod tests;

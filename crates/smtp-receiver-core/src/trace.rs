@@ -93,8 +93,13 @@ pub struct TraceInput<'a> {
     pub from: &'a ReversePath,
     /// The accepted recipients.
     pub recipients: &'a [ForwardPath],
-    /// Whether to add `X-Original-To:` with the recipients.
+    /// Whether to add `X-Original-To:` with the recipients (and
+    /// `X-Envelope-DSN:` with their DSN requests).
     pub record_recipients: bool,
+    /// The DSN requests (RFC 3461) of the transaction: `RET` and `ENVID`,
+    /// and each recipient's `NOTIFY` and `ORCPT` (same order as
+    /// `recipients`).
+    pub dsn: DsnRequests<'a>,
     /// A UTF-8 address came without SMTPUTF8 (accepted by the liberal
     /// policy): said in a comment after the protocol name.
     pub undeclared_utf8: bool,
@@ -102,11 +107,49 @@ pub struct TraceInput<'a> {
     pub now: SystemTime,
 }
 
+/// The DSN parameters of one transaction, for [`trace_headers`].
+#[derive(Debug, Clone, Copy)]
+pub struct DsnRequests<'a> {
+    /// MAIL's parameters (RET and ENVID are used).
+    pub mail: &'a smtp_wire::param::MailParams,
+    /// Each recipient's parameters (NOTIFY and ORCPT are used).
+    pub recipients: &'a [smtp_wire::param::RcptParams],
+}
+
+impl DsnRequests<'_> {
+    /// One `X-Envelope-DSN:` line per command that carried DSN
+    /// parameters, written as the command itself (xtext-encoded values),
+    /// so that `Command::parse` reads it back: the requests stay with the
+    /// stored message for whoever delivers it further or reports on it.
+    fn header_lines(&self, recipients: &[ForwardPath], out: &mut String) {
+        use smtp_wire::param::{MailParams, RcptParams};
+        let mail = MailParams {
+            ret: self.mail.ret,
+            envid: self.mail.envid.clone(),
+            ..MailParams::default()
+        };
+        if mail.ret.is_some() || mail.envid.is_some() {
+            out.push_str(&format!("X-Envelope-DSN: MAIL FROM:<> {mail}\r\n"));
+        }
+        for (to, params) in recipients.iter().zip(self.recipients) {
+            let rcpt = RcptParams {
+                notify: params.notify,
+                orcpt: params.orcpt.clone(),
+                other: Vec::new(),
+            };
+            if rcpt.notify.is_some() || rcpt.orcpt.is_some() {
+                out.push_str(&format!("X-Envelope-DSN: RCPT TO:{to} {rcpt}\r\n"));
+            }
+        }
+    }
+}
+
 /// The header lines prepended to a message, CRLF-terminated, in this order:
 ///
 /// ```text
 /// Return-Path: <alice@example.com>                          RFC 5321 §4.4
 /// X-Original-To: bob@example.org, carol@example.org         the envelope recipients
+/// X-Envelope-DSN: RCPT TO:<bob@example.org> NOTIFY=FAILURE  DSN requests (RFC 3461), if any
 /// Received: from client.example ([192.0.2.1])               RFC 5321 §4.4
 ///         by mx.example.org with ESMTPS id 1751371200M000042P4242Q7
 ///         for <bob@example.org>; Tue, 01 Jul 2025 12:00:00 +0000
@@ -122,6 +165,7 @@ pub fn trace_headers(t: &TraceInput<'_>) -> Vec<u8> {
         // Folded one recipient per line so no header line exceeds 998 octets
         // (RFC 5322 §2.1.1) whatever the number of recipients.
         out.push_str(&format!("X-Original-To: {}\r\n", list.join(",\r\n\t")));
+        t.dsn.header_lines(t.recipients, &mut out);
     }
     // RFC 5321 §4.4: `With = CFWS "WITH" FWS Protocol`, and the CFWS
     // before `ID` may carry a comment: where the undeclared UTF-8 is said.

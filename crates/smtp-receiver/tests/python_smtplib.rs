@@ -140,3 +140,66 @@ async fn python_smtplib_starttls_and_smtp_ssl_deliver_byte_for_byte() {
     }
     server.stop().await;
 }
+
+/// RFC 3461 from an independent client: smtplib's `mail_options` and
+/// `rcpt_options` pass RET, ENVID, NOTIFY and ORCPT; the receiver
+/// advertises DSN, accepts them, and keeps them with the stored message.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_smtplib_dsn_parameters_are_kept_with_the_message() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("python3 not found: python_smtplib test skipped");
+        return;
+    }
+    let mail = tempfile::tempdir().unwrap();
+    let handler = MaildirHandler::open(mail.path(), "mx.test").unwrap();
+    let server = start(test_config(None), handler).await;
+    let script = r#"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.example", timeout=20) as s:
+    s.ehlo()
+    assert s.has_extn("dsn"), s.esmtp_features
+    s.sendmail("alice@client.example", ["bob@example.org"], b"Subject: dsn\r\n\r\nhi\r\n",
+               mail_options=["RET=HDRS", "ENVID=QQ314159"],
+               rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;bob@example.org"])
+    code, _ = s.docmd("MAIL FROM:<alice@client.example>")
+    assert code == 250, code
+    code, text = s.docmd("RCPT TO:<bob@example.org> NOTIFY=NEVER,SUCCESS")
+    print("MIXED", code)
+"#;
+    let port = server.plain.port().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", script, &port])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        "MIXED 501",
+        "NOTIFY=NEVER stands alone (RFC 3461 §4.1)"
+    );
+    let stored = files(&mail.path().join("new"));
+    assert_eq!(stored.len(), 1);
+    let text = std::fs::read_to_string(&stored[0]).unwrap();
+    assert!(
+        text.contains("X-Envelope-DSN: MAIL FROM:<> RET=HDRS ENVID=QQ314159\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("X-Envelope-DSN: RCPT TO:<bob@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.org\n"),
+        "{text}"
+    );
+    assert_eq!(strip_trace(text.as_bytes()), b"Subject: dsn\n\nhi\n");
+}

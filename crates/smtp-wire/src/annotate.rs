@@ -291,6 +291,9 @@ impl Annotator {
 
 /// The note for a command line, by its verb.
 fn command_note(verb: &str, text: &str) -> Option<Note> {
+    if let Some(note) = dsn_note(verb, text) {
+        return Some(note);
+    }
     let (text, cite) = match verb {
         "EHLO" => (
             "RFC 5321 §4.1.1.1: the client names itself and asks for the server's extensions",
@@ -343,6 +346,25 @@ fn command_note(verb: &str, text: &str) -> Option<Note> {
         _ => return None,
     };
     Some(Note::new(text, &[cite]))
+}
+
+/// MAIL or RCPT carrying delivery status notification requests (RFC 3461).
+fn dsn_note(verb: &str, text: &str) -> Option<Note> {
+    let upper = text.to_ascii_uppercase();
+    let has = |keyword: &str| upper.contains(&format!(" {keyword}="));
+    match verb {
+        "MAIL" if has("RET") || has("ENVID") => Some(Note::new(
+            "RFC 5321 §4.1.1.2: a new mail transaction; RFC 3461 §4.3-4.4: RET says how much \
+             of the message a delivery report returns, ENVID is the sender's own identifier",
+            &[rfc(5321, "4.1.1.2"), rfc(3461, "4.3")],
+        )),
+        "RCPT" if has("NOTIFY") || has("ORCPT") => Some(Note::new(
+            "RFC 5321 §4.1.1.3: one recipient; RFC 3461 §4.1-4.2: NOTIFY says when to report on \
+             it (NEVER, or SUCCESS, FAILURE, DELAY), ORCPT keeps the address first given",
+            &[rfc(5321, "4.1.1.3"), rfc(3461, "4.1")],
+        )),
+        _ => None,
+    }
 }
 
 /// The verb of a client line, upper-cased; a line sent during an AUTH
@@ -425,6 +447,24 @@ mod tests {
         assert!(notes[2].as_ref().unwrap().text.starts_with("503: "));
         assert!(notes[3].as_ref().unwrap().text.starts_with("250: "));
         assert!(notes[5].as_ref().unwrap().text.starts_with("221: "));
+    }
+
+    #[test]
+    fn dsn_parameters_get_their_rfc() {
+        let mut t = Transcript::new();
+        t.client(b"MAIL FROM:<a@example.org> RET=HDRS ENVID=x\r\n");
+        t.client(b"RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE\r\n");
+        t.client(b"RCPT TO:<c@example.org>\r\n");
+        let notes = notes(&t);
+        let text = |i: usize| {
+            notes[i]
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        assert!(text(0).contains("RFC 3461 §4.3"), "{}", text(0));
+        assert!(text(1).contains("NOTIFY says when"), "{}", text(1));
+        assert!(!text(2).contains("3461"), "{}", text(2));
     }
 
     #[test]

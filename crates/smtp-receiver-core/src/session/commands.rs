@@ -28,6 +28,7 @@ impl Session {
             Capability::EnhancedStatusCodes,                         // RFC 2034
             Capability::SmtpUtf8,                                    // RFC 6531
             Capability::Chunking,                                    // RFC 3030
+            Capability::Dsn,                                         // RFC 3461
         ];
         // RFC 3207 §4.2: not offered again once TLS is on.
         if self.config.starttls && !self.tls {
@@ -316,6 +317,8 @@ pub(super) fn looks_like_bdat(line: &[u8]) -> bool {
 }
 
 /// MAIL parameters we do not advertise get 555 (RFC 5321 §4.1.1.11).
+/// RET and ENVID (RFC 3461 §4.3, §4.4) are kept in the envelope: DSN is
+/// advertised, and the handler decides what a report needs.
 pub(super) fn unsupported_mail_params(params: &MailParams, extended: bool) -> Option<Reply> {
     use smtp_wire::param::Body;
     let any = params.size.is_some()
@@ -331,26 +334,15 @@ pub(super) fn unsupported_mail_params(params: &MailParams, extended: bool) -> Op
     if params.body == Some(Body::BinaryMime) {
         return Some(replies::unsupported_parameter("BODY=BINARYMIME"));
     }
-    if params.ret.is_some() {
-        return Some(replies::unsupported_parameter("RET (DSN)"));
-    }
-    if params.envid.is_some() {
-        return Some(replies::unsupported_parameter("ENVID (DSN)"));
-    }
     params
         .other
         .first()
         .map(|p| replies::unsupported_parameter(&p.keyword))
 }
 
-/// RCPT parameters: DSN is not offered, so NOTIFY and ORCPT get 555 too.
+/// RCPT parameters: NOTIFY and ORCPT (RFC 3461 §4.1, §4.2) are kept with
+/// the recipient; anything else gets 555 (RFC 5321 §4.1.1.11).
 pub(super) fn unsupported_rcpt_params(params: &RcptParams) -> Option<Reply> {
-    if params.notify.is_some() {
-        return Some(replies::unsupported_parameter("NOTIFY (DSN)"));
-    }
-    if params.orcpt.is_some() {
-        return Some(replies::unsupported_parameter("ORCPT (DSN)"));
-    }
     params
         .other
         .first()

@@ -52,6 +52,11 @@ impl Session {
         // and `rcpt`): recorded in the envelope and the Received: line.
         let undeclared_utf8 =
             !utf8 && (transaction.from.is_utf8() || recipients.iter().any(ForwardPath::is_utf8));
+        let recipient_params: Vec<_> = transaction
+            .recipients
+            .iter()
+            .map(|r| r.params.clone())
+            .collect();
         let trace = trace::trace_headers(&TraceInput {
             helo: &hello.domain,
             peer: self.info.peer.ip(),
@@ -61,6 +66,10 @@ impl Session {
             from: &transaction.from,
             recipients: &recipients,
             record_recipients: self.config.record_recipients,
+            dsn: trace::DsnRequests {
+                mail: &transaction.params,
+                recipients: &recipient_params,
+            },
             undeclared_utf8,
             now,
         });

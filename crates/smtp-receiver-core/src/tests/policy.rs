@@ -14,7 +14,8 @@ fn ehlo_advertises_the_extensions_before_tls() {
     assert_eq!(
         out,
         "250-mx.example.org greets c.example\r\n250-PIPELINING\r\n250-SIZE 26214400\r\n250-8BITMIME\r\n\
-         250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-STARTTLS\r\n250 HELP\r\n"
+         250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n250-STARTTLS\r\n\
+         250 HELP\r\n"
     );
 }
 
@@ -128,7 +129,7 @@ fn recipient_limit_gives_452_after_the_limit() {
 fn unsupported_parameters_get_555() {
     let mut h = Harness::greeted();
     h.send("EHLO c.example\r\n");
-    for mail in ["BODY=BINARYMIME", "RET=HDRS", "ENVID=x", "FOO=bar"] {
+    for mail in ["BODY=BINARYMIME", "FOO=bar"] {
         let out = h.send(&format!("MAIL FROM:<a@c.example> {mail}\r\n"));
         assert!(out.starts_with("555 5.5.4 "), "{mail}: {out}");
     }
@@ -136,7 +137,7 @@ fn unsupported_parameters_get_555() {
         h.codes_of("MAIL FROM:<a@c.example> BODY=8BITMIME SIZE=10\r\n"),
         [250]
     );
-    let out = h.send("RCPT TO:<u@example.org> NOTIFY=NEVER\r\n");
+    let out = h.send("RCPT TO:<u@example.org> X-TRACK=1\r\n");
     assert!(out.starts_with("555 5.5.4 "), "{out}");
     let mut h = Harness::greeted();
     let out = h.send("HELO c.example\r\nMAIL FROM:<a@c.example> SIZE=10\r\n");
@@ -264,4 +265,52 @@ fn an_application_421_closes_the_session() {
     );
     assert_eq!(Harness::codes(&out), [250, 250, 250, 354, 421], "{out}");
     assert!(h.closed);
+}
+
+/// RFC 3461: DSN is advertised, and RET, ENVID, NOTIFY and ORCPT reach the
+/// envelope decoded; NOTIFY=NEVER stands alone (§4.1).
+#[test]
+fn dsn_parameters_are_kept_with_the_message() {
+    use smtp_wire::param::Ret;
+    let mut h = Harness::greeted();
+    h.send("EHLO c.example\r\n");
+    let codes = h.codes_of(
+        "MAIL FROM:<a@c.example> RET=HDRS ENVID=QQ+2B314159\r\n\
+         RCPT TO:<u@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+40example.org\r\n\
+         RCPT TO:<v@example.org> NOTIFY=NEVER\r\n\
+         RCPT TO:<w@example.org> NOTIFY=NEVER,SUCCESS\r\n\
+         DATA\r\n",
+    );
+    assert_eq!(codes, [250, 250, 250, 501, 354]);
+    h.send("Subject: x\r\n\r\nhi\r\n.\r\n");
+    let envelope = h.envelopes.last().expect("a message");
+    assert_eq!(envelope.mail_params.ret, Some(Ret::Hdrs));
+    assert_eq!(envelope.mail_params.envid.as_deref(), Some("QQ+314159"));
+    let first = &envelope.recipients[0].params;
+    assert!(
+        first
+            .notify
+            .is_some_and(|n| n.success && n.failure && !n.delay)
+    );
+    let orcpt = first.orcpt.as_ref().expect("ORCPT kept");
+    assert_eq!(
+        (orcpt.addr_type.as_str(), orcpt.addr.as_str()),
+        ("rfc822", "Bob@example.org")
+    );
+    let never = envelope.recipients[1].params.notify.expect("NOTIFY kept");
+    assert!(!(never.success || never.failure || never.delay), "NEVER");
+    // ... and in the trace lines of the stored message, as commands.
+    let trace = String::from_utf8_lossy(&envelope.trace).to_string();
+    for line in [
+        "X-Envelope-DSN: MAIL FROM:<> RET=HDRS ENVID=QQ+2B314159\r\n",
+        "X-Envelope-DSN: RCPT TO:<u@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob@example.org\r\n",
+        "X-Envelope-DSN: RCPT TO:<v@example.org> NOTIFY=NEVER\r\n",
+    ] {
+        assert!(trace.contains(line), "{line:?} not in {trace}");
+        let command = line.trim_start_matches("X-Envelope-DSN: ").trim_end();
+        assert!(
+            smtp_wire::command::Command::parse(command.as_bytes()).is_ok(),
+            "{command}"
+        );
+    }
 }

@@ -162,9 +162,15 @@ pub fn strip_trace(stored: &[u8]) -> &[u8] {
     let mut at = 0;
     loop {
         let rest = &stored[at..];
-        let is_trace = [&b"Return-Path:"[..], b"X-Original-To:", b"Received:", b"\t"]
-            .iter()
-            .any(|p| rest.starts_with(p));
+        let is_trace = [
+            &b"Return-Path:"[..],
+            b"X-Original-To:",
+            b"X-Envelope-DSN:",
+            b"Received:",
+            b"\t",
+        ]
+        .iter()
+        .any(|p| rest.starts_with(p));
         if !is_trace {
             return rest;
         }

@@ -243,3 +243,51 @@ async fn one_connection_carries_many_messages_and_bad_records_go_aside() {
     assert_eq!(bad.len(), 1);
     assert!(bad[0].1.contains("missing field"), "{bad:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsn_requests_arrive_intact_at_the_receiver() {
+    use smtp_sender::{Dsn, Envelope};
+    use smtp_wire::param::{Orcpt, Ret};
+    let Some(dns) = dns() else { return };
+    let port = free_port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    exchanger("mx1", SocketAddr::new(ip("127.0.0.2"), port), &got).await;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path()).unwrap();
+    let runner = runner_for(&spool, dns.addr(), port);
+    let mut envelope = Envelope::new(
+        "alice@example.org",
+        &["bob@example.test", "carol@example.test"],
+    )
+    .unwrap();
+    let mut dsn = Dsn {
+        ret: Some(Ret::Hdrs),
+        envid: Some("QQ+314159 x=1".into()),
+        ..Dsn::default()
+    };
+    dsn.recipient_mut(0).notify =
+        Some(smtp_sender::outbound::parse_notify("SUCCESS,DELAY").unwrap());
+    dsn.recipient_mut(0).orcpt = Some(Orcpt {
+        addr_type: "rfc822".into(),
+        addr: "Bob+Smith@example.test".into(),
+    });
+    envelope.dsn = Some(dsn);
+    spool
+        .enqueue(&envelope, b"Subject: dsn\r\n\r\nhi\r\n", SystemTime::now())
+        .unwrap();
+    let pass = runner.run_once(SystemTime::now(), false).await.unwrap();
+    assert_eq!(
+        (pass.delivered, pass.reports),
+        (2, 0),
+        "the receiver offers DSN: it reports success itself: {pass}"
+    );
+    let got = got.lock().unwrap();
+    let received = &got[0].envelope;
+    assert_eq!(received.mail_params.ret, Some(Ret::Hdrs));
+    assert_eq!(received.mail_params.envid.as_deref(), Some("QQ+314159 x=1"));
+    let bob = &received.recipients[0].params;
+    let notify = bob.notify.unwrap();
+    assert!(notify.success && notify.delay && !notify.failure);
+    assert_eq!(bob.orcpt.as_ref().unwrap().addr, "Bob+Smith@example.test");
+    assert_eq!(received.recipients[1].params.notify, None);
+}
