@@ -183,7 +183,7 @@ impl ContentPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct AuthPolicy {
-    /// Offer AUTH PLAIN LOGIN at all (off by default: the application must
+    /// Offer AUTH (PLAIN, LOGIN) at all (off by default: the application must
     /// answer [`Request::Auth`](crate::Request::Auth)).
     pub enabled: bool,
     /// MAIL is refused with 530 5.7.0 until the client has authenticated.
@@ -191,6 +191,11 @@ pub struct AuthPolicy {
     /// Offer and accept AUTH without TLS when the client is on a loopback
     /// address. Off by default: credentials only travel inside TLS.
     pub allow_plaintext_on_loopback: bool,
+    /// Also offer OAUTHBEARER (RFC 7628) and XOAUTH2: the application then
+    /// receives [`Credentials`](smtp_wire::sasl::Credentials) holding a
+    /// bearer token ([`token`](smtp_wire::sasl::Credentials::token)) to
+    /// check. Off by default: a password check would only refuse them.
+    pub tokens: bool,
 }
 
 /// The size of a "data block" for [`Timeouts::data_block`]: 64 KiB.
@@ -260,6 +265,10 @@ pub struct SessionConfig {
     /// (on by default; the Maildir keeps one file per message, and this is
     /// where its recipients are recorded).
     pub record_recipients: bool,
+    /// SASL mechanisms added by the application (advertised after the
+    /// built-in ones, run by the session through the trait; see
+    /// [`smtp_wire::sasl::ServerMechanism`]).
+    pub extra_mechanisms: Vec<std::sync::Arc<dyn smtp_wire::sasl::ServerMechanism>>,
     /// Makes this process's queue ids differ from those of other processes
     /// storing into the same place: the server sets its process id. (The
     /// session cannot ask the system: it makes no system calls.)
@@ -278,6 +287,7 @@ impl SessionConfig {
             auth: AuthPolicy::default(),
             starttls: false,
             record_recipients: true,
+            extra_mechanisms: Vec::new(),
             instance_id: 0,
         }
     }

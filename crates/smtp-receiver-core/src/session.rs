@@ -66,6 +66,8 @@ enum Phase {
     Commands,
     /// A SASL response line (RFC 4954 §4).
     Auth(Mechanism, ServerExchange),
+    /// A SASL response line for a mechanism the application added.
+    AuthCustom(Mechanism, Box<dyn smtp_wire::sasl::MechanismExchange>),
     /// Message octets: a DATA body or a BDAT chunk.
     Body,
     /// The octets of a refused BDAT chunk, read and discarded before the
@@ -109,6 +111,9 @@ pub struct Session {
     auth_lines: LineDecoder,
     errors: u32,
     auth_failures: u32,
+    /// The application's refusal of a bearer token, sent once the client
+    /// has answered the error challenge (RFC 7628 §3.2.3).
+    token_refusal: Option<Reply>,
     /// Junk commands since the session began or its last accepted message.
     junk: u32,
     /// The wall-clock time given with the current [`poll`](Self::poll):
@@ -146,6 +151,7 @@ impl Session {
             auth_lines,
             errors: 0,
             auth_failures: 0,
+            token_refusal: None,
             junk: 0,
             wall: UNIX_EPOCH,
             timer: time::Timer::default(),
@@ -187,7 +193,7 @@ impl Session {
                     }),
                 ),
                 Phase::AwaitVerdict => (0, Some(Event::BodyEnd)),
-                Phase::Commands | Phase::Auth(..) => self.read_line(rest),
+                Phase::Commands | Phase::Auth(..) | Phase::AuthCustom(..) => self.read_line(rest),
                 Phase::SkipChunk { .. } => self.skip_chunk(rest, body),
                 Phase::Body => self.read_body(rest, body),
             };
@@ -242,16 +248,18 @@ impl Session {
                 self.authenticated = Some(credentials.username);
                 self.send(replies::auth_ok());
             }
-            (Request::Auth { .. }, Err(reply)) => {
-                self.send(reply);
-                self.auth_failures += 1;
-                if self.auth_failures >= self.config.limits.auth_failures {
-                    self.close_with(
-                        replies::too_many_auth_failures(&self.config.hostname),
-                        Abort::Closed,
-                    );
-                }
+            // RFC 7628 §3.2.2: a refused token is answered with an error
+            // challenge first; the refusal follows the client's answer.
+            (Request::Auth { mechanism, .. }, Err(reply))
+                if mechanism.takes_token() && reply.is_permanent() =>
+            {
+                self.send(replies::auth_challenge(
+                    &smtp_wire::sasl::oauth_error_challenge(),
+                ));
+                self.token_refusal = Some(reply);
+                self.phase = Phase::Auth(mechanism, ServerExchange::TokenRefused);
             }
+            (Request::Auth { .. }, Err(reply)) => self.auth_refused(reply),
             (Request::Mail { from, params }, Ok(())) => {
                 self.transaction = Some(Transaction {
                     from,
@@ -267,6 +275,19 @@ impl Session {
                 self.send(replies::rcpt_ok());
             }
             (_, Err(reply)) => self.send(reply),
+        }
+    }
+
+    /// Sends the application's refusal of credentials, and closes after
+    /// too many (RFC 4954 §4 leaves the limit to the server).
+    fn auth_refused(&mut self, reply: Reply) {
+        self.send(reply);
+        self.auth_failures += 1;
+        if self.auth_failures >= self.config.limits.auth_failures {
+            self.close_with(
+                replies::too_many_auth_failures(&self.config.hostname),
+                Abort::Closed,
+            );
         }
     }
 
@@ -308,7 +329,7 @@ impl Session {
 
     /// True while a SASL exchange waits for the client's response line.
     pub fn in_auth(&self) -> bool {
-        matches!(self.phase, Phase::Auth(..))
+        matches!(self.phase, Phase::Auth(..) | Phase::AuthCustom(..))
     }
 
     /// True once the session has ended.

@@ -128,7 +128,10 @@ pub trait Handler: Send + 'static {
         async { Ok(()) }
     }
 
-    /// AUTH PLAIN or LOGIN (RFC 4954) with decoded credentials. Only called
+    /// AUTH (RFC 4954) with decoded credentials: a password for PLAIN and
+    /// LOGIN, a bearer token ([`Credentials::token`]) for OAUTHBEARER and
+    /// XOAUTH2 (offered with `SessionConfig::auth.tokens`) and for the
+    /// application's own mechanisms (`SessionConfig::extra_mechanisms`). Only called
     /// where the library allows AUTH (inside TLS, or on loopback when
     /// configured). The default refuses with `535 5.7.8`. The library counts
     /// failures and closes the session after too many.

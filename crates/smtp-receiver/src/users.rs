@@ -104,7 +104,9 @@ impl Users {
             .authzid
             .as_ref()
             .is_none_or(|z| *z == credentials.username);
-        if authzid_ok && self.check(&credentials.username, credentials.password()) {
+        // A table of passwords cannot check a bearer token.
+        let password = credentials.token().is_none();
+        if authzid_ok && password && self.check(&credentials.username, credentials.password()) {
             // `?`: Debug escapes CR, LF and other controls, so a user name
             // cannot forge log lines (the session refuses them anyway).
             tracing::info!(user = ?credentials.username, "authenticated");

@@ -120,7 +120,7 @@ pub enum ProtocolError {
     AuthFailed(Reply),
     /// Credentials were given but the server offers no mechanism we speak.
     #[error(
-        "the server offers no usable AUTH mechanism (offered: {offered}; supported: PLAIN, LOGIN)"
+        "the server offers no usable AUTH mechanism (offered: {offered}; supported: PLAIN, LOGIN for a password, OAUTHBEARER, XOAUTH2 for a token)"
     )]
     AuthUnavailable {
         /// The mechanisms the server listed, space-separated (may be empty).

@@ -265,10 +265,13 @@ impl Handshake {
         } else {
             Vec::new()
         };
-        let mechanism =
-            Mechanism::choose(&offered).ok_or_else(|| ProtocolError::AuthUnavailable {
+        // A password goes with PLAIN or LOGIN, a bearer token with
+        // OAUTHBEARER (RFC 7628) or XOAUTH2; never one where the other is due.
+        let mechanism = Mechanism::choose_for(&credentials, &offered).ok_or_else(|| {
+            ProtocolError::AuthUnavailable {
                 offered: offered.join(" "),
-            })?;
+            }
+        })?;
         let username = credentials.username.clone();
         let sasl = ClientExchange::new(mechanism, credentials).map_err(|error| {
             ProtocolError::InvalidInput {
@@ -284,7 +287,8 @@ impl Handshake {
         })?;
         let command = Command::Auth {
             mechanism: mechanism.name().to_string(),
-            // RFC 4954 §4: PLAIN goes with the command, saving a round trip.
+            // RFC 4954 §4: PLAIN and the token mechanisms go with the
+            // command, saving a round trip.
             initial_response: sasl.initial_response(),
         };
         self.exchange.command(&command, Expect::Auth, Wait::Command);

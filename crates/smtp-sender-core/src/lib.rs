@@ -61,7 +61,7 @@ pub use settings::{SILENCE_LIMIT, Timeouts, TlsMode};
 pub use step::{Machine, Step, Wait};
 pub use transaction::Transaction;
 
-pub use smtp_wire::sasl::Credentials;
+pub use smtp_wire::sasl::{Credentials, Mechanism};
 pub use smtp_wire::transcript::TranscriptLimits;
 pub use smtp_wire::{
     Capabilities, Domain, ForwardPath, MailParams, Reply, ReplyError, ReversePath, Transcript,

@@ -276,6 +276,55 @@ fn auth_failure_is_reported_by_class() {
     assert!(err.is_temporary());
 }
 
+/// RFC 7628 / XOAUTH2: a token goes with the token mechanism the server
+/// offers, never with PLAIN; a refused token gets its error challenge
+/// acknowledged, then the failure reply is the error.
+#[test]
+fn bearer_tokens_use_oauthbearer_or_xoauth2() {
+    let token = |mut s: HandshakeSettings| {
+        s.credentials = Some(Credentials::bearer("alice@example.com", "ya29.tok"));
+        s
+    };
+    let mut hs = Handshake::new(token(settings(TlsMode::Implicit))).unwrap();
+    let r = run(
+        &mut hs,
+        "220 mx\r\n250-mx\r\n250 AUTH PLAIN XOAUTH2 OAUTHBEARER\r\n235 ok\r\n",
+    );
+    r.result.as_ref().unwrap();
+    assert_eq!(
+        r.lines()[1],
+        format!(
+            "AUTH OAUTHBEARER {}",
+            smtp_wire::sasl::oauthbearer_response("alice@example.com", "ya29.tok")
+        )
+    );
+
+    let mut hs = Handshake::new(token(settings(TlsMode::Implicit))).unwrap();
+    let r = run(
+        &mut hs,
+        "220 mx\r\n250-mx\r\n250 AUTH PLAIN XOAUTH2\r\n334 eyJzdGF0dXMiOiI0MDEifQ==\r\n535 5.7.8 bad token\r\n",
+    );
+    let ProtocolError::AuthFailed(reply) = r.protocol_error() else {
+        panic!("{:?}", r.result)
+    };
+    assert_eq!(reply.code, 535);
+    let xoauth2 = smtp_wire::sasl::xoauth2_response("alice@example.com", "ya29.tok");
+    assert!(
+        r.text()
+            .ends_with(&format!("AUTH XOAUTH2 {xoauth2}\r\n\r\n")),
+        "XOAUTH2 acknowledges the error with an empty line: {:?}",
+        r.text()
+    );
+
+    let mut hs = Handshake::new(token(settings(TlsMode::Implicit))).unwrap();
+    let r = run(&mut hs, "220 mx\r\n250-mx\r\n250 AUTH PLAIN LOGIN\r\n");
+    assert!(matches!(
+        r.protocol_error(),
+        ProtocolError::AuthUnavailable { .. }
+    ));
+    assert_eq!(r.lines(), ["EHLO client.example"], "no token sent to PLAIN");
+}
+
 #[test]
 fn unexpected_challenge_to_plain_is_cancelled() {
     let mut hs = Handshake::new(with_credentials(settings(TlsMode::Implicit))).unwrap();

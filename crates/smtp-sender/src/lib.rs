@@ -64,7 +64,8 @@ pub fn outbound_tls_config(
 /// `ClientConfig`).
 pub use rustls;
 pub use smtp_sender_core::{
-    Capabilities, Credentials, Dsn, Envelope, ForwardPath, Outcome, ProtocolError, RecipientDsn,
-    RecipientReport, Reply, ReplyError, Report, ReversePath, SILENCE_LIMIT, SendError, ServerInfo,
-    Timeouts, TlsError, TlsMode, Transcript, TranscriptLimits, TransportError,
+    Capabilities, Credentials, Dsn, Envelope, ForwardPath, Mechanism, Outcome, ProtocolError,
+    RecipientDsn, RecipientReport, Reply, ReplyError, Report, ReversePath, SILENCE_LIMIT,
+    SendError, ServerInfo, Timeouts, TlsError, TlsMode, Transcript, TranscriptLimits,
+    TransportError,
 };

@@ -1,7 +1,9 @@
 //! SASL inside SMTP AUTH (RFC 4954), both directions, sans-IO: the PLAIN
-//! (RFC 4616) and LOGIN mechanisms, their base64 encoding, and one
-//! [`Credentials`] type for the client that presents them and the server
-//! that checks them.
+//! (RFC 4616) and LOGIN mechanisms for passwords, OAUTHBEARER (RFC 7628)
+//! and XOAUTH2 (Google's and Microsoft's submission servers) for OAuth 2.0
+//! bearer tokens, their base64 encoding, one [`Credentials`] type for the
+//! client that presents them and the server that checks them, and the
+//! [`ServerMechanism`] trait through which a server adds any other.
 //!
 //! ```text
 //! C: AUTH PLAIN AGFsaWNlAHMzY3JldA==      initial response (RFC 4954 §4): authzid NUL authcid NUL passwd
@@ -13,6 +15,11 @@
 //! S: 334 UGFzc3dvcmQ6                      "Password:"
 //! C: czNjcmV0
 //! S: 235 2.7.0 Authentication successful
+//!
+//! C: AUTH OAUTHBEARER bixhPWFsaWNlLAFhdXRoPUJlYXJlciB5YTI5LnZ2CgEB     RFC 7628 §3.1
+//! S: 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=  a refused token: an error challenge (§3.2.2)
+//! C: AQ==                                      the client acknowledges with %x01 (§3.2.3)
+//! S: 535 5.7.8 Authentication credentials invalid
 //! ```
 //!
 //! The client side is [`ClientExchange`]; the server side is
@@ -44,19 +51,40 @@ pub enum Mechanism {
     /// The widespread LOGIN mechanism (draft-murchison-sasl-login): user
     /// name and password in two steps.
     Login,
+    /// RFC 7628: an OAuth 2.0 bearer token, in a GS2 header and key-value
+    /// pairs.
+    OAuthBearer,
+    /// Google's XOAUTH2 (also Microsoft's): `user=...^Aauth=Bearer ...^A^A`.
+    XOAuth2,
+    /// A mechanism a server added through [`ServerMechanism`], by its name.
+    Custom(&'static str),
 }
 
 impl Mechanism {
-    /// Every mechanism, in the client's order of preference: PLAIN first
-    /// (one round trip with an initial response), then LOGIN.
-    pub const ALL: [Mechanism; 2] = [Mechanism::Plain, Mechanism::Login];
+    /// The mechanisms built in, in the client's order of preference:
+    /// PLAIN (one round trip with an initial response), LOGIN, then the
+    /// token mechanisms, standard first.
+    pub const ALL: [Mechanism; 4] = [
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::OAuthBearer,
+        Mechanism::XOAuth2,
+    ];
 
     /// The name on the wire (RFC 4954 §3, upper case).
     pub fn name(self) -> &'static str {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
+            Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::Custom(name) => name,
         }
+    }
+
+    /// True for the mechanisms that carry a bearer token, not a password.
+    pub fn takes_token(self) -> bool {
+        matches!(self, Mechanism::OAuthBearer | Mechanism::XOAuth2)
     }
 
     /// The mechanism called `name` (any case), if this project speaks it.
@@ -72,8 +100,8 @@ impl Mechanism {
             .find(|m| name.eq_ignore_ascii_case(m.name()))
     }
 
-    /// Picks from what a server offers (the EHLO `AUTH` keyword, RFC 4954
-    /// §3), in the order of [`Mechanism::ALL`].
+    /// Picks a password mechanism from what a server offers (the EHLO
+    /// `AUTH` keyword, RFC 4954 §3), PLAIN before LOGIN.
     ///
     /// ```
     /// use smtp_wire::sasl::Mechanism;
@@ -82,8 +110,26 @@ impl Mechanism {
     /// assert_eq!(Mechanism::choose(&[]), None);
     /// ```
     pub fn choose(offered: &[String]) -> Option<Mechanism> {
+        Mechanism::choose_for(&Credentials::new("", ""), offered)
+    }
+
+    /// Picks the mechanism for `credentials` from what a server offers:
+    /// PLAIN or LOGIN for a password, OAUTHBEARER or XOAUTH2 for a bearer
+    /// token (a token is never sent where a password is expected, nor
+    /// the other way round).
+    ///
+    /// ```
+    /// use smtp_wire::sasl::{Credentials, Mechanism};
+    /// let offered = ["PLAIN".to_string(), "XOAUTH2".to_string()];
+    /// let token = Credentials::bearer("alice@example.com", "ya29.token");
+    /// assert_eq!(Mechanism::choose_for(&token, &offered), Some(Mechanism::XOAuth2));
+    /// ```
+    pub fn choose_for(credentials: &Credentials, offered: &[String]) -> Option<Mechanism> {
+        let token = credentials.token().is_some();
         Mechanism::ALL
             .into_iter()
+            .filter(|m| m.takes_token() == token)
+            .filter(|m| credentials.only.is_none_or(|only| only == *m))
             .find(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(m.name())))
     }
 }
@@ -94,14 +140,17 @@ impl fmt::Display for Mechanism {
     }
 }
 
-/// A user name and password, as a client presents them and a server
-/// receives them. `Debug` never shows the password.
+/// A user name with its password or an OAuth 2.0 bearer token, as a
+/// client presents them and a server receives them. `Debug` never shows
+/// the secret.
 ///
 /// ```
 /// use smtp_wire::sasl::Credentials;
 /// let c = Credentials::new("alice", "s3cret");
 /// assert_eq!(c.password(), "s3cret");
 /// assert!(!format!("{c:?}").contains("s3cret"));
+/// let t = Credentials::bearer("alice", "ya29.token");
+/// assert_eq!((t.token(), t.password()), (Some("ya29.token"), ""));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -110,7 +159,17 @@ pub struct Credentials {
     pub authzid: Option<String>,
     /// The authentication identity (the user name).
     pub username: String,
-    password: String,
+    secret: Secret,
+    /// The one mechanism to use (a client's choice), if not the best offered.
+    only: Option<Mechanism>,
+}
+
+/// What proves the identity.
+#[derive(Clone, PartialEq, Eq)]
+enum Secret {
+    Password(String),
+    /// RFC 6750 bearer token (RFC 7628 §3.1 `auth=Bearer <token>`).
+    Bearer(String),
 }
 
 impl Credentials {
@@ -119,7 +178,44 @@ impl Credentials {
         Credentials {
             authzid: None,
             username: username.into(),
-            password: password.into(),
+            secret: Secret::Password(password.into()),
+            only: None,
+        }
+    }
+
+    /// A user name and an OAuth 2.0 bearer token (RFC 6750), for
+    /// OAUTHBEARER or XOAUTH2.
+    pub fn bearer(username: impl Into<String>, token: impl Into<String>) -> Self {
+        Credentials {
+            authzid: None,
+            username: username.into(),
+            secret: Secret::Bearer(token.into()),
+            only: None,
+        }
+    }
+
+    /// The same credentials, presented with `mechanism` only (a client
+    /// then fails when the server does not offer it, rather than pick
+    /// another): for a server whose OAUTHBEARER misbehaves, or to test one
+    /// mechanism.
+    ///
+    /// ```
+    /// use smtp_wire::sasl::{Credentials, Mechanism};
+    /// let token = Credentials::bearer("a", "t").with_mechanism(Mechanism::XOAuth2);
+    /// let offered = ["OAUTHBEARER".to_string(), "XOAUTH2".to_string()];
+    /// assert_eq!(Mechanism::choose_for(&token, &offered), Some(Mechanism::XOAuth2));
+    /// assert_eq!(Mechanism::choose_for(&token, &offered[..1]), None);
+    /// ```
+    pub fn with_mechanism(mut self, mechanism: Mechanism) -> Self {
+        self.only = Some(mechanism);
+        self
+    }
+
+    /// The bearer token, for token credentials.
+    pub fn token(&self) -> Option<&str> {
+        match &self.secret {
+            Secret::Bearer(token) => Some(token),
+            Secret::Password(_) => None,
         }
     }
 
@@ -129,9 +225,13 @@ impl Credentials {
         self
     }
 
-    /// The password.
+    /// The password; empty for token credentials (check [`token`](Self::token)
+    /// first: a password check must refuse them).
     pub fn password(&self) -> &str {
-        &self.password
+        match &self.secret {
+            Secret::Password(password) => password,
+            Secret::Bearer(_) => "",
+        }
     }
 }
 
@@ -140,7 +240,14 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("authzid", &self.authzid)
             .field("username", &self.username)
-            .field("password", &"<redacted>")
+            .field(
+                if self.token().is_some() {
+                    "token"
+                } else {
+                    "password"
+                },
+                &"<redacted>",
+            )
             .finish()
     }
 }
@@ -174,6 +281,12 @@ pub enum SaslError {
     /// (RFC 4616 §2); the client refuses such credentials before sending.
     #[error("a NUL cannot be sent with AUTH PLAIN (RFC 4616 section 2)")]
     NulInCredentials,
+    /// The token was refused (the reply the session kept follows).
+    #[error("bearer token refused")]
+    TokenRefused,
+    /// A password for a token mechanism, or a token for a password one.
+    #[error("{0} needs a bearer token for OAUTHBEARER/XOAUTH2, a password otherwise")]
+    WrongSecret(Mechanism),
 }
 
 /// Base64 as SASL uses it inside SMTP (RFC 4954 §4: standard alphabet,
@@ -209,8 +322,43 @@ pub fn plain_response(credentials: &Credentials) -> String {
     let authzid = credentials.authzid.as_deref().unwrap_or("");
     encode(format!(
         "{authzid}\0{}\0{}",
-        credentials.username, credentials.password
+        credentials.username,
+        credentials.password()
     ))
+}
+
+/// The XOAUTH2 message, base64-encoded: `user=NAME^Aauth=Bearer TOKEN^A^A`
+/// (Google's definition, also Microsoft's).
+///
+/// ```
+/// use smtp_wire::sasl::{decode, xoauth2_response};
+/// let line = xoauth2_response("alice@example.com", "ya29.vv");
+/// assert_eq!(decode(line.as_bytes()).unwrap(), b"user=alice@example.com\x01auth=Bearer ya29.vv\x01\x01");
+/// ```
+pub fn xoauth2_response(user: &str, token: &str) -> String {
+    encode(format!("user={user}\x01auth=Bearer {token}\x01\x01"))
+}
+
+/// The OAUTHBEARER client message (RFC 7628 §3.1), base64-encoded: the
+/// GS2 header naming the user (`n,a=NAME,`, with `=` and `,` escaped as
+/// RFC 5801 §4 says), then `^Aauth=Bearer TOKEN^A^A`.
+///
+/// ```
+/// use smtp_wire::sasl::{decode, oauthbearer_response};
+/// let line = oauthbearer_response("a,b=c@example.com", "vF9dft4qmT");
+/// assert_eq!(decode(line.as_bytes()).unwrap(),
+///            b"n,a=a=2Cb=3Dc@example.com,\x01auth=Bearer vF9dft4qmT\x01\x01");
+/// ```
+pub fn oauthbearer_response(user: &str, token: &str) -> String {
+    let saslname = user.replace('=', "=3D").replace(',', "=2C");
+    encode(format!("n,a={saslname},\x01auth=Bearer {token}\x01\x01"))
+}
+
+/// What a server sends as the RFC 7628 §3.2.2 error challenge when a token
+/// is refused (base64 of `{"status":"invalid_token"}`); the client answers
+/// it and then gets the failure reply.
+pub fn oauth_error_challenge() -> String {
+    encode(br#"{"status":"invalid_token","schemes":"bearer"}"#)
 }
 
 /// base64("Username:"), LOGIN's first challenge.
@@ -248,10 +396,21 @@ impl ClientExchange {
     /// or password (RFC 4616 §2), so such credentials are refused here,
     /// before anything is sent.
     pub fn new(mechanism: Mechanism, credentials: Credentials) -> Result<Self, SaslError> {
+        if mechanism.takes_token() != credentials.token().is_some() {
+            return Err(SaslError::WrongSecret(mechanism));
+        }
+        // The token mechanisms separate fields with ^A: one inside the
+        // user name or the token would forge a field.
+        if mechanism.takes_token()
+            && (credentials.username.contains('\x01')
+                || credentials.token().is_some_and(|t| t.contains('\x01')))
+        {
+            return Err(SaslError::ControlCharacters);
+        }
         let has_nul = |s: &str| s.contains('\0');
         if mechanism == Mechanism::Plain
             && (has_nul(&credentials.username)
-                || has_nul(&credentials.password)
+                || has_nul(credentials.password())
                 || credentials.authzid.as_deref().is_some_and(has_nul))
         {
             return Err(SaslError::NulInCredentials);
@@ -272,9 +431,13 @@ impl ClientExchange {
     /// The initial response sent with the AUTH command (RFC 4954 §4): the
     /// whole PLAIN message, saving a round trip; none for LOGIN.
     pub fn initial_response(&self) -> Option<String> {
+        let token = self.credentials.token().unwrap_or_default();
+        let user = &self.credentials.username;
         match self.mechanism {
             Mechanism::Plain => Some(plain_response(&self.credentials)),
-            Mechanism::Login => None,
+            Mechanism::OAuthBearer => Some(oauthbearer_response(user, token)),
+            Mechanism::XOAuth2 => Some(xoauth2_response(user, token)),
+            Mechanism::Login | Mechanism::Custom(_) => None,
         }
     }
 
@@ -293,7 +456,13 @@ impl ClientExchange {
         }
         let answer = match (self.mechanism, self.answered) {
             (Mechanism::Login, 0) => encode(&self.credentials.username),
-            (Mechanism::Login, 1) => encode(&self.credentials.password),
+            (Mechanism::Login, 1) => encode(self.credentials.password()),
+            // RFC 7628 §3.2.3: a 334 after the token is the error
+            // challenge; the client answers with a lone %x01 and the server
+            // then sends its failure reply. XOAUTH2 answers with an empty
+            // line (Google's definition).
+            (Mechanism::OAuthBearer, 0) => encode(b"\x01"),
+            (Mechanism::XOAuth2, 0) => String::new(),
             _ => {
                 self.cancelled = true;
                 "*".to_string()
@@ -320,6 +489,13 @@ pub enum ServerExchange {
         /// The user name already given.
         username: String,
     },
+    /// OAUTHBEARER or XOAUTH2 without an initial response: waiting for
+    /// the client message.
+    Token(Mechanism),
+    /// A token was refused and the RFC 7628 §3.2.2 error challenge sent:
+    /// waiting for the client's acknowledgement, after which the failure
+    /// reply (kept by the session) is sent.
+    TokenRefused,
 }
 
 /// One step of a server's exchange.
@@ -341,6 +517,9 @@ impl ServerExchange {
         let exchange = match mechanism {
             Mechanism::Plain => ServerExchange::Plain,
             Mechanism::Login => ServerExchange::LoginUsername,
+            Mechanism::OAuthBearer | Mechanism::XOAuth2 => ServerExchange::Token(mechanism),
+            // Run by the session through their ServerMechanism.
+            Mechanism::Custom(_) => return ServerStep::Fail(SaslError::Malformed(mechanism)),
         };
         match initial {
             Some(response) => exchange.respond(response.as_bytes()),
@@ -351,7 +530,7 @@ impl ServerExchange {
     /// The challenge that asks for this step's response.
     fn prompt(&self) -> &'static str {
         match self {
-            ServerExchange::Plain => "",
+            ServerExchange::Plain | ServerExchange::Token(_) | ServerExchange::TokenRefused => "",
             ServerExchange::LoginUsername => LOGIN_USERNAME_PROMPT,
             ServerExchange::LoginPassword { .. } => LOGIN_PASSWORD_PROMPT,
         }
@@ -369,6 +548,9 @@ impl ServerExchange {
         };
         match self {
             ServerExchange::Plain => parse_plain(&decoded),
+            ServerExchange::Token(mechanism) => parse_token(mechanism, &decoded),
+            // Whatever the acknowledgement says, the refusal stands.
+            ServerExchange::TokenRefused => ServerStep::Fail(SaslError::TokenRefused),
             ServerExchange::LoginUsername => match String::from_utf8(decoded) {
                 Ok(username) if has_controls(&username) => {
                     ServerStep::Fail(SaslError::ControlCharacters)
@@ -381,11 +563,7 @@ impl ServerExchange {
                 Err(_) => ServerStep::Fail(SaslError::NotUtf8(Mechanism::Login)),
             },
             ServerExchange::LoginPassword { username } => match String::from_utf8(decoded) {
-                Ok(password) => ServerStep::Done(Credentials {
-                    authzid: None,
-                    username,
-                    password,
-                }),
+                Ok(password) => ServerStep::Done(Credentials::new(username, password)),
                 Err(_) => ServerStep::Fail(SaslError::NotUtf8(Mechanism::Login)),
             },
         }
@@ -413,11 +591,119 @@ fn parse_plain(message: &[u8]) -> ServerStep {
     if has_controls(authzid) || has_controls(username) {
         return ServerStep::Fail(SaslError::ControlCharacters);
     }
-    ServerStep::Done(Credentials {
-        authzid: (!authzid.is_empty()).then(|| authzid.to_string()),
-        username: username.to_string(),
-        password: password.to_string(),
+    let credentials = Credentials::new(username, password);
+    ServerStep::Done(if authzid.is_empty() {
+        credentials
+    } else {
+        credentials.with_authzid(authzid)
     })
+}
+
+/// OAUTHBEARER (RFC 7628 §3.1: `gs2-header kvsep *(kvpair) kvsep`, the user
+/// in the GS2 header's `a=`) or XOAUTH2 (`user=` as the first pair): the
+/// user and the token of `auth=Bearer TOKEN`.
+fn parse_token(mechanism: Mechanism, message: &[u8]) -> ServerStep {
+    let malformed = ServerStep::Fail(SaslError::Malformed(mechanism));
+    let Ok(text) = std::str::from_utf8(message) else {
+        return ServerStep::Fail(SaslError::NotUtf8(mechanism));
+    };
+    let mut fields = text.split('\x01');
+    let user = match mechanism {
+        Mechanism::OAuthBearer => {
+            // "n,a=user," (or "y,..."/"p=..." channel binding flags).
+            let Some(gs2) = fields.next() else {
+                return malformed;
+            };
+            gs2.split(',')
+                .find_map(|part| part.strip_prefix("a="))
+                .map(|name| name.replace("=2C", ",").replace("=3D", "="))
+        }
+        _ => None,
+    };
+    let mut user = user;
+    let mut token = None;
+    for field in fields {
+        if let Some(name) = field.strip_prefix("user=") {
+            user = Some(name.to_string());
+        } else if let Some(auth) = field.strip_prefix("auth=") {
+            // RFC 6750 §2.1: the scheme name is case-insensitive.
+            if auth.len() > 7 && auth[..7].eq_ignore_ascii_case("Bearer ") {
+                token = Some(auth[7..].to_string());
+            }
+        }
+    }
+    match (user, token) {
+        (Some(user), Some(token)) if !user.is_empty() && !token.is_empty() => {
+            if has_controls(&user) || has_controls(&token) {
+                return ServerStep::Fail(SaslError::ControlCharacters);
+            }
+            ServerStep::Done(Credentials::bearer(user, token))
+        }
+        (None, Some(_)) | (Some(_), Some(_)) => ServerStep::Fail(SaslError::NoUsername),
+        _ => malformed,
+    }
+}
+
+// ----- mechanisms a server adds ----------------------------------------------
+
+/// A SASL mechanism a server runs besides the built-in ones: implement it,
+/// register it in the receiver's session configuration, and it is
+/// advertised in EHLO's `AUTH` line and run for `AUTH NAME` without any
+/// change to the session machine (RFC 4954 §4: challenges and responses
+/// are base64; the session encodes and decodes them).
+///
+/// ```
+/// use smtp_wire::sasl::{Credentials, MechanismExchange, MechanismStep, ServerMechanism};
+///
+/// /// `AUTH X-TOKEN <base64 of user:token>` in one step.
+/// #[derive(Debug)]
+/// struct XToken;
+/// #[derive(Debug)]
+/// struct XTokenExchange;
+///
+/// impl ServerMechanism for XToken {
+///     fn name(&self) -> &'static str { "X-TOKEN" }
+///     fn start(&self) -> Box<dyn MechanismExchange> { Box::new(XTokenExchange) }
+/// }
+///
+/// impl MechanismExchange for XTokenExchange {
+///     fn step(&mut self, response: Option<&[u8]>) -> MechanismStep {
+///         let Some(response) = response else { return MechanismStep::Challenge(Vec::new()) };
+///         match std::str::from_utf8(response).ok().and_then(|t| t.split_once(':')) {
+///             Some((user, token)) => MechanismStep::Done(Credentials::bearer(user, token)),
+///             None => MechanismStep::Fail("expected user:token".into()),
+///         }
+///     }
+/// }
+///
+/// let mut exchange = XToken.start();
+/// assert!(matches!(exchange.step(None), MechanismStep::Challenge(_)));
+/// assert!(matches!(exchange.step(Some(b"bob:t0k")), MechanismStep::Done(c) if c.token() == Some("t0k")));
+/// ```
+pub trait ServerMechanism: fmt::Debug + Send + Sync {
+    /// The mechanism's name, upper case (RFC 4954 §3).
+    fn name(&self) -> &'static str;
+    /// A new exchange, for one AUTH command.
+    fn start(&self) -> Box<dyn MechanismExchange>;
+}
+
+/// One AUTH exchange of a [`ServerMechanism`].
+pub trait MechanismExchange: fmt::Debug + Send {
+    /// The next step. `response` is the decoded initial response of the
+    /// AUTH command, or `None` when it had none; after a
+    /// [`Challenge`](MechanismStep::Challenge), the client's decoded answer.
+    fn step(&mut self, response: Option<&[u8]>) -> MechanismStep;
+}
+
+/// What a [`MechanismExchange`] wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MechanismStep {
+    /// Send `334` with these octets base64-encoded, and wait for an answer.
+    Challenge(Vec<u8>),
+    /// The client presented these credentials: the application checks them.
+    Done(Credentials),
+    /// The exchange failed (the session answers `501 5.5.2` with this text).
+    Fail(String),
 }
 
 fn has_controls(identity: &str) -> bool {
@@ -552,5 +838,106 @@ mod tests {
             Some(SaslError::NulInCredentials)
         );
         assert!(ClientExchange::new(Mechanism::Login, nul).is_ok());
+    }
+
+    #[test]
+    fn token_mechanisms_round_trip() {
+        for mechanism in [Mechanism::OAuthBearer, Mechanism::XOAuth2] {
+            let token = Credentials::bearer("a,b=c@example.com", "ya29.t-k_n");
+            let client = ClientExchange::new(mechanism, token.clone()).unwrap();
+            let initial = client.initial_response();
+            assert_eq!(
+                done(ServerExchange::start(mechanism, initial.as_deref())),
+                token,
+                "{mechanism}"
+            );
+            // Without an initial response: an empty challenge first.
+            let (prompt, next) = challenge(ServerExchange::start(mechanism, None));
+            assert_eq!(prompt, "");
+            assert_eq!(done(next.respond(initial.unwrap().as_bytes())), token);
+        }
+    }
+
+    #[test]
+    fn the_token_error_challenge_is_acknowledged() {
+        let token = Credentials::bearer("alice", "expired");
+        let mut bearer = ClientExchange::new(Mechanism::OAuthBearer, token.clone()).unwrap();
+        let ClientStep::Respond(ack) = bearer.challenge(&oauth_error_challenge()) else {
+            panic!()
+        };
+        assert_eq!(ack, b"AQ==\r\n", "RFC 7628 §3.2.3: %x01");
+        assert!(!bearer.is_cancelled());
+        let mut xoauth2 = ClientExchange::new(Mechanism::XOAuth2, token).unwrap();
+        assert_eq!(
+            xoauth2.challenge("e30="),
+            ClientStep::Respond(b"\r\n".to_vec())
+        );
+        assert_eq!(
+            failed(ServerExchange::TokenRefused.respond(b"AQ==")),
+            SaslError::TokenRefused
+        );
+    }
+
+    #[test]
+    fn tokens_and_passwords_do_not_mix() {
+        assert_eq!(
+            ClientExchange::new(Mechanism::Plain, Credentials::bearer("a", "t")).unwrap_err(),
+            SaslError::WrongSecret(Mechanism::Plain)
+        );
+        assert_eq!(
+            ClientExchange::new(Mechanism::XOAuth2, Credentials::new("a", "pw")).unwrap_err(),
+            SaslError::WrongSecret(Mechanism::XOAuth2)
+        );
+        assert_eq!(
+            ClientExchange::new(Mechanism::XOAuth2, Credentials::bearer("a\x01auth=x", "t"))
+                .unwrap_err(),
+            SaslError::ControlCharacters
+        );
+        let offered = [
+            "PLAIN".to_string(),
+            "OAUTHBEARER".to_string(),
+            "XOAUTH2".to_string(),
+        ];
+        let token = Credentials::bearer("a", "t");
+        assert_eq!(
+            Mechanism::choose_for(&token, &offered),
+            Some(Mechanism::OAuthBearer)
+        );
+        assert_eq!(Mechanism::choose(&offered), Some(Mechanism::Plain));
+        assert_eq!(Mechanism::choose_for(&token, &offered[..1]), None);
+        assert!(
+            format!("{:?}", Credentials::bearer("a", "SECRET")).contains("token: \"<redacted>\"")
+        );
+    }
+
+    #[test]
+    fn malformed_token_messages_fail() {
+        let start = |m, bytes: &[u8]| ServerExchange::start(m, Some(&encode(bytes)));
+        assert_eq!(
+            failed(start(Mechanism::XOAuth2, b"user=a\x01\x01")),
+            SaslError::Malformed(Mechanism::XOAuth2)
+        );
+        assert_eq!(
+            failed(start(Mechanism::XOAuth2, b"auth=Bearer t\x01\x01")),
+            SaslError::NoUsername
+        );
+        assert_eq!(
+            failed(start(
+                Mechanism::OAuthBearer,
+                b"n,,\x01auth=Bearer t\x01\x01"
+            )),
+            SaslError::NoUsername
+        );
+        assert_eq!(
+            failed(start(
+                Mechanism::OAuthBearer,
+                b"n,a=x\r\ny,\x01auth=Bearer t\x01\x01"
+            )),
+            SaslError::ControlCharacters
+        );
+        assert_eq!(
+            failed(start(Mechanism::OAuthBearer, &[0xff, 0xfe])),
+            SaslError::NotUtf8(Mechanism::OAuthBearer)
+        );
     }
 }

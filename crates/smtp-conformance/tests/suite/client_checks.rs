@@ -333,3 +333,60 @@ s.quit()
         passive.shown
     );
 }
+
+/// OAuth bearer tokens from an independent client: smtplib's `auth()` with
+/// XOAUTH2 and OAUTHBEARER messages (initial responses), and a malformed
+/// one, which the judge refuses with what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_smtplib_token_mechanisms_are_judged() {
+    let listener = Listener::bind(judge_options(Scenario::Normal, ClientTls::StartTls))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, listener.ca_pem().unwrap()).unwrap();
+    let port = listener.local_addr().port();
+    let script = format!(
+        r#"
+import smtplib, ssl
+ctx = ssl.create_default_context(cafile={ca:?})
+s = smtplib.SMTP("localhost", {port}, timeout=10)
+s.starttls(context=ctx)
+s.ehlo()
+assert "XOAUTH2" in s.esmtp_features["auth"].split() and "OAUTHBEARER" in s.esmtp_features["auth"].split()
+try:
+    s.auth("XOAUTH2", lambda challenge=None: "user=alice\x01\x01", initial_response_ok=True)
+    raise SystemExit("a message without a token was accepted")
+except smtplib.SMTPAuthenticationError as e:
+    assert e.smtp_code == 501, e
+code, _ = s.auth("OAUTHBEARER", lambda challenge=None: "n,a=alice@example.test,\x01auth=Bearer ya29.t\x01\x01", initial_response_ok=True)
+assert code == 235, code
+s.sendmail("a@example.test", ["b@example.test"], "Subject: hi\r\n\r\nbye\r\n")
+s.quit()
+"#,
+        ca = ca.display().to_string()
+    );
+    let child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("python3 not available: skipped");
+        return;
+    };
+    let (report, transcript) = tokio::time::timeout(Duration::from_secs(20), async {
+        listener.accept().await.unwrap().judge_recorded().await
+    })
+    .await
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "smtplib failed:\n{}", show(&report));
+    assert_eq!(outcome(&report, "client.no-auth-in-clear"), Outcome::Pass);
+    let shown = transcript.render();
+    assert!(shown.contains("C: AUTH OAUTHBEARER <redacted>"), "{shown}");
+    assert!(shown.contains("S: 235 "), "{shown}");
+    assert!(!shown.contains("ya29"), "the token never shows");
+}

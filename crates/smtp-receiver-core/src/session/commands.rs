@@ -4,7 +4,7 @@
 use smtp_wire::command::Command;
 use smtp_wire::param::{MailParams, RcptParams};
 use smtp_wire::path::{Domain, ForwardPath, ReversePath};
-use smtp_wire::sasl::{Mechanism, ServerExchange, ServerStep};
+use smtp_wire::sasl::{self, Mechanism, SaslError, ServerExchange, ServerStep};
 use smtp_wire::{BdatReader, Capabilities, Capability, DataDecoder, Reply};
 
 use super::{Abort, Event, Phase, Request, Session};
@@ -36,7 +36,7 @@ impl Session {
         }
         // RFC 4954 §4 + RFC 8314: credentials only inside TLS by default.
         if self.auth_allowed() {
-            let names = Mechanism::ALL.iter().map(|m| m.name().to_string());
+            let names = self.offered_mechanisms().map(|m| m.name().to_string());
             list.push(Capability::Auth(names.collect()));
         }
         list.push(Capability::Help);
@@ -227,10 +227,73 @@ impl Session {
             ));
         }
         // RFC 4954 §4: a mechanism we do not offer gets 504.
-        let Some(mechanism) = Mechanism::from_name(mechanism) else {
+        let Some(mechanism) = self
+            .offered_mechanisms()
+            .find(|m| m.name().eq_ignore_ascii_case(mechanism))
+        else {
             return self.error(replies::auth_unknown_mechanism());
         };
+        if let Mechanism::Custom(name) = mechanism {
+            let Some(added) = self
+                .config
+                .extra_mechanisms
+                .iter()
+                .find(|m| m.name() == name)
+            else {
+                return self.error(replies::auth_unknown_mechanism());
+            };
+            let mut exchange = added.start();
+            let step = match initial.map(|line| sasl::decode(line.as_bytes())) {
+                None => exchange.step(None),
+                Some(Ok(bytes)) => exchange.step(Some(&bytes)),
+                Some(Err(error)) => return self.error(auth::failure_reply(error)),
+            };
+            return self.custom_auth_step(mechanism, exchange, step);
+        }
         self.auth_step(mechanism, ServerExchange::start(mechanism, initial));
+    }
+
+    /// The mechanisms in the EHLO `AUTH` line, in order: PLAIN and LOGIN,
+    /// the token mechanisms when [`AuthPolicy::tokens`](crate::AuthPolicy::tokens),
+    /// then the application's.
+    pub(super) fn offered_mechanisms(&self) -> impl Iterator<Item = Mechanism> + '_ {
+        let tokens = self.config.auth.tokens;
+        Mechanism::ALL
+            .into_iter()
+            .filter(move |m| tokens || !m.takes_token())
+            .chain(
+                self.config
+                    .extra_mechanisms
+                    .iter()
+                    .map(|m| Mechanism::Custom(m.name())),
+            )
+    }
+
+    /// A step of an application's mechanism (RFC 4954 §4: challenges go
+    /// out base64-encoded after 334).
+    pub(super) fn custom_auth_step(
+        &mut self,
+        mechanism: Mechanism,
+        exchange: Box<dyn sasl::MechanismExchange>,
+        step: sasl::MechanismStep,
+    ) {
+        match step {
+            sasl::MechanismStep::Challenge(bytes) => {
+                self.send(replies::auth_challenge(&sasl::encode(bytes)));
+                self.phase = Phase::AuthCustom(mechanism, exchange);
+            }
+            sasl::MechanismStep::Done(credentials) => {
+                self.phase = Phase::Commands;
+                self.pending = Some(Request::Auth {
+                    mechanism,
+                    credentials,
+                });
+            }
+            sasl::MechanismStep::Fail(text) => {
+                self.phase = Phase::Commands;
+                self.error(replies::auth_bad_response(&text));
+            }
+        }
     }
 
     pub(super) fn auth_step(&mut self, mechanism: Mechanism, step: ServerStep) {
@@ -245,6 +308,16 @@ impl Session {
                     mechanism,
                     credentials,
                 });
+            }
+            // RFC 7628 §3.2.3: the client acknowledged the error challenge
+            // of a refused token; now the refusal the application chose.
+            ServerStep::Fail(SaslError::TokenRefused) => {
+                self.phase = Phase::Commands;
+                let reply = self
+                    .token_refusal
+                    .take()
+                    .unwrap_or_else(replies::auth_failed);
+                self.auth_refused(reply);
             }
             ServerStep::Fail(error) => {
                 self.phase = Phase::Commands;

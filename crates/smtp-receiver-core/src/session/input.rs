@@ -21,7 +21,7 @@ impl Session {
             return (0, Some(Event::Flush));
         }
         let decoder = match self.phase {
-            Phase::Auth(..) => &mut self.auth_lines,
+            Phase::Auth(..) | Phase::AuthCustom(..) => &mut self.auth_lines,
             _ => &mut self.commands,
         };
         let (n, line) = decoder.decode(input);
@@ -108,6 +108,28 @@ impl Session {
     }
 
     fn on_line(&mut self, line: &[u8], bare_lf: bool) {
+        if let Phase::AuthCustom(..) = self.phase {
+            let Phase::AuthCustom(mechanism, mut exchange) =
+                std::mem::replace(&mut self.phase, Phase::Commands)
+            else {
+                return;
+            };
+            // RFC 4954 §4: "*" cancels; every other line is base64.
+            let step = if bare_lf {
+                return self.error(replies::bare_lf_line("AUTH response"));
+            } else if line == b"*" {
+                return self.error(crate::auth::failure_reply(
+                    smtp_wire::sasl::SaslError::Cancelled,
+                ));
+            } else {
+                match smtp_wire::sasl::decode(line) {
+                    Ok(bytes) => exchange.step(Some(&bytes)),
+                    Err(error) => return self.error(crate::auth::failure_reply(error)),
+                }
+            };
+            self.custom_auth_step(mechanism, exchange, step);
+            return;
+        }
         if let Phase::Auth(..) = self.phase {
             let Phase::Auth(mechanism, exchange) =
                 std::mem::replace(&mut self.phase, Phase::Commands)
@@ -149,7 +171,7 @@ impl Session {
     }
 
     fn line_too_long(&mut self) {
-        if let Phase::Auth(..) = self.phase {
+        if let Phase::Auth(..) | Phase::AuthCustom(..) = self.phase {
             self.phase = Phase::Commands;
             // RFC 4954 §6: 500 5.5.6 Authentication Exchange line is too long.
             self.error(Reply::enhanced(

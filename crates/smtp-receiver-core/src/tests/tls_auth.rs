@@ -230,3 +230,129 @@ fn control_characters_in_identities_are_refused() {
     ));
     assert!(out.starts_with("235 "), "{out}");
 }
+
+/// OAUTHBEARER and XOAUTH2 (RFC 7628): offered only with `auth.tokens`;
+/// the token reaches the application; a refused one gets the error
+/// challenge, and the refusal follows the client's acknowledgement.
+#[test]
+fn bearer_tokens_with_the_rfc_7628_error_dance() {
+    let mut h = Harness::with(config(), true);
+    let out = h.send("EHLO c.example\r\n");
+    assert!(
+        out.contains("250-AUTH PLAIN LOGIN\r\n"),
+        "not offered by default: {out}"
+    );
+    assert_eq!(h.codes_of("AUTH XOAUTH2 eA==\r\n"), [504]);
+
+    let mut c = config();
+    c.auth.tokens = true;
+    let mut h = Harness::with(c, true);
+    h.verdict = Box::new(|r| match r {
+        Request::Auth { credentials: c, .. } if c.token() == Some("good") => Ok(()),
+        Request::Auth { .. } => Err(crate::replies::auth_failed()),
+        _ => Ok(()),
+    });
+    let out = h.send("EHLO c.example\r\n");
+    assert!(
+        out.contains("250-AUTH PLAIN LOGIN OAUTHBEARER XOAUTH2\r\n"),
+        "{out}"
+    );
+    let bad = sasl::oauthbearer_response("alice@example.org", "expired");
+    let out = h.send(&format!("AUTH OAUTHBEARER {bad}\r\n"));
+    assert_eq!(out, format!("334 {}\r\n", sasl::oauth_error_challenge()));
+    assert!(h.session.in_auth());
+    assert_eq!(
+        h.send("AQ==\r\n"),
+        "535 5.7.8 Authentication credentials invalid\r\n"
+    );
+    let good = sasl::xoauth2_response("alice@example.org", "good");
+    assert_eq!(h.codes_of(&format!("AUTH XOAUTH2 {good}\r\n")), [235]);
+    let Some(Request::Auth {
+        mechanism,
+        credentials,
+    }) = h.asked.last()
+    else {
+        panic!()
+    };
+    assert_eq!(*mechanism, Mechanism::XOAuth2);
+    assert_eq!(credentials.username, "alice@example.org");
+}
+
+/// A mechanism added by the application, through the trait: advertised,
+/// challenged, and its credentials handed over, without a session change.
+#[test]
+fn an_added_mechanism_runs_through_the_trait() {
+    use smtp_wire::sasl::{MechanismExchange, MechanismStep, ServerMechanism};
+
+    #[derive(Debug)]
+    struct Otp;
+    #[derive(Debug)]
+    struct OtpExchange {
+        user: Option<String>,
+    }
+    impl ServerMechanism for Otp {
+        fn name(&self) -> &'static str {
+            "X-OTP"
+        }
+        fn start(&self) -> Box<dyn MechanismExchange> {
+            Box::new(OtpExchange { user: None })
+        }
+    }
+    impl MechanismExchange for OtpExchange {
+        fn step(&mut self, response: Option<&[u8]>) -> MechanismStep {
+            let text = response.map(|r| String::from_utf8_lossy(r).into_owned());
+            match (self.user.take(), text) {
+                (None, Some(user)) if !user.is_empty() => {
+                    self.user = Some(user);
+                    MechanismStep::Challenge(b"code?".to_vec())
+                }
+                (Some(user), Some(code)) => MechanismStep::Done(Credentials::bearer(user, code)),
+                _ => MechanismStep::Fail("X-OTP needs the user name first".into()),
+            }
+        }
+    }
+
+    let mut c = config();
+    c.extra_mechanisms.push(std::sync::Arc::new(Otp));
+    let mut h = Harness::with(c, true);
+    assert!(
+        h.send("EHLO c.example\r\n")
+            .contains("250-AUTH PLAIN LOGIN X-OTP\r\n")
+    );
+    assert_eq!(
+        h.send(&format!("AUTH x-otp {}\r\n", sasl::encode("dave"))),
+        format!("334 {}\r\n", sasl::encode("code?"))
+    );
+    assert_eq!(
+        h.codes_of(&format!("{}\r\n", sasl::encode("123456"))),
+        [235]
+    );
+    let Some(Request::Auth {
+        mechanism,
+        credentials,
+    }) = h.asked.last()
+    else {
+        panic!()
+    };
+    assert_eq!(*mechanism, Mechanism::Custom("X-OTP"));
+    assert_eq!(
+        (credentials.username.as_str(), credentials.token()),
+        ("dave", Some("123456"))
+    );
+
+    let mut h = Harness::with(config_with(Otp), true);
+    h.send("EHLO c.example\r\n");
+    assert_eq!(h.codes_of("AUTH X-OTP\r\n"), [501], "Fail becomes 501");
+    assert_eq!(
+        h.codes_of(&format!("AUTH X-OTP {}\r\n", sasl::encode("e"))),
+        [334]
+    );
+    assert_eq!(h.codes_of("*\r\n"), [501], "cancelled");
+    assert_eq!(h.codes_of("NOOP\r\n"), [250], "back to commands");
+
+    fn config_with(m: Otp) -> crate::SessionConfig {
+        let mut c = config();
+        c.extra_mechanisms.push(std::sync::Arc::new(m));
+        c
+    }
+}

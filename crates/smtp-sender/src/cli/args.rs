@@ -106,13 +106,35 @@ pub struct SessionArgs {
     pub insecure_skip_verify: bool,
 
     /// Authenticate as NAME (AUTH PLAIN or LOGIN); the password comes from
-    /// --password-file or the SMTP_PASSWORD environment variable
+    /// --password-file or the SMTP_PASSWORD environment variable (or a
+    /// token from --oauth-token-env / --oauth-token-file)
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
     /// Read the password from FILE (first line)
     #[arg(long, value_name = "FILE", requires = "user")]
     pub password_file: Option<PathBuf>,
+
+    /// Authenticate with an OAuth 2.0 bearer token (OAUTHBEARER, RFC 7628, or
+    /// XOAUTH2, as Gmail and Microsoft 365 take it) read from this
+    /// environment variable, instead of a password
+    #[arg(long, value_name = "VAR", requires = "user",
+          conflicts_with_all = ["password_file", "oauth_token_file"])]
+    pub oauth_token_env: Option<String>,
+
+    /// Use this AUTH mechanism only (plain, login, oauthbearer, xoauth2)
+    /// [default: the best one the server offers for the password or token]
+    #[arg(long, value_name = "NAME", requires = "user", value_parser = parse_mechanism)]
+    pub auth_mechanism: Option<smtp_sender::Mechanism>,
+
+    /// Like --oauth-token-env, the token read from FILE (first line)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "user",
+        conflicts_with = "password_file"
+    )]
+    pub oauth_token_file: Option<PathBuf>,
 
     /// Allow AUTH over an unencrypted connection
     #[arg(long)]
@@ -189,4 +211,10 @@ pub struct MessageArgs {
     #[arg(long, short = 'm', value_name = "FILE",
           conflicts_with_all = ["subject", "text", "text_file", "html_file", "attach", "header"])]
     pub message: Option<PathBuf>,
+}
+
+/// `--auth-mechanism`: a built-in mechanism, any case.
+fn parse_mechanism(name: &str) -> Result<smtp_sender::Mechanism, String> {
+    smtp_sender::Mechanism::from_name(name)
+        .ok_or_else(|| format!("unknown mechanism {name:?} (plain, login, oauthbearer, xoauth2)"))
 }

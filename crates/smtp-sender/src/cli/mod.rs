@@ -146,9 +146,36 @@ pub fn session_config(
         config.timeouts = Timeouts::all(Duration::from_secs(seconds));
     }
     if let Some(user) = &session.user {
-        config.credentials = Some(Credentials::new(user, password(session)?));
+        let credentials = match token(session)? {
+            Some(token) => Credentials::bearer(user, token),
+            None => Credentials::new(user, password(session)?),
+        };
+        config.credentials = Some(match session.auth_mechanism {
+            Some(mechanism) => credentials.with_mechanism(mechanism),
+            None => credentials,
+        });
     }
     Ok(config)
+}
+
+/// The bearer token of `--oauth-token-env` or `--oauth-token-file`: never
+/// on the command line either.
+fn token(session: &SessionArgs) -> Result<Option<String>> {
+    let token = if let Some(var) = &session.oauth_token_env {
+        std::env::var(var).with_context(|| {
+            format!("--oauth-token-env: the environment variable {var} is not set")
+        })?
+    } else if let Some(path) = &session.oauth_token_file {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the token file {}", path.display()))?
+    } else {
+        return Ok(None);
+    };
+    let token = token.lines().next().unwrap_or_default().trim().to_string();
+    if token.is_empty() {
+        anyhow::bail!("the OAuth token is empty");
+    }
+    Ok(Some(token))
 }
 
 /// The password never comes from the command line (it would show in `ps`).

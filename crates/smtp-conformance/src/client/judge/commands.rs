@@ -40,7 +40,11 @@ impl Judge {
         }
         if self.tls {
             // RFC 4954 §4: plaintext mechanisms only under TLS.
-            caps.push(Capability::Auth(vec!["PLAIN".into(), "LOGIN".into()]));
+            caps.push(Capability::Auth(
+                ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"]
+                    .map(String::from)
+                    .to_vec(),
+            ));
         }
         caps
     }
@@ -52,7 +56,7 @@ impl Judge {
     /// One command line (or an AUTH response line).
     pub(super) fn line(&mut self, line: &[u8], was_early: bool) {
         match self.phase {
-            Phase::AuthPlain | Phase::AuthLogin { .. } => {
+            Phase::AuthPlain | Phase::AuthLogin { .. } | Phase::AuthToken(_) => {
                 return self.auth_response(line, was_early);
             }
             _ => {}

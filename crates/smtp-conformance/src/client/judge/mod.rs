@@ -72,6 +72,9 @@ enum Phase {
     AuthLogin {
         password: bool,
     },
+    /// OAUTHBEARER or XOAUTH2 without an initial response: the client
+    /// message comes next.
+    AuthToken(smtp_wire::sasl::Mechanism),
     /// After a 421: lines are only recorded.
     Lingering,
     Closed,

@@ -1,6 +1,7 @@
 //! STARTTLS and AUTH: what the judge answers, and the AUTH rules.
 
 use smtp_wire::Reply;
+use smtp_wire::sasl::{Mechanism, ServerExchange, ServerStep};
 
 use super::commands::code;
 use super::{Action, Judge, Phase};
@@ -61,11 +62,40 @@ impl Judge {
                 self.phase = Phase::AuthLogin { password: false };
                 self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_USERNAME_PROMPT));
             }
+            ("OAUTHBEARER" | "XOAUTH2", initial) => {
+                let Some(mechanism) = Mechanism::from_name(mechanism) else {
+                    return;
+                };
+                match initial {
+                    Some(message) => self.token_message(mechanism, message.as_bytes()),
+                    None => {
+                        self.phase = Phase::AuthToken(mechanism);
+                        self.reply(Reply::new(334, ""));
+                    }
+                }
+            }
             _ => self.reply(Reply::enhanced(
                 504,
                 code(5, 5, 4),
                 "mechanism not supported",
             )),
+        }
+    }
+
+    /// RFC 7628 §3.1 / XOAUTH2: the client message must carry a user and a
+    /// bearer token; the judge accepts any token, and says what is wrong
+    /// with a malformed message.
+    fn token_message(&mut self, mechanism: Mechanism, line: &[u8]) {
+        match ServerExchange::start(mechanism, std::str::from_utf8(line).ok()) {
+            ServerStep::Done(_) => self.authenticated(),
+            ServerStep::Fail(error) => {
+                self.phase = Phase::Command;
+                self.reply(Reply::enhanced(501, code(5, 5, 2), &error.to_string()));
+            }
+            ServerStep::Challenge(..) => {
+                self.phase = Phase::Command;
+                self.reply(Reply::enhanced(501, code(5, 5, 2), "empty client message"));
+            }
         }
     }
 
@@ -93,6 +123,7 @@ impl Judge {
             return self.reply(Reply::enhanced(501, code(5, 5, 2), "invalid base64"));
         }
         match self.phase {
+            Phase::AuthToken(mechanism) => self.token_message(mechanism, line),
             Phase::AuthLogin { password: false } => {
                 self.phase = Phase::AuthLogin { password: true };
                 self.reply(Reply::new(334, smtp_wire::sasl::LOGIN_PASSWORD_PROMPT));
