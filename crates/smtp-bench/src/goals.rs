@@ -60,6 +60,12 @@ pub fn goals(results: &Results) -> Vec<Goal> {
         "Maildir with fsync ≥ 2× Postfix into Maildir",
         2.0,
     );
+    ratio_goal(
+        "outbound",
+        "Postfix",
+        "outbound: spool to smtp-sink ≥ 2× Postfix's queue",
+        2.0,
+    );
     if let Some(c) = comparison("inbox-ingest") {
         let rate = c.ours.1.median();
         goals.push(Goal {
@@ -118,6 +124,12 @@ pub fn goals(results: &Results) -> Vec<Goal> {
         "inbox: resident memory < 200 MiB (100,000 stored)",
         200.0,
         "MiB",
+    );
+    figure_goal(
+        "outbound-memory-ratio",
+        "outbound: runner memory flat in the spool's size (N vs N/4: ≤ 1.5×)",
+        1.5,
+        "×",
     );
     figure_goal(
         "peak-maildir",

@@ -52,8 +52,8 @@ use loads::Source;
 use stats::Stats;
 
 /// The sections, in run order (`--only` names).
-pub const SECTION_NAMES: [&str; 7] = [
-    "sink", "maildir", "sender", "tls", "memory", "sweep", "inbox",
+pub const SECTION_NAMES: [&str; 8] = [
+    "sink", "maildir", "sender", "tls", "memory", "sweep", "inbox", "outbound",
 ];
 
 /// What to run and where the results go (the flags of `cargo xtask bench`).
@@ -93,6 +93,8 @@ pub struct Plan {
     idle_sessions: usize,
     sweep_sessions: Vec<u32>,
     sweep_messages: u32,
+    /// Messages in the outbound section's spool.
+    outbound_messages: u32,
     timeout: Duration,
 }
 
@@ -115,6 +117,7 @@ impl Plan {
             idle_sessions: 10_000,
             sweep_sessions: vec![1, 2, 5, 10, 20, 50, 100],
             sweep_messages: 6_000,
+            outbound_messages: 20_000,
             timeout: sections::timeout_for(false),
         }
     }
@@ -137,6 +140,7 @@ impl Plan {
             idle_sessions: 200,
             sweep_sessions: vec![1, 5],
             sweep_messages: 200,
+            outbound_messages: 400,
             timeout: sections::timeout_for(true),
         }
     }
@@ -251,6 +255,7 @@ const SECTIONS: [(&str, Section); SECTION_NAMES.len()] = [
     ("memory", sections::memory),
     ("sweep", sections::sweep),
     ("inbox", sections::inbox),
+    ("outbound", sections::outbound),
 ];
 
 /// Runs the bench: builds the release binaries (unless `bin_dir`), runs

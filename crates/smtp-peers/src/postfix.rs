@@ -168,6 +168,16 @@ impl Postfix {
         self.root.path().join("vmail/inbox")
     }
 
+    /// The configuration folder (`postqueue -c`, `postsuper -c`).
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.path().join("etc")
+    }
+
+    /// The queue folder (`queue_directory`): `hold/`, `deferred/`, ...
+    pub fn queue_dir(&self) -> PathBuf {
+        self.root.path().join("spool")
+    }
+
     /// Postfix's log (`maillog_file`).
     pub fn log(&self) -> String {
         read_lossy(&self.root.path().join("log/postfix.log"))
@@ -300,6 +310,9 @@ fn main_cf(config: &PostfixConfig, base: &Path) -> String {
             .map(|(k, v)| (k.to_string(), v)),
         );
     }
+    // A setting given in `config.main_cf` replaces the default (Postfix
+    // would take the last one too, with a warning on every command).
+    settings.retain(|(key, _)| !config.main_cf.iter().any(|(k, _)| k == key));
     settings.extend(config.main_cf.iter().cloned());
     let mut text = String::from("# Written by smtp-peers (postfix.rs) for one run.\n");
     for (key, value) in settings {
@@ -330,6 +343,8 @@ fn master_cf(smtp: SocketAddr, smtps: SocketAddr) -> String {
          retry unix - - n - - error\n\
          discard unix - - n - - discard\n\
          virtual unix - n n - - virtual\n\
+         smtp unix - - n - - smtp\n\
+         pickup unix n - n 60 1 pickup\n\
          anvil unix - - n - 1 anvil\n\
          scache unix - - n - 1 scache\n\
          postlog unix-dgram n - n - 1 postlogd\n"

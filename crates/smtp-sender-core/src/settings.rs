@@ -82,7 +82,9 @@ impl FromStr for TlsMode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "implicit" | "tls" | "smtps" => Ok(TlsMode::Implicit),
-            "starttls" => Ok(TlsMode::StartTls),
+            // "require": the word MTAs use for this level (Postfix's
+            // smtp_tls_security_level = encrypt).
+            "starttls" | "require" | "required" => Ok(TlsMode::StartTls),
             "opportunistic" => Ok(TlsMode::Opportunistic),
             "none" | "plain" => Ok(TlsMode::None),
             other => Err(format!(

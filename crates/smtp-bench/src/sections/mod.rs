@@ -4,6 +4,7 @@
 
 mod inbox;
 mod memory;
+mod outbound;
 mod receiver;
 mod sender;
 mod tls;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 pub use inbox::inbox;
 pub use memory::memory;
+pub use outbound::outbound;
 pub use receiver::{receiver_maildir, receiver_sink};
 pub use sender::{sender, sweep};
 pub use tls::tls;

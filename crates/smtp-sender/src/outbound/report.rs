@@ -252,13 +252,6 @@ fn recipient_fields(r: &QueuedRecipient, action: Action, now: SystemTime) -> Str
         let _ = write!(out, "Diagnostic-Code: {kind}; {}\r\n", one_line(reply));
     }
     let _ = write!(out, "Last-Attempt-Date: {}\r\n", rfc5322(now));
-    if action == Action::Delayed {
-        let _ = write!(
-            out,
-            "Will-Retry-Until: {}\r\n",
-            rfc5322(time_of(r.next_attempt))
-        );
-    }
     out
 }
 
@@ -373,5 +366,53 @@ mod tests {
                 .unwrap();
         assert!(text.contains("Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\n"));
         assert!(!text.contains("body line"), "RET=HDRS: headers only");
+    }
+
+    #[test]
+    fn delays_and_relays_are_reported_only_on_request() {
+        let policy = RetryPolicy::default();
+        let envelope = Envelope::new("alice@example.com", &["a@x.example", "b@x.example"]).unwrap();
+        let mut record = QueuedMessage::new("id9".into(), &envelope, 1, time_of(0));
+        record.recipients[0].notify = Some("DELAY,FAILURE".into());
+        record.recipients[1].notify = Some("SUCCESS".into());
+        let later = Verdict::Deferred {
+            reply: "451 4.3.0 busy".into(),
+            status: "4.3.0".into(),
+        };
+        record.record(0, later.clone(), None, time_of(10), &policy);
+        record.record(
+            1,
+            Verdict::Delivered {
+                reply: "250 ok".into(),
+                passed_on: false,
+            },
+            Some("mx.x.example"),
+            time_of(10),
+            &policy,
+        );
+        assert_eq!(
+            reports_due(&mut record),
+            [(Action::Delayed, vec![0]), (Action::Relayed, vec![1])]
+        );
+        record.record(0, later, None, time_of(400), &policy);
+        assert!(
+            reports_due(&mut record).is_empty(),
+            "one delay report per recipient"
+        );
+        let reporter = Reporter {
+            host: "mta.example".into(),
+        };
+        let text = String::from_utf8(reporter.report(
+            &record,
+            Action::Delayed,
+            &[0],
+            b"S: x\r\n\r\n",
+            time_of(400),
+        ))
+        .unwrap();
+        assert!(
+            text.contains("Action: delayed\r\nStatus: 4.3.0\r\n"),
+            "{text}"
+        );
     }
 }

@@ -166,6 +166,14 @@ impl QueueRunner {
                     tracing::error!("a delivery task failed: {error}");
                 }
             }
+            // Every item of the batch is done: what was kept per entry goes,
+            // so memory follows the batch, not the spool.
+            if let Ok(mut gates) = pass.in_flight.lock() {
+                gates.clear();
+            }
+            if let Ok(mut left) = pass.items_left.lock() {
+                left.clear();
+            }
         }
         let mut summary = pass.summary.lock().map(|s| *s).unwrap_or_default();
         summary.remaining = self.spool.ids()?.len();
@@ -524,7 +532,11 @@ impl Pass {
         self.items_left.lock().map_or(true, |mut left| {
             let n = left.entry(id.to_string()).or_default();
             *n = n.saturating_sub(1);
-            *n == 0
+            let last = *n == 0;
+            if last {
+                left.remove(id);
+            }
+            last
         })
     }
 

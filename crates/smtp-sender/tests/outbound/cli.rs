@@ -350,3 +350,64 @@ async fn postfix_as_the_exchanger_with_opportunistic_starttls() {
     assert!(text.contains("Subject: to postfix"), "{text}");
     assert!(text.contains("with ESMTPS"), "TLS was used: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiosmtpd_as_the_exchanger() {
+    let Some(_) = Peer::Dnsmasq.version().ok() else {
+        eprintln!("SKIPPED: dnsmasq not installed (run .ci/install-peers)");
+        return;
+    };
+    if let Err(missing) = Peer::Aiosmtpd.version() {
+        eprintln!("SKIPPED: {missing}");
+        return;
+    }
+    let aio = smtp_peers::Aiosmtpd::start(&smtp_peers::AiosmtpdConfig::plain()).unwrap();
+    let dns = smtp_peers::Dnsmasq::start(&[
+        smtp_peers::DnsRecord::mx("example.test", "mx.example.test", 10),
+        smtp_peers::DnsRecord::host("mx.example.test", &[ip("127.0.0.1")]),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().to_str().unwrap();
+    let out = smtp_send(
+        &[
+            "enqueue",
+            "--spool",
+            spool,
+            "--from",
+            "alice@example.org",
+            "--to",
+            "bob@example.test",
+            "--to",
+            "carol@example.test",
+            "--subject",
+            "to aiosmtpd",
+            "--text",
+            ".dot first\nlast",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let extra = mx_args(dns.addr(), aio.addr().port());
+    let out = smtp_send(&args(spool, &extra, &["queue", "run", "--once"]), None, &[]).await;
+    assert!(
+        out.stdout.contains("transactions=1 delivered=2"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let stored = aio.wait_for_messages(1, Duration::from_secs(10)).unwrap();
+    let text = String::from_utf8_lossy(&stored[0].file.bytes).to_string();
+    assert!(text.contains("Subject: to aiosmtpd"), "{text}");
+    assert!(
+        text.contains("\n.dot first"),
+        "dot-stuffing undone by the peer: {text}"
+    );
+    assert_eq!(
+        stored[0].envelope.rcpt_to.len(),
+        2,
+        "one transaction for the domain"
+    );
+}
