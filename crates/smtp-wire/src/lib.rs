@@ -14,7 +14,7 @@
 //! | [`reply`] | replies, enhanced status codes, explanations | RFC 5321 §4.2, RFC 3463, RFC 2034 |
 //! | [`line`] | incremental command-line framing with limits | RFC 5321 §2.3.8, §4.5.3.1 |
 //! | [`data`] | DATA dot-stuffing encoder / decoder, BDAT chunks | RFC 5321 §4.5.2, RFC 3030 |
-//! | [`sasl`] | AUTH PLAIN and LOGIN, client and server, one `Credentials` | RFC 4954, RFC 4616 |
+//! | [`sasl`] | AUTH PLAIN, LOGIN, OAUTHBEARER and XOAUTH2, client and server, one `Credentials`, the `ServerMechanism` trait | RFC 4954, RFC 4616, RFC 7628 |
 //! | [`date`] | RFC 5322 and RFC 3339 dates from a given time | RFC 5322 §3.3, RFC 3339 |
 //! | [`transcript`] | what crossed the wire, as `C:` / `S:` lines | — |
 //! | [`annotate`] | a note per transcript line: the step and its RFC section | all of the above |
