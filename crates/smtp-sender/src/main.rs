@@ -16,55 +16,49 @@ use tracing_subscriber::prelude::*;
 fn main() -> ExitCode {
     let first = std::env::args().nth(1);
     if cli::queue::is_queue_command(first.as_deref()) {
-        return queue_main();
+        let cli = match parse::<cli::queue::QueueCli>() {
+            Ok(cli) => cli,
+            Err(code) => return code,
+        };
+        init_logging(cli.verbose(), false);
+        // The runner delivers to many destinations at once.
+        return run(
+            tokio::runtime::Builder::new_multi_thread(),
+            cli::queue::run(cli),
+        );
     }
-    let args = match cli::args::Args::try_parse() {
+    let args = match parse::<cli::args::Args>() {
         Ok(args) => args,
-        Err(error) => {
-            let usage = error.use_stderr();
-            let _ = error.print();
-            return if usage {
-                ExitCode::from(cli::EX_USAGE)
-            } else {
-                ExitCode::SUCCESS // --help, --version
-            };
-        }
+        Err(code) => return code,
     };
     init_logging(args.verbose, args.explain);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("smtp-send: cannot start the runtime: {error}");
-            return ExitCode::from(cli::EX_TEMPFAIL);
-        }
-    };
-    runtime.block_on(cli::run(args))
+    run(
+        tokio::runtime::Builder::new_current_thread(),
+        cli::run(args),
+    )
 }
 
-/// `smtp-send enqueue ...` and `smtp-send queue ...`.
-fn queue_main() -> ExitCode {
-    let cli = match cli::queue::QueueCli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let usage = error.use_stderr();
-            let _ = error.print();
-            return if usage {
-                ExitCode::from(cli::EX_USAGE)
-            } else {
-                ExitCode::SUCCESS
-            };
+/// The command line, or the exit code after clap printed why not: 64
+/// (EX_USAGE) for a usage error, 0 for --help and --version.
+fn parse<P: Parser>() -> Result<P, ExitCode> {
+    P::try_parse().map_err(|error| {
+        let usage = error.use_stderr();
+        let _ = error.print();
+        if usage {
+            ExitCode::from(cli::EX_USAGE)
+        } else {
+            ExitCode::SUCCESS
         }
-    };
-    init_logging(cli.verbose(), false);
-    // The runner delivers to many destinations at once.
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(cli::queue::run(cli)),
+    })
+}
+
+/// Runs `work` on a runtime made by `builder`.
+fn run(
+    mut builder: tokio::runtime::Builder,
+    work: impl std::future::Future<Output = ExitCode>,
+) -> ExitCode {
+    match builder.enable_all().build() {
+        Ok(runtime) => runtime.block_on(work),
         Err(error) => {
             eprintln!("smtp-send: cannot start the runtime: {error}");
             ExitCode::from(cli::EX_TEMPFAIL)

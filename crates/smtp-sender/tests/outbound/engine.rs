@@ -60,16 +60,15 @@ async fn mx_preference_fallback_and_implicit_mx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_451_defers_and_the_retry_delivers_with_the_clock_injected() {
-    let Some(dns) = dns() else { return };
-    let port = free_port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    exchanger("mx1", SocketAddr::new(ip("127.0.0.2"), port), &got).await;
-    let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open(dir.path()).unwrap();
-    let runner = runner(&spool, Router::mx(Some(dns.addr()), port).unwrap());
+    let Some(world) = World::start(true).await else {
+        return;
+    };
+    let World {
+        got, spool, runner, ..
+    } = &world;
     let t0 = SystemTime::now();
     let id = enqueue(
-        &spool,
+        spool,
         "alice@example.org",
         &["later@example.test", "bob@example.test"],
         "retry",
@@ -110,16 +109,19 @@ async fn a_451_defers_and_the_retry_delivers_with_the_clock_injected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_bounce_as_delivery_status_reports_but_never_to_the_null_sender() {
-    let Some(dns) = dns() else { return };
-    let port = free_port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    exchanger("mx1", SocketAddr::new(ip("127.0.0.2"), port), &got).await;
-    let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open(dir.path()).unwrap();
-    let runner = runner(&spool, Router::mx(Some(dns.addr()), port).unwrap());
+    let Some(world) = World::start(true).await else {
+        return;
+    };
+    let World {
+        dns,
+        port,
+        spool,
+        runner,
+        ..
+    } = &world;
     let now = SystemTime::now();
     enqueue(
-        &spool,
+        spool,
         "alice@example.org",
         &[
             "nobody@example.test",
@@ -178,7 +180,7 @@ async fn failures_bounce_as_delivery_status_reports_but_never_to_the_null_sender
     // A message from <> that fails is dropped with no report (no loops).
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path()).unwrap();
-    let runner = runner_for(&spool, dns.addr(), port);
+    let runner = runner_for(&spool, dns.addr(), *port);
     enqueue(&spool, "", &["nobody@example.test"], "a report", now);
     let pass = runner.run_once(now, false).await.unwrap();
     assert_eq!(
@@ -190,17 +192,16 @@ async fn failures_bounce_as_delivery_status_reports_but_never_to_the_null_sender
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_connection_carries_many_messages_and_bad_records_go_aside() {
-    let Some(dns) = dns() else { return };
-    let port = free_port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    exchanger("mx1", SocketAddr::new(ip("127.0.0.2"), port), &got).await;
-    let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open(dir.path()).unwrap();
-    let runner = runner_for(&spool, dns.addr(), port);
+    let Some(world) = World::start(true).await else {
+        return;
+    };
+    let World {
+        got, spool, runner, ..
+    } = &world;
     let now = SystemTime::now();
     for i in 0..40 {
         enqueue(
-            &spool,
+            spool,
             "alice@example.org",
             &["bob@example.test", "carol@example.test"],
             &format!("m{i}"),
@@ -208,14 +209,14 @@ async fn one_connection_carries_many_messages_and_bad_records_go_aside() {
         );
     }
     let broken = enqueue(
-        &spool,
+        spool,
         "alice@example.org",
         &["bob@example.test"],
         "broken",
         now,
     );
     std::fs::write(
-        dir.path().join(format!("queue/{broken}.env")),
+        spool.root().join(format!("queue/{broken}.env")),
         b"{\"format\":1}",
     )
     .unwrap();
@@ -248,13 +249,12 @@ async fn one_connection_carries_many_messages_and_bad_records_go_aside() {
 async fn dsn_requests_arrive_intact_at_the_receiver() {
     use smtp_sender::{Dsn, Envelope};
     use smtp_wire::param::{Orcpt, Ret};
-    let Some(dns) = dns() else { return };
-    let port = free_port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    exchanger("mx1", SocketAddr::new(ip("127.0.0.2"), port), &got).await;
-    let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open(dir.path()).unwrap();
-    let runner = runner_for(&spool, dns.addr(), port);
+    let Some(world) = World::start(true).await else {
+        return;
+    };
+    let World {
+        got, spool, runner, ..
+    } = &world;
     let mut envelope = Envelope::new(
         "alice@example.org",
         &["bob@example.test", "carol@example.test"],

@@ -187,3 +187,38 @@ print(json.dumps([dict(b.items()) for b in blocks[1:]]))
         );
     }
 }
+
+/// What most engine tests start from: the test zone in dnsmasq, a port
+/// for the exchangers, `mx1` (127.0.0.2) up when asked, an empty spool
+/// and a runner that routes by MX.
+pub struct World {
+    pub dns: Dnsmasq,
+    pub port: u16,
+    pub got: Arc<Mutex<Vec<Got>>>,
+    pub spool: Spool,
+    pub runner: QueueRunner,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// `None` (and a SKIPPED line) without dnsmasq.
+    pub async fn start(with_mx1: bool) -> Option<World> {
+        let dns = dns()?;
+        let port = free_port();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        if with_mx1 {
+            exchanger("mx1", SocketAddr::new(ip("127.0.0.2"), port), &got).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let runner = runner_for(&spool, dns.addr(), port);
+        Some(World {
+            dns,
+            port,
+            got,
+            spool,
+            runner,
+            _dir: dir,
+        })
+    }
+}
