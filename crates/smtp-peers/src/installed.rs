@@ -15,6 +15,8 @@ pub(crate) const POSTCONF: &str = "/usr/sbin/postconf";
 pub(crate) const SASLPASSWD2: &str = "/usr/sbin/saslpasswd2";
 /// Where Debian installs dnsmasq (package dnsmasq-base).
 pub(crate) const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+/// Where Debian installs HAProxy.
+pub(crate) const HAPROXY: &str = "/usr/sbin/haproxy";
 /// What to do about a missing peer.
 const INSTALL_HINT: &str = "run .ci/install-peers";
 
@@ -42,6 +44,8 @@ pub enum Peer {
     /// dnsmasq, a DNS server for the outbound tests (not an SMTP program,
     /// so not in [`Peer::ALL`]).
     Dnsmasq,
+    /// HAProxy, the load balancer in front of receivers (not in [`Peer::ALL`]).
+    Haproxy,
 }
 
 impl Peer {
@@ -75,6 +79,7 @@ impl Peer {
             Peer::SmtpSink => "Postfix smtp-sink",
             Peer::PythonSmtpd => "Python smtpd",
             Peer::Dnsmasq => "dnsmasq",
+            Peer::Haproxy => "HAProxy",
         }
     }
 
@@ -123,6 +128,7 @@ impl Peer {
             Peer::SmtpSink => postfix_version().filter(|_| Path::new(SMTP_SINK).exists()),
             Peer::SmtpSource => postfix_version().filter(|_| Path::new(SMTP_SOURCE).exists()),
             Peer::Dnsmasq => word_after(first_line_of(DNSMASQ, &["--version"]), "version"),
+            Peer::Haproxy => word_after(first_line_of(HAPROXY, &["-v"]), "version"),
         };
         found
             .filter(|v| !v.is_empty())

@@ -36,6 +36,7 @@
 
 mod dns;
 mod error;
+mod haproxy;
 mod installed;
 mod output;
 mod postfix;
@@ -50,6 +51,7 @@ use std::sync::OnceLock;
 
 pub use dns::{DnsRecord, Dnsmasq};
 pub use error::{PeerError, Result};
+pub use haproxy::{Haproxy, ProxyVersion};
 pub use installed::{
     Peer, first_line_of, postfix_sasl_installed, script_command, venv_dir, venv_python,
 };

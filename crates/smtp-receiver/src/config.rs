@@ -85,6 +85,11 @@ pub struct ServerConfig {
     pub trusted_networks: Vec<Cidr>,
     /// AUTH failures counted across connections (trusted networks exempt).
     pub auth_throttle: AuthThrottle,
+    /// Behind a load balancer: every connection of the listeners starts
+    /// with a PROXY protocol header (v1 or v2) from one of its trusted
+    /// addresses, naming the real client (docs/receiver.md, "Behind a load
+    /// balancer"). `None` (the default): no header is expected.
+    pub proxy_protocol: Option<crate::server::ProxyProtocol>,
 }
 
 /// How failed AUTH attempts are counted across connections, per client
@@ -141,6 +146,7 @@ impl fmt::Debug for ServerConfig {
             .field("sessions", &self.sessions.is_some())
             .field("trusted_networks", &self.trusted_networks)
             .field("auth_throttle", &self.auth_throttle)
+            .field("proxy_protocol", &self.proxy_protocol)
             .finish()
     }
 }
@@ -158,6 +164,7 @@ impl ServerConfig {
             sessions: None,
             trusted_networks: Cidr::loopback(),
             auth_throttle: AuthThrottle::default(),
+            proxy_protocol: None,
         }
     }
 

@@ -385,3 +385,40 @@ async fn stale_files_in_tmp_are_removed_at_start() {
         "{stderr}"
     );
 }
+
+/// `--proxy-protocol --trusted-proxy`: the greeting comes after a PROXY
+/// header; `--proxy-protocol` alone is a usage error.
+#[tokio::test]
+async fn proxy_protocol_flags() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let alone = Command::new(BIN)
+        .args(["--proxy-protocol"])
+        .output()
+        .unwrap();
+    assert!(!alone.status.success());
+    assert!(String::from_utf8_lossy(&alone.stderr).contains("--trusted-proxy"));
+
+    let mut child = Running(
+        Command::new(BIN)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--proxy-protocol",
+                "--trusted-proxy",
+                "127.0.0.1/32",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = listeners(&mut child.0, 1)[0].0;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"PROXY TCP4 192.0.2.44 127.0.0.1 40000 25\r\n")
+        .await
+        .unwrap();
+    let mut greeting = [0u8; 4];
+    stream.read_exact(&mut greeting).await.unwrap();
+    assert_eq!(&greeting, b"220 ");
+}

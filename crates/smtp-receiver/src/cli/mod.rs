@@ -146,6 +146,16 @@ struct ServeArgs {
     /// the default, loopback (127.0.0.0/8 and ::1); `none` trusts nobody.
     #[arg(long, value_name = "CIDR", value_parser = parse_network)]
     trusted_network: Vec<Option<smtp_receiver::network::Cidr>>,
+    /// Behind a load balancer (HAProxy `send-proxy` / `send-proxy-v2`):
+    /// every connection of the SMTP and SMTPS listeners starts with a PROXY
+    /// protocol header (v1 or v2) naming the real client, which is then the
+    /// address used everywhere. Needs --trusted-proxy
+    #[arg(long, requires = "trusted_proxy")]
+    proxy_protocol: bool,
+    /// A balancer whose PROXY headers are believed, as ADDRESS/PREFIX
+    /// (repeatable); a connection from anywhere else is closed without a greeting
+    #[arg(long, value_name = "CIDR", requires = "proxy_protocol")]
+    trusted_proxy: Vec<smtp_receiver::network::Cidr>,
     /// Refuse what RFC 5321/6531 forbid and mainstream servers take:
     /// bare-LF content lines (550 5.6.11), text lines over 1000 octets
     /// (550 5.6.0), UTF-8 addresses without SMTPUTF8 (553 5.6.7). For

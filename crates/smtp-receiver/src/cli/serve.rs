@@ -256,6 +256,11 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if !args.trusted_network.is_empty() {
         config.trusted_networks = args.trusted_network.iter().flatten().copied().collect();
     }
+    if args.proxy_protocol {
+        config.proxy_protocol = Some(smtp_receiver::server::ProxyProtocol {
+            trusted: args.trusted_proxy.clone(),
+        });
+    }
     if args.explain {
         explain_transcripts(&mut config);
     } else if args.verbose {

@@ -34,10 +34,25 @@ pub(super) async fn accept_loop<L: Listener, B: Backend>(
         };
         match accepted {
             Ok(accepted) => {
-                let info = ConnectionInfo::new(accepted.peer, accepted.local, kind);
                 let (shared, backend) = (Arc::clone(&shared), Arc::clone(&backend));
                 tokio::spawn(async move {
-                    run_session(Box::new(accepted.stream), info, &shared, backend.as_ref()).await;
+                    let mut peer = accepted.peer;
+                    let mut stream: Io = Box::new(accepted.stream);
+                    if let Some(proxy) = &shared.proxy {
+                        match proxy.accept(stream, peer).await {
+                            Ok((client, rest)) => {
+                                peer = client.unwrap_or(peer);
+                                stream = rest;
+                            }
+                            Err(error) => {
+                                // Closed without a greeting (see proxy.rs).
+                                tracing::info!(peer = %accepted.peer, "{error}");
+                                return;
+                            }
+                        }
+                    }
+                    let info = ConnectionInfo::new(peer, accepted.local, kind);
+                    run_session(stream, info, &shared, backend.as_ref()).await;
                 });
             }
             Err(error) => {

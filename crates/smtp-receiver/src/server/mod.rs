@@ -38,6 +38,7 @@ mod connection;
 mod driver;
 mod limits;
 mod listener;
+mod proxy;
 pub mod record;
 mod shutdown;
 
@@ -55,6 +56,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use body::{BodyError, MessageBody};
 pub use listener::{Accepted, Listener, NO_ADDRESS};
+pub use proxy::{HEADER_TIMEOUT, ProxyError, ProxyProtocol};
 pub use record::{Outcome, SessionRecord};
 pub use shutdown::ShutdownHandle;
 
@@ -114,6 +116,8 @@ pub(crate) struct Shared {
     pub(crate) auth_guard: AuthGuard,
     /// Connections being turned away right now (see `accept::refuse`).
     pub(crate) refusing: AtomicUsize,
+    /// A PROXY header is read before each session of the listeners.
+    pub(crate) proxy: Option<ProxyProtocol>,
 }
 
 /// An SMTP server: the application's [`Backend`] (or a cloneable
@@ -148,6 +152,7 @@ impl<B: Backend> Server<B> {
             tracker,
             auth_guard: AuthGuard::new(config.auth_throttle),
             refusing: AtomicUsize::new(0),
+            proxy: config.proxy_protocol,
             session: Arc::new(session),
         };
         Server {

@@ -1,0 +1,108 @@
+//! Behind HAProxy: the PROXY protocol (v1 and v2) names the real client,
+//! and the receiver uses that address (here: in the stored `Received:`
+//! line). Python's smtplib connects from 127.0.0.9 to HAProxy, which
+//! connects from 127.0.0.1 to the receiver. A connection that does not
+//! come from a trusted proxy, or brings no header, is closed without a
+//! greeting.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{files, start, test_config};
+use smtp_peers::{Haproxy, Peer, ProxyVersion};
+use smtp_receiver::MaildirHandler;
+use smtp_receiver::network::Cidr;
+use smtp_receiver::server::ProxyProtocol;
+use tokio::io::AsyncReadExt;
+
+fn send_from(source: &str, port: u16, subject: &str) -> std::process::Output {
+    let script = r#"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.example",
+                  source_address=(sys.argv[2], 0), timeout=20) as s:
+    s.sendmail("alice@client.example", ["bob@example.org"], f"Subject: {sys.argv[3]}\r\n\r\nhi\r\n")
+"#;
+    std::process::Command::new("python3")
+        .args(["-c", script, &port.to_string(), source, subject])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_v1_and_v2_name_the_real_client() {
+    if let Err(missing) = Peer::Haproxy.version() {
+        eprintln!("SKIPPED: {missing}");
+        return;
+    }
+    let mail = tempfile::tempdir().unwrap();
+    let mut config = test_config(None);
+    config.proxy_protocol = Some(ProxyProtocol {
+        trusted: vec!["127.0.0.1/32".parse::<Cidr>().unwrap()],
+    });
+    let server = start(
+        config,
+        MaildirHandler::open(mail.path(), "mx.test").unwrap(),
+    )
+    .await;
+
+    for (version, source) in [
+        (ProxyVersion::V2, "127.0.0.9"),
+        (ProxyVersion::V1, "127.0.0.10"),
+    ] {
+        let proxy = Haproxy::start(&[server.plain], version).unwrap();
+        let port = proxy.addr().port();
+        let out = tokio::task::spawn_blocking(move || send_from(source, port, "via haproxy"))
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{version:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            proxy.log()
+        );
+        let stored = files(&mail.path().join("new"));
+        let text = stored
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .find(|t| t.contains(&format!("([{source}])")))
+            .unwrap_or_else(|| panic!("{version:?}: no message from {source}: {stored:?}"));
+        assert!(
+            text.contains(&format!("Received: from client.example ([{source}])")),
+            "{text}"
+        );
+    }
+
+    // Not from the trusted proxy (127.0.0.5 directly): closed, no greeting.
+    let direct = tokio::net::TcpSocket::new_v4().unwrap();
+    direct.bind("127.0.0.5:0".parse().unwrap()).unwrap();
+    let mut direct = direct.connect(server.plain).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), direct.read_to_end(&mut got))
+        .await
+        .expect("closed at once")
+        .unwrap();
+    assert!(
+        got.is_empty(),
+        "no greeting: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+
+    // From the trusted address but without a header: closed, no greeting.
+    let mut bare = tokio::net::TcpStream::connect(server.plain).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut bare, b"EHLO client.example\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), bare.read_to_end(&mut got))
+        .await
+        .expect("closed at once")
+        .unwrap();
+    assert!(
+        got.is_empty(),
+        "no greeting: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    server.stop().await;
+}
