@@ -403,6 +403,7 @@ async fn proxy_protocol_flags() {
             .args([
                 "--listen",
                 "127.0.0.1:0",
+                "--sink",
                 "--proxy-protocol",
                 "--trusted-proxy",
                 "127.0.0.1/32",
