@@ -344,6 +344,7 @@ fn master_cf(smtp: SocketAddr, smtps: SocketAddr) -> String {
          discard unix - - n - - discard\n\
          virtual unix - n n - - virtual\n\
          smtp unix - - n - - smtp\n\
+         lmtp unix - - n - - lmtp\n\
          pickup unix n - n 60 1 pickup\n\
          anvil unix - - n - 1 anvil\n\
          scache unix - - n - 1 scache\n\

@@ -13,6 +13,9 @@ pub enum ListenerKind {
     Plain,
     /// TLS from the first byte, the "port 465" style (RFC 8314 §3.3).
     ImplicitTls,
+    /// LMTP (RFC 2033): LHLO instead of EHLO, and one reply per accepted
+    /// recipient after the message, for an MTA that delivers through us.
+    Lmtp,
 }
 
 impl fmt::Display for ListenerKind {
@@ -20,6 +23,7 @@ impl fmt::Display for ListenerKind {
         f.write_str(match self {
             ListenerKind::Plain => "smtp",
             ListenerKind::ImplicitTls => "smtps",
+            ListenerKind::Lmtp => "lmtp",
         })
     }
 }

@@ -170,6 +170,24 @@ pub fn bare_lf_line(what: &str) -> Reply {
     ))
 }
 
+/// 500: EHLO or HELO on an LMTP listener (RFC 2033 §4.1: LHLO).
+pub fn lmtp_needs_lhlo() -> Reply {
+    Reply::enhanced(
+        500,
+        code(5, 5, 1),
+        "This is LMTP: greet with LHLO (RFC 2033 section 4.1)",
+    )
+}
+
+/// 500: LHLO on an SMTP listener.
+pub fn lhlo_in_smtp() -> Reply {
+    Reply::enhanced(
+        500,
+        code(5, 5, 1),
+        "LHLO is LMTP's (RFC 2033); greet with EHLO",
+    )
+}
+
 /// 555: a MAIL/RCPT parameter we do not support (RFC 5321 §4.1.1.11).
 pub fn unsupported_parameter(keyword: &str) -> Reply {
     Reply::enhanced(

@@ -132,7 +132,7 @@ impl Session {
         let (phase, pending) = match info.listener {
             // RFC 8314 §3.3: TLS from the first byte.
             ListenerKind::ImplicitTls => (Phase::AwaitTls { implicit: true }, None),
-            ListenerKind::Plain => (Phase::Commands, Some(Request::Connect)),
+            ListenerKind::Plain | ListenerKind::Lmtp => (Phase::Commands, Some(Request::Connect)),
         };
         Session {
             config,

@@ -64,6 +64,21 @@ pub fn protocol_name(extended: bool, tls: bool, authenticated: bool, utf8: bool)
     }
 }
 
+/// The LMTP form of a `with` protocol name (RFC 3848 §3: `LMTP`,
+/// `LMTPA`, `LMTPS`, `LMTPSA`; RFC 6531 §3.7.3 adds the `UTF8LMTP` ones).
+pub fn lmtp_name(smtp: &'static str) -> &'static str {
+    match smtp {
+        "ESMTPA" => "LMTPA",
+        "ESMTPS" => "LMTPS",
+        "ESMTPSA" => "LMTPSA",
+        "UTF8SMTP" => "UTF8LMTP",
+        "UTF8SMTPA" => "UTF8LMTPA",
+        "UTF8SMTPS" => "UTF8LMTPS",
+        "UTF8SMTPSA" => "UTF8LMTPSA",
+        _ => "LMTP",
+    }
+}
+
 /// An IP address as an RFC 5321 §4.1.3 address literal: `[192.0.2.1]`,
 /// `[IPv6:2001:db8::1]` (IPv4-mapped IPv6 addresses shown as IPv4).
 pub fn address_literal(ip: IpAddr) -> String {

@@ -191,6 +191,16 @@ impl ServerConfig {
         self
     }
 
+    /// Adds an LMTP listener (RFC 2033): LHLO, one reply per recipient
+    /// after the message, for an MTA that delivers through this server.
+    pub fn listen_lmtp(&mut self, addr: SocketAddr) -> &mut Self {
+        self.listeners.push(Listen {
+            addr,
+            kind: ListenerKind::Lmtp,
+        });
+        self
+    }
+
     /// Loads the certificate chain (leaf first) and the private key from
     /// PEM files into [`tls`](Self::tls).
     pub fn load_tls(&mut self, cert: &Path, key: &Path) -> Result<&mut Self, smtp_io::TlsError> {

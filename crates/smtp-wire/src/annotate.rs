@@ -248,7 +248,7 @@ impl Annotator {
                 "RFC 5321 §3.1, §4.2: the server speaks first: its greeting",
                 &[rfc(5321, "3.1"), rfc(5321, "4.2")][..],
             )),
-            ("EHLO", 250) => Some((
+            ("EHLO" | "LHLO", 250) => Some((
                 "RFC 5321 §4.1.1.1: the first line greets, each further line names an extension",
                 &[rfc(5321, "4.1.1.1")][..],
             )),
@@ -302,6 +302,10 @@ fn command_note(verb: &str, text: &str) -> Option<Note> {
         "HELO" => (
             "RFC 821 §4.1.1 (RFC 5321 §4.1.1.1): the original greeting, no extensions",
             rfc(821, "4.1.1"),
+        ),
+        "LHLO" => (
+            "RFC 2033 §4.1: LMTP's EHLO; after the message the server answers once per recipient",
+            rfc(2033, "4.1"),
         ),
         "STARTTLS" => (
             "RFC 3207 §4: ask to switch this connection to TLS",

@@ -40,6 +40,8 @@ pub enum Command {
     Helo(Domain),
     /// `EHLO domain-or-address-literal` (RFC 5321 §4.1.1.1).
     Ehlo(Domain),
+    /// `LHLO domain` (RFC 2033 §4.1): LMTP's EHLO.
+    Lhlo(Domain),
     /// `MAIL FROM:<reverse-path> [params]` (RFC 5321 §4.1.1.2).
     Mail {
         /// The sender, or `<>`.
@@ -220,6 +222,7 @@ impl Command {
         match self {
             Command::Helo(_) => "HELO",
             Command::Ehlo(_) => "EHLO",
+            Command::Lhlo(_) => "LHLO",
             Command::Mail { .. } => "MAIL",
             Command::Rcpt { .. } => "RCPT",
             Command::Data => "DATA",
@@ -271,7 +274,9 @@ impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verb = self.verb();
         match self {
-            Command::Helo(domain) | Command::Ehlo(domain) => write!(f, "{verb} {domain}"),
+            Command::Helo(domain) | Command::Ehlo(domain) | Command::Lhlo(domain) => {
+                write!(f, "{verb} {domain}")
+            }
             Command::Mail { from, params } => {
                 write!(f, "MAIL FROM:{from}")?;
                 if !params.is_empty() {

@@ -6,6 +6,7 @@ use smtp_wire::{LineEvent, Reply};
 
 use super::commands::{allowed_between_chunks, looks_like_bdat};
 use super::{Abort, Event, Phase, Session};
+use crate::ListenerKind;
 use crate::message::Reached;
 use crate::replies;
 
@@ -204,7 +205,15 @@ impl Session {
         if is_junk(&command) && self.junk_limit_reached() {
             return;
         }
+        // RFC 2033 §4.1: an LMTP session greets with LHLO, never EHLO or
+        // HELO; an SMTP session does not know LHLO.
+        let lmtp = self.info.listener == ListenerKind::Lmtp;
         match command {
+            Command::Lhlo(domain) if lmtp => self.hello(domain, true),
+            Command::Ehlo(_) | Command::Helo(_) if lmtp => {
+                self.error(replies::lmtp_needs_lhlo());
+            }
+            Command::Lhlo(_) => self.error(replies::lhlo_in_smtp()),
             Command::Ehlo(domain) => self.hello(domain, true),
             Command::Helo(domain) => self.hello(domain, false),
             Command::Mail { from, params } => self.mail(from, params),

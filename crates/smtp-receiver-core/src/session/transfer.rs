@@ -46,8 +46,11 @@ impl Session {
             .map(|r| r.to.clone())
             .collect();
         let utf8 = transaction.params.smtputf8;
-        let protocol =
+        let mut protocol =
             trace::protocol_name(hello.extended, self.tls, self.authenticated.is_some(), utf8);
+        if self.info.listener == crate::ListenerKind::Lmtp {
+            protocol = trace::lmtp_name(protocol);
+        }
         // Only the liberal policy lets such addresses through (see `mail`
         // and `rcpt`): recorded in the envelope and the Received: line.
         let undeclared_utf8 =
@@ -143,6 +146,16 @@ impl Session {
         }
         // RFC 5321 §3.8: a 421 to the message closes the channel.
         let closing = reply.code == 421;
+        // RFC 2033 §4.2: LMTP answers the end of the data once per accepted
+        // recipient, in RCPT order (here all alike: the message is stored
+        // once for all of them).
+        let replies = match (&self.transaction, self.info.listener) {
+            (Some(t), crate::ListenerKind::Lmtp) if !closing => t.recipients.len().max(1),
+            _ => 1,
+        };
+        for _ in 1..replies {
+            self.send(reply.clone());
+        }
         self.send(reply);
         self.transaction = None;
         self.phase = if closing {

@@ -314,3 +314,38 @@ fn dsn_parameters_are_kept_with_the_message() {
         );
     }
 }
+
+/// RFC 2033: LMTP greets with LHLO (EHLO and HELO refused), and answers
+/// the end of the data once per accepted recipient, in order; SMTP does
+/// not know LHLO.
+#[test]
+fn lmtp_lhlo_and_one_reply_per_recipient() {
+    use crate::ListenerKind;
+    let mut h = Harness::with_listener(config(), ListenerKind::Lmtp);
+    h.feed(b"");
+    assert_eq!(
+        h.codes_of("EHLO c.example\r\nHELO c.example\r\n"),
+        [500, 500]
+    );
+    let out = h.send("LHLO c.example\r\n");
+    assert!(
+        out.starts_with("250-mx.example.org greets c.example\r\n"),
+        "{out}"
+    );
+    let codes = h.codes_of(
+        "MAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\nRCPT TO:<x@elsewhere.example>\r\n\
+         RCPT TO:<v@example.org>\r\nDATA\r\n",
+    );
+    assert_eq!(codes, [250, 250, 550, 250, 354]);
+    let out = h.send("Subject: x\r\n\r\nhi\r\n.\r\n");
+    assert_eq!(
+        Harness::codes(&out),
+        [250, 250],
+        "one per accepted recipient: {out}"
+    );
+    let stored = String::from_utf8_lossy(&h.messages[0]).to_string();
+    assert!(stored.contains(" with LMTP id "), "{stored}");
+
+    let mut smtp = Harness::greeted();
+    assert_eq!(smtp.codes_of("LHLO c.example\r\n"), [500]);
+}

@@ -96,6 +96,10 @@ struct ServeArgs {
     /// Implicit-TLS listener, the port-465 style of RFC 8314 (repeatable; needs --cert/--key).
     #[arg(long, value_name = "ADDR")]
     listen_tls: Vec<SocketAddr>,
+    /// LMTP listener (RFC 2033): LHLO, one reply per recipient after the
+    /// message, so an MTA (Postfix's lmtp(8)) can deliver through it (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    listen_lmtp: Vec<SocketAddr>,
     /// Certificate chain, PEM, leaf first.
     #[arg(long, value_name = "FILE", requires = "key")]
     cert: Option<PathBuf>,
@@ -179,7 +183,7 @@ struct ServeArgs {
     /// or typing a conversation by hand). The client address is taken
     /// from TCPREMOTEIP/TCPREMOTEPORT (ucspi-tcp) or REMOTE_ADDR/REMOTE_PORT
     /// (systemd), else 127.0.0.1:0.
-    #[arg(long, conflicts_with_all = ["listen", "listen_tls", "http"])]
+    #[arg(long, conflicts_with_all = ["listen", "listen_tls", "listen_lmtp", "http"])]
     stdio: bool,
     #[command(flatten)]
     inbox: inbox::InboxArgs,

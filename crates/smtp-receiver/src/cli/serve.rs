@@ -216,7 +216,7 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         .unwrap_or_else(smtp_io::host::server_name);
     let mut config = ServerConfig::new(hostname);
     let mut plain = args.listen.clone();
-    if plain.is_empty() && args.listen_tls.is_empty() {
+    if plain.is_empty() && args.listen_tls.is_empty() && args.listen_lmtp.is_empty() {
         plain.push(
             DEFAULT_LISTEN
                 .parse::<SocketAddr>()
@@ -228,6 +228,9 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     }
     for addr in &args.listen_tls {
         config.listen_tls(*addr);
+    }
+    for addr in &args.listen_lmtp {
+        config.listen_lmtp(*addr);
     }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         config.load_tls(cert, key)?;
@@ -340,6 +343,7 @@ async fn run<B: Backend>(
             (ListenerKind::Plain, true) => "smtp, starttls",
             (ListenerKind::Plain, false) => "smtp",
             (ListenerKind::ImplicitTls, _) => "smtps",
+            (ListenerKind::Lmtp, _) => "lmtp",
         };
         writeln!(stdout, "listening on {} ({kind})", bound.addr)
             .context("cannot write to stdout")?;

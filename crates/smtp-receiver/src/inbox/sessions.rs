@@ -135,6 +135,7 @@ impl SessionJson {
             listener: match session.info.listener {
                 ListenerKind::Plain => "smtp",
                 ListenerKind::ImplicitTls => "smtps",
+                ListenerKind::Lmtp => "lmtp",
             },
             helo: session.helo.clone().unwrap_or_default(),
             username: session.auth_user.clone().unwrap_or_default(),

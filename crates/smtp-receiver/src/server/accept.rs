@@ -78,7 +78,7 @@ pub(super) async fn run_session<B: Backend>(
         // An implicit-TLS client would not understand a plaintext 421,
         // and a TLS handshake to say it costs the CPU the limit is
         // there to protect: those connections are just closed.
-        if info.listener == ListenerKind::Plain {
+        if info.listener != ListenerKind::ImplicitTls {
             refuse(stream, shared).await;
         }
         return;

@@ -11,6 +11,7 @@ use crate::path::{Domain, ForwardPath, ReversePath};
 // The `expected` texts. CommandError::reply() matches on some of them to pick
 // the enhanced code, so they are constants.
 pub(super) const EXPECT_HELO: &str = "HELO <domain>";
+pub(super) const EXPECT_LHLO: &str = "LHLO <domain>";
 pub(super) const EXPECT_EHLO: &str = "EHLO <domain>";
 pub(super) const EXPECT_MAIL: &str = "MAIL FROM:<reverse-path>";
 pub(super) const EXPECT_MAIL_PARAMS: &str = "MAIL FROM:<reverse-path> [SP <mail-parameters>]";
@@ -52,6 +53,7 @@ pub(super) fn parse(line: &[u8]) -> Result<Command, CommandError> {
             b"RCPT" => rcpt(args),
             b"EHLO" => domain_arg(args, EXPECT_EHLO).map(Command::Ehlo),
             b"HELO" => domain_arg(args, EXPECT_HELO).map(Command::Helo),
+            b"LHLO" => domain_arg(args, EXPECT_LHLO).map(Command::Lhlo),
             b"DATA" => no_args(args, "DATA", Command::Data),
             b"BDAT" => bdat(args),
             b"RSET" => no_args(args, "RSET", Command::Rset),

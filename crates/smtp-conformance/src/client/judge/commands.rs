@@ -210,6 +210,12 @@ impl Judge {
                 mechanism,
                 initial_response,
             } => self.auth(&mechanism, initial_response),
+            // LHLO is LMTP's (RFC 2033): an SMTP server does not know it.
+            Command::Lhlo(_) => self.reply(Reply::enhanced(
+                500,
+                code(5, 5, 1),
+                "LHLO is LMTP's (RFC 2033); this is SMTP",
+            )),
             Command::Turn | Command::Send(_) | Command::Soml(_) | Command::Saml(_) => self.reply(
                 Reply::enhanced(502, code(5, 5, 1), "command not implemented"),
             ),

@@ -498,9 +498,11 @@ impl Session {
             Command::Vrfy(_) => self.reply("252 2.1.5 cannot verify, will try"),
             Command::Expn(_) => self.reply("502 5.5.1 EXPN not implemented"),
             Command::Help(_) => self.reply("214 2.0.0 reference server"),
-            Command::Turn | Command::Send(_) | Command::Soml(_) | Command::Saml(_) => {
-                self.reply("502 5.5.1 not implemented")
-            }
+            Command::Turn
+            | Command::Send(_)
+            | Command::Soml(_)
+            | Command::Saml(_)
+            | Command::Lhlo(_) => self.reply("502 5.5.1 not implemented"),
             Command::Quit => {
                 if self.txn.open && self.has(&Fault::QuitRefusedInTransaction) {
                     return self.reply("503 5.5.1 finish the transaction first");
