@@ -52,6 +52,10 @@ pub struct ConnectionInfo {
     pub local: SocketAddr,
     /// Which kind of listener accepted the connection.
     pub listener: ListenerKind,
+    /// The client is a trusted proxy (Postfix's
+    /// `smtpd_authorized_xclient_hosts`): XCLIENT is offered to it and
+    /// may name the client it speaks for. False unless the server says so.
+    pub xclient: bool,
 }
 
 impl ConnectionInfo {
@@ -61,6 +65,7 @@ impl ConnectionInfo {
             peer,
             local,
             listener,
+            xclient: false,
         }
     }
 

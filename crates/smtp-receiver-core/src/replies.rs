@@ -179,6 +179,16 @@ pub fn lmtp_needs_lhlo() -> Reply {
     )
 }
 
+/// 550: XCLIENT from a client that is not a trusted proxy (Postfix's words).
+pub fn xclient_not_authorized() -> Reply {
+    Reply::enhanced(550, code(5, 7, 0), "Error: insufficient authorization")
+}
+
+/// 501: an XCLIENT attribute or value this server does not take.
+pub fn xclient_bad(what: &str) -> Reply {
+    Reply::enhanced(501, code(5, 5, 4), &format!("Bad XCLIENT {what}"))
+}
+
 /// 500: LHLO on an SMTP listener.
 pub fn lhlo_in_smtp() -> Reply {
     Reply::enhanced(

@@ -90,6 +90,10 @@ pub struct ServerConfig {
     /// addresses, naming the real client (docs/receiver.md, "Behind a load
     /// balancer"). `None` (the default): no header is expected.
     pub proxy_protocol: Option<crate::server::ProxyProtocol>,
+    /// Clients allowed to use XCLIENT (Postfix's extension) to name the
+    /// client they speak for: a mail proxy such as nginx's mail module.
+    /// Empty by default (as Postfix's `smtpd_authorized_xclient_hosts`).
+    pub xclient_hosts: Vec<Cidr>,
 }
 
 /// How failed AUTH attempts are counted across connections, per client
@@ -147,6 +151,7 @@ impl fmt::Debug for ServerConfig {
             .field("trusted_networks", &self.trusted_networks)
             .field("auth_throttle", &self.auth_throttle)
             .field("proxy_protocol", &self.proxy_protocol)
+            .field("xclient_hosts", &self.xclient_hosts)
             .finish()
     }
 }
@@ -165,6 +170,7 @@ impl ServerConfig {
             trusted_networks: Cidr::loopback(),
             auth_throttle: AuthThrottle::default(),
             proxy_protocol: None,
+            xclient_hosts: Vec::new(),
         }
     }
 

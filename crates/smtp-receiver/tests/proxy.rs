@@ -106,3 +106,50 @@ async fn haproxy_v1_and_v2_name_the_real_client() {
     );
     server.stop().await;
 }
+
+/// XCLIENT (Postfix's extension, what nginx's mail proxy sends) from
+/// Python's smtplib on a trusted address: the client it names is the one
+/// in the stored `Received:` line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xclient_from_a_trusted_mail_proxy() {
+    let mail = tempfile::tempdir().unwrap();
+    let mut config = test_config(None);
+    config.xclient_hosts = vec!["127.0.0.1/32".parse::<Cidr>().unwrap()];
+    let server = start(
+        config,
+        MaildirHandler::open(mail.path(), "mx.test").unwrap(),
+    )
+    .await;
+    let port = server.plain.port().to_string();
+    let script = r#"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="proxy.example", timeout=20) as s:
+    s.ehlo()
+    assert s.has_extn("xclient"), s.esmtp_features
+    code, text = s.docmd("XCLIENT", "NAME=client.example ADDR=192.0.2.77 PORT=4025 PROTO=ESMTP")
+    assert code == 220, (code, text)
+    s.ehlo_resp = None
+    s.ehlo("client.example")
+    s.sendmail("alice@client.example", ["bob@example.org"], b"Subject: via xclient\r\n\r\nhi\r\n")
+"#;
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", script, &port])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = files(&mail.path().join("new"));
+    let text = std::fs::read_to_string(&stored[0]).unwrap();
+    assert!(
+        text.contains("Received: from client.example ([192.0.2.77])"),
+        "{text}"
+    );
+    server.stop().await;
+}

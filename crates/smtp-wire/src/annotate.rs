@@ -294,6 +294,14 @@ fn command_note(verb: &str, text: &str) -> Option<Note> {
     if let Some(note) = dsn_note(verb, text) {
         return Some(note);
     }
+    if verb == "XCLIENT" {
+        // Postfix's extension (XCLIENT_README): no RFC to cite.
+        return Some(Note::new(
+            "XCLIENT (Postfix's extension, no RFC): a trusted proxy names the client it speaks \
+             for; the server greets again with 220",
+            &[],
+        ));
+    }
     let (text, cite) = match verb {
         "EHLO" => (
             "RFC 5321 §4.1.1.1: the client names itself and asks for the server's extensions",

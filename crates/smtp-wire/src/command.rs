@@ -95,6 +95,10 @@ pub enum Command {
         /// The base64 initial response as sent, or `"="` for an empty one.
         initial_response: Option<String>,
     },
+    /// `XCLIENT NAME=... ADDR=... ...` (Postfix's XCLIENT extension): a
+    /// trusted proxy names the client it speaks for. Attribute names
+    /// upper-cased, values xtext-decoded, in the order given.
+    Xclient(Vec<(String, String)>),
 }
 
 /// Why a command line could not be parsed.
@@ -239,6 +243,7 @@ impl Command {
             Command::Help(_) => "HELP",
             Command::Noop(_) => "NOOP",
             Command::Auth { .. } => "AUTH",
+            Command::Xclient(_) => "XCLIENT",
         }
     }
 
@@ -309,6 +314,13 @@ impl fmt::Display for Command {
                 Some(arg) => write!(f, "{verb} {arg}"),
                 None => f.write_str(verb),
             },
+            Command::Xclient(attributes) => {
+                f.write_str(verb)?;
+                for (name, value) in attributes {
+                    write!(f, " {name}={}", crate::param::xtext_encode(value))?;
+                }
+                Ok(())
+            }
             Command::Auth {
                 mechanism,
                 initial_response,

@@ -39,6 +39,15 @@ impl Session {
             let names = self.offered_mechanisms().map(|m| m.name().to_string());
             list.push(Capability::Auth(names.collect()));
         }
+        // Postfix's XCLIENT, to trusted proxies only.
+        if self.info.xclient {
+            list.push(Capability::Other {
+                keyword: "XCLIENT".into(),
+                params: ["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN"]
+                    .map(String::from)
+                    .to_vec(),
+            });
+        }
         list.push(Capability::Help);
         Capabilities {
             domain: format!(
@@ -251,6 +260,69 @@ impl Session {
             return self.custom_auth_step(mechanism, exchange, step);
         }
         self.auth_step(mechanism, ServerExchange::start(mechanism, initial));
+    }
+
+    /// Postfix's XCLIENT (XCLIENT_README): a trusted proxy names the
+    /// client it speaks for. ADDR and PORT replace the client's address
+    /// (used from here on: `Received:`, the application's
+    /// `ConnectionInfo`), LOGIN marks the session authenticated as that
+    /// user; NAME, PROTO and HELO are checked and otherwise left to the
+    /// EHLO that follows. The session then starts again: state forgotten,
+    /// a new 220 greeting.
+    pub(super) fn xclient(&mut self, attributes: &[(String, String)]) {
+        if !self.info.xclient {
+            return self.error(replies::xclient_not_authorized());
+        }
+        if self.transaction.is_some() {
+            return self.error(replies::bad_sequence(
+                "XCLIENT not allowed in a mail transaction",
+            ));
+        }
+        let unknown = |v: &str| v == "[UNAVAILABLE]" || v == "[TEMPUNAVAIL]";
+        let mut peer = self.info.peer;
+        let mut login = None;
+        for (name, value) in attributes {
+            match name.as_str() {
+                "ADDR" if unknown(value) => {}
+                "ADDR" => {
+                    let text = value
+                        .get(..5)
+                        .filter(|p| p.eq_ignore_ascii_case("IPV6:"))
+                        .map_or(value.as_str(), |_| &value[5..]);
+                    match text.parse::<core::net::IpAddr>() {
+                        Ok(ip) => peer.set_ip(ip),
+                        Err(_) => return self.error(replies::xclient_bad("ADDR")),
+                    }
+                }
+                "PORT" if unknown(value) => {}
+                "PORT" => match value.parse::<u16>() {
+                    Ok(port) => peer.set_port(port),
+                    Err(_) => return self.error(replies::xclient_bad("PORT")),
+                },
+                "LOGIN" if unknown(value) => login = Some(None),
+                "LOGIN" if value.chars().any(char::is_control) || value.is_empty() => {
+                    return self.error(replies::xclient_bad("LOGIN"));
+                }
+                "LOGIN" => login = Some(Some(value.clone())),
+                "NAME" | "HELO" if unknown(value) => {}
+                "NAME" | "HELO" => {
+                    if Domain::parse(value).is_err() {
+                        return self.error(replies::xclient_bad(name));
+                    }
+                }
+                "PROTO"
+                    if value.eq_ignore_ascii_case("SMTP")
+                        || value.eq_ignore_ascii_case("ESMTP") => {}
+                _ => return self.error(replies::xclient_bad(name)),
+            }
+        }
+        self.info.peer = peer;
+        if let Some(login) = login {
+            self.authenticated = login;
+        }
+        self.hello = None;
+        self.events.push_back(Event::Reset);
+        self.send(replies::greeting(&self.config.hostname));
     }
 
     /// The mechanisms in the EHLO `AUTH` line, in order: PLAIN and LOGIN,

@@ -214,6 +214,7 @@ impl Session {
                 self.error(replies::lmtp_needs_lhlo());
             }
             Command::Lhlo(_) => self.error(replies::lhlo_in_smtp()),
+            Command::Xclient(attributes) => self.xclient(&attributes),
             Command::Ehlo(domain) => self.hello(domain, true),
             Command::Helo(domain) => self.hello(domain, false),
             Command::Mail { from, params } => self.mail(from, params),

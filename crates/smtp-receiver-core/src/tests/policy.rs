@@ -349,3 +349,49 @@ fn lmtp_lhlo_and_one_reply_per_recipient() {
     let mut smtp = Harness::greeted();
     assert_eq!(smtp.codes_of("LHLO c.example\r\n"), [500]);
 }
+
+/// Postfix's XCLIENT: only for a trusted proxy; it names the client (used
+/// in `Received:` from then on), can mark the session authenticated, and
+/// starts the session again with a 220.
+#[test]
+fn xclient_from_a_trusted_proxy_names_the_client() {
+    let mut h = Harness::greeted();
+    let out = h.send("EHLO proxy.example\r\n");
+    assert!(!out.contains("XCLIENT"), "{out}");
+    assert_eq!(
+        h.codes_of("XCLIENT ADDR=192.0.2.7\r\n"),
+        [550],
+        "not trusted"
+    );
+
+    let mut info = super::harness::info("127.0.0.1:40000");
+    info.xclient = true;
+    let mut h = Harness::from_session(crate::Session::new(std::sync::Arc::new(config()), info));
+    h.feed(b"");
+    let out = h.send("EHLO proxy.example\r\n");
+    assert!(
+        out.contains("250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN\r\n"),
+        "{out}"
+    );
+    assert_eq!(h.codes_of("XCLIENT ADDR=192.0.2.300\r\n"), [501]);
+    assert_eq!(h.codes_of("XCLIENT FOO=bar\r\n"), [501]);
+    let out = h.send("XCLIENT NAME=client.example ADDR=IPV6:2001:db8::7 PORT=4000 LOGIN=carol\r\n");
+    assert!(
+        out.starts_with("220 mx.example.org "),
+        "a new greeting: {out}"
+    );
+    assert_eq!(
+        h.codes_of("MAIL FROM:<a@c.example>\r\n"),
+        [503],
+        "EHLO again first"
+    );
+    let codes = h.codes_of(
+        "EHLO client.example\r\nMAIL FROM:<a@c.example>\r\nRCPT TO:<u@example.org>\r\nDATA\r\n",
+    );
+    assert_eq!(codes, [250, 250, 250, 354]);
+    h.send("Subject: x\r\n\r\nhi\r\n.\r\n");
+    let stored = String::from_utf8_lossy(&h.messages[0]).to_string();
+    assert!(stored.contains("([IPv6:2001:db8::7])"), "{stored}");
+    assert_eq!(h.envelopes[0].authenticated.as_deref(), Some("carol"));
+    assert_eq!(h.envelopes[0].peer.port(), 4000);
+}

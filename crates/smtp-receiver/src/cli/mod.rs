@@ -160,6 +160,11 @@ struct ServeArgs {
     /// (repeatable); a connection from anywhere else is closed without a greeting
     #[arg(long, value_name = "CIDR", requires = "proxy_protocol")]
     trusted_proxy: Vec<smtp_receiver::network::Cidr>,
+    /// A mail proxy allowed to use XCLIENT (Postfix's extension; nginx's
+    /// mail module speaks it) to name the client it speaks for, as
+    /// ADDRESS/PREFIX (repeatable). Nobody by default
+    #[arg(long, value_name = "CIDR")]
+    xclient_from: Vec<smtp_receiver::network::Cidr>,
     /// Refuse what RFC 5321/6531 forbid and mainstream servers take:
     /// bare-LF content lines (550 5.6.11), text lines over 1000 octets
     /// (550 5.6.0), UTF-8 addresses without SMTPUTF8 (553 5.6.7). For

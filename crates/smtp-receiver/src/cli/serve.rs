@@ -259,6 +259,7 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
     if !args.trusted_network.is_empty() {
         config.trusted_networks = args.trusted_network.iter().flatten().copied().collect();
     }
+    config.xclient_hosts = args.xclient_from.clone();
     if args.proxy_protocol {
         config.proxy_protocol = Some(smtp_receiver::server::ProxyProtocol {
             trusted: args.trusted_proxy.clone(),

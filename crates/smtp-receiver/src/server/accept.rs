@@ -51,7 +51,8 @@ pub(super) async fn accept_loop<L: Listener, B: Backend>(
                             }
                         }
                     }
-                    let info = ConnectionInfo::new(peer, accepted.local, kind);
+                    let mut info = ConnectionInfo::new(peer, accepted.local, kind);
+                    info.xclient = shared.xclient_hosts.iter().any(|c| c.contains(peer.ip()));
                     run_session(stream, info, &shared, backend.as_ref()).await;
                 });
             }

@@ -118,6 +118,8 @@ pub(crate) struct Shared {
     pub(crate) refusing: AtomicUsize,
     /// A PROXY header is read before each session of the listeners.
     pub(crate) proxy: Option<ProxyProtocol>,
+    /// Clients allowed to use XCLIENT.
+    pub(crate) xclient_hosts: Vec<crate::network::Cidr>,
 }
 
 /// An SMTP server: the application's [`Backend`] (or a cloneable
@@ -153,6 +155,7 @@ impl<B: Backend> Server<B> {
             auth_guard: AuthGuard::new(config.auth_throttle),
             refusing: AtomicUsize::new(0),
             proxy: config.proxy_protocol,
+            xclient_hosts: config.xclient_hosts,
             session: Arc::new(session),
         };
         Server {

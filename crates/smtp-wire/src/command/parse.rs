@@ -70,11 +70,32 @@ pub(super) fn parse(line: &[u8]) -> Result<Command, CommandError> {
             _ => Err(unknown(verb)),
         };
     }
+    if verb.eq_ignore_ascii_case("XCLIENT") {
+        return xclient(args);
+    }
     if verb.eq_ignore_ascii_case("STARTTLS") {
         // RFC 3207 §4: "STARTTLS" takes no parameters (501 otherwise).
         return no_args(args, "STARTTLS", Command::StartTls);
     }
     Err(unknown(verb))
+}
+
+/// Postfix's XCLIENT: `XCLIENT SP attribute-name "=" attribute-value
+/// *(SP ...)`, names alphabetic, values xtext (`[UNAVAILABLE]` and
+/// `[TEMPUNAVAIL]` stand for unknown values).
+fn xclient(args: Option<&str>) -> Result<Command, CommandError> {
+    const EXPECT: &str = "XCLIENT attribute=value ...";
+    let args = args.ok_or(syntax(EXPECT))?;
+    let mut attributes = Vec::new();
+    for item in args.split(' ') {
+        let (name, value) = item.split_once('=').ok_or(syntax(EXPECT))?;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(syntax(EXPECT));
+        }
+        let value = crate::param::xtext_decode(value).map_err(|_| syntax(EXPECT))?;
+        attributes.push((name.to_ascii_uppercase(), value));
+    }
+    Ok(Command::Xclient(attributes))
 }
 
 /// `CommandError::Unknown` with a verb that is safe to echo: at most 16

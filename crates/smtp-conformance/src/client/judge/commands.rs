@@ -216,9 +216,15 @@ impl Judge {
                 code(5, 5, 1),
                 "LHLO is LMTP's (RFC 2033); this is SMTP",
             )),
-            Command::Turn | Command::Send(_) | Command::Soml(_) | Command::Saml(_) => self.reply(
-                Reply::enhanced(502, code(5, 5, 1), "command not implemented"),
-            ),
+            Command::Turn
+            | Command::Send(_)
+            | Command::Soml(_)
+            | Command::Saml(_)
+            | Command::Xclient(_) => self.reply(Reply::enhanced(
+                502,
+                code(5, 5, 1),
+                "command not implemented",
+            )),
         }
     }
 

@@ -502,7 +502,8 @@ impl Session {
             | Command::Send(_)
             | Command::Soml(_)
             | Command::Saml(_)
-            | Command::Lhlo(_) => self.reply("502 5.5.1 not implemented"),
+            | Command::Lhlo(_)
+            | Command::Xclient(_) => self.reply("502 5.5.1 not implemented"),
             Command::Quit => {
                 if self.txn.open && self.has(&Fault::QuitRefusedInTransaction) {
                     return self.reply("503 5.5.1 finish the transaction first");
