@@ -66,19 +66,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20) as s:
                          b"Subject: through LMTP\r\n\r\nhello\r\n")
     assert refused == {}, refused
 "#;
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["-c", script, &port])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python(script, &[port]).await;
 
     let new = mail.path().join("new");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

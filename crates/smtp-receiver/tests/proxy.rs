@@ -17,17 +17,14 @@ use smtp_receiver::network::Cidr;
 use smtp_receiver::server::ProxyProtocol;
 use tokio::io::AsyncReadExt;
 
-fn send_from(source: &str, port: u16, subject: &str) -> std::process::Output {
+async fn send_from(source: &str, port: u16, subject: &str) {
     let script = r#"
 import smtplib, sys
 with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.example",
                   source_address=(sys.argv[2], 0), timeout=20) as s:
     s.sendmail("alice@client.example", ["bob@example.org"], f"Subject: {sys.argv[3]}\r\n\r\nhi\r\n")
 "#;
-    std::process::Command::new("python3")
-        .args(["-c", script, &port.to_string(), source, subject])
-        .output()
-        .unwrap()
+    common::python(script, &[port.to_string(), source.into(), subject.into()]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,15 +50,7 @@ async fn haproxy_v1_and_v2_name_the_real_client() {
     ] {
         let proxy = Haproxy::start(&[server.plain], version).unwrap();
         let port = proxy.addr().port();
-        let out = tokio::task::spawn_blocking(move || send_from(source, port, "via haproxy"))
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{version:?}: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            proxy.log()
-        );
+        send_from(source, port, "via haproxy").await;
         let stored = files(&mail.path().join("new"));
         let text = stored
             .iter()
@@ -132,19 +121,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="proxy.example",
     s.ehlo("client.example")
     s.sendmail("alice@client.example", ["bob@example.org"], b"Subject: via xclient\r\n\r\nhi\r\n")
 "#;
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["-c", script, &port])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::python(script, &[port]).await;
     let stored = files(&mail.path().join("new"));
     let text = std::fs::read_to_string(&stored[0]).unwrap();
     assert!(

@@ -79,27 +79,12 @@ async fn python_smtplib_starttls_and_smtp_ssl_deliver_byte_for_byte() {
     let server = start(test_config(Some(&certs)), handler).await;
 
     let args = [
-        "-c".to_string(),
-        CLIENT.to_string(),
         "127.0.0.1".to_string(),
         server.plain.port().to_string(),
         server.tls.unwrap().port().to_string(),
         certs.files.ca_cert.display().to_string(),
     ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "python failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::python(CLIENT, &args).await;
 
     let mut sent = std::collections::HashMap::new();
     for line in stdout.lines() {
@@ -170,21 +155,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="client.example"
     code, text = s.docmd("RCPT TO:<bob@example.org> NOTIFY=NEVER,SUCCESS")
     print("MIXED", code)
 "#;
-    let port = server.plain.port().to_string();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args(["-c", script, &port])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "python failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = common::python(script, &[server.plain.port().to_string()]).await;
     assert_eq!(
         stdout.trim(),
         "MIXED 501",

@@ -189,3 +189,21 @@ pub fn lf(text: impl AsRef<[u8]>) -> Vec<u8> {
     }
     out
 }
+
+/// Runs `python3 -c SCRIPT ARGS...` off the runtime's threads and returns
+/// its stdout; panics with both outputs when it fails.
+pub async fn python(script: &str, args: &[String]) -> String {
+    let mut command = std::process::Command::new("python3");
+    command.arg("-c").arg(script).args(args);
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -35,6 +35,13 @@ fn args<'a>(spool: &'a str, extra: &'a [String], head: &[&'a str]) -> Vec<&'a st
     all
 }
 
+/// `smtp-send enqueue --spool SPOOL ARGS...`.
+async fn enqueue_cli(spool: &str, args: &[&str]) -> crate::support::cli::Output {
+    let mut all = vec!["enqueue", "--spool", spool];
+    all.extend(args);
+    smtp_send(&all, None, &[]).await
+}
+
 /// How many times each subject arrived.
 fn subjects(got: &Arc<Mutex<Vec<Got>>>) -> HashMap<String, usize> {
     let mut count = HashMap::new();
@@ -64,11 +71,9 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
     let out = smtp_send(&["enqueue", "--spool", spool, "-"], Some(letter), &[]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let id = out.stdout.trim().to_string();
-    let out = smtp_send(
+    let out = enqueue_cli(
+        spool,
         &[
-            "enqueue",
-            "--spool",
-            spool,
             "--from",
             "alice@example.org",
             "--to",
@@ -82,8 +87,6 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
             "--ret",
             "HDRS",
         ],
-        None,
-        &[],
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -128,11 +131,9 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
     );
 
     // remove, flush, and their errors.
-    let out = smtp_send(
+    let out = enqueue_cli(
+        spool,
         &[
-            "enqueue",
-            "--spool",
-            spool,
             "--from",
             "a@example.org",
             "--to",
@@ -140,8 +141,6 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
             "--text",
             "x",
         ],
-        None,
-        &[],
     )
     .await;
     let id = out.stdout.trim().to_string();
@@ -160,11 +159,9 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
         "{}",
         out.stderr
     );
-    let out = smtp_send(
+    let out = enqueue_cli(
+        spool,
         &[
-            "enqueue",
-            "--spool",
-            spool,
             "--from",
             "a@example.org",
             "--to",
@@ -174,8 +171,6 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
             "--notify",
             "NEVER,SUCCESS",
         ],
-        None,
-        &[],
     )
     .await;
     assert_eq!(
@@ -193,11 +188,9 @@ async fn an_unwritable_spool_is_a_clear_error_with_nothing_left_behind() {
     // tmp/ replaced by a file: every write fails, as on a full disk.
     std::fs::remove_dir(dir.path().join("tmp")).unwrap();
     std::fs::write(dir.path().join("tmp"), b"").unwrap();
-    let out = smtp_send(
+    let out = enqueue_cli(
+        spool,
         &[
-            "enqueue",
-            "--spool",
-            spool,
             "--from",
             "a@example.org",
             "--to",
@@ -205,8 +198,6 @@ async fn an_unwritable_spool_is_a_clear_error_with_nothing_left_behind() {
             "--text",
             "x",
         ],
-        None,
-        &[],
     )
     .await;
     assert_eq!(out.code, 75, "EX_TEMPFAIL: {}", out.stderr);
@@ -311,11 +302,9 @@ async fn postfix_as_the_exchanger_with_opportunistic_starttls() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().to_str().unwrap();
-    let out = smtp_send(
+    let out = enqueue_cli(
+        spool,
         &[
-            "enqueue",
-            "--spool",
-            spool,
             "--from",
             "alice@example.org",
             "--to",
@@ -325,8 +314,6 @@ async fn postfix_as_the_exchanger_with_opportunistic_starttls() {
             "--text",
             "hello Postfix",
         ],
-        None,
-        &[],
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -369,11 +356,9 @@ async fn aiosmtpd_as_the_exchanger() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().to_str().unwrap();
-    let out = smtp_send(
+    let out = enqueue_cli(
+        spool,
         &[
-            "enqueue",
-            "--spool",
-            spool,
             "--from",
             "alice@example.org",
             "--to",
@@ -385,8 +370,6 @@ async fn aiosmtpd_as_the_exchanger() {
             "--text",
             ".dot first\nlast",
         ],
-        None,
-        &[],
     )
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
