@@ -38,6 +38,12 @@ export function show(main) {
       h("label", { for: "rules" }, "Rules"), area, error,
       h("div", { class: "actions" }, h("button", { type: "submit" }, "Save rules"))),
     h("details", {}, h("summary", {}, "Examples"), h("pre", {}, EXAMPLES.join("\n")))));
-  api.rules().then((r) => (area.value = r.Rules.join("\n"))).catch((err) => replace(error, err.message));
+  // Editable once the rules in force are in: typing before they arrive
+  // would be overwritten by them.
+  area.disabled = true;
+  api.rules()
+    .then((r) => (area.value = r.Rules.join("\n")))
+    .catch((err) => replace(error, err.message))
+    .finally(() => (area.disabled = false));
   return { unmount() {}, keys: () => false };
 }
