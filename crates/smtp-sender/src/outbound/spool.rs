@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use smtp_sender_core::Envelope;
+use smtp_sender_core::{Envelope, Message};
 
 use super::entry::{Malformed, QueuedMessage};
 
@@ -125,14 +125,18 @@ impl Spool {
         self.queue().join(format!("{id}.{ext}"))
     }
 
-    /// Puts a message in the spool and returns its id once it is durable.
-    /// On any error (a full disk among them) nothing of it is left behind.
+    /// Puts a message in the spool and returns its id once it is durable;
+    /// bare LF line ends become CRLF. On any error (a full disk among them) nothing of it is left behind.
     pub fn enqueue(
         &self,
         envelope: &Envelope,
         message: &[u8],
         now: SystemTime,
     ) -> Result<String, SpoolError> {
+        // Stored as it will be sent: CRLF line ends (RFC 5321 §2.3.8), so
+        // that sizes, reports and the runner's sends see the same octets.
+        let message = Message::new(message);
+        let message = message.as_bytes();
         let id = new_id(now);
         let record = QueuedMessage::new(id.clone(), envelope, message.len() as u64, now);
         let msg = self.path(&id, "msg");
@@ -435,6 +439,17 @@ mod tests {
         assert_eq!(spool.clean(later).unwrap(), 2);
         assert_eq!(spool.ids().unwrap(), std::slice::from_ref(&id));
         assert!(spool.message(&id).is_ok(), "a committed entry stays");
+    }
+
+    #[test]
+    fn messages_are_stored_with_crlf_line_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let id = spool
+            .enqueue(&envelope(), b"Subject: x\n\nhi\n", SystemTime::now())
+            .unwrap();
+        assert_eq!(spool.message(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
+        assert_eq!(spool.record(&id).unwrap().size, 18, "the size as sent");
     }
 
     #[test]
