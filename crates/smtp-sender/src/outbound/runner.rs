@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use super::entry::{QueuedMessage, RetryPolicy, Verdict};
 use super::report::{Reporter, reports_due};
 use super::route::{Exchanger, RouteError, Router};
-use super::spool::{Spool, SpoolError};
+use super::spool::{Locked, Spool, SpoolError};
 use crate::{Client, ClientConfig, Envelope};
 
 /// How the runner delivers.
@@ -106,6 +106,15 @@ pub struct QueueRunner {
 struct Item {
     id: String,
     domain: Option<String>,
+}
+
+/// An entry taken for one item: locked in the spool, its record read
+/// under the lock, and this process's other items of it kept waiting.
+struct Taken {
+    locked: Locked,
+    /// The last item of the entry in this pass: its reports are due.
+    last: bool,
+    _gate: tokio::sync::OwnedMutexGuard<()>,
 }
 
 /// The state one pass shares between its tasks.
@@ -365,25 +374,14 @@ impl Pass {
 
     /// Sends one item over an open session and settles its recipients.
     async fn send(&self, client: &mut Client, exchanger: &Exchanger, item: &Item) {
-        let gate = self.gate(&item.id);
-        let _inside = gate.lock().await;
-        let last = self.item_started(&item.id);
-        let spool = &self.runner.spool;
-        let locked = match spool.lock(&item.id) {
-            Ok(Some(locked)) => locked,
-            Ok(None) => {
-                self.count(|s| s.busy += 1);
-                return;
-            }
-            Err(error) => {
-                tracing::warn!("{error}");
-                return;
-            }
+        let Some(mut taken) = self.take(&item.id).await else {
+            return;
         };
-        let mut record = locked.record;
-        let indices = self.indices(&record, item);
+        let (record, last) = (&mut taken.locked.record, taken.last);
+        let spool = &self.runner.spool;
+        let indices = self.indices(record, item);
         if indices.is_empty() {
-            self.finish(&mut record, last).await;
+            self.finish(record, last).await;
             return;
         }
         let envelope = match record.envelope_for(&indices) {
@@ -415,7 +413,7 @@ impl Pass {
             );
         }
         record.remember(self.now, &exchanger.to_string(), &summary);
-        self.finish(&mut record, last).await;
+        self.finish(record, last).await;
     }
 
     /// Applies the same verdict to an item's recipients without a session
@@ -427,15 +425,11 @@ impl Pass {
         verdict: impl Fn(usize) -> Verdict,
         summary: &str,
     ) {
-        let gate = self.gate(&item.id);
-        let _inside = gate.lock().await;
-        let last = self.item_started(&item.id);
-        let Ok(Some(locked)) = self.runner.spool.lock(&item.id) else {
-            self.count(|s| s.busy += 1);
+        let Some(mut taken) = self.take(&item.id).await else {
             return;
         };
-        let mut record = locked.record;
-        let indices = self.indices(&record, item);
+        let (record, last) = (&mut taken.locked.record, taken.last);
+        let indices = self.indices(record, item);
         for i in &indices {
             let v = verdict(*i);
             self.tally(&v);
@@ -445,16 +439,42 @@ impl Pass {
             let destination = item.domain.clone().unwrap_or_else(|| "relay".into());
             record.remember(self.now, &destination, summary);
         }
-        self.finish(&mut record, last).await;
+        self.finish(record, last).await;
     }
 
     async fn finish_only(&self, item: &Item) {
-        let gate = self.gate(&item.id);
-        let _inside = gate.lock().await;
-        let last = self.item_started(&item.id);
-        if let Ok(Some(locked)) = self.runner.spool.lock(&item.id) {
-            let mut record = locked.record;
-            self.finish(&mut record, last).await;
+        if let Some(mut taken) = self.take(&item.id).await {
+            self.finish(&mut taken.locked.record, taken.last).await;
+        }
+    }
+
+    /// Takes entry `id` for one item: waits for this process's other item
+    /// of it (the gate), counts the item, then locks it in the spool.
+    /// `None` when another runner holds it (counted as busy) or it cannot
+    /// be read (logged).
+    async fn take(&self, id: &str) -> Option<Taken> {
+        let gate = self
+            .in_flight
+            .lock()
+            .map(|mut map| map.entry(id.to_string()).or_default().clone())
+            .unwrap_or_default()
+            .lock_owned()
+            .await;
+        let last = self.item_started(id);
+        match self.runner.spool.lock(id) {
+            Ok(Some(locked)) => Some(Taken {
+                locked,
+                last,
+                _gate: gate,
+            }),
+            Ok(None) => {
+                self.count(|s| s.busy += 1);
+                None
+            }
+            Err(error) => {
+                tracing::warn!("{error}");
+                None
+            }
         }
     }
 
@@ -538,13 +558,6 @@ impl Pass {
             }
             last
         })
-    }
-
-    fn gate(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.in_flight
-            .lock()
-            .map(|mut map| map.entry(id.to_string()).or_default().clone())
-            .unwrap_or_default()
     }
 }
 
