@@ -46,7 +46,7 @@ mod spool;
 
 pub use entry::{
     Attempt, FORMAT, HISTORY, Malformed, QueuedMessage, QueuedRecipient, RecipientState,
-    RetryPolicy, Verdict, parse_notify, parse_ret, time_of, unix,
+    RetryPolicy, Verdict, parse_envid, parse_notify, parse_ret, time_of, unix,
 };
 pub use report::{Action, Reporter, reports_due};
 pub use route::{Exchanger, RouteError, Router, order_by_preference};

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use smtp_sender::outbound::{
     QueueRunner, QueuedMessage, RecipientState, Reporter, RetryPolicy, Router, RunnerConfig, Spool,
-    SpoolError, parse_notify, parse_ret, unix,
+    SpoolError, parse_envid, parse_notify, parse_ret, unix,
 };
 use smtp_sender::{ClientConfig, Dsn, Envelope, TlsMode};
 use smtp_wire::param::Orcpt;
@@ -205,13 +205,14 @@ pub async fn run(cli: QueueCli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("smtp-send: {error:#}");
             let spool_failed = error
                 .chain()
                 .any(|cause| cause.downcast_ref::<SpoolError>().is_some());
             if spool_failed {
+                eprintln!("smtp-send: {error:#}");
                 ExitCode::from(output::EX_TEMPFAIL)
             } else {
+                // Prints the line itself.
                 output::input_error(&error)
             }
         }
@@ -251,14 +252,14 @@ fn dsn_request(args: &EnqueueArgs, envelope: &Envelope) -> Result<Option<Dsn>> {
             .map(parse_ret)
             .transpose()
             .map_err(anyhow::Error::msg)?,
-        envid: args.envid.clone(),
+        envid: args
+            .envid
+            .as_deref()
+            .map(parse_envid)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--envid: {e}"))?,
         recipients: Vec::new(),
     };
-    if let Some(envid) = &dsn.envid
-        && (envid.len() > 100 || !envid.bytes().all(|b| (b' '..=b'~').contains(&b)))
-    {
-        bail!("--envid: at most 100 printable ASCII characters (RFC 3461 §4.4)");
-    }
     let notify = args
         .notify
         .as_deref()

@@ -465,6 +465,19 @@ pub fn parse_ret(value: &str) -> Result<Ret, Malformed> {
         .ok_or_else(|| Malformed(format!("RET {value:?} (FULL or HDRS)")))
 }
 
+/// An `ENVID` as given (not encoded) through the wire grammar (RFC 3461
+/// §4.4: at most 100 characters of xtext, printable ASCII once decoded).
+pub fn parse_envid(value: &str) -> Result<String, Malformed> {
+    MailParams::parse(&format!("ENVID={}", smtp_wire::param::xtext_encode(value)))
+        .ok()
+        .and_then(|p| p.envid)
+        .ok_or_else(|| {
+            Malformed(format!(
+                "ENVID {value:?} (at most 100 printable ASCII characters once xtext-encoded)"
+            ))
+        })
+}
+
 /// `<a@b>` -> `a@b`; `<>` -> ``.
 fn bare(path: &str) -> String {
     path.trim_start_matches('<')

@@ -178,6 +178,7 @@ async fn a_pipe_a_pass_and_the_queue_commands() {
         "NOTIFY=NEVER stands alone (RFC 3461 §4.1): {}",
         out.stderr
     );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
 }
 
 #[tokio::test]
