@@ -17,6 +17,13 @@ pub(crate) const SASLPASSWD2: &str = "/usr/sbin/saslpasswd2";
 pub(crate) const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 /// Where Debian installs HAProxy.
 pub(crate) const HAPROXY: &str = "/usr/sbin/haproxy";
+/// Where Debian installs Dovecot (package dovecot-core; LMTP is
+/// dovecot-lmtpd).
+pub(crate) const DOVECOT: &str = "/usr/sbin/dovecot";
+/// Dovecot's administration tool.
+pub(crate) const DOVEADM: &str = "/usr/bin/doveadm";
+/// Where dovecot-lmtpd installs the LMTP service.
+const DOVECOT_LMTP: &str = "/usr/lib/dovecot/lmtp";
 /// What to do about a missing peer.
 const INSTALL_HINT: &str = "run .ci/install-peers";
 
@@ -46,6 +53,9 @@ pub enum Peer {
     Dnsmasq,
     /// HAProxy, the load balancer in front of receivers (not in [`Peer::ALL`]).
     Haproxy,
+    /// Dovecot's LMTP server, the mailbox server behind receivers (not in
+    /// [`Peer::ALL`]).
+    Dovecot,
 }
 
 impl Peer {
@@ -80,6 +90,7 @@ impl Peer {
             Peer::PythonSmtpd => "Python smtpd",
             Peer::Dnsmasq => "dnsmasq",
             Peer::Haproxy => "HAProxy",
+            Peer::Dovecot => "Dovecot LMTP",
         }
     }
 
@@ -129,6 +140,9 @@ impl Peer {
             Peer::SmtpSource => postfix_version().filter(|_| Path::new(SMTP_SOURCE).exists()),
             Peer::Dnsmasq => word_after(first_line_of(DNSMASQ, &["--version"]), "version"),
             Peer::Haproxy => word_after(first_line_of(HAPROXY, &["-v"]), "version"),
+            Peer::Dovecot => first_line_of(DOVECOT, &["--version"])
+                .filter(|_| Path::new(DOVECOT_LMTP).exists())
+                .and_then(|v| v.split_whitespace().next().map(str::to_string)),
         };
         found
             .filter(|v| !v.is_empty())
@@ -148,6 +162,12 @@ impl Peer {
             return Err(PeerError::NeedsRoot {
                 peer: self.name(),
                 why: "the private instance chowns its folders to postfix and nobody",
+            });
+        }
+        if self == Peer::Dovecot && !running_as_root() {
+            return Err(PeerError::NeedsRoot {
+                peer: self.name(),
+                why: "Dovecot's services switch users and store mail as nobody",
             });
         }
         Ok(version)

@@ -35,6 +35,7 @@
 //! - Loopback only, ports 1024 and up; the system Postfix is never used.
 
 mod dns;
+mod dovecot;
 mod error;
 mod haproxy;
 mod installed;
@@ -50,6 +51,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub use dns::{DnsRecord, Dnsmasq};
+pub use dovecot::Dovecot;
 pub use error::{PeerError, Result};
 pub use haproxy::{Haproxy, ProxyVersion};
 pub use installed::{

@@ -36,6 +36,10 @@ pub struct HandshakeSettings {
     pub tls_active: bool,
     /// Plain RFC 821: HELO and no extensions.
     pub classic: bool,
+    /// LMTP (RFC 2033): LHLO instead of EHLO, and no HELO to fall back on
+    /// (§4.1). The transaction then reads one reply per recipient after
+    /// the data ([`ServerInfo::lmtp`]).
+    pub lmtp: bool,
     /// Credentials for AUTH, if any.
     pub credentials: Option<Credentials>,
     /// Allow AUTH without TLS.
@@ -55,6 +59,9 @@ pub struct ServerInfo {
     pub tls: bool,
     /// True when AUTH succeeded.
     pub authenticated: bool,
+    /// True on an LMTP session (RFC 2033): after the data, one reply per
+    /// accepted recipient instead of one for the message (§4.2).
+    pub lmtp: bool,
 }
 
 impl ServerInfo {
@@ -73,6 +80,7 @@ impl Default for ServerInfo {
             esmtp: false,
             tls: false,
             authenticated: false,
+            lmtp: false,
         }
     }
 }
@@ -121,6 +129,11 @@ impl Handshake {
     /// A handshake that starts by waiting for the greeting (after the TLS
     /// handshake, for implicit TLS on a connection not yet encrypted).
     pub fn new(settings: HandshakeSettings) -> Result<Handshake, ProtocolError> {
+        if settings.classic && settings.lmtp {
+            return Err(ProtocolError::Config(
+                "LMTP starts with LHLO (RFC 2033 §4.1); it has no classic RFC 821 form".into(),
+            ));
+        }
         if settings.classic && settings.credentials.is_some() {
             return Err(ProtocolError::Config(
                 "AUTH is an ESMTP extension (RFC 4954); classic RFC 821 mode cannot authenticate"
@@ -155,6 +168,7 @@ impl Handshake {
             esmtp: self.ehlo_accepted && !self.settings.classic,
             tls: self.tls_active,
             authenticated: self.authenticated,
+            lmtp: self.settings.lmtp,
         }
     }
 
@@ -169,9 +183,20 @@ impl Handshake {
         if self.settings.classic && !must_learn_starttls {
             self.send_helo();
         } else {
-            let ehlo = Command::Ehlo(self.settings.ehlo_name.clone());
-            self.exchange.command(&ehlo, Expect::Ehlo, Wait::Command);
+            self.send_ehlo();
         }
+    }
+
+    /// EHLO, or LHLO on an LMTP session (RFC 2033 §4.1: same syntax, same
+    /// reply, the extensions listed alike).
+    fn send_ehlo(&mut self) {
+        let name = self.settings.ehlo_name.clone();
+        let hello = if self.settings.lmtp {
+            Command::Lhlo(name)
+        } else {
+            Command::Ehlo(name)
+        };
+        self.exchange.command(&hello, Expect::Ehlo, Wait::Command);
     }
 
     fn send_helo(&mut self) {
@@ -197,12 +222,13 @@ impl Handshake {
         }
         // RFC 5321 §3.2: an old server that does not know EHLO answers
         // "command not recognized"; fall back to HELO (no extensions).
-        if matches!(reply.code, 500 | 502) {
+        // LMTP has no HELO (RFC 2033 §4.1): a refused LHLO ends it.
+        if matches!(reply.code, 500 | 502) && !self.settings.lmtp {
             self.send_helo();
             return Ok(());
         }
         Err(ProtocolError::Rejected {
-            command: "EHLO",
+            command: if self.settings.lmtp { "LHLO" } else { "EHLO" },
             reply,
         })
     }
@@ -376,8 +402,7 @@ impl Machine for Handshake {
         if self.settings.classic {
             self.send_helo();
         } else {
-            let ehlo = Command::Ehlo(self.settings.ehlo_name.clone());
-            self.exchange.command(&ehlo, Expect::Ehlo, Wait::Command);
+            self.send_ehlo();
         }
     }
 }

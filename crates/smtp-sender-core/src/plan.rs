@@ -29,6 +29,9 @@ pub struct Plan {
     pub pipelining: bool,
     /// RFC 3030: BDAT instead of DATA.
     pub chunking: bool,
+    /// RFC 2033 §4.2: an LMTP session, so the end of the data earns one
+    /// reply per accepted recipient.
+    pub lmtp: bool,
     /// RFC 3461: the envelope's DSN requests go on MAIL and RCPT (the
     /// server offers DSN). Without it they are left out, and the caller,
     /// now the last DSN-aware hop, answers for them (§4: "relayed").
@@ -114,7 +117,10 @@ pub fn plan(
         mail_params,
         dsn,
         pipelining: prefs.pipelining && server.offers("PIPELINING"),
-        chunking: prefs.chunking && server.offers("CHUNKING"),
+        // LMTP goes with DATA only: its per-recipient replies then follow
+        // the final dot (RFC 2033 §4.2), one code path for every server.
+        chunking: prefs.chunking && server.offers("CHUNKING") && !server.lmtp,
+        lmtp: server.lmtp,
         size,
     })
 }

@@ -72,7 +72,9 @@ pub struct Report {
     pub recipients: Vec<RecipientReport>,
     /// The reply to the message content (after `.` or the last BDAT), or to
     /// DATA when DATA itself was refused; `None` when no content was sent
-    /// because no recipient was accepted.
+    /// because no recipient was accepted. On LMTP (RFC 2033 §4.2) the
+    /// first recipient's reply after the data: each recipient's own is its
+    /// [`RecipientReport::reply`].
     pub data_reply: Option<Reply>,
     /// The size declared and sent, in octets, with CRLF line ends.
     pub size: u64,

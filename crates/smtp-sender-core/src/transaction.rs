@@ -41,6 +41,9 @@ enum Expect {
     Rcpt(usize),
     Data,
     DataEnd,
+    /// LMTP (RFC 2033 §4.2): the reply after "." for the recipient at
+    /// this index, one per accepted recipient, in RCPT order.
+    LmtpDataEnd(usize),
     /// The reply to a lone "." sent after a 354 nobody should receive.
     EmptyDataEnd,
     Bdat {
@@ -83,6 +86,8 @@ pub struct Transaction<'a> {
     mail_reply: Option<Reply>,
     rcpt_replies: Vec<Option<Reply>>,
     data_reply: Option<Reply>,
+    /// LMTP: each accepted recipient's reply after the data.
+    lmtp_replies: Vec<Option<Reply>>,
     content_failed: bool,
     reset_sent: bool,
     enhanced_status_codes: bool,
@@ -138,6 +143,7 @@ impl<'a> Transaction<'a> {
             exchange: Exchange::new(),
             recipients: envelope.to.clone(),
             rcpt_replies: vec![None; envelope.to.len()],
+            lmtp_replies: vec![None; envelope.to.len()],
             message,
             stuffing: None,
             unsent: VecDeque::new(),
@@ -244,7 +250,22 @@ impl<'a> Transaction<'a> {
         // The blocks are queued by `next_block`, each before any reply is
         // read (Exchange::next_step: writes first), so this reply is read
         // only after the final dot has been written.
-        self.exchange.expect(Expect::DataEnd, Wait::DataTermination);
+        if !self.plan.lmtp {
+            return self.exchange.expect(Expect::DataEnd, Wait::DataTermination);
+        }
+        // RFC 2033 §4.2: one reply per recipient that RCPT accepted, in
+        // the order of the RCPT commands.
+        let accepted: Vec<usize> = (0..self.rcpt_replies.len())
+            .filter(|&i| {
+                self.rcpt_replies[i]
+                    .as_ref()
+                    .is_some_and(Reply::is_positive)
+            })
+            .collect();
+        for i in accepted {
+            self.exchange
+                .expect(Expect::LmtpDataEnd(i), Wait::DataTermination);
+        }
     }
 
     /// The next block of dot-stuffed content, the last one followed by
@@ -381,6 +402,18 @@ impl Machine for Transaction<'_> {
                 self.data_reply = Some(reply);
                 self.stuffing = None;
                 self.phase = Phase::Done;
+            }
+            Expect::LmtpDataEnd(i) => {
+                self.stuffing = None;
+                if self.data_reply.is_none() {
+                    self.data_reply = Some(reply.clone());
+                }
+                if let Some(slot) = self.lmtp_replies.get_mut(i) {
+                    *slot = Some(reply);
+                }
+                if self.exchange.is_idle() {
+                    self.phase = Phase::Done;
+                }
             }
             Expect::EmptyDataEnd => self.abort(),
             Expect::Bdat { last } => self.on_bdat_reply(reply, last),

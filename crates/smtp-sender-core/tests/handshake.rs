@@ -13,6 +13,7 @@ fn settings(tls: TlsMode) -> HandshakeSettings {
         tls,
         tls_active: tls == TlsMode::Implicit,
         classic: false,
+        lmtp: false,
         credentials: None,
         allow_plaintext_auth: false,
     }
@@ -213,6 +214,43 @@ fn classic_mode_with_starttls_learns_it_with_ehlo_then_says_helo() {
     let info = hs.server_info();
     assert!(info.tls);
     assert!(!info.esmtp && !info.offers("PIPELINING"));
+}
+
+/// RFC 2033 §4.1: LMTP says LHLO, before and after STARTTLS, and a
+/// refused LHLO is not followed by HELO (LMTP has none).
+#[test]
+fn lmtp_says_lhlo_and_never_falls_back_to_helo() {
+    let mut s = settings(TlsMode::StartTls);
+    s.lmtp = true;
+    let mut hs = Handshake::new(s).unwrap();
+    let r = run(
+        &mut hs,
+        "220 lmtp\r\n250-lmtp\r\n250 STARTTLS\r\n220 go\r\n250-lmtp\r\n250 PIPELINING\r\n",
+    );
+    r.result.as_ref().unwrap();
+    assert_eq!(
+        r.lines(),
+        [
+            "LHLO client.example",
+            "STARTTLS",
+            "<TLS>",
+            "LHLO client.example"
+        ]
+    );
+    assert!(hs.server_info().lmtp && hs.server_info().offers("PIPELINING"));
+
+    let mut s = settings(TlsMode::None);
+    s.lmtp = true;
+    let mut hs = Handshake::new(s).unwrap();
+    let r = run(&mut hs, "220 lmtp\r\n500 5.5.1 unknown command\r\n");
+    assert_eq!(r.lines(), ["LHLO client.example"]);
+    assert!(matches!(
+        protocol_error(r.result),
+        ProtocolError::Rejected {
+            command: "LHLO",
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -178,6 +178,7 @@ fn run(
         tls,
         tls_active: false,
         classic: false,
+        lmtp: false,
         credentials: auth.then(|| Credentials::new("alice", "s3cret")),
         allow_plaintext_auth: true,
     };

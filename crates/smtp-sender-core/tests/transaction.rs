@@ -26,6 +26,7 @@ fn server(keywords: &[&str]) -> ServerInfo {
         esmtp: true,
         tls: true,
         authenticated: false,
+        lmtp: false,
     }
 }
 
@@ -116,6 +117,71 @@ fn one_refused_one_deferred_the_others_still_get_it() {
     assert_eq!(report.recipients[0].reply.code, 250);
     assert!(report.enhanced_status_codes);
     assert!(!report.all_accepted());
+}
+
+/// RFC 2033 §4.2: after the final dot, one reply per accepted recipient,
+/// in RCPT order; each decides its own recipient.
+#[test]
+fn lmtp_reads_one_reply_per_accepted_recipient_after_the_data() {
+    let srv = ServerInfo {
+        lmtp: true,
+        ..server(&["PIPELINING", "CHUNKING", "ENHANCEDSTATUSCODES"])
+    };
+    let env = envelope(&[
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+    ]);
+    let tx = transaction(&env, MESSAGE, &srv, false);
+    let (r, report) = send(
+        tx,
+        "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 no such user\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n\
+         354 go\r\n250 2.0.0 <a> saved\r\n452 4.2.2 <c> over quota\r\n552 5.2.2 <d> mailbox full\r\n",
+    );
+    assert!(
+        r.lines().contains(&"DATA".to_string()),
+        "DATA, not BDAT, on LMTP: {:?}",
+        r.lines()
+    );
+    let report = report.unwrap();
+    let got: Vec<(Outcome, u16)> = report
+        .recipients
+        .iter()
+        .map(|r| (r.outcome, r.reply.code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Outcome::Accepted, 250),
+            (Outcome::Refused, 550),
+            (Outcome::Deferred, 452),
+            (Outcome::Refused, 552),
+        ]
+    );
+    assert_eq!(report.data_reply.unwrap().code, 250);
+}
+
+/// RFC 2033 §4.2: a recipient whose reply never came (the connection
+/// broke) was not delivered: deferred, never reported delivered.
+#[test]
+fn lmtp_recipients_without_a_reply_are_deferred() {
+    let srv = ServerInfo {
+        lmtp: true,
+        ..server(&["PIPELINING"])
+    };
+    let env = envelope(&["a@example.org", "b@example.org"]);
+    let mut tx = transaction(&env, MESSAGE, &srv, false);
+    let r = run(
+        &mut tx,
+        "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 <a> saved\r\n",
+    );
+    assert!(r.starved, "the script ends before b's reply");
+    let report = tx
+        .report_after_failure(TransportError::Io(std::io::ErrorKind::ConnectionReset.into()).into())
+        .unwrap();
+    assert_eq!(report.recipients[0].outcome, Outcome::Accepted);
+    assert_eq!(report.recipients[1].outcome, Outcome::Deferred);
 }
 
 #[test]

@@ -100,6 +100,9 @@ impl Client {
     /// The EHLO name and the TLS settings are checked before the connection
     /// is opened.
     pub async fn connect(config: ClientConfig) -> Result<Client, SendError> {
+        if let Some(path) = config.unix_socket.clone() {
+            return Client::connect_unix(path, config).await;
+        }
         let checked = Checked::new(&config)?;
         let addr = format!("{}:{}", config.host, config.port);
         let host = config.host.trim_start_matches('[').trim_end_matches(']');
@@ -120,6 +123,30 @@ impl Client {
         // RFC 5321 §4.1.4: the FQDN, else the local address as a literal.
         let ehlo_name = smtp_io::host::ehlo_name(local);
         Client::open(Box::new(tcp), config, checked, ehlo_name, note).await
+    }
+
+    /// [`Client::connect`] when [`ClientConfig::unix_socket`] is set.
+    async fn connect_unix(
+        path: std::path::PathBuf,
+        config: ClientConfig,
+    ) -> Result<Client, SendError> {
+        let checked = Checked::new(&config)?;
+        let addr = format!("unix:{}", path.display());
+        let stream = timeout(
+            config.timeouts.connect,
+            tokio::net::UnixStream::connect(&path),
+        )
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+        .map_err(|source| TransportError::Connect {
+            addr: addr.clone(),
+            source,
+        })?;
+        let note = format!("connected to {addr} (TLS: {})", config.tls);
+        // A Unix socket has no address to offer as a literal: the host's
+        // name, else [127.0.0.1] (RFC 5321 §4.1.4).
+        let ehlo_name = smtp_io::host::ehlo_name(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        Client::open(Box::new(stream), config, checked, ehlo_name, note).await
     }
 
     /// Like [`Client::connect`], over a stream the caller opened: a Unix
@@ -179,6 +206,7 @@ impl Client {
             tls: config.tls,
             tls_active: false,
             classic: config.classic,
+            lmtp: config.lmtp,
             credentials: config.credentials.clone(),
             allow_plaintext_auth: config.allow_plaintext_auth,
         };

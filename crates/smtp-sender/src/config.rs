@@ -71,6 +71,14 @@ pub struct ClientConfig {
     /// Speak plain RFC 821: HELO, no extensions (EHLO is still sent first
     /// when it is needed to learn about STARTTLS).
     pub classic: bool,
+    /// Speak LMTP (RFC 2033) instead of SMTP: LHLO, and one reply per
+    /// recipient after the data, each in the [`Report`](crate::Report).
+    /// For delivery into a mailbox server (Dovecot, Cyrus). Off by default.
+    pub lmtp: bool,
+    /// Connect to this Unix socket instead of `host:port` (LMTP servers
+    /// often listen on one, e.g. Dovecot's `/run/dovecot/lmtp`); `host`
+    /// still names the server for TLS and the transcript.
+    pub unix_socket: Option<PathBuf>,
     /// RFC 5321 §4.5.3.2 timeouts.
     pub timeouts: Timeouts,
     /// How much of each message body the transcript keeps (the commands and
@@ -99,6 +107,8 @@ impl ClientConfig {
             pipelining: true,
             chunking: false,
             classic: false,
+            lmtp: false,
+            unix_socket: None,
             timeouts: Timeouts::default(),
             transcript_limits: TranscriptLimits::default(),
         }
@@ -197,6 +207,18 @@ impl ClientConfigBuilder {
     /// [`ClientConfig::chunking`].
     pub fn chunking(mut self, use_it: bool) -> Self {
         self.0.chunking = use_it;
+        self
+    }
+
+    /// [`ClientConfig::lmtp`].
+    pub fn lmtp(mut self, lmtp: bool) -> Self {
+        self.0.lmtp = lmtp;
+        self
+    }
+
+    /// [`ClientConfig::unix_socket`].
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.unix_socket = Some(path.into());
         self
     }
 

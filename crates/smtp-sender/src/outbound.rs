@@ -12,6 +12,7 @@
 //! | [`entry`](QueuedMessage) | the envelope record, recipient states, the retry schedule | none: time is a value |
 //! | [`report`](Reporter) | the RFC 3464 report | none |
 //! | [`route`](Router) | MX, implicit MX, null MX, relay | DNS (hickory-resolver) |
+//! | [`next_hop`](NextHop) | `smtp:`, `lmtp:` and `lmtp:unix:` destinations | none |
 //! | [`spool`](Spool) | crash-safe files, locks | files |
 //! | [`runner`](QueueRunner) | passes, sessions, retries | network (via [`Client`](crate::Client)) |
 //!
@@ -39,6 +40,7 @@
 //! ```
 
 mod entry;
+mod next_hop;
 mod report;
 mod route;
 mod runner;
@@ -48,6 +50,7 @@ pub use entry::{
     Attempt, FORMAT, HISTORY, Malformed, QueuedMessage, QueuedRecipient, RecipientState,
     RetryPolicy, Verdict, parse_envid, parse_notify, parse_ret, time_of, unix,
 };
+pub use next_hop::{NextHop, NextHopError, host_and_port};
 pub use report::{Action, Reporter, reports_due};
 pub use route::{Exchanger, RouteError, Router, order_by_preference};
 pub use runner::{PassSummary, QueueRunner, RunnerConfig};

@@ -26,11 +26,19 @@ impl Transaction<'_> {
         // A missing RCPT reply cannot happen once Done; report it as
         // deferred rather than invent an answer.
         let missing = Reply::new(451, "no reply to RCPT");
-        Ok(self.report(mail_reply, missing, |rcpt_reply| {
+        let lmtp = self.plan.lmtp;
+        Ok(self.report(mail_reply, missing, |rcpt_reply, lmtp_reply| {
             match (&data_reply, rcpt_reply.is_positive()) {
+                (_, false) => rcpt_reply.clone(),
+                // RFC 2033 §4.2: each recipient has its own reply; one
+                // that never came (the connection broke) is not a
+                // delivery, so it is deferred (the §4.2 caveat: the
+                // message may then arrive twice, never zero times).
+                (Some(_), true) if lmtp => lmtp_reply.cloned().unwrap_or_else(|| {
+                    Reply::new(451, "connection lost before this recipient's LMTP reply")
+                }),
                 (Some(data), true) => data.clone(),
                 (None, true) => Reply::new(451, "message content not sent"),
-                (_, false) => rcpt_reply.clone(),
             }
         }))
     }
@@ -70,7 +78,7 @@ impl Transaction<'_> {
             return Err(error);
         }
         let lost = Reply::new(451, &format!("message not sent: {error}"));
-        Ok(self.report(mail_reply, lost.clone(), |rcpt_reply| {
+        Ok(self.report(mail_reply, lost.clone(), |rcpt_reply, _| {
             if rcpt_reply.is_permanent() {
                 rcpt_reply.clone()
             } else {
@@ -80,15 +88,22 @@ impl Transaction<'_> {
     }
 
     /// One line per recipient: its RCPT reply (`missing` when none came)
-    /// and the reply `decide` makes of it.
-    fn report(self, mail_reply: Reply, missing: Reply, decide: impl Fn(&Reply) -> Reply) -> Report {
+    /// and the reply `decide` makes of it and of its LMTP reply after the
+    /// data, if any.
+    fn report(
+        self,
+        mail_reply: Reply,
+        missing: Reply,
+        decide: impl Fn(&Reply, Option<&Reply>) -> Reply,
+    ) -> Report {
         let recipients = self
             .recipients
             .into_iter()
             .zip(self.rcpt_replies)
-            .map(|(recipient, rcpt_reply)| {
+            .zip(self.lmtp_replies)
+            .map(|((recipient, rcpt_reply), lmtp_reply)| {
                 let rcpt_reply = rcpt_reply.unwrap_or_else(|| missing.clone());
-                let reply = decide(&rcpt_reply);
+                let reply = decide(&rcpt_reply, lmtp_reply.as_ref());
                 RecipientReport {
                     recipient,
                     outcome: Outcome::of(&reply),

@@ -16,6 +16,7 @@ pub fn handshake(tls: TlsMode) -> Handshake {
         tls,
         tls_active: false,
         classic: false,
+        lmtp: false,
         credentials: None,
         allow_plaintext_auth: false,
     })

@@ -45,7 +45,8 @@ level (e.g. RUST_LOG=debug).";
 #[derive(Debug, Parser)]
 #[command(name = "smtp-send", version, after_help = EXAMPLES)]
 pub struct Args {
-    /// The server: HOST, HOST:PORT or [IPv6]:PORT (default port 465 with --tls implicit, else 25)
+    /// The server: HOST, HOST:PORT or [IPv6]:PORT (default port 465 with --tls implicit, else 25),
+    /// or lmtp:HOST:PORT / lmtp:unix:PATH for LMTP
     #[arg(long, value_name = "HOST[:PORT]")]
     pub server: String,
 
@@ -155,6 +156,11 @@ pub struct SessionArgs {
     /// Speak plain RFC 821: HELO, no extensions
     #[arg(long)]
     pub classic: bool,
+
+    /// Speak LMTP (RFC 2033): LHLO, and one reply per recipient after the
+    /// data (also chosen by an lmtp:HOST:PORT or lmtp:unix:PATH server)
+    #[arg(long, conflicts_with = "classic")]
+    pub lmtp: bool,
 
     /// Use this timeout (seconds) for every step instead of RFC 5321's
     #[arg(long, value_name = "SECONDS")]

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use smtp_sender::outbound::NextHop;
 use smtp_sender::{Client, ClientConfig, Credentials, Envelope, SendError, Timeouts, TlsMode};
 
 use args::{Args, SessionArgs};
@@ -84,36 +85,30 @@ async fn send(
 
 /// `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address.
 pub fn parse_server(server: &str) -> Result<(String, Option<u16>)> {
-    let (host, port) = if let Some(rest) = server.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .context("--server: missing ']' after an IPv6 address")?;
-        match after.strip_prefix(':') {
-            Some(port) => (host, Some(port)),
-            None if after.is_empty() => (host, None),
-            None => anyhow::bail!("--server: unexpected {after:?} after ']'"),
+    smtp_sender::outbound::host_and_port(server)
+        .map_err(|reason| anyhow::anyhow!("--server {server:?}: {reason}"))
+}
+
+/// The client configuration for a server given as `HOST[:PORT]` (port 465
+/// with `--tls implicit`, else 25), `smtp:HOST[:PORT]`, `lmtp:HOST:PORT`
+/// or `lmtp:unix:PATH` (with `--lmtp`, a plain `HOST:PORT` is LMTP).
+pub fn server_config(server: &str, session: &SessionArgs) -> Result<ClientConfig> {
+    let written = match server.split_once(':') {
+        Some(("lmtp" | "smtp", _)) => server.to_string(),
+        _ if session.lmtp => format!("lmtp:{server}"),
+        _ => {
+            let (host, port) = parse_server(server)?;
+            return session_config(host, port, session);
         }
-    } else if server.matches(':').count() == 1 {
-        let (host, port) = server.split_once(':').unwrap_or((server, ""));
-        (host, Some(port))
-    } else {
-        (server, None)
     };
-    if host.is_empty() {
-        anyhow::bail!("--server: the host is empty");
-    }
-    let port = port
-        .map(|p| {
-            p.parse::<u16>()
-                .with_context(|| format!("--server: bad port {p:?}"))
-        })
-        .transpose()?;
-    Ok((host.to_string(), port))
+    let hop: NextHop = written.parse()?;
+    let mut config = session_config(String::new(), None, session)?;
+    hop.configure(&mut config, session.tls.is_some());
+    Ok(config)
 }
 
 fn build_config(args: &Args) -> Result<ClientConfig> {
-    let (host, port) = parse_server(&args.server)?;
-    session_config(host, port, &args.session)
+    server_config(&args.server, &args.session)
 }
 
 /// A client configuration from the session options; without a port, 465

@@ -17,7 +17,7 @@ use smtp_sender::{ClientConfig, Dsn, Envelope, TlsMode};
 use smtp_wire::param::Orcpt;
 
 use super::args::{MessageArgs, SessionArgs};
-use super::{message, output, parse_server, session_config};
+use super::{message, output, server_config, session_config};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -133,7 +133,9 @@ struct RunArgs {
     #[arg(long)]
     force: bool,
 
-    /// Send everything through this server (a smarthost) instead of by MX
+    /// Send everything through this server (a smarthost) instead of by MX:
+    /// HOST[:PORT], smtp:HOST:PORT, or LMTP to a mailbox server with
+    /// lmtp:HOST:PORT or lmtp:unix:PATH
     #[arg(long, value_name = "HOST[:PORT]")]
     relay: Option<String>,
 
@@ -281,15 +283,8 @@ async fn deliver(args: RunArgs) -> Result<ExitCode> {
     let spool = Spool::open(&args.spool).context("opening the spool")?;
     let (router, client) = match &args.relay {
         Some(relay) => {
-            let (host, port) = parse_server(relay)?;
-            let client = session_config(host.clone(), port, &args.session)?;
-            (
-                Router::Relay {
-                    host,
-                    port: client.port,
-                },
-                client,
-            )
+            let client = server_config(relay, &args.session)?;
+            (Router::relay_to(&client), client)
         }
         None => {
             let router = Router::mx(args.dns, args.smtp_port).context("setting up DNS")?;

@@ -117,6 +117,19 @@ impl Router {
         })
     }
 
+    /// Everything through the server `client` is configured for (its
+    /// host and port, or its Unix socket).
+    pub fn relay_to(client: &crate::ClientConfig) -> Router {
+        let host = match &client.unix_socket {
+            Some(path) => format!("unix:{}", path.display()),
+            None => client.host.clone(),
+        };
+        Router::Relay {
+            host,
+            port: client.port,
+        }
+    }
+
     /// The routing key of a recipient domain: all the same for a relay.
     pub fn key(&self, domain: &str) -> String {
         match self {
