@@ -81,6 +81,8 @@
 //! copy; docs/receiver.md compares this API with go-smtp's.
 
 pub mod config;
+#[cfg(feature = "forward")]
+pub mod forward;
 pub mod handler;
 #[cfg(feature = "inbox")]
 pub mod inbox;

@@ -50,14 +50,30 @@ pub use client::{Client, Transport, send_mail};
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use envelope::EnvelopeFromHeaders;
 
-/// The rustls configuration [`Client`] would build for `config` (system
-/// roots plus `ca_file`, certificate errors in words), built once so that
-/// many connections can share it through [`ClientConfig::tls_config`], as
-/// the queue runner's do.
-pub fn outbound_tls_config(
-    config: &ClientConfig,
-) -> Result<std::sync::Arc<rustls::ClientConfig>, SendError> {
-    tls::client_config(config)
+/// `config` with its rustls configuration built once, so that many
+/// connections share it (the queue runner's do), and so that a bad CA file
+/// is reported before the first message rather than at each connection.
+///
+/// - [`TlsMode::Opportunistic`] (RFC 7435, the default between MTAs): any
+///   certificate is accepted; encryption without authentication beats
+///   plain text, and a failed check would only make it fall back to plain.
+/// - `insecure_skip_verify`: any certificate, as asked.
+/// - Otherwise verified, with the system's roots plus `ca_file`.
+/// - [`TlsMode::None`], or a `tls_config` already given: as it is.
+pub fn with_shared_tls(mut config: ClientConfig) -> Result<ClientConfig, SendError> {
+    if config.tls == TlsMode::None || config.tls_config.is_some() {
+        return Ok(config);
+    }
+    let tls = if config.tls == TlsMode::Opportunistic || config.insecure_skip_verify {
+        smtp_io::tls::dangerous::client_config_accepting_any_certificate()
+            .map_err(|e| ProtocolError::Config(format!("setting up TLS: {e}")))?
+    } else {
+        tls::client_config(&config)?
+    };
+    config.tls_config = Some(tls);
+    config.ca_file = None;
+    config.insecure_skip_verify = false;
+    Ok(config)
 }
 
 /// The rustls this crate speaks ([`ClientConfig::tls_config`] takes its

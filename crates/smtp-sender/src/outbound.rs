@@ -54,4 +54,4 @@ pub use next_hop::{NextHop, NextHopError, host_and_port};
 pub use report::{Action, Reporter, reports_due};
 pub use route::{Exchanger, RouteError, Router, order_by_preference};
 pub use runner::{PassSummary, QueueRunner, RunnerConfig};
-pub use spool::{Locked, ORPHAN_AGE, Spool, SpoolError};
+pub use spool::{Locked, ORPHAN_AGE, Spool, SpoolError, SpoolWriter};

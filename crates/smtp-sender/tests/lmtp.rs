@@ -151,7 +151,11 @@ async fn smtp_send_and_the_queue_runner_deliver_over_lmtp() {
     )
     .await;
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("delivered=2 deferred=0 failed=0"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("delivered=2 deferred=0 failed=0"),
+        "{}",
+        out.stdout
+    );
     let out = smtp_send(&["queue", "list", "--spool", spool_dir], None, &[]).await;
     assert!(
         !out.stdout.contains("erin"),

@@ -1,5 +1,6 @@
 //! Command-line interface: serve (the default) or read the Maildir.
 
+mod deliver;
 mod inbox;
 mod inspect;
 mod serve;
@@ -25,6 +26,10 @@ Examples:
 
   # Testing a client: refuse bare-LF lines, long lines, undeclared UTF-8
   smtp-receive --listen 127.0.0.1:0 --sink --accept-any-recipient --strict
+
+  # Behind HAProxy (PROXY v2), delivering into Dovecot over LMTP
+  smtp-receive --listen 127.0.0.1:2525 --proxy-protocol --trusted-proxy 127.0.0.1/32 \\
+      --domain example.org --deliver lmtp:unix:/run/dovecot/lmtp --spool /var/spool/smtp-receive
 
   # A test inbox: SMTP on 127.0.0.1:1025, the web page and API on http://127.0.0.1:8025
   smtp-receive inbox
@@ -190,6 +195,8 @@ struct ServeArgs {
     /// (systemd), else 127.0.0.1:0.
     #[arg(long, conflicts_with_all = ["listen", "listen_tls", "listen_lmtp", "http"])]
     stdio: bool,
+    #[command(flatten)]
+    deliver: deliver::DeliverArgs,
     #[command(flatten)]
     inbox: inbox::InboxArgs,
 }

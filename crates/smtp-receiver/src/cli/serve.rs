@@ -13,8 +13,8 @@ use smtp_receiver::{
 };
 use tracing_subscriber::EnvFilter;
 
-use super::ServeArgs;
 use super::inbox::{InboxArgs, Preset, bind_http, preset_config, spawn_http, temporary_maildir};
+use super::{ServeArgs, deliver};
 
 /// The listener used when none is given.
 const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
@@ -89,8 +89,9 @@ fn init_logging(verbose: bool) {
 }
 
 async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
-    if args.maildir.is_none() && !args.sink {
-        bail!("say where mail goes: --maildir DIR, or --sink to discard it");
+    let plan = args.deliver.plan(args.maildir.as_deref())?;
+    if plan.maildir.is_none() && plan.onward.is_none() && !args.sink {
+        bail!("say where mail goes: --maildir DIR, --deliver DEST, or --sink to discard it");
     }
     let mut config = build_config(&args)?;
     let users = load_users(&args)?;
@@ -98,7 +99,26 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--require-auth needs users (--user NAME:PASSWORD or --users-file FILE)");
     }
     let rules = args.inbox.rules()?;
-    match &args.maildir {
+    if let Some(hop) = &plan.onward {
+        if args.sink {
+            bail!("--sink discards mail: it cannot go with --deliver {hop}");
+        }
+        if !args.inbox.http.is_empty() {
+            bail!("--http shows a Maildir's index; it does not go with --deliver {hop} yet");
+        }
+        let hostname = config.session.hostname.clone();
+        let (forwarder, runner) =
+            deliver::forwarder(&args.deliver, hop, plan.maildir.as_deref(), &hostname)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let runner = deliver::spawn_runner(runner, stopped);
+        let served = with_users(config, forwarder, users, rules, args.stdio).await;
+        // Everything acknowledged is in the spool; the runner finishes its
+        // pass and the rest waits there for the next start.
+        let _ = stop.send(true);
+        let _ = runner.await;
+        return served;
+    }
+    match &plan.maildir {
         Some(dir) if !args.inbox.http.is_empty() => {
             let mut inbox_config = args.inbox.config(dir, &config.session.hostname, rules);
             if !users.is_empty() {

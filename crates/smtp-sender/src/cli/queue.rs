@@ -13,7 +13,7 @@ use smtp_sender::outbound::{
     QueueRunner, QueuedMessage, RecipientState, Reporter, RetryPolicy, Router, RunnerConfig, Spool,
     SpoolError, parse_envid, parse_notify, parse_ret, unix,
 };
-use smtp_sender::{ClientConfig, Dsn, Envelope, TlsMode};
+use smtp_sender::{Dsn, Envelope, TlsMode};
 use smtp_wire::param::Orcpt;
 
 use super::args::{MessageArgs, SessionArgs};
@@ -295,7 +295,7 @@ async fn deliver(args: RunArgs) -> Result<ExitCode> {
             (router, client)
         }
     };
-    let client = shared_tls(client)?;
+    let client = smtp_sender::with_shared_tls(client)?;
     let config = RunnerConfig {
         router,
         client,
@@ -334,22 +334,6 @@ async fn deliver(args: RunArgs) -> Result<ExitCode> {
 /// mail to a server with a self-signed certificate wait forever, which
 /// is why MTAs do not check at this level); `--tls starttls` or
 /// `implicit` check them as smtp-send does.
-fn shared_tls(mut client: ClientConfig) -> Result<ClientConfig> {
-    if client.tls == TlsMode::None || client.tls_config.is_some() {
-        return Ok(client);
-    }
-    let tls = if client.tls == TlsMode::Opportunistic || client.insecure_skip_verify {
-        smtp_io::tls::dangerous::client_config_accepting_any_certificate()
-            .map_err(|e| anyhow::anyhow!("setting up TLS: {e}"))?
-    } else {
-        smtp_sender::outbound_tls_config(&client)?
-    };
-    client.tls_config = Some(tls);
-    client.ca_file = None;
-    client.insecure_skip_verify = false;
-    Ok(client)
-}
-
 #[cfg(unix)]
 async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};

@@ -98,6 +98,7 @@ const BATCH: usize = 4096;
 pub struct QueueRunner {
     spool: Spool,
     config: Arc<RunnerConfig>,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// One message's share of a destination: the recipients of `domain` (all
@@ -138,7 +139,15 @@ impl QueueRunner {
         QueueRunner {
             spool,
             config: Arc::new(config),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Starts the next pass of [`run`](Self::run) now instead of after the
+    /// poll interval: what a receiver calls once it has queued a message.
+    /// A call during a pass starts another right after it.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// The spool.
@@ -190,7 +199,8 @@ impl QueueRunner {
     }
 
     /// Passes until `stop` resolves: one at once, then one every `poll`
-    /// (new entries and due retries are picked up within that time).
+    /// (new entries and due retries are picked up within that time), or
+    /// at once after [`wake`](Self::wake).
     pub async fn run(
         &self,
         poll: Duration,
@@ -205,6 +215,7 @@ impl QueueRunner {
             tokio::select! {
                 () = &mut stop => return Ok(()),
                 () = tokio::time::sleep(poll) => {}
+                () = self.wake.notified() => {}
             }
         }
     }

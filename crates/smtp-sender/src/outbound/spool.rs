@@ -136,17 +136,32 @@ impl Spool {
         // Stored as it will be sent: CRLF line ends (RFC 5321 §2.3.8), so
         // that sizes, reports and the runner's sends see the same octets.
         let message = Message::new(message);
-        let message = message.as_bytes();
+        let mut writer = self.create(now)?;
+        writer.write(message.as_bytes())?;
+        writer.commit(envelope)
+    }
+
+    /// Starts an entry written piece by piece (a receiver streaming DATA
+    /// into the spool): [`SpoolWriter::write`] the message, with CRLF line
+    /// ends, then [`SpoolWriter::commit`] it with its envelope. Nothing of
+    /// it is visible before the commit, and dropping the writer removes
+    /// it.
+    pub fn create(&self, now: SystemTime) -> Result<SpoolWriter, SpoolError> {
         let id = new_id(now);
-        let record = QueuedMessage::new(id.clone(), envelope, message.len() as u64, now);
-        let msg = self.path(&id, "msg");
-        let result = self
-            .install(&format!("{id}.msg"), message, &msg)
-            .and_then(|()| self.write_record(&record));
-        if result.is_err() {
-            let _ = fs::remove_file(&msg);
-        }
-        result.map(|()| id)
+        let tmp = self.tmp().join(format!("{id}.msg"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(SpoolError::io("creating", &tmp))?;
+        Ok(SpoolWriter {
+            spool: self.clone(),
+            id,
+            now,
+            file: Some(io::BufWriter::with_capacity(64 * 1024, file)),
+            tmp,
+            size: 0,
+        })
     }
 
     /// Writes `bytes` to `tmp/NAME`, fsyncs it, renames it to `dest` and
@@ -348,6 +363,77 @@ impl Spool {
     }
 }
 
+/// A spool entry being written; see [`Spool::create`].
+#[derive(Debug)]
+pub struct SpoolWriter {
+    spool: Spool,
+    id: String,
+    now: SystemTime,
+    /// `None` once committed.
+    file: Option<io::BufWriter<File>>,
+    tmp: PathBuf,
+    size: u64,
+}
+
+impl SpoolWriter {
+    /// The entry's id (final once committed).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Octets written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends message octets (CRLF line ends: they are stored as sent).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), SpoolError> {
+        let file = self.file.as_mut().ok_or_else(|| SpoolError::Io {
+            action: "writing",
+            path: self.tmp.clone(),
+            error: io::Error::other("entry already committed"),
+        })?;
+        file.write_all(bytes)
+            .map_err(SpoolError::io("writing", &self.tmp))?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Makes the entry durable and visible (fsync, rename into `queue/`,
+    /// fsync, then the record, as [`Spool::enqueue`] does) and returns its
+    /// id. On error nothing of it is left.
+    pub fn commit(mut self, envelope: &Envelope) -> Result<String, SpoolError> {
+        let Some(file) = self.file.take() else {
+            return Err(SpoolError::NotFound(self.id.clone()));
+        };
+        let synced = file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+            .and_then(|file| file.sync_all());
+        synced.map_err(SpoolError::io("writing", &self.tmp))?;
+        let msg = self.spool.path(&self.id, "msg");
+        fs::rename(&self.tmp, &msg).map_err(SpoolError::io("renaming into", &msg))?;
+        let record = QueuedMessage::new(self.id.clone(), envelope, self.size, self.now);
+        let committed = self
+            .spool
+            .sync_queue()
+            .and_then(|()| self.spool.write_record(&record));
+        if let Err(error) = committed {
+            let _ = fs::remove_file(&msg);
+            return Err(error);
+        }
+        Ok(self.id.clone())
+    }
+}
+
+impl Drop for SpoolWriter {
+    /// Not committed (or the commit failed before the rename): the
+    /// temporary file goes. After the rename there is none left to remove.
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// A new entry id: the time in microseconds (so ids sort oldest first),
@@ -462,8 +548,25 @@ mod tests {
         let err = spool
             .enqueue(&envelope(), b"x\r\n", SystemTime::now())
             .unwrap_err();
-        assert!(err.to_string().starts_with("writing "), "{err}");
+        assert!(err.to_string().starts_with("creating "), "{err}");
         assert_eq!(fs::read_dir(dir.path().join("queue")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_streamed_entry_appears_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let mut writer = spool.create(SystemTime::now()).unwrap();
+        writer.write(b"Subject: x\r\n\r\n").unwrap();
+        writer.write(b"hi\r\n").unwrap();
+        assert!(spool.ids().unwrap().is_empty(), "not before the commit");
+        let id = writer.commit(&envelope()).unwrap();
+        assert_eq!(spool.message(&id).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
+        assert_eq!(spool.record(&id).unwrap().size, 18);
+        let dropped = spool.create(SystemTime::now()).unwrap();
+        drop(dropped);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(spool.ids().unwrap(), [id]);
     }
 
     #[test]
