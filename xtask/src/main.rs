@@ -6,6 +6,7 @@
 //! cargo xtask interop             the interop tests (this workspace against Postfix, aiosmtpd, swaks, curl, smtplib) and their table
 //! cargo xtask conformance         the smtp-conform suites against peers and against our own halves
 //! cargo xtask bench [--quick]     side by side with Postfix, aiosmtpd, smtplib; writes docs/benchmarks.md
+//! cargo xtask cluster             HAProxy, 3 receivers, Dovecot LMTP; 2,000 messages, one receiver killed halfway
 //! cargo xtask ci                  what .ci/run runs: fmt, clippy, tests, demo
 //! ```
 //!
@@ -14,6 +15,7 @@
 //! and `smtp_testkit::bins` builds this workspace's binaries for all of them.
 
 mod bench;
+mod cluster;
 mod conformance;
 mod demo;
 mod interop;
@@ -62,6 +64,11 @@ enum Task {
     /// Benchmarks side by side with Postfix, aiosmtpd and smtplib on
     /// loopback; writes docs/benchmarks.md (`--quick`: a CI check).
     Bench(bench::Args),
+    /// The reference deployment on loopback: HAProxy (PROXY v2) in front of
+    /// N smtp-receive delivering into Dovecot over LMTP; smtplib clients
+    /// send, one receiver is killed halfway; checks that no acknowledged
+    /// message is lost and every Received: names the real client.
+    Cluster(cluster::Args),
     /// Run what .ci/run runs: cargo fmt --check, clippy, the tests, the demo.
     Ci,
 }
@@ -102,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Task::Interop(args) => interop::run(args),
         Task::Conformance(args) => conformance::run(args),
         Task::Bench(args) => bench::run(args),
+        Task::Cluster(args) => cluster::run(args),
         Task::Ci => {
             run_cargo(&["fmt", "--all", "--", "--check"])?;
             run_cargo(&[

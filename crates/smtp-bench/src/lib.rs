@@ -29,6 +29,7 @@
 //!   with the binaries built from this tree.
 
 mod chart;
+pub mod cluster;
 mod error;
 mod goals;
 mod loads;

@@ -112,13 +112,18 @@ impl Dovecot {
     /// `doveadm fetch hdr` prints, one message after another).
     pub fn headers(&self, user: &str) -> Result<Vec<String>> {
         let text = self.doveadm(&["fetch", "-u", user, "hdr", "mailbox", "INBOX"])?;
-        // doveadm separates messages with a form feed line.
-        Ok(text
-            .split('\x0c')
-            .map(|m| m.trim_start_matches('\n'))
-            .filter_map(|m| m.strip_prefix("hdr:\n"))
-            .map(str::to_string)
-            .collect())
+        // Each message starts with a line "hdr:" (the field's name), and
+        // no header line can be that.
+        let mut messages: Vec<String> = Vec::new();
+        for line in text.lines() {
+            if line == "hdr:" {
+                messages.push(String::new());
+            } else if let Some(message) = messages.last_mut() {
+                message.push_str(line);
+                message.push('\n');
+            }
+        }
+        Ok(messages)
     }
 
     /// How many messages `user`'s INBOX holds (0 for a user never seen).

@@ -1,8 +1,9 @@
 //! HAProxy as the load balancer in front of receivers: TCP mode, each
 //! backend server sent a PROXY protocol header (v1 `send-proxy` or v2
 //! `send-proxy-v2`) and health-checked through it (`check-send-proxy`
-//! sends the same version the server line names). Foreground (`-db`),
-//! stopped by PID like every peer.
+//! sends the same version the server line names). A connection refused by
+//! a server that died is tried again on another (`option redispatch`).
+//! Foreground (`-db`), stopped by PID like every peer.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ impl Haproxy {
         let mut config = format!(
             "# Written by smtp-peers (haproxy.rs) for one run.\n\
              defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
+             \x20 retries 3\n  option redispatch\n\
              frontend smtp\n  bind {addr}\n  default_backend receivers\n\
              backend receivers\n  balance roundrobin\n"
         );
