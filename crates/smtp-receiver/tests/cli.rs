@@ -423,3 +423,67 @@ async fn proxy_protocol_flags() {
     stream.read_exact(&mut greeting).await.unwrap();
     assert_eq!(&greeting, b"220 ");
 }
+
+/// SIGTERM drains: `/readyz` answers 503 at once (a balancer sends nobody
+/// new), while the message in progress still gets its 250.
+#[tokio::test(flavor = "multi_thread")]
+async fn readyz_says_503_while_draining_and_the_message_in_progress_is_kept() {
+    let mail = tempfile::tempdir().unwrap();
+    let mut running = smtp_testkit::bins::RunningReceiver::start(
+        std::path::Path::new(BIN),
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--accept-any-recipient",
+            "--maildir",
+        ]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .chain([mail.path().as_os_str()]),
+        mail.path(),
+    )
+    .unwrap();
+    let readyz = format!("http://{}/readyz", running.http().unwrap());
+    let status = || async { reqwest::get(&readyz).await.unwrap().status().as_u16() };
+    assert_eq!(status().await, 200);
+
+    let mut c = Client::new(TcpStream::connect(running.plain().unwrap()).await.unwrap());
+    c.reply().await;
+    for line in [
+        "EHLO client.example",
+        "MAIL FROM:<a@client.example>",
+        "RCPT TO:<b@example.org>",
+        "DATA",
+    ] {
+        assert!(code(&c.cmd(line).await) < 400, "{line}");
+    }
+    c.send("Subject: in flight\r\n\r\nfirst half\r\n").await;
+    let pid = running.pid().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut drained = false;
+    for _ in 0..50 {
+        if status().await == 503 {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(drained, "/readyz turns 503");
+    let reply = c.cmd("second half\r\n.").await;
+    assert!(reply.starts_with("250 "), "{reply}");
+    let exited = tokio::task::block_in_place(|| {
+        smtp_peers::poll_until(std::time::Duration::from_secs(30), || {
+            running.process().exited()
+        })
+    });
+    assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
+    assert_eq!(common::files(&mail.path().join("new")).len(), 1);
+}

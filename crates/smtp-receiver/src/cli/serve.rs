@@ -386,6 +386,9 @@ async fn run<B: Backend>(
             if let Err(error) = wait_for_signal().await {
                 signal_failed = Some(error);
             }
+            if let Some((inbox, _)) = &inbox {
+                inbox.set_ready(false);
+            }
             eprintln!("smtp-receive: shutting down");
         })
         .await?;

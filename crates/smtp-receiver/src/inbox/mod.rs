@@ -136,6 +136,9 @@ pub(crate) struct Shared {
     pub(crate) config: InboxConfig,
     pub(crate) started: Instant,
     pub(crate) scan: ScanReport,
+    /// False once the server drains: `/readyz` then answers 503, so a
+    /// load balancer sends nobody new while sessions finish.
+    pub(crate) ready: std::sync::atomic::AtomicBool,
 }
 
 impl Inbox {
@@ -159,6 +162,7 @@ impl Inbox {
                 config,
                 started: Instant::now(),
                 scan,
+                ready: std::sync::atomic::AtomicBool::new(true),
             }),
         };
         inbox.spawn_retention();
@@ -183,6 +187,14 @@ impl Inbox {
     /// The backend to serve: Maildir delivery and indexing, under the rules.
     pub fn backend(&self) -> crate::rules::WithRules<InboxBackend> {
         crate::rules::WithRules::new(InboxBackend::new(self.clone()), self.rules().clone())
+    }
+
+    /// Says whether the server takes new sessions: `/readyz` answers 200
+    /// while it does, 503 once it drains (the CLI turns it off at SIGTERM).
+    pub fn set_ready(&self, ready: bool) {
+        self.shared
+            .ready
+            .store(ready, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Records every session of a server with this configuration.

@@ -36,7 +36,7 @@ mod serve;
 pub mod view;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -125,6 +125,20 @@ pub(crate) fn ok() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response()
 }
 
+/// `GET /readyz`: 200 while the server takes sessions, 503 once it drains
+/// (what a load balancer's HTTP health check reads).
+async fn readyz(State(inbox): State<Inbox>) -> Response {
+    if inbox
+        .shared
+        .ready
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        ok()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    }
+}
+
 /// The API of `inbox`, with `options`.
 pub fn router(inbox: Inbox, options: ApiOptions) -> Router {
     let api = Router::new()
@@ -134,7 +148,7 @@ pub fn router(inbox: Inbox, options: ApiOptions) -> Router {
         .merge(events::routes())
         .merge(super::web::routes())
         .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("404 page not found") })
         .with_state(inbox)
         .layer(middleware::from_fn(same_origin_only))
