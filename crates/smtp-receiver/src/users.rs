@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use smtp_wire::Reply;
 use smtp_wire::param::{MailParams, RcptParams};
@@ -145,7 +145,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Debug, Clone)]
 pub struct WithUsers<H> {
     inner: H,
-    users: Arc<Users>,
+    /// Shared by every clone (every connection), so that
+    /// [`replace_users`](Self::replace_users) reaches them all.
+    users: Arc<RwLock<Users>>,
 }
 
 impl<H: Handler> WithUsers<H> {
@@ -153,7 +155,17 @@ impl<H: Handler> WithUsers<H> {
     pub fn new(inner: H, users: Users) -> WithUsers<H> {
         WithUsers {
             inner,
-            users: Arc::new(users),
+            users: Arc::new(RwLock::new(users)),
+        }
+    }
+
+    /// Puts a new table in place (`smtp-receive` does it at SIGHUP): every
+    /// clone of this value, so every connection, checks the next AUTH
+    /// against it; sessions already authenticated stay so.
+    pub fn replace_users(&self, users: Users) {
+        match self.users.write() {
+            Ok(mut current) => *current = users,
+            Err(poisoned) => *poisoned.into_inner() = users,
         }
     }
 
@@ -169,7 +181,10 @@ impl<H: Handler> Handler for WithUsers<H> {
     }
 
     async fn auth(&mut self, _: Mechanism, credentials: &Credentials) -> Result<(), Reply> {
-        self.users.authenticate(credentials)
+        match self.users.read() {
+            Ok(users) => users.authenticate(credentials),
+            Err(poisoned) => poisoned.into_inner().authenticate(credentials),
+        }
     }
 
     async fn mail(&mut self, from: &ReversePath, params: &MailParams) -> Result<(), Reply> {

@@ -487,3 +487,145 @@ async fn readyz_says_503_while_draining_and_the_message_in_progress_is_kept() {
     assert!(exited.is_some_and(|s| s.success()), "{exited:?}");
     assert_eq!(common::files(&mail.path().join("new")).len(), 1);
 }
+
+/// SIGHUP reads the certificate, the users and the rules again; the
+/// listeners and a session opened before it go on.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_certificate_users_and_rules_without_dropping_sessions() {
+    let (old, new) = (TestCerts::generate(), TestCerts::generate());
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let (users, rules) = (dir.path().join("users"), dir.path().join("rules"));
+    std::fs::copy(&old.files.server_cert, &cert).unwrap();
+    std::fs::copy(&old.files.server_key, &key).unwrap();
+    std::fs::write(&users, "alice:old-pw\n").unwrap();
+    std::fs::write(&rules, "# none yet\n").unwrap();
+    let mail = dir.path().join("mail");
+    let args: Vec<std::ffi::OsString> = [
+        "--listen-tls",
+        "127.0.0.1:0",
+        "--accept-any-recipient",
+        "--maildir",
+    ]
+    .iter()
+    .map(Into::into)
+    .chain([mail.clone().into()])
+    .chain([
+        "--cert".into(),
+        cert.clone().into(),
+        "--key".into(),
+        key.clone().into(),
+    ])
+    .chain([
+        "--users-file".into(),
+        users.clone().into(),
+        "--rules".into(),
+        rules.clone().into(),
+    ])
+    .collect();
+    let mut running =
+        smtp_testkit::bins::RunningReceiver::start(std::path::Path::new(BIN), &args, dir.path())
+            .unwrap();
+    let addr = running.implicit_tls().unwrap();
+    let login = |user: &str, pw: &str| {
+        format!(
+            "AUTH PLAIN {}",
+            sasl::plain_response(&sasl::Credentials::new(user, pw))
+        )
+    };
+    let open = |certs: &TestCerts| {
+        let connector = certs.connector();
+        async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let mut c = Client::new(tcp).upgrade(&connector, "localhost").await;
+            c.reply().await;
+            c.cmd("EHLO client.example").await;
+            c
+        }
+    };
+
+    let mut before = open(&old).await;
+    assert!(
+        before
+            .cmd(&login("alice", "old-pw"))
+            .await
+            .starts_with("235")
+    );
+
+    std::fs::copy(&new.files.server_cert, &cert).unwrap();
+    std::fs::copy(&new.files.server_key, &key).unwrap();
+    std::fs::write(&users, "alice:new-pw\n").unwrap();
+    std::fs::write(&rules, "rcpt:*@bounce.test=550 5.1.1 no such user\n").unwrap();
+    let pid = running.pid().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reloaded = tokio::task::block_in_place(|| {
+        smtp_peers::poll_until(std::time::Duration::from_secs(10), || {
+            let err = running.process().stderr();
+            err.contains("reloaded the rules").then_some(err)
+        })
+    })
+    .expect("reloaded");
+    for what in ["the certificate", "the users", "the rules"] {
+        assert!(reloaded.contains(&format!("reloaded {what}")), "{reloaded}");
+    }
+
+    // The session opened before goes on, under its old certificate.
+    for line in [
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@example.org>",
+        "DATA",
+    ] {
+        assert!(code(&before.cmd(line).await) < 400, "{line}");
+    }
+    assert!(
+        before
+            .cmd("Subject: across the reload\r\n\r\nhi\r\n.")
+            .await
+            .starts_with("250")
+    );
+    // A new one gets the new certificate, the new password, the new rule.
+    let mut after = open(&new).await;
+    assert!(
+        after
+            .cmd(&login("alice", "old-pw"))
+            .await
+            .starts_with("535")
+    );
+    assert!(
+        after
+            .cmd(&login("alice", "new-pw"))
+            .await
+            .starts_with("235")
+    );
+    after.cmd("MAIL FROM:<alice@client.example>").await;
+    assert!(
+        after
+            .cmd("RCPT TO:<x@bounce.test>")
+            .await
+            .starts_with("550 5.1.1")
+    );
+
+    // A broken file keeps what is in use.
+    std::fs::write(&key, "not a key").unwrap();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let kept = tokio::task::block_in_place(|| {
+        smtp_peers::poll_until(std::time::Duration::from_secs(10), || {
+            let err = running.process().stderr();
+            err.contains("cannot reload the certificate").then_some(err)
+        })
+    });
+    assert!(kept.is_some());
+    open(&new).await.cmd("QUIT").await;
+}

@@ -6,10 +6,13 @@
 //! * Clients: [`system_roots`] (loaded once, like Python's
 //!   `ssl.create_default_context()`), [`read_certs`] for a private CA, and
 //!   [`dangerous`] for the one configuration that checks nothing.
+//! * [`CertificateFiles`]: a server certificate read again on demand
+//!   (SIGHUP), for the next handshakes.
 //! * [`self_signed`] (feature `self-signed`): a CA and a server
 //!   certificate made at run time.
 
 pub mod dangerous;
+mod reload;
 #[cfg(feature = "self-signed")]
 pub mod self_signed;
 
@@ -17,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
+
+pub use reload::CertificateFiles;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why a TLS configuration could not be built.

@@ -47,6 +47,25 @@ pub struct InboxArgs {
     pub reindex: bool,
 }
 
+/// The rules of a rules file (one per line, `#` comments) and of `--rule`.
+fn read_rules(file: Option<&Path>, lines: &[String]) -> anyhow::Result<Vec<Rule>> {
+    let mut all: Vec<String> = Vec::new();
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        all.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    all.extend(lines.iter().cloned());
+    all.iter()
+        .map(|line| line.parse::<Rule>().map_err(anyhow::Error::from))
+        .collect()
+}
+
 fn parse_age(text: &str) -> Result<Duration, String> {
     smtp_receiver::rules::parse_duration(text)
         .ok_or_else(|| format!("{text:?}: expected 30m, 12h, 7d"))
@@ -61,22 +80,21 @@ impl InboxArgs {
                 .map_or(0, |d| d.as_nanos() as u64)
         });
         let rules = Rules::new(seed);
-        let mut lines: Vec<String> = Vec::new();
-        if let Some(file) = &self.rules {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            lines.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_string),
-            );
-        }
-        lines.extend(self.rule.iter().cloned());
-        for line in lines {
-            rules.add(line.parse::<Rule>()?);
-        }
+        rules.replace(read_rules(self.rules.as_deref(), &self.rule)?);
         Ok(rules)
+    }
+
+    /// A reload step: `rules` replaced by what `--rules FILE` and `--rule`
+    /// say now (the file is read again).
+    pub fn reload_rules(
+        &self,
+        rules: Rules,
+    ) -> impl Fn() -> anyhow::Result<()> + Send + Sync + 'static {
+        let (file, lines) = (self.rules.clone(), self.rule.clone());
+        move || {
+            rules.replace(read_rules(file.as_deref(), &lines)?);
+            Ok(())
+        }
     }
 
     /// The inbox's configuration for `maildir`.

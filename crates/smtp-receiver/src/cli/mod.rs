@@ -3,6 +3,7 @@
 mod deliver;
 mod inbox;
 mod inspect;
+mod reload;
 mod serve;
 
 use std::net::SocketAddr;

@@ -3,8 +3,10 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use smtp_io::tls::CertificateFiles;
 use smtp_receiver::config::{ContentPolicy, ListenerKind, RecipientPolicy, ServerConfig};
 use smtp_receiver::inbox::Inbox;
 use smtp_receiver::rules::{Rules, WithRules};
@@ -14,6 +16,7 @@ use smtp_receiver::{
 use tracing_subscriber::EnvFilter;
 
 use super::inbox::{InboxArgs, Preset, bind_http, preset_config, spawn_http, temporary_maildir};
+use super::reload::Reload;
 use super::{ServeArgs, deliver};
 
 /// The listener used when none is given.
@@ -64,12 +67,20 @@ pub fn inbox(mut preset: Preset) -> anyhow::Result<()> {
             print_transcripts(&mut config);
         }
         let rules = preset.inbox.rules()?;
+        let mut reload = Reload::default();
+        reload.add("the rules", preset.inbox.reload_rules(rules.clone()));
         let mut inbox_config = preset
             .inbox
             .config(&maildir, &config.session.hostname, rules);
         inbox_config.accept_any_auth = true;
         let inbox = Inbox::open(inbox_config).await?;
-        run(config, inbox.backend(), Some((inbox, &preset.inbox))).await
+        run(
+            config,
+            inbox.backend(),
+            Some((inbox, &preset.inbox)),
+            reload,
+        )
+        .await
     });
     if temporary && let Err(error) = std::fs::remove_dir_all(&maildir) {
         eprintln!("smtp-receive: cannot remove {}: {error}", maildir.display());
@@ -93,12 +104,14 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     if plan.maildir.is_none() && plan.onward.is_none() && !args.sink {
         bail!("say where mail goes: --maildir DIR, --deliver DEST, or --sink to discard it");
     }
-    let mut config = build_config(&args)?;
-    let users = load_users(&args)?;
+    let mut reload = Reload::default();
+    let mut config = build_config(&args, &mut reload)?;
+    let users = load_users(&args.users_file, &args.user)?;
     if args.require_auth && users.is_empty() {
         bail!("--require-auth needs users (--user NAME:PASSWORD or --users-file FILE)");
     }
     let rules = args.inbox.rules()?;
+    reload.add("the rules", args.inbox.reload_rules(rules.clone()));
     if let Some(hop) = &plan.onward {
         if args.sink {
             bail!("--sink discards mail: it cannot go with --deliver {hop}");
@@ -111,7 +124,7 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
             deliver::forwarder(&args.deliver, hop, plan.maildir.as_deref(), &hostname)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let runner = deliver::spawn_runner(runner, stopped);
-        let served = with_users(config, forwarder, users, rules, args.stdio).await;
+        let served = with_users(config, forwarder, &args, users, rules, reload).await;
         // Everything acknowledged is in the spool; the runner finishes its
         // pass and the rest waits there for the next start.
         let _ = stop.send(true);
@@ -128,39 +141,47 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
             let inbox = Inbox::open(inbox_config)
                 .await
                 .with_context(|| format!("cannot open the inbox in {}", dir.display()))?;
-            run(config, inbox.backend(), Some((inbox, &args.inbox))).await
+            run(config, inbox.backend(), Some((inbox, &args.inbox)), reload).await
         }
         Some(dir) => {
             let handler = MaildirHandler::open(dir, &config.session.hostname)
                 .with_context(|| format!("cannot open the Maildir {}", dir.display()))?;
-            with_users(config, handler, users, rules, args.stdio).await
+            with_users(config, handler, &args, users, rules, reload).await
         }
         None if !args.inbox.http.is_empty() => {
             bail!("--http serves what is stored: it needs --maildir DIR")
         }
-        None => with_users(config, SinkHandler::default(), users, rules, args.stdio).await,
+        None => with_users(config, SinkHandler::default(), &args, users, rules, reload).await,
     }
 }
 
 async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
     mut config: ServerConfig,
     handler: H,
+    args: &ServeArgs,
     users: Users,
     rules: Rules,
-    stdio: bool,
+    mut reload: Reload,
 ) -> anyhow::Result<()> {
     if users.is_empty() {
         let backend = WithRules::new(handler, rules);
-        match stdio {
+        match args.stdio {
             true => serve_stdio(config, backend).await,
-            false => run(config, backend, None).await,
+            false => run(config, backend, None, reload).await,
         }
     } else {
         config.session.auth.enabled = true;
-        let backend = WithRules::new(WithUsers::new(handler, users), rules);
-        match stdio {
+        let with_users = WithUsers::new(handler, users);
+        let handle = with_users.clone();
+        let (file, lines) = (args.users_file.clone(), args.user.clone());
+        reload.add("the users", move || {
+            handle.replace_users(load_users(&file, &lines)?);
+            Ok(())
+        });
+        let backend = WithRules::new(with_users, rules);
+        match args.stdio {
             true => serve_stdio(config, backend).await,
-            false => run(config, backend, None).await,
+            false => run(config, backend, None, reload).await,
         }
     }
 }
@@ -229,7 +250,9 @@ fn stdio_peer() -> SocketAddr {
         .unwrap_or(NO_ADDRESS)
 }
 
-fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+/// The server configuration of the flags; what SIGHUP reloads of it (the
+/// certificate) goes into `reload`.
+fn build_config(args: &ServeArgs, reload: &mut Reload) -> anyhow::Result<ServerConfig> {
     let hostname = args
         .hostname
         .clone()
@@ -253,7 +276,9 @@ fn build_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
         config.listen_lmtp(*addr);
     }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        config.load_tls(cert, key)?;
+        let files = CertificateFiles::load(cert, key)?;
+        config.tls = Some(files.server_config()?);
+        reload.add("the certificate", move || Ok(files.reload()?));
     } else if !args.listen_tls.is_empty() {
         bail!("--listen-tls needs --cert FILE and --key FILE");
     }
@@ -336,21 +361,24 @@ fn content_policy(strict: bool) -> ContentPolicy {
     }
 }
 
-fn load_users(args: &ServeArgs) -> anyhow::Result<Users> {
-    let mut users = match &args.users_file {
+/// The users of `--users-file` and `--user` (the file is read each time).
+fn load_users(file: &Option<PathBuf>, lines: &[String]) -> anyhow::Result<Users> {
+    let mut users = match file {
         Some(path) => Users::from_file(path)?,
         None => Users::new(),
     };
-    for line in &args.user {
+    for line in lines {
         users.insert_line(line, "--user")?;
     }
     Ok(users)
 }
 
+/// Serves until SIGINT/SIGTERM (then drains); SIGHUP runs `reload`.
 async fn run<B: Backend>(
     mut config: ServerConfig,
     backend: B,
     inbox: Option<(Inbox, &InboxArgs)>,
+    reload: Reload,
 ) -> anyhow::Result<()> {
     if let Some((inbox, _)) = &inbox {
         inbox.attach(&mut config);
@@ -380,6 +408,7 @@ async fn run<B: Backend>(
         None => Vec::new(),
     };
 
+    let hangups = reload.spawn_on_sighup()?;
     let mut signal_failed = None;
     server
         .run_until(async {
@@ -392,6 +421,7 @@ async fn run<B: Backend>(
             eprintln!("smtp-receive: shutting down");
         })
         .await?;
+    hangups.abort();
     let _ = stop.send(true);
     for task in http {
         let _ = task.await;
@@ -419,7 +449,7 @@ mod tests {
 
     fn config_of(args: &[&str]) -> ServerConfig {
         let cli = Cli::try_parse_from([&["smtp-receive", "--sink"], args].concat()).unwrap();
-        build_config(&cli.serve).unwrap()
+        build_config(&cli.serve, &mut Reload::default()).unwrap()
     }
 
     #[test]
