@@ -59,6 +59,11 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// Addresses [`Server::bind`](crate::Server::bind) listens on.
     pub listeners: Vec<Listen>,
+    /// Unix sockets [`Server::bind`](crate::Server::bind) serves LMTP on
+    /// (RFC 2033; an MTA's `lmtp:unix:PATH`). A stale socket is replaced;
+    /// the socket is removed at shutdown. Its access is the directory's:
+    /// put it where only the MTA's user can reach it, as Postfix does.
+    pub lmtp_sockets: Vec<std::path::PathBuf>,
     /// TLS configuration (certificate and key). Enables STARTTLS on plain
     /// listeners; required for implicit-TLS listeners.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -162,6 +167,7 @@ impl ServerConfig {
         ServerConfig {
             session: SessionConfig::new(hostname),
             listeners: Vec::new(),
+            lmtp_sockets: Vec::new(),
             tls: None,
             shutdown_grace: Duration::from_secs(30),
             shutdown_abort: Duration::from_secs(5),

@@ -98,3 +98,54 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20) as s:
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// LMTP on a Unix socket, with this project's LMTP client: the refused
+/// recipient gets its own RCPT refusal, the other its reply after the
+/// data; a stale socket file is replaced, and the socket goes at shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_socket_lmtp_with_our_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lmtp.sock");
+    // A socket left by a server that is gone.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let mut config = test_config(None);
+    config.lmtp_sockets.push(socket.clone());
+    config.session.recipients = RecipientPolicy::domains(["example.test"]);
+    let mail = dir.path().join("mail");
+    let handler = RefuseNobody(MaildirHandler::open(&mail, "lmtp.test").unwrap());
+    let server = Server::bind(config, handler).await.unwrap();
+    assert_eq!(server.local_sockets(), [socket.as_path()]);
+    let shutdown = server.shutdown_handle();
+    let task = tokio::spawn(server.run());
+
+    let client = smtp_sender::ClientConfig::builder("localhost", 0)
+        .tls(smtp_sender::TlsMode::None)
+        .lmtp(true)
+        .unix_socket(&socket)
+        .build();
+    let mut session = smtp_sender::Client::connect(client).await.unwrap();
+    let envelope = smtp_sender::Envelope::new(
+        "a@client.test",
+        &["bob@example.test", "nobody@example.test"],
+    )
+    .unwrap();
+    let report = session
+        .send(&envelope, b"Subject: over a socket\r\n\r\nhi\r\n")
+        .await
+        .unwrap();
+    session.quit().await.unwrap();
+    assert_eq!(
+        report.recipients[0].outcome,
+        smtp_sender::Outcome::Accepted,
+        "{report}"
+    );
+    assert_eq!(report.recipients[1].reply.code, 550, "{report}");
+    let stored = files(&mail.join("new"));
+    assert_eq!(stored.len(), 1);
+    let text = std::fs::read_to_string(&stored[0]).unwrap();
+    assert!(text.contains("with LMTP"), "{text}");
+
+    shutdown.shutdown();
+    task.await.unwrap().unwrap();
+    assert!(!socket.exists(), "removed at shutdown");
+}

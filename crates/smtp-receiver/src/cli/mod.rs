@@ -103,9 +103,10 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     listen_tls: Vec<SocketAddr>,
     /// LMTP listener (RFC 2033): LHLO, one reply per recipient after the
-    /// message, so an MTA (Postfix's lmtp(8)) can deliver through it (repeatable)
-    #[arg(long, value_name = "ADDR")]
-    listen_lmtp: Vec<SocketAddr>,
+    /// message, so an MTA (Postfix's lmtp(8)) can deliver through it: ADDR,
+    /// or unix:PATH for a Unix socket (repeatable)
+    #[arg(long, value_name = "ADDR|unix:PATH", value_parser = parse_lmtp_listen)]
+    listen_lmtp: Vec<LmtpListen>,
     /// Certificate chain, PEM, leaf first.
     #[arg(long, value_name = "FILE", requires = "key")]
     cert: Option<PathBuf>,
@@ -200,6 +201,25 @@ struct ServeArgs {
     deliver: deliver::DeliverArgs,
     #[command(flatten)]
     inbox: inbox::InboxArgs,
+}
+
+/// Where an LMTP listener listens.
+#[derive(Debug, Clone)]
+enum LmtpListen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// `ADDR` or `unix:PATH`.
+fn parse_lmtp_listen(text: &str) -> Result<LmtpListen, String> {
+    match text.strip_prefix("unix:") {
+        Some("") => Err("unix: needs a socket path".into()),
+        Some(path) => Ok(LmtpListen::Unix(PathBuf::from(path))),
+        None => text
+            .parse()
+            .map(LmtpListen::Tcp)
+            .map_err(|e| format!("{text:?}: {e} (expected ADDR:PORT or unix:PATH)")),
+    }
 }
 
 /// `10000`, `64K`, `25M`, `1G`.

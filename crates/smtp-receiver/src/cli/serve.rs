@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::inbox::{InboxArgs, Preset, bind_http, preset_config, spawn_http, temporary_maildir};
 use super::reload::Reload;
-use super::{ServeArgs, deliver};
+use super::{LmtpListen, ServeArgs, deliver};
 
 /// The listener used when none is given.
 const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
@@ -272,8 +272,13 @@ fn build_config(args: &ServeArgs, reload: &mut Reload) -> anyhow::Result<ServerC
     for addr in &args.listen_tls {
         config.listen_tls(*addr);
     }
-    for addr in &args.listen_lmtp {
-        config.listen_lmtp(*addr);
+    for listen in &args.listen_lmtp {
+        match listen {
+            LmtpListen::Tcp(addr) => {
+                config.listen_lmtp(*addr);
+            }
+            LmtpListen::Unix(path) => config.lmtp_sockets.push(path.clone()),
+        }
     }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         let files = CertificateFiles::load(cert, key)?;
@@ -395,6 +400,10 @@ async fn run<B: Backend>(
             (ListenerKind::Lmtp, _) => "lmtp",
         };
         writeln!(stdout, "listening on {} ({kind})", bound.addr)
+            .context("cannot write to stdout")?;
+    }
+    for path in server.local_sockets() {
+        writeln!(stdout, "listening on unix:{} (lmtp)", path.display())
             .context("cannot write to stdout")?;
     }
     stdout.flush().context("cannot write to stdout")?;

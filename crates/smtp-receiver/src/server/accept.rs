@@ -38,7 +38,11 @@ pub(super) async fn accept_loop<L: Listener, B: Backend>(
                 tokio::spawn(async move {
                     let mut peer = accepted.peer;
                     let mut stream: Io = Box::new(accepted.stream);
-                    if let Some(proxy) = &shared.proxy {
+                    // PROXY headers come from the balancer in front of the
+                    // SMTP listeners; an MTA delivers over LMTP directly.
+                    if let Some(proxy) =
+                        shared.proxy.as_ref().filter(|_| kind != ListenerKind::Lmtp)
+                    {
                         match proxy.accept(stream, peer).await {
                             Ok((client, rest)) => {
                                 peer = client.unwrap_or(peer);

@@ -87,6 +87,36 @@ pub enum ServerError {
         /// The cause.
         source: io::Error,
     },
+    /// Binding a Unix socket failed (or another server answers on it).
+    #[error("cannot listen on unix:{}: {source}", path.display())]
+    BindSocket {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// Binds a Unix socket at `path`, replacing a stale one left by a server
+/// that is gone, never one that a live server still answers on.
+fn bind_socket(path: &std::path::Path) -> io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            ));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                "another server is listening there",
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    tokio::net::UnixListener::bind(path)
 }
 
 /// A listener the server is bound to.
@@ -127,6 +157,8 @@ pub(crate) struct Shared {
 /// bound.
 pub struct Server<B: Backend> {
     listeners: Vec<(TcpListener, BoundListener)>,
+    /// LMTP on Unix sockets ([`ServerConfig::lmtp_sockets`](crate::config::ServerConfig::lmtp_sockets)).
+    sockets: Vec<(tokio::net::UnixListener, std::path::PathBuf)>,
     shared: Arc<Shared>,
     backend: Arc<B>,
 }
@@ -160,6 +192,7 @@ impl<B: Backend> Server<B> {
         };
         Server {
             listeners: Vec::new(),
+            sockets: Vec::new(),
             shared: Arc::new(shared),
             backend: Arc::new(backend),
         }
@@ -168,10 +201,11 @@ impl<B: Backend> Server<B> {
     /// A server bound to every listener of `config` (port 0: the system
     /// picks one; see [`local_addrs`](Self::local_addrs)).
     pub async fn bind(config: ServerConfig, backend: B) -> Result<Server<B>, ServerError> {
-        if config.listeners.is_empty() {
+        if config.listeners.is_empty() && config.lmtp_sockets.is_empty() {
             return Err(ServerError::NoListeners);
         }
         let listens = config.listeners.clone();
+        let paths = config.lmtp_sockets.clone();
         let mut server = Server::new(config, backend);
         let tls = server.shared.acceptor.is_some();
         for listen in listens {
@@ -191,7 +225,22 @@ impl<B: Backend> Server<B> {
             };
             server.listeners.push((listener, bound));
         }
+        for path in paths {
+            let listener = bind_socket(&path).map_err(|source| ServerError::BindSocket {
+                path: path.clone(),
+                source,
+            })?;
+            server.sockets.push((listener, path));
+        }
         Ok(server)
+    }
+
+    /// The Unix sockets the server listens on (LMTP).
+    pub fn local_sockets(&self) -> Vec<&std::path::Path> {
+        self.sockets
+            .iter()
+            .map(|(_, path)| path.as_path())
+            .collect()
     }
 
     /// The bound listeners, in configuration order.
@@ -225,10 +274,22 @@ impl<B: Backend> Server<B> {
     pub async fn run(self) -> Result<(), ServerError> {
         let Server {
             listeners,
+            sockets,
             shared,
             backend,
         } = self;
         let mut accepting = JoinSet::new();
+        let mut paths = Vec::new();
+        for (listener, path) in sockets {
+            let (shared, backend) = (Arc::clone(&shared), Arc::clone(&backend));
+            accepting.spawn(accept::accept_loop(
+                listener,
+                ListenerKind::Lmtp,
+                shared,
+                backend,
+            ));
+            paths.push(path);
+        }
         for (listener, bound) in listeners {
             let listener = BoundTcp {
                 listener,
@@ -240,6 +301,10 @@ impl<B: Backend> Server<B> {
         accept::shutdown_began(&shared).await;
         // The accept loops stop by themselves; they close their listeners.
         while accepting.join_next().await.is_some() {}
+        // Nobody listens there any more: a client should not find a dead socket.
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
         accept::drain(&shared).await;
         Ok(())
     }
