@@ -5,7 +5,7 @@
 //! fails.
 
 use anyhow::{Context as _, bail};
-use smtp_bench::cluster::{ClusterOptions, run_cluster};
+use smtp_bench::cluster::{ClusterOptions, lmtp_latency, run_cluster};
 use smtp_peers::Peer;
 use smtp_testkit::bins::{Bins, Profile};
 
@@ -27,6 +27,11 @@ pub struct Args {
     /// Keep the work folder (spools, logs).
     #[arg(long)]
     keep: bool,
+    /// Also measure what LMTP delivery adds for one client: N messages in
+    /// a row into a Maildir, into Dovecot through the spool, and into
+    /// Dovecot while the client waits
+    #[arg(long, value_name = "N")]
+    latency: Option<u32>,
 }
 
 /// Runs the task.
@@ -48,12 +53,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         kill: !args.no_kill && args.receivers > 1,
         work: work.path().to_path_buf(),
     };
-    let result = run_cluster(&bins, &options);
+    let result = run_cluster(&bins, &options).and_then(|report| {
+        let latency = match args.latency {
+            Some(n) => Some(lmtp_latency(&bins, n.max(1), work.path())?),
+            None => None,
+        };
+        Ok((report, latency))
+    });
     if args.keep {
         println!("work folder kept: {}", work.keep().display());
     }
-    let report = result?;
+    let (report, latency) = result?;
     println!("{report}");
+    if let Some(latency) = latency {
+        print!("{latency}");
+    }
     if !report.passed() {
         bail!("the cluster lost, duplicated or misattributed mail (see above)");
     }

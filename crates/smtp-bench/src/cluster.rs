@@ -249,6 +249,91 @@ pub fn run_cluster(bins: &Bins, options: &ClusterOptions) -> Result<ClusterRepor
     Ok(check(options, &load, &stored, recovered_from_spool))
 }
 
+/// What one message costs the client, in each way of storing it: one
+/// smtplib client sending `messages` messages one after the other over
+/// one session, straight to one receiver.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// (how it was stored, mean milliseconds per message, msgs/s).
+    pub modes: Vec<(String, f64, f64)>,
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (mode, ms, rate) in &self.modes {
+            writeln!(f, "{mode:<58} {ms:>6.2} ms/message  {rate:>6.0} msgs/s")?;
+        }
+        Ok(())
+    }
+}
+
+/// Measures [`Latency`]: a Maildir with fsync, LMTP into Dovecot through
+/// the spool, and LMTP into Dovecot while the client waits.
+pub fn lmtp_latency(bins: &Bins, messages: u32, work: &Path) -> Result<Latency> {
+    let dovecot = Dovecot::start()?;
+    let socket = format!("lmtp:unix:{}", dovecot.lmtp_socket().display());
+    let spool = |name: &str| work.join(name).display().to_string();
+    let modes: [(&str, Vec<String>); 3] = [
+        (
+            "--maildir (fsync)",
+            vec!["--maildir".into(), spool("latency-maildir")],
+        ),
+        (
+            "--deliver lmtp:unix:... --spool (queued)",
+            vec![
+                "--deliver".into(),
+                socket.clone(),
+                "--spool".into(),
+                spool("latency-queued"),
+            ],
+        ),
+        (
+            "--deliver lmtp:unix:... --spool --deliver-sync",
+            vec![
+                "--deliver".into(),
+                socket.clone(),
+                "--spool".into(),
+                spool("latency-sync"),
+                "--deliver-sync".into(),
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (i, (mode, extra)) in modes.into_iter().enumerate() {
+        let mut args: Vec<String> = ["--listen", "127.0.0.1:0", "--domain", "example.test"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra);
+        let node = RunningReceiver::start(
+            &bins.receive,
+            &args,
+            &work.join(format!("logs/latency-{i}")),
+        )?;
+        let port = node
+            .plain()
+            .ok_or_else(|| BenchError::Measurement("no listener".into()))?
+            .port();
+        let options = ClusterOptions {
+            receivers: 1,
+            clients: 1,
+            messages,
+            kill: false,
+            work: work.to_path_buf(),
+        };
+        let load = run_load(&options, port, None, work)?;
+        if load.acked.len() != messages as usize {
+            return Err(BenchError::Measurement(format!(
+                "{mode}: {} of {messages} acknowledged",
+                load.acked.len()
+            )));
+        }
+        let per = load.seconds / f64::from(messages);
+        out.push((format!("smtp-receive {mode}"), per * 1000.0, 1.0 / per));
+    }
+    Ok(Latency { modes: out })
+}
+
 fn run_load(
     options: &ClusterOptions,
     port: u16,

@@ -56,7 +56,7 @@ use tokio_rustls::TlsAcceptor;
 
 pub use body::{BodyError, MessageBody};
 pub use listener::{Accepted, Listener, NO_ADDRESS};
-pub use proxy::{HEADER_TIMEOUT, ProxyError, ProxyProtocol};
+pub use proxy::{HEADER_TIMEOUT, ProxyError, ProxyProtocol, parse_proxy_header};
 pub use record::{Outcome, SessionRecord};
 pub use shutdown::ShutdownHandle;
 

@@ -76,7 +76,7 @@ impl ProxyProtocol {
                     return Err(ProxyError::Malformed("connection closed".into()));
                 }
                 buf.extend_from_slice(&chunk[..n]);
-                if let Some(parsed) = parse(&buf)? {
+                if let Some(parsed) = parse_proxy_header(&buf)? {
                     return Ok(parsed);
                 }
                 if buf.len() > MAX_HEADER {
@@ -101,8 +101,20 @@ impl ProxyProtocol {
     }
 }
 
-/// `Ok(None)`: more bytes needed; `Ok(Some((client, length)))`: a header.
-fn parse(buf: &[u8]) -> Result<Option<(Option<SocketAddr>, usize)>, ProxyError> {
+/// Parses a PROXY header (v1 or v2) at the start of `buf`: `Ok(None)`
+/// when more bytes are needed, `Ok(Some((client, length)))` for a whole
+/// header of `length` octets (`client` is `None` for `LOCAL`/`UNKNOWN`),
+/// `Err` for anything else. Never reads past `buf`; public for the fuzz
+/// target.
+///
+/// ```
+/// use smtp_receiver::server::parse_proxy_header;
+/// let parsed = parse_proxy_header(b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 25\r\nEHLO").unwrap();
+/// assert_eq!(parsed, Some((Some("192.0.2.7:40000".parse().unwrap()), 41)));
+/// assert_eq!(parse_proxy_header(b"PROXY TCP4 192.0").unwrap(), None);
+/// assert!(parse_proxy_header(b"EHLO client.example\r\n").is_err());
+/// ```
+pub fn parse_proxy_header(buf: &[u8]) -> Result<Option<(Option<SocketAddr>, usize)>, ProxyError> {
     let result = HeaderResult::parse(buf);
     if result.is_incomplete() {
         return Ok(None);
@@ -193,8 +205,12 @@ mod tests {
         peer: &str,
     ) -> Result<(Option<SocketAddr>, Vec<u8>), ProxyError> {
         let (ours, mut theirs) = tokio::io::duplex(8192);
-        theirs.write_all(bytes).await.unwrap();
-        drop(theirs);
+        let bytes = bytes.to_vec();
+        // Written from a task of its own: more than the pipe holds must not
+        // block the reader (and the reader may stop reading).
+        tokio::spawn(async move {
+            let _ = theirs.write_all(&bytes).await;
+        });
         let (client, mut stream) = loopback()
             .accept(Box::new(ours), peer.parse().unwrap())
             .await?;
@@ -246,5 +262,144 @@ mod tests {
             through(b"PROXY TCP4 192.0.2", "127.0.0.1:9").await,
             Err(ProxyError::Malformed(_))
         ));
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+        use std::net::{Ipv4Addr, Ipv6Addr};
+
+        /// A v2 PROXY header for `client` → `server`, with TLVs appended.
+        fn v2(client: SocketAddr, server: SocketAddr, tlvs: &[(u8, Vec<u8>)]) -> Vec<u8> {
+            let mut body = Vec::new();
+            let family = match (client, server) {
+                (SocketAddr::V4(c), SocketAddr::V4(s)) => {
+                    body.extend(c.ip().octets());
+                    body.extend(s.ip().octets());
+                    0x11
+                }
+                (SocketAddr::V6(c), SocketAddr::V6(s)) => {
+                    body.extend(c.ip().octets());
+                    body.extend(s.ip().octets());
+                    0x21
+                }
+                _ => unreachable!("same family"),
+            };
+            body.extend(client.port().to_be_bytes());
+            body.extend(server.port().to_be_bytes());
+            for (kind, value) in tlvs {
+                body.push(*kind);
+                body.extend((value.len() as u16).to_be_bytes());
+                body.extend(value);
+            }
+            let mut out = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+            out.extend([0x21, family]);
+            out.extend((body.len() as u16).to_be_bytes());
+            out.extend(body);
+            out
+        }
+
+        fn v1(client: SocketAddr, server: SocketAddr) -> Vec<u8> {
+            let family = if client.is_ipv4() { "TCP4" } else { "TCP6" };
+            format!(
+                "PROXY {family} {} {} {} {}\r\n",
+                client.ip(),
+                server.ip(),
+                client.port(),
+                server.port()
+            )
+            .into_bytes()
+        }
+
+        fn pair() -> impl Strategy<Value = (SocketAddr, SocketAddr)> {
+            prop_oneof![
+                (any::<u32>(), any::<u16>(), any::<u32>(), any::<u16>()).prop_map(
+                    |(a, p, b, q)| (
+                        SocketAddr::from((Ipv4Addr::from(a), p)),
+                        SocketAddr::from((Ipv4Addr::from(b), q))
+                    )
+                ),
+                (any::<u128>(), any::<u16>(), any::<u128>(), any::<u16>()).prop_map(
+                    |(a, p, b, q)| (
+                        SocketAddr::from((Ipv6Addr::from(a), p)),
+                        SocketAddr::from((Ipv6Addr::from(b), q))
+                    )
+                ),
+            ]
+        }
+
+        /// TLVs of types no version of the protocol defines (0xE0-0xEF
+        /// are reserved for applications): they are skipped, not refused.
+        fn tlvs() -> impl Strategy<Value = Vec<(u8, Vec<u8>)>> {
+            prop::collection::vec(
+                (0xE0u8..=0xEF, prop::collection::vec(any::<u8>(), 0..64)),
+                0..5,
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn whole_headers_name_the_client_and_their_length(
+                (client, server) in pair(),
+                tlvs in tlvs(),
+                rest in prop::collection::vec(any::<u8>(), 0..32),
+                version in 1u8..=2,
+            ) {
+                let header = if version == 1 { v1(client, server) } else { v2(client, server, &tlvs) };
+                let mut bytes = header.clone();
+                bytes.extend(&rest);
+                let parsed = parse_proxy_header(&bytes).unwrap();
+                prop_assert_eq!(parsed, Some((Some(client), header.len())));
+            }
+
+            #[test]
+            fn a_truncated_header_waits_or_fails_but_never_succeeds(
+                (client, server) in pair(),
+                tlvs in tlvs(),
+                cut in any::<prop::sample::Index>(),
+                version in 1u8..=2,
+            ) {
+                let header = if version == 1 { v1(client, server) } else { v2(client, server, &tlvs) };
+                let cut = cut.index(header.len());
+                prop_assert!(!matches!(parse_proxy_header(&header[..cut]), Ok(Some(_))));
+            }
+
+            #[test]
+            fn any_bytes_never_panic_nor_claim_more_than_given(
+                bytes in prop::collection::vec(any::<u8>(), 0..600),
+            ) {
+                if let Ok(Some((_, used))) = parse_proxy_header(&bytes) {
+                    prop_assert!(used <= bytes.len());
+                }
+            }
+
+            #[test]
+            fn a_wrong_signature_is_refused(
+                first in any::<u8>().prop_filter("not a signature start", |b| *b != b'P' && *b != b'\r'),
+                rest in prop::collection::vec(any::<u8>(), 15..64),
+            ) {
+                let mut bytes = vec![first];
+                bytes.extend(rest);
+                prop_assert!(parse_proxy_header(&bytes).is_err());
+            }
+        }
+
+        /// Longer than any real header: closed, never buffered without end.
+        #[tokio::test]
+        async fn an_oversized_header_is_refused() {
+            let mut bytes = b"PROXY TCP4 ".to_vec();
+            bytes.extend(std::iter::repeat_n(b'1', 2 * MAX_HEADER));
+            assert!(matches!(
+                super::through(&bytes, "127.0.0.1:9").await,
+                Err(ProxyError::Malformed(_))
+            ));
+            let mut v2 = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+            v2.extend([0x21, 0x11, 0xff, 0xff]);
+            v2.extend(std::iter::repeat_n(0u8, 2 * MAX_HEADER));
+            assert!(matches!(
+                super::through(&v2, "127.0.0.1:9").await,
+                Err(ProxyError::Malformed(_))
+            ));
+        }
     }
 }
