@@ -66,9 +66,20 @@ async fn queued_into_dovecot_over_lmtp_with_a_maildir_copy() {
             &format!("maildir:{}", copy.display()),
             "--spool",
             spool.to_str().unwrap(),
+            "--http",
+            "127.0.0.1:0",
         ],
         dir.path(),
     );
+    // With onward delivery, --http serves the health endpoints alone.
+    let http = format!("http://{}", running.http().unwrap());
+    let status = |path: &'static str| {
+        let url = format!("{http}{path}");
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("/readyz").await, 200);
+    assert_eq!(status("/livez").await, 200);
+    assert_eq!(status("/api/v1/messages").await, 404, "no inbox to show");
     let port = running.plain().unwrap().port();
     for i in 0..3 {
         let out = send(

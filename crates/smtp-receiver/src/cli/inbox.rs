@@ -147,8 +147,20 @@ pub fn spawn_http(
     if let Some(file) = auth {
         options = options.with_auth(HtpasswdUsers::from_file(file)?);
     }
-    let router = api::router(inbox.clone(), options);
-    Ok(listeners
+    Ok(spawn_router(
+        api::router(inbox.clone(), options),
+        listeners,
+        stop,
+    ))
+}
+
+/// Serves `router` on every listener until `stop` changes.
+pub fn spawn_router(
+    router: axum::Router,
+    listeners: Vec<HttpListener>,
+    stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    listeners
         .into_iter()
         .map(|listener| {
             let (router, mut stop) = (router.clone(), stop.clone());
@@ -161,7 +173,7 @@ pub fn spawn_http(
                 }
             })
         })
-        .collect())
+        .collect()
 }
 
 /// `smtp-receive inbox`: the preset for developers.

@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use smtp_io::tls::CertificateFiles;
@@ -15,7 +17,9 @@ use smtp_receiver::{
 };
 use tracing_subscriber::EnvFilter;
 
-use super::inbox::{InboxArgs, Preset, bind_http, preset_config, spawn_http, temporary_maildir};
+use super::inbox::{
+    InboxArgs, Preset, bind_http, preset_config, spawn_http, spawn_router, temporary_maildir,
+};
 use super::reload::Reload;
 use super::{LmtpListen, ServeArgs, deliver};
 
@@ -77,7 +81,7 @@ pub fn inbox(mut preset: Preset) -> anyhow::Result<()> {
         run(
             config,
             inbox.backend(),
-            Some((inbox, &preset.inbox)),
+            Some(Http::Inbox(inbox, &preset.inbox)),
             reload,
         )
         .await
@@ -116,9 +120,6 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
         if args.sink {
             bail!("--sink discards mail: it cannot go with --deliver {hop}");
         }
-        if !args.inbox.http.is_empty() {
-            bail!("--http shows a Maildir's index; it does not go with --deliver {hop} yet");
-        }
         let hostname = config.session.hostname.clone();
         let (forwarder, runner) =
             deliver::forwarder(&args.deliver, hop, plan.maildir.as_deref(), &hostname)?;
@@ -141,7 +142,13 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
             let inbox = Inbox::open(inbox_config)
                 .await
                 .with_context(|| format!("cannot open the inbox in {}", dir.display()))?;
-            run(config, inbox.backend(), Some((inbox, &args.inbox)), reload).await
+            run(
+                config,
+                inbox.backend(),
+                Some(Http::Inbox(inbox, &args.inbox)),
+                reload,
+            )
+            .await
         }
         Some(dir) => {
             let handler = MaildirHandler::open(dir, &config.session.hostname)
@@ -163,11 +170,14 @@ async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
     rules: Rules,
     mut reload: Reload,
 ) -> anyhow::Result<()> {
+    // Only reached without an inbox: `--http` then serves the health
+    // endpoints alone (onward delivery keeps no index to show).
+    let http = (!args.inbox.http.is_empty()).then_some(Http::Health(&args.inbox));
     if users.is_empty() {
         let backend = WithRules::new(handler, rules);
         match args.stdio {
             true => serve_stdio(config, backend).await,
-            false => run(config, backend, None, reload).await,
+            false => run(config, backend, http, reload).await,
         }
     } else {
         config.session.auth.enabled = true;
@@ -181,7 +191,7 @@ async fn with_users<H: smtp_receiver::Handler + Clone + Sync>(
         let backend = WithRules::new(with_users, rules);
         match args.stdio {
             true => serve_stdio(config, backend).await,
-            false => run(config, backend, None, reload).await,
+            false => run(config, backend, http, reload).await,
         }
     }
 }
@@ -378,16 +388,28 @@ fn load_users(file: &Option<PathBuf>, lines: &[String]) -> anyhow::Result<Users>
     Ok(users)
 }
 
+/// What the `--http` listeners serve.
+enum Http<'a> {
+    /// The test inbox: its API, its page, the health endpoints.
+    Inbox(Inbox, &'a InboxArgs),
+    /// `/livez` and `/readyz` alone.
+    Health(&'a InboxArgs),
+}
+
 /// Serves until SIGINT/SIGTERM (then drains); SIGHUP runs `reload`.
 async fn run<B: Backend>(
     mut config: ServerConfig,
     backend: B,
-    inbox: Option<(Inbox, &InboxArgs)>,
+    http: Option<Http<'_>>,
     reload: Reload,
 ) -> anyhow::Result<()> {
-    if let Some((inbox, _)) = &inbox {
+    if let Some(Http::Inbox(inbox, _)) = &http {
         inbox.attach(&mut config);
     }
+    let ready = match &http {
+        Some(Http::Inbox(inbox, _)) => inbox.readiness(),
+        _ => Arc::new(AtomicBool::new(true)),
+    };
     let tls = config.tls.clone();
     let server = Server::bind(config, backend).await?;
     // One line per listener, flushed, so scripts can read the port.
@@ -409,10 +431,15 @@ async fn run<B: Backend>(
     stdout.flush().context("cannot write to stdout")?;
     drop(stdout);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let http = match &inbox {
-        Some((inbox, args)) => {
+    let http = match &http {
+        Some(Http::Inbox(inbox, args)) => {
             let listeners = bind_http(args, tls.as_ref()).await?;
             spawn_http(inbox, listeners, args.http_auth.as_deref(), stopped)?
+        }
+        Some(Http::Health(args)) => {
+            let listeners = bind_http(args, tls.as_ref()).await?;
+            let health = smtp_receiver::inbox::api::health(Arc::clone(&ready));
+            spawn_router(health, listeners, stopped)
         }
         None => Vec::new(),
     };
@@ -424,9 +451,7 @@ async fn run<B: Backend>(
             if let Err(error) = wait_for_signal().await {
                 signal_failed = Some(error);
             }
-            if let Some((inbox, _)) = &inbox {
-                inbox.set_ready(false);
-            }
+            ready.store(false, Ordering::Relaxed);
             eprintln!("smtp-receive: shutting down");
         })
         .await?;

@@ -138,7 +138,7 @@ pub(crate) struct Shared {
     pub(crate) scan: ScanReport,
     /// False once the server drains: `/readyz` then answers 503, so a
     /// load balancer sends nobody new while sessions finish.
-    pub(crate) ready: std::sync::atomic::AtomicBool,
+    pub(crate) ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Inbox {
@@ -162,7 +162,7 @@ impl Inbox {
                 config,
                 started: Instant::now(),
                 scan,
-                ready: std::sync::atomic::AtomicBool::new(true),
+                ready: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             }),
         };
         inbox.spawn_retention();
@@ -189,12 +189,11 @@ impl Inbox {
         crate::rules::WithRules::new(InboxBackend::new(self.clone()), self.rules().clone())
     }
 
-    /// Says whether the server takes new sessions: `/readyz` answers 200
-    /// while it does, 503 once it drains (the CLI turns it off at SIGTERM).
-    pub fn set_ready(&self, ready: bool) {
-        self.shared
-            .ready
-            .store(ready, std::sync::atomic::Ordering::Relaxed);
+    /// Whether the server takes new sessions: `/readyz` answers 200 while
+    /// this is true, 503 once it is false (the CLI turns it off at SIGTERM,
+    /// when the server starts to drain).
+    pub fn readiness(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        Arc::clone(&self.shared.ready)
     }
 
     /// Records every session of a server with this configuration.

@@ -36,7 +36,10 @@ mod serve;
 pub mod view;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -125,30 +128,36 @@ pub(crate) fn ok() -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "ok").into_response()
 }
 
-/// `GET /readyz`: 200 while the server takes sessions, 503 once it drains
-/// (what a load balancer's HTTP health check reads).
-async fn readyz(State(inbox): State<Inbox>) -> Response {
-    if inbox
-        .shared
-        .ready
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        ok()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
-    }
+/// `GET /livez` (200 while the process serves) and `GET /readyz` (200
+/// while `ready`, 503 once the server drains): what a load balancer's or
+/// an orchestrator's HTTP health check reads. Served on its own by
+/// `smtp-receive --http` when there is no inbox (onward delivery).
+pub fn health<S: Clone + Send + Sync + 'static>(ready: Arc<AtomicBool>) -> Router<S> {
+    Router::new().route("/livez", get(|| async { "ok" })).route(
+        "/readyz",
+        get(move || {
+            let ready = ready.load(Ordering::Relaxed);
+            async move {
+                if ready {
+                    ok()
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+                }
+            }
+        }),
+    )
 }
 
 /// The API of `inbox`, with `options`.
 pub fn router(inbox: Inbox, options: ApiOptions) -> Router {
+    let ready = inbox.readiness();
     let api = Router::new()
+        .merge(health(ready))
         .merge(messages::routes())
         .merge(one::routes())
         .merge(extra::routes())
         .merge(events::routes())
         .merge(super::web::routes())
-        .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::not_found("404 page not found") })
         .with_state(inbox)
         .layer(middleware::from_fn(same_origin_only))
