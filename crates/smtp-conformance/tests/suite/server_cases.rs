@@ -281,6 +281,26 @@ fn table() -> Vec<(&'static str, Vec<Fault>, TlsMode)> {
         ),
         ("enhanced.present", vec![On("NOOP$", "250 OK\r\n")], Tls),
         (
+            "dsn.mail-params",
+            vec![On("*RET=HDRS", "555 5.5.4 RET not supported\r\n")],
+            Tls,
+        ),
+        (
+            "dsn.rcpt-params",
+            vec![On("*NOTIFY=SUCCESS", "555 5.5.4 NOTIFY not supported\r\n")],
+            Tls,
+        ),
+        (
+            "dsn.notify-never-alone",
+            vec![On("*NOTIFY=NEVER", "250 2.1.5 ok\r\n")],
+            Tls,
+        ),
+        (
+            "dsn.bad-ret-value",
+            vec![On("*RET=EVERYTHING", "250 2.1.0 ok\r\n")],
+            Tls,
+        ),
+        (
             "enhanced.class-matches",
             vec![On("XYZZY", "500 2.5.1 unknown\r\n")],
             Tls,

@@ -1,5 +1,6 @@
 //! SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), CHUNKING
-//! (RFC 3030) and ENHANCEDSTATUSCODES (RFC 2034, RFC 3463).
+//! (RFC 3030), ENHANCEDSTATUSCODES (RFC 2034, RFC 3463) and DSN
+//! (RFC 3461).
 
 use smtp_wire::{Capability, EnhancedCode, Reply};
 
@@ -16,7 +17,57 @@ pub(super) fn cases() -> Vec<Case> {
     let eight: &[Need] = &[Need::Ext("8BITMIME")];
     let chunking: &[Need] = &[Need::Ext("CHUNKING")];
     let enhanced: &[Need] = &[Need::Ext("ENHANCEDSTATUSCODES")];
+    let dsn: &[Need] = &[Need::Ext("DSN")];
     vec![
+        case(
+            "dsn.mail-params",
+            Must,
+            "RFC 3461 §4.3, §4.4",
+            "With DSN, MAIL FROM takes RET=HDRS and ENVID=",
+            dsn,
+            Body::Script(&[
+                Session,
+                Check("MAIL FROM:<{from}> RET=HDRS ENVID=QQ314159", Codes(&[250])),
+            ]),
+        ),
+        case(
+            "dsn.rcpt-params",
+            Must,
+            "RFC 3461 §4.1, §4.2",
+            "With DSN, RCPT TO takes NOTIFY=SUCCESS,FAILURE and ORCPT=rfc822;...",
+            dsn,
+            Body::Script(&[
+                Session,
+                Do("MAIL FROM:<{from}> RET=FULL", Codes(&[250])),
+                Check(
+                    "RCPT TO:<{rcpt}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;{rcpt}",
+                    Codes(&[250]),
+                ),
+            ]),
+        ),
+        case(
+            "dsn.notify-never-alone",
+            Should,
+            "RFC 3461 §4.1",
+            "NOTIFY=NEVER combined with another value is refused (501 or 555)",
+            dsn,
+            Body::Script(&[
+                Session,
+                Do("MAIL FROM:<{from}>", Codes(&[250])),
+                Check("RCPT TO:<{rcpt}> NOTIFY=NEVER,SUCCESS", Codes(&[501, 555])),
+            ]),
+        ),
+        case(
+            "dsn.bad-ret-value",
+            Should,
+            "RFC 3461 §4.3",
+            "RET= with a value other than FULL or HDRS is refused (501 or 555)",
+            dsn,
+            Body::Script(&[
+                Session,
+                Check("MAIL FROM:<{from}> RET=EVERYTHING", Codes(&[501, 555])),
+            ]),
+        ),
         case(
             "size.keyword-syntax",
             Must,

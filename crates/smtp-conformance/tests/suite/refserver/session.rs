@@ -413,6 +413,7 @@ impl Session {
             Capability::SmtpUtf8,
             Capability::Chunking,
             Capability::EnhancedStatusCodes,
+            Capability::Dsn,
             Capability::Help,
         ];
         let tls_available = self.cfg.tls.is_some() && !self.cfg.implicit;
