@@ -488,6 +488,25 @@ async fn readyz_says_503_while_draining_and_the_message_in_progress_is_kept() {
     assert_eq!(common::files(&mail.path().join("new")).len(), 1);
 }
 
+/// Sends SIGHUP and waits until stderr says `text`; returns all of stderr.
+fn hang_up_until(running: &mut smtp_testkit::bins::RunningReceiver, text: &str) -> String {
+    let pid = running.pid().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::task::block_in_place(|| {
+        smtp_peers::poll_until(std::time::Duration::from_secs(10), || {
+            let err = running.process().stderr();
+            err.contains(text).then_some(err)
+        })
+    })
+    .unwrap_or_else(|| panic!("stderr never said {text:?}"))
+}
+
 /// SIGHUP reads the certificate, the users and the rules again; the
 /// listeners and a session opened before it go on.
 #[tokio::test(flavor = "multi_thread")]
@@ -556,21 +575,7 @@ async fn sighup_reloads_certificate_users_and_rules_without_dropping_sessions() 
     std::fs::copy(&new.files.server_key, &key).unwrap();
     std::fs::write(&users, "alice:new-pw\n").unwrap();
     std::fs::write(&rules, "rcpt:*@bounce.test=550 5.1.1 no such user\n").unwrap();
-    let pid = running.pid().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let reloaded = tokio::task::block_in_place(|| {
-        smtp_peers::poll_until(std::time::Duration::from_secs(10), || {
-            let err = running.process().stderr();
-            err.contains("reloaded the rules").then_some(err)
-        })
-    })
-    .expect("reloaded");
+    let reloaded = hang_up_until(&mut running, "reloaded the rules");
     for what in ["the certificate", "the users", "the rules"] {
         assert!(reloaded.contains(&format!("reloaded {what}")), "{reloaded}");
     }
@@ -613,19 +618,6 @@ async fn sighup_reloads_certificate_users_and_rules_without_dropping_sessions() 
 
     // A broken file keeps what is in use.
     std::fs::write(&key, "not a key").unwrap();
-    assert!(
-        Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let kept = tokio::task::block_in_place(|| {
-        smtp_peers::poll_until(std::time::Duration::from_secs(10), || {
-            let err = running.process().stderr();
-            err.contains("cannot reload the certificate").then_some(err)
-        })
-    });
-    assert!(kept.is_some());
+    hang_up_until(&mut running, "cannot reload the certificate");
     open(&new).await.cmd("QUIT").await;
 }

@@ -27,6 +27,21 @@ use tokio_rustls::TlsConnector;
 use crate::tls;
 use tap::{Tap, Tapped};
 
+/// A connection opened within the connect timeout, or the error naming `addr`.
+async fn opened<S>(
+    addr: &str,
+    config: &ClientConfig,
+    connecting: impl std::future::Future<Output = std::io::Result<S>>,
+) -> Result<S, TransportError> {
+    timeout(config.timeouts.connect, connecting)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+        .map_err(|source| TransportError::Connect {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
 /// The byte stream under a [`Client`]: TCP, a Unix socket, an in-memory
 /// pipe, a stream behind a proxy: anything that reads and writes.
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -100,22 +115,19 @@ impl Client {
     /// The EHLO name and the TLS settings are checked before the connection
     /// is opened.
     pub async fn connect(config: ClientConfig) -> Result<Client, SendError> {
-        if let Some(path) = config.unix_socket.clone() {
-            return Client::connect_unix(path, config).await;
-        }
         let checked = Checked::new(&config)?;
+        if let Some(path) = config.unix_socket.clone() {
+            let addr = format!("unix:{}", path.display());
+            let stream = opened(&addr, &config, tokio::net::UnixStream::connect(&path)).await?;
+            let note = format!("connected to {addr} (TLS: {})", config.tls);
+            // A Unix socket has no address to offer as a literal: the
+            // host's name, else [127.0.0.1] (RFC 5321 §4.1.4).
+            let ehlo_name = smtp_io::host::ehlo_name(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+            return Client::open(Box::new(stream), config, checked, ehlo_name, note).await;
+        }
         let addr = format!("{}:{}", config.host, config.port);
         let host = config.host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = timeout(
-            config.timeouts.connect,
-            TcpStream::connect((host, config.port)),
-        )
-        .await
-        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-        .map_err(|source| TransportError::Connect {
-            addr: addr.clone(),
-            source,
-        })?;
+        let tcp = opened(&addr, &config, TcpStream::connect((host, config.port))).await?;
         // Small commands must leave at once, not wait for Nagle.
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr().map_err(TransportError::Io)?;
@@ -123,30 +135,6 @@ impl Client {
         // RFC 5321 §4.1.4: the FQDN, else the local address as a literal.
         let ehlo_name = smtp_io::host::ehlo_name(local);
         Client::open(Box::new(tcp), config, checked, ehlo_name, note).await
-    }
-
-    /// [`Client::connect`] when [`ClientConfig::unix_socket`] is set.
-    async fn connect_unix(
-        path: std::path::PathBuf,
-        config: ClientConfig,
-    ) -> Result<Client, SendError> {
-        let checked = Checked::new(&config)?;
-        let addr = format!("unix:{}", path.display());
-        let stream = timeout(
-            config.timeouts.connect,
-            tokio::net::UnixStream::connect(&path),
-        )
-        .await
-        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-        .map_err(|source| TransportError::Connect {
-            addr: addr.clone(),
-            source,
-        })?;
-        let note = format!("connected to {addr} (TLS: {})", config.tls);
-        // A Unix socket has no address to offer as a literal: the host's
-        // name, else [127.0.0.1] (RFC 5321 §4.1.4).
-        let ehlo_name = smtp_io::host::ehlo_name(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-        Client::open(Box::new(stream), config, checked, ehlo_name, note).await
     }
 
     /// Like [`Client::connect`], over a stream the caller opened: a Unix
