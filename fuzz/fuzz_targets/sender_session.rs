@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
         tls,
         tls_active: false,
         classic: flags & 4 != 0,
+        lmtp: flags & 16 != 0 && flags & 4 == 0,
         credentials: (flags & 8 != 0 && flags & 4 == 0).then(|| Credentials::new("alice", "s3cret")),
         allow_plaintext_auth: true,
     };
