@@ -184,6 +184,26 @@ fn lmtp_recipients_without_a_reply_are_deferred() {
     assert_eq!(report.recipients[1].outcome, Outcome::Deferred);
 }
 
+/// A refused DATA on LMTP answers for every accepted recipient, as in
+/// SMTP: no per-recipient replies follow a refusal.
+#[test]
+fn lmtp_data_refused_refuses_every_recipient() {
+    let srv = ServerInfo {
+        lmtp: true,
+        ..server(&["PIPELINING"])
+    };
+    let env = envelope(&["a@example.org", "b@example.org"]);
+    let (_, report) = send(
+        transaction(&env, MESSAGE, &srv, false),
+        "250 ok\r\n250 ok\r\n250 ok\r\n554 5.3.0 mailbox store off\r\n250 reset\r\n",
+    );
+    let report = report.unwrap();
+    for r in &report.recipients {
+        assert_eq!(r.reply.code, 554, "{report}");
+        assert_eq!(r.outcome, Outcome::Refused);
+    }
+}
+
 #[test]
 fn no_recipient_accepted_means_no_data_then_rset() {
     let srv = server(&[]);

@@ -26,15 +26,17 @@ impl Transaction<'_> {
         // A missing RCPT reply cannot happen once Done; report it as
         // deferred rather than invent an answer.
         let missing = Reply::new(451, "no reply to RCPT");
-        let lmtp = self.plan.lmtp;
+        // LMTP replies after the data arrived: the message went through,
+        // and each recipient has its own (RFC 2033 §4.2). Before that, a
+        // refused DATA answers for everyone, as in SMTP.
+        let per_recipient = self.plan.lmtp && self.lmtp_replies.iter().any(Option::is_some);
         Ok(self.report(mail_reply, missing, |rcpt_reply, lmtp_reply| {
             match (&data_reply, rcpt_reply.is_positive()) {
                 (_, false) => rcpt_reply.clone(),
-                // RFC 2033 §4.2: each recipient has its own reply; one
-                // that never came (the connection broke) is not a
+                // One that never came (the connection broke) is not a
                 // delivery, so it is deferred (the §4.2 caveat: the
                 // message may then arrive twice, never zero times).
-                (Some(_), true) if lmtp => lmtp_reply.cloned().unwrap_or_else(|| {
+                (Some(_), true) if per_recipient => lmtp_reply.cloned().unwrap_or_else(|| {
                     Reply::new(451, "connection lost before this recipient's LMTP reply")
                 }),
                 (Some(data), true) => data.clone(),
