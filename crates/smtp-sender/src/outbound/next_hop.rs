@@ -74,13 +74,15 @@ impl NextHop {
         };
         config.host = host;
         config.port = port;
-        config.silence_limit = TlsMode::default_silence_limit(port);
         config.lmtp = self.is_lmtp();
         config.unix_socket = match self {
             NextHop::LmtpUnix(path) => Some(path.clone()),
             _ => None,
         };
         if !tls_chosen {
+            // Guessed, not chosen: a silent server is given up early, as
+            // for any port-derived mode (ClientConfig::silence_limit).
+            config.silence_limit = TlsMode::default_silence_limit(port);
             match self {
                 NextHop::Smtp { port, .. } => config.tls = TlsMode::default_for_port(*port),
                 NextHop::Lmtp { .. } => config.tls = TlsMode::Opportunistic,
