@@ -20,6 +20,8 @@
 //! With a Maildir as well, each message is committed to the Maildir first
 //! and then to the spool; when the spool fails, the Maildir copy is
 //! removed before the 4yz, so a retried message is never stored twice.
+//! Synchronously, the copy is made once the next hop has accepted the
+//! message (for one recipient at least), and never for a refused one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,7 +31,7 @@ use smtp_sender::{Client, ClientConfig, Dsn, Outcome, RecipientDsn, Report, Send
 use smtp_wire::Reply;
 use smtp_wire::reply::EnhancedCode;
 
-use crate::maildir::{Maildir, storage_error_reply};
+use crate::maildir::{Maildir, MaildirError, storage_error_reply};
 use crate::{Envelope, Handler, MessageBody};
 
 /// How many octets are gathered before one write into the spool file.
@@ -106,14 +108,15 @@ impl Forwarder {
         let spool = shared.spool.clone();
         let now = envelope.received_at;
         let mut writer = blocking(envelope, move || spool.create(now)).await?;
+        let logged = |error: MaildirError| error.logged(&envelope.id);
         let mut copy = match &shared.maildir {
-            Some(maildir) => Some(maildir.begin(&envelope.id).await.map_err(|e| e.reply())?),
+            Some(maildir) => Some(maildir.begin(&envelope.id).await.map_err(logged)?),
             None => None,
         };
         let mut pending = Vec::with_capacity(WRITE_BUFFER);
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
             if let Some(copy) = copy.as_mut() {
-                copy.write(chunk).await.map_err(|e| e.reply())?;
+                copy.write(chunk).await.map_err(logged)?;
             }
             pending.extend_from_slice(chunk);
             if pending.len() >= WRITE_BUFFER {
@@ -122,7 +125,7 @@ impl Forwarder {
         }
         (writer, _) = write(envelope, writer, pending).await?;
         let copied: Option<PathBuf> = match copy {
-            Some(copy) => Some(copy.commit().await.map_err(|e| e.reply())?),
+            Some(copy) => Some(copy.commit().await.map_err(logged)?),
             None => None,
         };
         let onward = onward_envelope(envelope);
@@ -161,6 +164,11 @@ impl Forwarder {
             Ok(report) => report,
             Err(error) => return Err(refusal_of(&error)),
         };
+        if report.accepted().next().is_some() {
+            // The next hop has it (for some recipients at least): only now
+            // is the Maildir copy kept, so a refused message leaves none.
+            self.copy(envelope, &message).await;
+        }
         if report.all_accepted() {
             tracing::info!(id = %envelope.id, "delivered to the next hop");
             return Ok(());
@@ -194,6 +202,25 @@ impl Forwarder {
         }
         tracing::info!(id = %envelope.id, spooled = pending.len(), "partly delivered; the rest is spooled");
         Ok(())
+    }
+}
+
+impl Forwarder {
+    /// `--deliver-sync`'s Maildir copy of a message the next hop accepted.
+    /// A failure is logged and does not change the answer: refusing now
+    /// would make the client send again what the next hop already has.
+    async fn copy(&self, envelope: &Envelope, message: &[u8]) {
+        let Some(maildir) = &self.shared.maildir else {
+            return;
+        };
+        let stored = async {
+            let mut delivery = maildir.begin(&envelope.id).await?;
+            delivery.write(message).await?;
+            delivery.commit().await
+        };
+        if let Err(error) = stored.await {
+            error.logged(&envelope.id);
+        }
     }
 }
 

@@ -101,6 +101,23 @@ impl MaildirError {
     pub fn reply(&self) -> Reply {
         storage_error_reply(&self.source)
     }
+
+    /// [`reply`](Self::reply), after logging the failure at error level
+    /// with the path and the OS error: the client only sees a 4yz and
+    /// retries, so without this line a read-only, full or misconfigured
+    /// Maildir would go unnoticed until the senders give up.
+    pub fn logged(&self, id: &str) -> Reply {
+        let reply = self.reply();
+        tracing::error!(
+            id,
+            path = %self.path.display(),
+            os_error = %self.source,
+            reply = reply.code,
+            "storage failed: cannot {}",
+            self.action
+        );
+        reply
+    }
 }
 
 /// `452 4.3.1` for a full disk or quota, `451 4.3.0` for any other I/O error.
@@ -248,27 +265,13 @@ impl Maildir {
     /// Delivers a whole message from a body stream; returns its path in `new/`.
     /// The reply on failure is the one to send (body refusal, 451, 452).
     ///
-    /// A storage failure is logged at error level with the path and the
-    /// OS error: the client only sees a 4xx and retries, so without this
-    /// line a read-only, full or misconfigured Maildir would go unnoticed
-    /// until the senders give up.
+    /// A storage failure is logged ([`MaildirError::logged`]).
     pub async fn deliver(
         &self,
         envelope: &Envelope,
         body: &mut MessageBody<'_>,
     ) -> Result<PathBuf, Reply> {
-        let logged = |error: MaildirError| {
-            let reply = error.reply();
-            tracing::error!(
-                id = %envelope.id,
-                path = %error.path.display(),
-                os_error = %error.source,
-                reply = reply.code,
-                "storage failed: cannot {}",
-                error.action
-            );
-            reply
-        };
+        let logged = |error: MaildirError| error.logged(&envelope.id);
         let mut delivery = self.begin(&envelope.id).await.map_err(logged)?;
         // A body error is the client's doing (or the session's refusal),
         // not a fault of this server: the session logs what it needs.

@@ -130,11 +130,15 @@ async fn synchronous_through_postfix_passes_its_answers_back() {
     let dir = tempfile::tempdir().unwrap();
     let spool = dir.path().join("spool");
     let hop = format!("smtp:{}", postfix.smtp_addr());
+    let copy = dir.path().join("copy");
+    let maildir = format!("maildir:{}", copy.display());
     let running = receiver(
         &[
             "--accept-any-recipient",
             "--deliver",
             &hop,
+            "--deliver",
+            &maildir,
             "--spool",
             spool.to_str().unwrap(),
             "--deliver-sync",
@@ -198,6 +202,13 @@ async fn synchronous_through_postfix_passes_its_answers_back() {
             .then_some(()))
         .is_some()
     );
+    // The Maildir copy holds what the next hop accepted, not the refused one.
+    let copies: Vec<String> = common::files(&copy.join("new"))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert!(!copies.iter().any(|c| c.contains("Subject: refused")));
     drop(running);
 }
 

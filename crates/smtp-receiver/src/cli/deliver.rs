@@ -79,8 +79,8 @@ impl FromStr for Destination {
 pub struct Plan {
     /// The Maildir, if any.
     pub maildir: Option<PathBuf>,
-    /// The next hop, if any.
-    pub onward: Option<NextHop>,
+    /// The next hop and the spool where its messages wait, if any.
+    pub onward: Option<(NextHop, PathBuf)>,
 }
 
 impl DeliverArgs {
@@ -91,6 +91,7 @@ impl DeliverArgs {
             maildir: maildir.map(Path::to_path_buf),
             onward: None,
         };
+        let mut hop = None;
         for destination in &self.deliver {
             match destination {
                 Destination::Maildir(dir) if plan.maildir.is_none() => {
@@ -99,13 +100,12 @@ impl DeliverArgs {
                 Destination::Maildir(_) => {
                     bail!("one Maildir at most (--maildir or --deliver maildir:)")
                 }
-                Destination::Onward(hop) if plan.onward.is_none() => {
-                    plan.onward = Some(hop.clone())
-                }
+                Destination::Onward(next) if hop.is_none() => hop = Some(next.clone()),
                 Destination::Onward(_) => bail!("one next hop at most (--deliver lmtp: or smtp:)"),
             }
         }
-        match (&plan.onward, &self.spool) {
+        match (hop, &self.spool) {
+            (Some(hop), Some(spool)) => plan.onward = Some((hop, spool.clone())),
             (Some(hop), None) => {
                 bail!("--deliver {hop} needs --spool DIR, where messages wait for it")
             }
@@ -113,22 +113,20 @@ impl DeliverArgs {
                 bail!("--spool holds mail for a next hop: add --deliver lmtp:... or smtp:...")
             }
             (None, None) if self.deliver_sync => bail!("--deliver-sync needs a next hop"),
-            _ => {}
+            (None, None) => {}
         }
         Ok(plan)
     }
 }
 
-/// The forwarder and its runner, for the next hop `hop`.
+/// The forwarder and its runner, for the next hop `hop` through the
+/// spool in `dir`.
 pub fn forwarder(
     args: &DeliverArgs,
-    hop: &NextHop,
+    (hop, dir): &(NextHop, PathBuf),
     maildir: Option<&Path>,
     hostname: &str,
 ) -> anyhow::Result<(Forwarder, QueueRunner)> {
-    let Some(dir) = &args.spool else {
-        bail!("--deliver {hop} needs --spool DIR");
-    };
     let spool =
         Spool::open(dir).with_context(|| format!("cannot open the spool {}", dir.display()))?;
     let mut client = ClientConfig::new(hostname, 25);

@@ -116,13 +116,16 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     }
     let rules = args.inbox.rules()?;
     reload.add("the rules", args.inbox.reload_rules(rules.clone()));
-    if let Some(hop) = &plan.onward {
+    if let Some(onward) = &plan.onward {
         if args.sink {
-            bail!("--sink discards mail: it cannot go with --deliver {hop}");
+            bail!(
+                "--sink discards mail: it cannot go with --deliver {}",
+                onward.0
+            );
         }
         let hostname = config.session.hostname.clone();
         let (forwarder, runner) =
-            deliver::forwarder(&args.deliver, hop, plan.maildir.as_deref(), &hostname)?;
+            deliver::forwarder(&args.deliver, onward, plan.maildir.as_deref(), &hostname)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let runner = deliver::spawn_runner(runner, stopped);
         let served = with_users(config, forwarder, &args, users, rules, reload).await;
