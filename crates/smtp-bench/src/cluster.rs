@@ -221,7 +221,11 @@ pub fn run_cluster(bins: &Bins, options: &ClusterOptions) -> Result<ClusterRepor
     );
 
     let victim = options.kill.then(|| nodes[1].1.pid());
-    let load = run_load(options, haproxy.addr().port(), victim, work)?;
+    let load = Load {
+        messages: options.messages,
+        clients: options.clients,
+    };
+    let load = run_load(load, haproxy.addr().port(), victim, work)?;
     let mut recovered_from_spool = 0;
     if let Some(pid) = victim {
         println!("killed r2 (pid {pid}); restarting it on its spool");
@@ -314,14 +318,15 @@ pub fn lmtp_latency(bins: &Bins, messages: u32, work: &Path) -> Result<Latency> 
             .plain()
             .ok_or_else(|| BenchError::Measurement("no listener".into()))?
             .port();
-        let options = ClusterOptions {
-            receivers: 1,
-            clients: 1,
-            messages,
-            kill: false,
-            work: work.to_path_buf(),
-        };
-        let load = run_load(&options, port, None, work)?;
+        let load = run_load(
+            Load {
+                messages,
+                clients: 1,
+            },
+            port,
+            None,
+            work,
+        )?;
         if load.acked.len() != messages as usize {
             return Err(BenchError::Measurement(format!(
                 "{mode}: {} of {messages} acknowledged",
@@ -334,25 +339,27 @@ pub fn lmtp_latency(bins: &Bins, messages: u32, work: &Path) -> Result<Latency> 
     Ok(Latency { modes: out })
 }
 
-fn run_load(
-    options: &ClusterOptions,
-    port: u16,
-    victim: Option<u32>,
-    work: &Path,
-) -> Result<LoadResult> {
+/// How many messages the load sends, from how many clients.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    messages: u32,
+    clients: u32,
+}
+
+fn run_load(load: Load, port: u16, victim: Option<u32>, work: &Path) -> Result<LoadResult> {
     let logs = work.join("logs/load");
     let mut cmd = script_command("python3", &logs, "cluster_load.py", CLUSTER_LOAD)?;
     cmd.args(["--port", &port.to_string()])
-        .args(["--count", &options.messages.to_string()])
-        .args(["--clients", &options.clients.to_string()]);
+        .args(["--count", &load.messages.to_string()])
+        .args(["--clients", &load.clients.to_string()]);
     if let Some(pid) = victim {
         cmd.args(["--kill-pid", &pid.to_string()])
-            .args(["--kill-at", &(options.messages / 2).to_string()]);
+            .args(["--kill-at", &(load.messages / 2).to_string()]);
     }
     println!(
         "sending {} messages from {} smtplib clients{}",
-        options.messages,
-        options.clients,
+        load.messages,
+        load.clients,
         if victim.is_some() {
             ", killing r2 halfway"
         } else {
