@@ -247,6 +247,7 @@ impl Maildir {
                     return Ok(Delivery {
                         file: Some(file.into_std().await),
                         pending: Vec::new(),
+                        spilled: false,
                         held_cr: false,
                         new_path: self.root.join("new").join(&name),
                         new_dir: self.root.join("new"),
@@ -271,6 +272,18 @@ impl Maildir {
         envelope: &Envelope,
         body: &mut MessageBody<'_>,
     ) -> Result<PathBuf, Reply> {
+        let (path, ()) = self.deliver_inspecting(envelope, body, |_, _| ()).await?;
+        Ok(path)
+    }
+
+    /// [`deliver`](Self::deliver), with `inspect` run on the stored message
+    /// as [`Delivery::commit_inspecting`] does.
+    pub async fn deliver_inspecting<T: Send + 'static>(
+        &self,
+        envelope: &Envelope,
+        body: &mut MessageBody<'_>,
+        inspect: impl FnOnce(&Path, Option<&[u8]>) -> T + Send + 'static,
+    ) -> Result<(PathBuf, T), Reply> {
         let logged = |error: MaildirError| error.logged(&envelope.id);
         let mut delivery = self.begin(&envelope.id).await.map_err(logged)?;
         // A body error is the client's doing (or the session's refusal),
@@ -278,7 +291,7 @@ impl Maildir {
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
             delivery.write(chunk).await.map_err(logged)?;
         }
-        delivery.commit().await.map_err(logged)
+        delivery.commit_inspecting(inspect).await.map_err(logged)
     }
 }
 
@@ -292,6 +305,9 @@ pub struct Delivery {
     /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a
     /// chunk), with LF line ends.
     pending: Vec<u8>,
+    /// Part of the message was written out already: `pending` is not all
+    /// of it.
+    spilled: bool,
     /// The last write ended with a CR, not written yet: dropped if the next
     /// write starts with its LF, written otherwise.
     held_cr: bool,
@@ -325,16 +341,34 @@ impl Delivery {
             .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
             pending.clear();
             (self.file, self.pending) = (Some(file), pending);
+            self.spilled = true;
         }
         Ok(())
     }
 
     /// Makes the message durable and visible in `new/` (steps 2-4 of the
     /// module documentation); returns its path.
-    pub async fn commit(mut self) -> Result<PathBuf, MaildirError> {
+    pub async fn commit(self) -> Result<PathBuf, MaildirError> {
+        let (path, ()) = self.commit_inspecting(|_, _| ()).await?;
+        Ok(path)
+    }
+
+    /// [`commit`](Self::commit), and `inspect` run on the stored message in
+    /// the same blocking task, once it is linked into `new/`: with its path
+    /// and, when the whole message was still in memory (under 256 KiB), its
+    /// octets as stored (LF line ends); `None` when it was written out in
+    /// pieces, for `inspect` to read the file. The test inbox indexes each
+    /// message this way without reading back what was just written, and
+    /// without another trip to the blocking pool. `inspect`'s result is
+    /// returned only if the message is durable (step 4 succeeded).
+    pub async fn commit_inspecting<T: Send + 'static>(
+        mut self,
+        inspect: impl FnOnce(&Path, Option<&[u8]>) -> T + Send + 'static,
+    ) -> Result<(PathBuf, T), MaildirError> {
         if std::mem::take(&mut self.held_cr) {
             self.pending.push(b'\r'); // a CR at the very end had no LF
         }
+        let whole = !self.spilled;
         let (file, pending) = self.take_file().map_err(|mut e| {
             e.action = "commit";
             e
@@ -343,9 +377,14 @@ impl Delivery {
         // Steps 2-3 in one blocking task: the rest of the message, fsync of
         // the file (its content is durable before any name points to it),
         // link into new/.
-        let linked = blocking(move || Ok(write_sync_link(file, &pending, &tmp, &new)))
-            .await
-            .map_err(|e| MaildirError::new("write", &self.tmp_path, e))??;
+        let (linked, seen) = blocking(move || {
+            Ok(write_sync_link(file, &pending, &tmp, &new).map(|linked| {
+                let seen = inspect(&linked, whole.then_some(&pending[..]));
+                (linked, seen)
+            }))
+        })
+        .await
+        .map_err(|e| MaildirError::new("write", &self.tmp_path, e))??;
         // Step 4, shared with the deliveries committing at the same time.
         if let Err(e) = self.new_sync.sync().await {
             // We are about to answer 4xx: the client will send the message
@@ -354,7 +393,7 @@ impl Delivery {
             return Err(MaildirError::new("fsync", &self.new_dir, e));
         }
         self.finished = true;
-        Ok(linked)
+        Ok((linked, seen))
     }
 
     /// The temporary file's path.
@@ -577,6 +616,39 @@ mod tests {
         let path = delivery.commit().await.unwrap();
         assert!(names(&maildir.root().join("tmp")).is_empty());
         assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nhello\n");
+    }
+
+    #[tokio::test]
+    async fn inspect_sees_the_stored_octets_from_memory_or_none_once_spilled() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut small = maildir.begin("small").await.unwrap();
+        small.write(b"Subject: x\r\n\r\nhi\r").await.unwrap();
+        let (path, seen) = small
+            .commit_inspecting(|path, stored| (path.to_path_buf(), stored.map(<[u8]>::to_vec)))
+            .await
+            .unwrap();
+        assert_eq!(seen.0, path);
+        // What inspect saw is what the file holds (LF line ends, the lone
+        // CR at the end kept).
+        assert_eq!(seen.1.as_deref(), Some(&b"Subject: x\n\nhi\r"[..]));
+        assert_eq!(std::fs::read(&path).unwrap(), b"Subject: x\n\nhi\r");
+
+        let mut big = maildir.begin("big").await.unwrap();
+        let line = [b'a'; 1022];
+        for _ in 0..(WRITE_BUFFER / 1024 + 2) {
+            big.write(&line).await.unwrap();
+            big.write(b"\r\n").await.unwrap();
+        }
+        let (path, seen) = big
+            .commit_inspecting(|_, stored| stored.map(<[u8]>::len))
+            .await
+            .unwrap();
+        assert_eq!(seen, None, "written out in pieces: inspect reads the file");
+        assert_eq!(
+            std::fs::metadata(path).unwrap().len() as usize,
+            (WRITE_BUFFER / 1024 + 2) * 1023
+        );
     }
 
     #[tokio::test]

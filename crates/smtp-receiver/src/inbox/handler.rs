@@ -55,22 +55,23 @@ impl Handler for InboxHandler {
     async fn data(&mut self, envelope: &Envelope, body: &mut MessageBody<'_>) -> Result<(), Reply> {
         let shared = &self.inbox.shared;
         let began = Instant::now();
-        let path = shared.maildir.deliver(envelope, body).await?;
+        let root = shared.maildir.root().to_path_buf();
+        let (_, read) = shared
+            .maildir
+            .deliver_inspecting(envelope, body, move |path, stored| {
+                let relative = path.strip_prefix(&root).unwrap_or(path);
+                let relative = relative.to_string_lossy();
+                match stored {
+                    Some(raw) => Ok(Entry::read(&relative, raw, SystemTime::now())),
+                    None => std::fs::read(path)
+                        .map(|raw| Entry::read(&relative, &raw, SystemTime::now())),
+                }
+            })
+            .await?;
         // The message is durable; from here on a failure only delays its
         // row to the next start's scan, so the answer stays 250.
-        let root = shared.maildir.root().to_path_buf();
-        let read = tokio::task::spawn_blocking(move || {
-            let raw = std::fs::read(&path)?;
-            let relative = path
-                .strip_prefix(&root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .into_owned();
-            Ok::<_, std::io::Error>(Entry::read(&relative, &raw, SystemTime::now()))
-        })
-        .await;
         match read {
-            Ok(Ok(entry)) => {
+            Ok(entry) => {
                 let size = entry.size;
                 let username = envelope.authenticated.clone().unwrap_or_default();
                 match shared.store.insert(entry, username).await {
@@ -80,7 +81,6 @@ impl Handler for InboxHandler {
                     }
                 }
             }
-            Ok(Err(error)) => tracing::warn!(id = %envelope.id, %error, "stored but not indexed"),
             Err(error) => tracing::warn!(id = %envelope.id, %error, "stored but not indexed"),
         }
         Ok(())

@@ -4,7 +4,6 @@
 //! the transcript the receiver recorded.
 
 use smtp_conformance::observe;
-use smtp_wire::Transcript;
 
 /// One finding on one transcript line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -35,29 +34,31 @@ pub struct Verdicts {
     pub findings: Vec<Finding>,
 }
 
-/// Judges what the client did in `transcript` (a finished session: how it
-/// ended, QUIT or not, is judged too).
-pub fn judge(transcript: &Transcript) -> Verdicts {
-    let judgement = observe::judge(transcript);
-    Verdicts {
-        badge: Some(judgement.badge.as_str()),
-        findings: judgement
-            .findings
-            .into_iter()
-            .map(|f| Finding {
-                line: f.line,
-                check: f.check.to_owned(),
-                level: f.level.as_str().to_owned(),
-                text: f.text,
-                rfc: f.rfc.to_owned(),
-            })
-            .collect(),
+impl From<observe::Judgement> for Verdicts {
+    /// The judge's findings (`observe::judge` or `observe::judge_lines`)
+    /// in the API's shape.
+    fn from(judgement: observe::Judgement) -> Verdicts {
+        Verdicts {
+            badge: Some(judgement.badge.as_str()),
+            findings: judgement
+                .findings
+                .into_iter()
+                .map(|f| Finding {
+                    line: f.line,
+                    check: f.check.to_owned(),
+                    level: f.level.as_str().to_owned(),
+                    text: f.text,
+                    rfc: f.rfc.to_owned(),
+                })
+                .collect(),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smtp_wire::Transcript;
 
     #[test]
     fn a_session_without_quit_is_judged_with_a_finding_on_a_line() {
@@ -65,7 +66,7 @@ mod tests {
         transcript.server(b"220 mx.example ESMTP\r\n");
         transcript.client(b"EHLO client.example\r\n");
         transcript.server(b"250 mx.example\r\n");
-        let verdicts = judge(&transcript);
+        let verdicts = Verdicts::from(observe::judge(&transcript));
         assert!(verdicts.badge.is_some());
         assert_ne!(verdicts.badge, Some("conforming"), "{verdicts:?}");
         assert!(!verdicts.findings.is_empty());

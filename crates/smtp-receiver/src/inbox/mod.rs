@@ -10,7 +10,7 @@
 //! | [`store`] | the SQLite index beside the Maildir (rebuilt from it when missing or stale) |
 //! | [`entry`] | what the index holds about one message file |
 //! | [`search`] | Mailpit's search syntax as an SQL filter |
-//! | [`sessions`] | a recorded session as JSON, annotated |
+//! | [`sessions`] | a recorded session as stored, and as the API explains it |
 //! | [`api`] | the HTTP API (axum) |
 //! | [`metrics`] | `/metrics` |
 //! | [`web`] | the web page at `/` |
@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 pub use handler::{InboxBackend, InboxHandler};
 use metrics::Metrics;
-use sessions::SessionJson;
+use sessions::StoredSession;
 use store::{ScanReport, Store, StoreError};
 
 use crate::config::ServerConfig;
@@ -201,11 +201,10 @@ impl Inbox {
         let inbox = self.clone();
         config.on_session(move |record| {
             inbox.shared.metrics.session(&record);
-            let json = SessionJson::new(&record);
+            let (row, messages) = StoredSession::new(&record).into_row();
             let store = inbox.shared.store.clone();
             tokio::spawn(async move {
-                let messages = json.messages().to_vec();
-                if let Err(error) = store.record_session(json.row(), messages).await {
+                if let Err(error) = store.record_session(row, messages).await {
                     tracing::warn!(%error, "cannot record the session");
                 }
             });

@@ -16,6 +16,7 @@ use super::view::Listing;
 use super::{ApiError, ApiResult, number};
 use crate::inbox::Inbox;
 use crate::inbox::search::Filter;
+use crate::inbox::sessions::StoredSession;
 use crate::rules::{ChaosTrigger, ChaosTriggers, Rule};
 
 /// The longest a wait may be asked to last.
@@ -170,13 +171,12 @@ async fn set_rules(State(inbox): State<Inbox>, body: Bytes) -> ApiResult<Respons
     Ok(rules(State(inbox)).await)
 }
 
-/// The listing fields of a session record (its lines left out).
+/// The listing fields of a session record (its lines left out, the
+/// judge's badge in).
 pub(super) fn summary(record: &str) -> Value {
-    let mut value: Value = serde_json::from_str(record).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut value {
-        map.remove("Lines");
-    }
-    value
+    StoredSession::parse(record)
+        .and_then(|session| serde_json::to_value(session.summary()).ok())
+        .unwrap_or(Value::Null)
 }
 
 async fn sessions(State(inbox): State<Inbox>, Query(params): Params) -> ApiResult<Response> {
@@ -196,7 +196,10 @@ async fn sessions(State(inbox): State<Inbox>, Query(params): Params) -> ApiResul
 /// One session record as JSON.
 pub(super) async fn session_response(inbox: &Inbox, id: String) -> ApiResult<Response> {
     match inbox.store().session(id).await? {
-        Some(record) => Ok(([(header::CONTENT_TYPE, "application/json")], record).into_response()),
+        Some(record) => match StoredSession::parse(&record) {
+            Some(session) => Ok(axum::Json(session.explained()).into_response()),
+            None => Err(ApiError::internal("the session record is not readable")),
+        },
         None => Err(ApiError::not_found("session not found")),
     }
 }

@@ -98,6 +98,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    /// 500 with `message`: something stored could not be read.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use super::{Change, Result, SessionRow, Store, StoreError};
+use crate::inbox::sessions::SessionHead;
 
 /// Where session records are kept: `<maildir>/smtp-inbox/sessions/`.
 pub fn sessions_dir(root: &Path) -> PathBuf {
@@ -38,38 +39,11 @@ fn insert_session(
     Ok(())
 }
 
-/// The fields of a session file the index needs.
-#[derive(serde::Deserialize)]
-struct Head {
-    #[serde(rename = "ID")]
-    id: String,
-    #[serde(rename = "Started")]
-    started_ms: i64,
-    #[serde(rename = "Ended")]
-    ended_ms: i64,
-    #[serde(rename = "Peer")]
-    peer: String,
-    #[serde(rename = "Outcome")]
-    outcome: String,
-    #[serde(rename = "Messages", default)]
-    messages: Vec<String>,
-}
-
 /// Parses a session record (the JSON the inbox writes) into a row and its
 /// delivered message ids.
 pub fn session_row(record: String) -> Option<(SessionRow, Vec<String>)> {
-    let head: Head = serde_json::from_str(&record).ok()?;
-    Some((
-        SessionRow {
-            id: head.id,
-            started_ms: head.started_ms,
-            ended_ms: head.ended_ms,
-            peer: head.peer,
-            outcome: head.outcome,
-            record,
-        },
-        head.messages,
-    ))
+    let head: SessionHead = serde_json::from_str(&record).ok()?;
+    Some(head.into_row(record))
 }
 
 pub(super) fn load_session_files(conn: &mut Connection, dir: &Path) -> Result<usize> {
