@@ -34,6 +34,9 @@ Examples:
   smtp-send enqueue --spool q --from a@example.com --to b@example.org --message - < letter.eml
   smtp-send queue run --spool q
 
+  # Type the SMTP conversation yourself, each reply explained (see smtp-send shell --help):
+  smtp-send shell 127.0.0.1:2525
+
 Exit status: 0 every recipient accepted the message; 75 (EX_TEMPFAIL) a
 temporary failure, try again later; 69 (EX_UNAVAILABLE) a permanent failure;
 64 (EX_USAGE) a usage error; 65 (EX_DATAERR) an invalid address or message;

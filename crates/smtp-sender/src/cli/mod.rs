@@ -7,6 +7,7 @@ mod header;
 mod message;
 mod output;
 pub mod queue;
+pub mod shell;
 
 use std::process::ExitCode;
 use std::time::Duration;
