@@ -349,7 +349,22 @@ impl Shell {
     /// One typed line, without its line end.
     pub fn input(&mut self, line: &str) -> Step {
         match &self.phase {
-            Phase::Commands => self.command_line(line),
+            Phase::Commands => {
+                let step = self.command_line(line);
+                match step {
+                    // From a pipe the typed line is not on the screen: say
+                    // which one was not sent (without its password).
+                    Step::Print(mut out) if self.echo_text && !out.is_empty() => {
+                        out.insert(0, self.typed(line));
+                        Step::Print(out)
+                    }
+                    Step::Confirm(mut out) if self.echo_text => {
+                        out.insert(0, self.typed(line));
+                        Step::Confirm(out)
+                    }
+                    step => step,
+                }
+            }
             Phase::Data(_) => self.body_line(line),
             Phase::Chunk(_) => self.chunk_line(line),
             Phase::AuthResponse => self.auth_response(line),
@@ -1011,6 +1026,12 @@ impl Shell {
         explained_line(self.number, &line, note.as_ref(), self.style)
     }
 
+    /// A typed line that was not sent, as typed (an AUTH password left out).
+    fn typed(&self, line: &str) -> String {
+        let shown = history_entry(line).unwrap_or_default();
+        format!("{INDENT}> {}", visible(&shown))
+    }
+
     /// The shell's own remark, under the line it is about.
     fn note(&self, text: &str) -> String {
         let text = format!("{INDENT}# {text}");
@@ -1172,6 +1193,18 @@ mod tests {
     }
 
     #[test]
+    fn from_a_pipe_a_line_not_sent_is_shown_without_its_password() {
+        let mut shell = greeted("AUTH PLAIN");
+        let said = printed(shell.input("AUTH PLAIN alice s3cret"));
+        assert!(said.starts_with("      > AUTH PLAIN alice\n"), "{said}");
+        assert!(!said.contains("s3cret"), "{said}");
+        let Step::Confirm(out) = shell.input("BDAT 1 LAST") else {
+            panic!("CHUNKING was not offered")
+        };
+        assert_eq!(out[0], "      > BDAT 1 LAST");
+    }
+
+    #[test]
     fn message_lines_are_shown_only_when_changed_on_a_terminal() {
         let mut shell = Shell::new(Style::Plain, false);
         answer(&mut shell, 220, "mx");
@@ -1189,7 +1222,9 @@ mod tests {
         let Step::Confirm(warnings) = shell.input("STARTTLS") else {
             panic!("expected a question")
         };
-        assert!(warnings[0].contains("STARTTLS (RFC 3207 §4) was not offered"));
+        // From a pipe: the line typed, then why it waits.
+        assert_eq!(warnings[0], "      > STARTTLS");
+        assert!(warnings[1].contains("STARTTLS (RFC 3207 §4) was not offered"));
         let no = printed(shell.confirm(false));
         assert!(no.contains("not sent") && no.contains("!STARTTLS"), "{no}");
         assert!(!shell.awaits_reply());
@@ -1326,7 +1361,7 @@ mod tests {
         let Step::Confirm(warnings) = shell.input("MAIL FROM:<a@example.org> SIZE=10") else {
             panic!("expected a question")
         };
-        assert!(warnings[0].contains("RFC 3207 §4.2"), "{warnings:?}");
+        assert!(warnings[1].contains("RFC 3207 §4.2"), "{warnings:?}");
         shell.confirm(false);
         assert!(
             matches!(shell.input("STARTTLS"), Step::Confirm(_)),
