@@ -410,7 +410,7 @@ impl Shell {
             return self.commit(held);
         }
         let typed = match &held {
-            Prepared::Line { text, .. } => text.clone(),
+            Prepared::Line { text, .. } => redacted(&visible(text)),
             Prepared::Auth { helper, .. } => format!("AUTH {}", helper.name()),
         };
         Step::Print(vec![self.note(&format!(
@@ -575,9 +575,10 @@ impl Shell {
                 return Step::Print(vec![
                     self.warning(&format!("not sent: {error}")),
                     self.note(&format!(
-                        "a server would answer \"{}\" (RFC 5321 §4.2.2); type !{text} to \
+                        "a server would answer \"{}\" (RFC 5321 §4.2.2); type !{} to \
                          send it as typed",
-                        reply.to_string().trim_end()
+                        reply.to_string().trim_end(),
+                        redacted(&visible(text))
                     )),
                 ]);
             }
@@ -586,7 +587,7 @@ impl Shell {
             && !self.tls
             && !forced
         {
-            return Step::Print(self.plain_auth_refused(text));
+            return Step::Print(self.plain_auth_refused(&redacted(&visible(text))));
         }
         let prepared = self.prepare(&command, text);
         if forced {
@@ -1096,8 +1097,13 @@ pub fn history_entry(line: &str) -> Option<String> {
     if is_auth {
         let kept: Vec<&str> = bare.splitn(4, ' ').take(3).collect();
         let prefix = if bare.len() == line.len() { "" } else { "!" };
-        // `AUTH PLAIN <base64>` holds the password too.
-        let kept = if kept.len() == 3 && is_plain_message(kept[2]) {
+        // The user name typed for the PLAIN and LOGIN helpers is kept; any
+        // other third word is an initial response, a secret (`AUTH PLAIN
+        // <base64>` included).
+        let helper = kept
+            .get(1)
+            .is_some_and(|m| m.eq_ignore_ascii_case("PLAIN") || m.eq_ignore_ascii_case("LOGIN"));
+        let kept = if kept.len() == 3 && (!helper || is_plain_message(kept[2])) {
             &kept[..2]
         } else {
             &kept[..]
@@ -1280,6 +1286,26 @@ mod tests {
     }
 
     #[test]
+    fn a_typed_initial_response_is_never_repeated() {
+        let mut shell = greeted("AUTH PLAIN XOAUTH2");
+        let secret = sasl::encode("\0bob\0hunter2");
+        let said = printed(shell.input(&format!("AUTH PLAIN {secret}")));
+        assert!(said.contains("!AUTH PLAIN <redacted>"), "{said}");
+        assert!(!said.contains(&secret), "{said}");
+        shell.tls_started("TLS");
+        let token = sasl::xoauth2_response("bob@example.org", "ya29.secret");
+        let Step::Confirm(out) = shell.input(&format!("AUTH XOAUTH2 {token}")) else {
+            panic!("not offered since TLS started")
+        };
+        assert!(!out.join("\n").contains(&token), "{out:?}");
+        let no = printed(shell.confirm(false));
+        assert!(
+            no.contains("!AUTH XOAUTH2 <redacted>") && !no.contains(&token),
+            "{no}"
+        );
+    }
+
+    #[test]
     fn missing_credentials_are_asked_for() {
         let mut shell = greeted("AUTH PLAIN");
         shell.tls_started("TLS");
@@ -1423,6 +1449,10 @@ mod tests {
         );
         let typed = format!("AUTH PLAIN {}", sasl::encode("\0a\0b"));
         assert_eq!(history_entry(&typed).as_deref(), Some("AUTH PLAIN"));
+        assert_eq!(
+            history_entry("AUTH XOAUTH2 dXNlcj1i").as_deref(),
+            Some("AUTH XOAUTH2")
+        );
         assert_eq!(history_entry("EHLO x").as_deref(), Some("EHLO x"));
         assert_eq!(history_entry("  "), None);
     }
