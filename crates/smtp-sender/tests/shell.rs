@@ -395,6 +395,33 @@ async fn a_warning_before_an_extension_the_server_did_not_offer() {
     assert!(recorder.messages().is_empty());
 }
 
+#[tokio::test]
+async fn input_that_ends_inside_a_message_delivers_nothing() {
+    let pki = Pki::new("Shell Abandon CA");
+    let (addr, recorder) = receiver(Listen::Plain, &pki, None).await;
+    let server = addr.to_string();
+    // DOTS without its final "." line: the tool must not end it.
+    let mut lines = vec!["EHLO client.example"];
+    lines.extend(&DOTS[..DOTS.len() - 1]);
+    let out = shell(&[&server], &lines).await;
+    assert_eq!(out.code, 65, "{}", shown(&out));
+    assert!(out.stdout.contains("abandoned"), "{}", shown(&out));
+    // No end-of-data line ("C: ." and its note).
+    assert_eq!(count(&out, "C: . "), 0, "{}", shown(&out));
+    // The receiver had time to store anything it was going to.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(recorder.messages().is_empty());
+
+    // Only implicit TLS or none can be asked for: STARTTLS is typed.
+    let out = shell(&[&server, "--tls", "starttls"], &["QUIT"]).await;
+    assert_eq!(out.code, 64, "{}", shown(&out));
+    assert!(
+        out.stderr.contains("type STARTTLS in the session"),
+        "{}",
+        shown(&out)
+    );
+}
+
 /// aiosmtpd, or a line on stderr saying why the test is skipped.
 async fn aiosmtpd(config: AiosmtpdConfig) -> Option<Aiosmtpd> {
     if let Err(missing) = Peer::Aiosmtpd.usable() {

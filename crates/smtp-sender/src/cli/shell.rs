@@ -56,7 +56,7 @@ connection failed, was lost or closed by the server (421), or TLS failed;
 
 /// The `shell` command of smtp-send.
 #[derive(Debug, Parser)]
-#[command(name = "smtp-send", version, after_help = EXAMPLES)]
+#[command(name = "smtp-send", version)]
 pub struct ShellCli {
     #[command(subcommand)]
     command: ShellCommand,
@@ -67,6 +67,7 @@ enum ShellCommand {
     /// Type SMTP commands to a server yourself: each reply is shown with
     /// its RFC note; the tool does TLS, AUTH's base64 and DATA's
     /// dot-stuffing
+    #[command(after_help = EXAMPLES)]
     Shell(ShellArgs),
 }
 
