@@ -49,6 +49,7 @@ mod tls;
 pub use client::{Client, Transport, send_mail};
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use envelope::EnvelopeFromHeaders;
+pub use tls::TlsUpgrade;
 
 /// `config` with its rustls configuration built once, so that many
 /// connections share it (the queue runner's do), and so that a bad CA file

@@ -27,6 +27,17 @@ fn main() -> ExitCode {
             cli::queue::run(cli),
         );
     }
+    if cli::shell::is_shell_command(first.as_deref()) {
+        let cli = match parse::<cli::shell::ShellCli>() {
+            Ok(cli) => cli,
+            Err(code) => return code,
+        };
+        init_logging(false, false);
+        return run(
+            tokio::runtime::Builder::new_current_thread(),
+            cli::shell::run(cli),
+        );
+    }
     let args = match parse::<cli::args::Args>() {
         Ok(args) => args,
         Err(code) => return code,

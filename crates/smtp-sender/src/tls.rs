@@ -11,13 +11,16 @@
 mod explain;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName};
+use smtp_io::MaybeTls;
 use smtp_io::tls::dangerous::client_config_accepting_any_certificate;
 use smtp_io::tls::{provider, read_certs, system_roots};
 use smtp_sender_core::{ProtocolError, SendError, TlsError};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
 use crate::config::ClientConfig;
@@ -40,6 +43,78 @@ pub(crate) fn server_name(config: &ClientConfig) -> Result<ServerName<'static>, 
     // An IPv6 literal may come in brackets ("[::1]").
     let bare = name.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_string()).map_err(|_| TlsError::InvalidServerName(name.into()))
+}
+
+/// TLS for a session the caller drives itself, command by command (the
+/// `smtp-send shell` does): the rustls configuration, the name for SNI and
+/// the certificate check, and the certificate errors in words, exactly as
+/// [`Client`](crate::Client) has them for the same [`ClientConfig`]
+/// (`tls_config`, or the system's roots plus `ca_file`, or the dangerous
+/// accept-any one with `insecure_skip_verify`). The TLS mode of the
+/// configuration is not looked at: the caller decides when to shake hands.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use smtp_sender::{ClientConfig, TlsUpgrade};
+/// let mut config = ClientConfig::new("localhost", 465);
+/// config.ca_file = Some("ca.pem".into());
+/// let tls = TlsUpgrade::new(&config)?;
+/// let tcp = tokio::net::TcpStream::connect(("localhost", 465)).await?;
+/// let mut stream = smtp_io::MaybeTls::plain(tcp);
+/// tls.handshake(&mut stream, std::time::Duration::from_secs(30)).await?;
+/// assert!(stream.is_tls());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TlsUpgrade {
+    connector: TlsConnector,
+    server: ServerName<'static>,
+    name: String,
+}
+
+impl std::fmt::Debug for TlsUpgrade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsUpgrade")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsUpgrade {
+    /// The TLS set-up for `config`; a CA file that cannot be used, no trust
+    /// roots or a name that cannot be a server name are errors here, before
+    /// any byte is sent.
+    pub fn new(config: &ClientConfig) -> Result<TlsUpgrade, SendError> {
+        Ok(TlsUpgrade {
+            connector: TlsConnector::from(client_config(config)?),
+            server: server_name(config)?,
+            name: config.tls_name().to_string(),
+        })
+    }
+
+    /// The name the certificate is checked against (and sent as SNI).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client's side of the handshake on `stream` (after the `220` to
+    /// STARTTLS, RFC 3207 §4, or before the greeting with implicit TLS,
+    /// RFC 8314 §3.3), within `limit`. A failure leaves the stream closed,
+    /// never back in plain text, and says what was wrong with the
+    /// certificate when that was the reason.
+    pub async fn handshake<S>(
+        &self,
+        stream: &mut MaybeTls<S>,
+        limit: Duration,
+    ) -> Result<(), TlsError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        stream
+            .connect(&self.connector, self.server.clone(), limit)
+            .await
+            .map_err(|error| explain_handshake_error(error, &self.name))
+    }
 }
 
 /// The caller's rustls configuration as it is, the dangerous one, or one

@@ -34,6 +34,9 @@ Examples:
   smtp-send enqueue --spool q --from a@example.com --to b@example.org --message - < letter.eml
   smtp-send queue run --spool q
 
+  # Type the SMTP conversation yourself, each reply explained (see smtp-send shell --help):
+  smtp-send shell 127.0.0.1:2525
+
 Exit status: 0 every recipient accepted the message; 75 (EX_TEMPFAIL) a
 temporary failure, try again later; 69 (EX_UNAVAILABLE) a permanent failure;
 64 (EX_USAGE) a usage error; 65 (EX_DATAERR) an invalid address or message;
@@ -94,17 +97,9 @@ pub struct SessionArgs {
     #[arg(long, value_name = "MODE")]
     pub tls: Option<TlsMode>,
 
-    /// Extra trusted CA certificates (PEM), added to the system's trust roots
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
-
-    /// The name to verify the certificate against and send as SNI [default: the server's host]
-    #[arg(long, value_name = "NAME")]
-    pub servername: Option<String>,
-
-    /// DANGEROUS: accept any certificate (the connection can be intercepted)
-    #[arg(long)]
-    pub insecure_skip_verify: bool,
+    /// How the server's certificate is checked.
+    #[command(flatten)]
+    pub cert: CertArgs,
 
     /// Authenticate as NAME (AUTH PLAIN or LOGIN); the password comes from
     /// --password-file or the SMTP_PASSWORD environment variable (or a
@@ -165,6 +160,32 @@ pub struct SessionArgs {
     /// Use this timeout (seconds) for every step instead of RFC 5321's
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+}
+
+/// How the server's certificate is checked: shared by `smtp-send`,
+/// `smtp-send queue run` and `smtp-send shell`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CertArgs {
+    /// Extra trusted CA certificates (PEM), added to the system's trust roots
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
+    /// The name to verify the certificate against and send as SNI [default: the server's host]
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+
+    /// DANGEROUS: accept any certificate (the connection can be intercepted)
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+}
+
+impl CertArgs {
+    /// Sets the certificate options of `config`.
+    pub fn apply(&self, config: &mut smtp_sender::ClientConfig) {
+        config.ca_file = self.ca.clone();
+        config.servername = self.servername.clone();
+        config.insecure_skip_verify = self.insecure_skip_verify;
+    }
 }
 
 /// The message options, shared by `smtp-send` and `smtp-send enqueue`.

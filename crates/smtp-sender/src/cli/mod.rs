@@ -7,6 +7,7 @@ mod header;
 mod message;
 mod output;
 pub mod queue;
+pub mod shell;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -129,9 +130,7 @@ pub fn session_config(
         config.tls = tls;
         config.silence_limit = None;
     }
-    config.ca_file = session.ca.clone();
-    config.servername = session.servername.clone();
-    config.insecure_skip_verify = session.insecure_skip_verify;
+    session.cert.apply(&mut config);
     config.ehlo_name = session.ehlo.clone();
     config.allow_plaintext_auth = session.allow_plaintext_auth;
     config.pipelining = !session.no_pipelining;

@@ -1,0 +1,1464 @@
+//! The shell's protocol side, sans-IO: what a typed line becomes on the
+//! wire, what to warn about first, what each reply changes, and what the
+//! learner reads. The driver (`shell.rs`) only moves lines and bytes:
+//!
+//! - a typed line goes to [`Shell::input`], which answers with a
+//!   [`Step`]: text to print, bytes to send, a question to ask;
+//! - a reply goes to [`Shell::reply`], which answers with an [`Answer`]:
+//!   the lines to print and what comes next (the user's next line, more
+//!   bytes, the TLS handshake, the end);
+//! - [`Shell::awaits_reply`] says which of the two the driver waits for.
+//!
+//! Every line shown goes through the one [`Annotator`] of the session, so
+//! the notes are those of `smtp-send --explain`.
+
+use smtp_wire::annotate::{Annotator, Style, explained_line};
+use smtp_wire::command::Command;
+use smtp_wire::data::DotStuffer;
+use smtp_wire::param::{Body, MailParams};
+use smtp_wire::reply::Reply;
+use smtp_wire::sasl::{self, Credentials};
+use smtp_wire::{Capabilities, Direction, TranscriptLine};
+
+use super::checks::{Context, Offered, warnings};
+use super::help;
+
+/// The column of the shell's own notes and warnings: under the text of
+/// the numbered lines (`   3  C: ...`).
+const INDENT: &str = "      ";
+
+/// The longest text line RFC 5321 §4.5.3.1.6 promises to carry, with its CRLF.
+const MAX_TEXT_LINE: usize = 1000;
+
+/// What the driver does with a typed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Print these lines; nothing is sent.
+    Print(Vec<String>),
+    /// Print these lines and write the bytes; then wait for a reply when
+    /// [`Shell::awaits_reply`] says so, else read the next line.
+    Send {
+        /// What to print first.
+        out: Vec<String>,
+        /// What to write.
+        bytes: Vec<u8>,
+    },
+    /// Print the warnings and ask whether to send anyway; answer with
+    /// [`Shell::confirm`].
+    Confirm(Vec<String>),
+    /// Ask for the user name (when `user` is `None`) and the password,
+    /// then give them to [`Shell::credentials`].
+    Credentials {
+        /// The user name typed on the AUTH line, if any.
+        user: Option<String>,
+    },
+    /// Print these lines and close the connection without another byte:
+    /// the input ended inside a message, which must not be ended for the
+    /// user.
+    Abandon(Vec<String>),
+}
+
+/// What follows a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Read the user's next line (or wait for the next reply when
+    /// [`Shell::awaits_reply`] says so).
+    Input,
+    /// Write these bytes, then wait for the next reply (the AUTH LOGIN
+    /// helper answering a 334 challenge).
+    Send(Vec<u8>),
+    /// Do the TLS handshake now, then tell [`Shell::tls_started`].
+    StartTls,
+    /// The server said goodbye (221, `clean`) or is closing on its own
+    /// (421): close.
+    Closed {
+        /// QUIT was answered: the session ended as it should.
+        clean: bool,
+    },
+}
+
+/// What to print for a reply, and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The lines to print.
+    pub out: Vec<String>,
+    /// What the driver does next.
+    pub next: Next,
+}
+
+/// The AUTH mechanisms the shell encodes for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Helper {
+    /// RFC 4616: one base64 message, `authzid NUL authcid NUL passwd`.
+    Plain,
+    /// The LOGIN mechanism (draft-murchison-sasl-login): the user name and
+    /// the password, each base64, each answering a 334.
+    Login,
+}
+
+impl Helper {
+    fn name(self) -> &'static str {
+        match self {
+            Helper::Plain => "PLAIN",
+            Helper::Login => "LOGIN",
+        }
+    }
+}
+
+/// Where an AUTH LOGIN exchange is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LoginStep {
+    /// `AUTH LOGIN` sent: the next 334 asks for the user name.
+    Sent,
+    /// The user name sent: the next 334 asks for the password.
+    User,
+    /// The password sent: the next reply is the verdict.
+    Password,
+}
+
+/// The reply the shell waits for, and what it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    /// AUTH PLAIN encoded by the shell, or an AUTH the user typed whole.
+    Auth,
+    /// AUTH LOGIN driven by the shell.
+    Login {
+        user: String,
+        password: String,
+        step: LoginStep,
+    },
+    /// A response the user typed to a 334 challenge.
+    AuthResponse,
+    Mail(MailParams),
+    Data,
+    EndOfData,
+    Bdat {
+        last: bool,
+    },
+    Rset,
+    Quit,
+    Other,
+}
+
+impl Expect {
+    /// How long to wait: RFC 5321 §4.5.3.2's client timeouts.
+    fn wait_seconds(&self) -> u64 {
+        match self {
+            // §4.5.3.2.4: DATA initiation, 2 minutes.
+            Expect::Data => 120,
+            // §4.5.3.2.6: DATA termination, 10 minutes (and a last BDAT,
+            // RFC 3030 §4, which stands for it).
+            Expect::EndOfData | Expect::Bdat { .. } => 600,
+            // §4.5.3.2.1-3: the greeting, MAIL, RCPT: 5 minutes; the
+            // others the same.
+            _ => 300,
+        }
+    }
+}
+
+/// A message being typed after 354.
+#[derive(Debug, Clone)]
+struct MessageText {
+    /// The wire form: dot-stuffed, CRLF line ends (RFC 5321 §4.5.2).
+    wire: DotStuffer,
+    /// The message itself, CRLF line ends, to count its octets as SIZE
+    /// does (RFC 1870 §3).
+    text: DotStuffer,
+    text_octets: u64,
+    wire_octets: u64,
+    lines: u64,
+    /// BODY=8BITMIME or SMTPUTF8 was declared on MAIL.
+    eight_bit_declared: bool,
+    eight_bit_warned: bool,
+}
+
+/// A BDAT chunk being typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Chunk {
+    size: u64,
+    remaining: u64,
+    last: bool,
+}
+
+/// What typed lines are.
+#[derive(Debug, Clone)]
+enum Phase {
+    /// Commands.
+    Commands,
+    /// The message, after 354, until a line holding one `.`.
+    Data(Box<MessageText>),
+    /// The octets of a BDAT chunk.
+    Chunk(Chunk),
+    /// A base64 response to the server's 334 challenge.
+    AuthResponse,
+}
+
+/// A command checked and ready, held while the user is asked.
+#[derive(Debug, Clone)]
+enum Prepared {
+    /// A line to send as typed.
+    Line {
+        text: String,
+        expect: Option<Expect>,
+        chunk: Option<Chunk>,
+    },
+    /// AUTH PLAIN or LOGIN, to encode once the credentials are known.
+    Auth {
+        helper: Helper,
+        user: Option<String>,
+        password: Option<String>,
+    },
+}
+
+/// One SMTP session typed by a person: what the server offered, what is
+/// waiting for a reply, what the typed lines are.
+#[derive(Debug)]
+pub struct Shell {
+    offered: Offered,
+    tls: bool,
+    authenticated: bool,
+    /// The MAIL parameters of the open transaction.
+    transaction: Option<MailParams>,
+    phase: Phase,
+    expect: Option<Expect>,
+    /// A command waiting for the user's yes or no.
+    held: Option<Prepared>,
+    /// AUTH waiting for the credentials.
+    auth: Option<Prepared>,
+    /// End the session once the current exchange is over (the input
+    /// ended in the middle of an AUTH exchange).
+    quit_after: bool,
+    /// QUIT sent, or the server said it is closing.
+    closing: bool,
+    /// QUIT sent: the end of the connection is the one asked for.
+    quit_sent: bool,
+    annotator: Annotator,
+    number: usize,
+    style: Style,
+    /// Show every message line as sent (input from a pipe, where the
+    /// typed lines are not on the screen), not only those changed.
+    echo_text: bool,
+}
+
+impl Shell {
+    /// A session about to connect, printed in `style`; `echo_text` shows
+    /// each message line as it goes (for piped input).
+    pub fn new(style: Style, echo_text: bool) -> Shell {
+        Shell {
+            offered: Offered::NotYet,
+            tls: false,
+            authenticated: false,
+            transaction: None,
+            phase: Phase::Commands,
+            expect: Some(Expect::Greeting),
+            held: None,
+            auth: None,
+            quit_after: false,
+            closing: false,
+            quit_sent: false,
+            annotator: Annotator::new(),
+            number: 0,
+            style,
+            echo_text,
+        }
+    }
+
+    /// The connection is open: its marker line.
+    pub fn connected(&mut self, peer: &str, implicit_tls: bool) -> Vec<String> {
+        let mode = if implicit_tls { "implicit" } else { "none" };
+        let mut out = vec![self.marker(&format!("-- connected to {peer} (TLS: {mode}) --"))];
+        out.push(self.note("type SMTP commands; help lists them, Tab completes, quit ends"));
+        out
+    }
+
+    /// The TLS handshake succeeded (implicit TLS, or after the 220 to
+    /// STARTTLS): RFC 3207 §4.2, both sides forget what they knew.
+    pub fn tls_started(&mut self, detail: &str) -> Vec<String> {
+        let after_starttls = !matches!(self.expect, Some(Expect::Greeting));
+        self.tls = true;
+        self.authenticated = false;
+        self.transaction = None;
+        self.offered = Offered::ForgottenByTls;
+        let mut out = vec![self.marker("-- TLS started --"), self.note(detail)];
+        if after_starttls {
+            out.push(self.note(
+                "RFC 3207 §4.2: the server forgets everything it knew (and so does this \
+                 tool): say EHLO again before anything else",
+            ));
+        }
+        out
+    }
+
+    /// The server closed the connection (its end of the stream).
+    pub fn closed_by_server(&mut self) -> Vec<String> {
+        let mut out = vec![self.marker("-- connection closed by the server --")];
+        if !self.quit_sent {
+            out.push(self.warning(
+                "the server closed the connection without being asked to (no QUIT was sent)",
+            ));
+        }
+        self.closing = true;
+        out
+    }
+
+    /// True while a reply is due: the driver reads from the server, not
+    /// from the user.
+    pub fn awaits_reply(&self) -> bool {
+        self.expect.is_some() && !matches!(self.phase, Phase::Chunk(_))
+    }
+
+    /// RFC 5321 §4.5.3.2: how long to wait for the reply now due, in seconds.
+    pub fn reply_wait_seconds(&self) -> u64 {
+        self.expect.as_ref().map_or(300, Expect::wait_seconds)
+    }
+
+    /// True once QUIT was sent: a close is then the end asked for.
+    pub fn quit_sent(&self) -> bool {
+        self.quit_sent
+    }
+
+    /// True when the session should end now that the exchange is over.
+    pub fn wants_quit(&self) -> bool {
+        self.quit_after && self.expect.is_none() && matches!(self.phase, Phase::Commands)
+    }
+
+    /// The server's extensions for completion (`None` when unknown).
+    pub fn capabilities(&self) -> Option<Capabilities> {
+        self.offered.capabilities()
+    }
+
+    /// The prompt for the next line, which says what the line will be.
+    pub fn prompt(&self) -> String {
+        match &self.phase {
+            Phase::Commands => "smtp> ".to_string(),
+            Phase::Data(_) => "data> ".to_string(),
+            Phase::Chunk(chunk) => format!("bdat ({} octets left)> ", chunk.remaining),
+            Phase::AuthResponse => "base64> ".to_string(),
+        }
+    }
+
+    /// True when the next line is a secret (a typed AUTH response).
+    pub fn secret_input(&self) -> bool {
+        matches!(self.phase, Phase::AuthResponse)
+    }
+
+    /// One typed line, without its line end.
+    pub fn input(&mut self, line: &str) -> Step {
+        match &self.phase {
+            Phase::Commands => {
+                let step = self.command_line(line);
+                match step {
+                    // From a pipe the typed line is not on the screen: say
+                    // which one was not sent (without its password).
+                    Step::Print(mut out) if self.echo_text && !out.is_empty() => {
+                        out.insert(0, self.typed(line));
+                        Step::Print(out)
+                    }
+                    Step::Confirm(mut out) if self.echo_text => {
+                        out.insert(0, self.typed(line));
+                        Step::Confirm(out)
+                    }
+                    step => step,
+                }
+            }
+            Phase::Data(_) => self.body_line(line),
+            Phase::Chunk(_) => self.chunk_line(line),
+            Phase::AuthResponse => self.auth_response(line),
+        }
+    }
+
+    /// The input ended (Ctrl-D, or the end of a pipe).
+    pub fn end_of_input(&mut self) -> Step {
+        match &self.phase {
+            Phase::Commands => self.quit(),
+            Phase::Data(_) | Phase::Chunk(_) => {
+                let out = vec![self.warning(
+                    "the input ended inside the message: it is abandoned, not ended for you. \
+                     Only the end-of-data line makes the server take a message \
+                     (RFC 5321 §4.1.1.4), so closing the connection now leaves nothing \
+                     delivered",
+                )];
+                Step::Abandon(out)
+            }
+            Phase::AuthResponse => {
+                // RFC 4954 §4: "*" cancels the exchange; the server answers 501.
+                self.quit_after = true;
+                self.phase = Phase::Commands;
+                self.expect = Some(Expect::AuthResponse);
+                let out = vec![
+                    self.client("*"),
+                    self.note("RFC 4954 §4: a line holding \"*\" cancels the AUTH exchange"),
+                ];
+                Step::Send {
+                    out,
+                    bytes: b"*\r\n".to_vec(),
+                }
+            }
+        }
+    }
+
+    /// The answer to [`Step::Confirm`]: send the held command, or not.
+    pub fn confirm(&mut self, yes: bool) -> Step {
+        let Some(held) = self.held.take() else {
+            return Step::Print(Vec::new());
+        };
+        if yes {
+            return self.commit(held);
+        }
+        let typed = match &held {
+            Prepared::Line { text, .. } => redacted(&visible(text)),
+            Prepared::Auth { helper, .. } => format!("AUTH {}", helper.name()),
+        };
+        Step::Print(vec![self.note(&format!(
+            "not sent (type !{typed} to send it without questions)"
+        ))])
+    }
+
+    /// The credentials asked for by [`Step::Credentials`].
+    pub fn credentials(&mut self, user: String, password: String) -> Step {
+        match self.auth.take() {
+            Some(Prepared::Auth { helper, .. }) => self.commit(Prepared::Auth {
+                helper,
+                user: Some(user),
+                password: Some(password),
+            }),
+            _ => Step::Print(Vec::new()),
+        }
+    }
+
+    /// A complete reply from the server: `raw` its lines as received
+    /// (without line ends), `reply` the same parsed.
+    pub fn reply(&mut self, raw: &[String], reply: &Reply) -> Answer {
+        let mut out = self.server_lines(raw);
+        let code = reply.code;
+        let expect = self.expect.take();
+        let mut next = Next::Input;
+        match (expect, code) {
+            (None, _) => out.push(self.note(
+                "no command was waiting for this reply: the server spoke on its own \
+                 (RFC 5321 §4.2: replies answer commands, except a 421 before closing)",
+            )),
+            (Some(Expect::Greeting), 220) => {}
+            (Some(Expect::Greeting), 554) => out.push(self.note(
+                "RFC 5321 §3.1: a server that will not talk greets with 554 and then \
+                 answers every command but QUIT with 503",
+            )),
+            (Some(Expect::Ehlo), 250) => {
+                let caps = Capabilities::from_ehlo_reply(reply);
+                let keywords: Vec<String> = caps.list.iter().map(ToString::to_string).collect();
+                out.push(self.note(&format!(
+                    "remembered: {} (the tool warns before an extension not in this list; \
+                     Tab completes their parameters)",
+                    if keywords.is_empty() {
+                        "no extensions".to_string()
+                    } else {
+                        keywords.join(", ")
+                    }
+                )));
+                self.offered = Offered::Ehlo(caps);
+                self.transaction = None;
+            }
+            (Some(Expect::Ehlo), 500..=599) => out.push(
+                self.note("RFC 5321 §3.2: a server that does not know EHLO is greeted with HELO"),
+            ),
+            (Some(Expect::Helo), 250) => {
+                self.offered = Offered::Helo;
+                self.transaction = None;
+                out.push(self.note(
+                    "HELO: no extensions in this session (RFC 5321 §3.2); EHLO would list them",
+                ));
+            }
+            (Some(Expect::StartTls), 220) => next = Next::StartTls,
+            (Some(Expect::Mail(params)), 250) => self.transaction = Some(params),
+            (Some(Expect::Rset), 250) => self.transaction = None,
+            (Some(Expect::EndOfData), _) => self.transaction = None,
+            (Some(Expect::Bdat { last }), _) => {
+                if last || code >= 400 {
+                    self.transaction = None;
+                }
+            }
+            (
+                Some(Expect::Login {
+                    user,
+                    password,
+                    step,
+                }),
+                334,
+            ) => {
+                out.extend(self.challenge(reply));
+                return self.login_step(out, user, password, step);
+            }
+            (Some(Expect::Auth | Expect::Login { .. } | Expect::AuthResponse), 235) => {
+                self.authenticated = true;
+            }
+            (Some(Expect::Auth | Expect::AuthResponse), 334) => {
+                out.extend(self.challenge(reply));
+                out.push(self.note(
+                    "type the base64 response to this challenge (RFC 4954 §4), or * to cancel",
+                ));
+                self.phase = Phase::AuthResponse;
+                return Answer { out, next };
+            }
+            (Some(Expect::Quit), _) => next = Next::Closed { clean: true },
+            (Some(_), 354) => {
+                out.push(self.note(
+                    "now type the message: header fields, an empty line, the body \
+                     (RFC 5322 §2). A line holding only \".\" ends it; lines that start \
+                     with \".\" get a second one for you (dot-stuffing, RFC 5321 §4.5.2), \
+                     and every line ends in CRLF",
+                ));
+                let declared = self
+                    .transaction
+                    .as_ref()
+                    .is_some_and(|mail| mail.body == Some(Body::EightBitMime) || mail.smtputf8);
+                self.phase = Phase::Data(Box::new(MessageText {
+                    wire: DotStuffer::new(),
+                    text: DotStuffer::crlf_only(),
+                    text_octets: 0,
+                    wire_octets: 0,
+                    lines: 0,
+                    eight_bit_declared: declared,
+                    eight_bit_warned: false,
+                }));
+            }
+            (Some(_), _) => {}
+        }
+        if code == 421 {
+            self.closing = true;
+            out.push(self.note(
+                "RFC 5321 §3.8: 421, the server is closing the connection; nothing more \
+                 can be sent",
+            ));
+            next = Next::Closed { clean: false };
+        }
+        if code == 221 {
+            next = Next::Closed { clean: true };
+        }
+        Answer { out, next }
+    }
+
+    // --- typed commands ---
+
+    fn command_line(&mut self, line: &str) -> Step {
+        let word = line.trim();
+        if word.is_empty() {
+            return Step::Print(Vec::new());
+        }
+        if word.eq_ignore_ascii_case("help") || word == "?" {
+            return Step::Print(help::text(&self.offered));
+        }
+        if word.eq_ignore_ascii_case("quit") || word.eq_ignore_ascii_case("exit") {
+            return self.quit();
+        }
+        let (forced, text) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
+        if let Some(step) = self.auth_helper(forced, text) {
+            return step;
+        }
+        let command = match Command::parse(text.as_bytes()) {
+            Ok(command) => command,
+            Err(_) if forced => {
+                return self.commit(Prepared::Line {
+                    text: text.to_string(),
+                    expect: Some(Expect::Other),
+                    chunk: None,
+                });
+            }
+            Err(error) => {
+                let reply = error.reply();
+                return Step::Print(vec![
+                    self.warning(&format!("not sent: {error}")),
+                    self.note(&format!(
+                        "a server would answer \"{}\" (RFC 5321 §4.2.2); type !{} to \
+                         send it as typed",
+                        reply.to_string().trim_end(),
+                        redacted(&visible(text))
+                    )),
+                ]);
+            }
+        };
+        if let Command::Auth { .. } = command
+            && !self.tls
+            && !forced
+        {
+            return Step::Print(self.plain_auth_refused(&redacted(&visible(text))));
+        }
+        let prepared = self.prepare(&command, text);
+        if forced {
+            return self.commit(prepared);
+        }
+        let context = Context {
+            tls: self.tls,
+            authenticated: self.authenticated,
+            mail: self.transaction.as_ref(),
+        };
+        let said = warnings(&command, &self.offered, context);
+        if said.is_empty() {
+            return self.commit(prepared);
+        }
+        self.held = Some(prepared);
+        Step::Confirm(said.iter().map(|w| self.warning(w)).collect())
+    }
+
+    /// What a parsed command waits for.
+    fn prepare(&self, command: &Command, text: &str) -> Prepared {
+        let line = |expect| Prepared::Line {
+            text: text.to_string(),
+            expect: Some(expect),
+            chunk: None,
+        };
+        match command {
+            Command::Ehlo(_) | Command::Lhlo(_) => line(Expect::Ehlo),
+            Command::Helo(_) => line(Expect::Helo),
+            Command::StartTls => line(Expect::StartTls),
+            Command::Auth { .. } => line(Expect::Auth),
+            Command::Mail { params, .. } => line(Expect::Mail(params.clone())),
+            Command::Data => line(Expect::Data),
+            Command::Rset => line(Expect::Rset),
+            Command::Quit => line(Expect::Quit),
+            // RFC 3030 §2: the chunk follows the command at once; the
+            // reply comes after its last octet.
+            Command::Bdat { size: 0, last } => line(Expect::Bdat { last: *last }),
+            Command::Bdat { size, last } => Prepared::Line {
+                text: text.to_string(),
+                expect: None,
+                chunk: Some(Chunk {
+                    size: *size,
+                    remaining: *size,
+                    last: *last,
+                }),
+            },
+            _ => line(Expect::Other),
+        }
+    }
+
+    /// `AUTH PLAIN [user [password]]` and `AUTH LOGIN [user [password]]`
+    /// typed in clear; `None` for anything else (another mechanism, or
+    /// PLAIN with its base64 already written, which go as typed).
+    fn auth_helper(&mut self, forced: bool, text: &str) -> Option<Step> {
+        // AUTH, the mechanism, the user, and the rest of the line: the
+        // password may hold spaces.
+        let parts: Vec<&str> = text.splitn(4, ' ').collect();
+        if !parts.first()?.eq_ignore_ascii_case("AUTH") {
+            return None;
+        }
+        let helper = match parts.get(1)?.to_ascii_uppercase().as_str() {
+            "PLAIN" => Helper::Plain,
+            "LOGIN" => Helper::Login,
+            _ => return None,
+        };
+        let user = parts.get(2).copied().filter(|u| !u.is_empty());
+        let password = parts.get(3).map(|p| (*p).to_string());
+        if helper == Helper::Plain
+            && password.is_none()
+            && user.is_some_and(|u| u == "=" || is_plain_message(u))
+        {
+            // Already encoded (RFC 4954 §4: "=" is an empty response).
+            return None;
+        }
+        if !self.tls && !forced {
+            return Some(Step::Print(self.plain_auth_refused(&format!(
+                "AUTH {}{}",
+                helper.name(),
+                user.map(|u| format!(" {u}")).unwrap_or_default()
+            ))));
+        }
+        let prepared = Prepared::Auth {
+            helper,
+            user: user.map(str::to_string),
+            password,
+        };
+        if forced {
+            return Some(self.commit(prepared));
+        }
+        let command = Command::Auth {
+            mechanism: helper.name().to_string(),
+            initial_response: None,
+        };
+        let context = Context {
+            tls: self.tls,
+            authenticated: self.authenticated,
+            mail: self.transaction.as_ref(),
+        };
+        let said = warnings(&command, &self.offered, context);
+        if said.is_empty() {
+            return Some(self.commit(prepared));
+        }
+        self.held = Some(prepared);
+        Some(Step::Confirm(
+            said.iter().map(|w| self.warning(w)).collect(),
+        ))
+    }
+
+    fn plain_auth_refused(&self, typed: &str) -> Vec<String> {
+        vec![
+            self.warning(
+                "not sent: AUTH on a connection without TLS shows the password to anyone on \
+                 the path (PLAIN and LOGIN are only base64, not encryption: RFC 4616 §6, \
+                 RFC 4954 §4 and §9)",
+            ),
+            self.note(&format!(
+                "type STARTTLS first (then EHLO again), or !{typed} to send it anyway"
+            )),
+        ]
+    }
+
+    fn quit(&mut self) -> Step {
+        if self.closing {
+            return Step::Print(Vec::new());
+        }
+        self.commit(Prepared::Line {
+            text: "QUIT".to_string(),
+            expect: Some(Expect::Quit),
+            chunk: None,
+        })
+    }
+
+    /// Sends a prepared command.
+    fn commit(&mut self, prepared: Prepared) -> Step {
+        match prepared {
+            Prepared::Line {
+                text,
+                expect,
+                chunk,
+            } => {
+                let mut out = vec![self.client(&redacted(&visible(&text)))];
+                if matches!(expect, Some(Expect::Quit)) {
+                    self.closing = true;
+                    self.quit_sent = true;
+                }
+                if let Some(chunk) = chunk {
+                    out.push(self.note(&format!(
+                        "type the chunk: exactly {} octets, each line counting with its CRLF \
+                         (2 octets); no dot-stuffing and no end line: the size says where it \
+                         ends (RFC 3030 §2)",
+                        chunk.size
+                    )));
+                    self.phase = Phase::Chunk(chunk);
+                }
+                self.expect = expect;
+                let mut bytes = text.into_bytes();
+                bytes.extend_from_slice(b"\r\n");
+                Step::Send { out, bytes }
+            }
+            Prepared::Auth {
+                helper,
+                user: Some(user),
+                password: Some(password),
+            } => self.send_auth(helper, user, password),
+            Prepared::Auth { helper, user, .. } => {
+                let asked = user.clone();
+                self.auth = Some(Prepared::Auth {
+                    helper,
+                    user,
+                    password: None,
+                });
+                Step::Credentials { user: asked }
+            }
+        }
+    }
+
+    fn send_auth(&mut self, helper: Helper, user: String, password: String) -> Step {
+        if user.contains('\0') || password.contains('\0') {
+            return Step::Print(vec![
+                self.warning(&format!("not sent: {}", sasl::SaslError::NulInCredentials)),
+            ]);
+        }
+        match helper {
+            Helper::Plain => {
+                let response = sasl::plain_response(&Credentials::new(&user, &password));
+                // Shown as the transcript shows it: the secret redacted.
+                let out = vec![
+                    self.client("AUTH PLAIN <redacted>"),
+                    self.note(&format!(
+                        "sent for you: AUTH PLAIN and base64 of \"\\0{user}\\0********\" \
+                         (RFC 4616 §2: authorization id, NUL, user, NUL, password; RFC 4954 \
+                         §4: the initial response on the AUTH line)"
+                    )),
+                ];
+                self.expect = Some(Expect::Auth);
+                Step::Send {
+                    out,
+                    bytes: format!("AUTH PLAIN {response}\r\n").into_bytes(),
+                }
+            }
+            Helper::Login => {
+                let out = vec![
+                    self.client("AUTH LOGIN"),
+                    self.note(
+                        "the tool answers the server's two 334 challenges for you: the user \
+                         name, then the password, each in base64",
+                    ),
+                ];
+                self.expect = Some(Expect::Login {
+                    user,
+                    password,
+                    step: LoginStep::Sent,
+                });
+                Step::Send {
+                    out,
+                    bytes: b"AUTH LOGIN\r\n".to_vec(),
+                }
+            }
+        }
+    }
+
+    /// The next AUTH LOGIN line, after a 334.
+    fn login_step(
+        &mut self,
+        mut out: Vec<String>,
+        user: String,
+        password: String,
+        step: LoginStep,
+    ) -> Answer {
+        match step {
+            LoginStep::Sent => {
+                let encoded = sasl::encode(&user);
+                out.push(self.client(&encoded));
+                out.push(self.note(&format!("base64 of the user name \"{user}\"")));
+                self.expect = Some(Expect::Login {
+                    user,
+                    password,
+                    step: LoginStep::User,
+                });
+                Answer {
+                    out,
+                    next: Next::Send(format!("{encoded}\r\n").into_bytes()),
+                }
+            }
+            LoginStep::User => {
+                out.push(self.client("<redacted>"));
+                out.push(self.note("the password, base64-encoded (masked here)"));
+                let bytes = format!("{}\r\n", sasl::encode(&password)).into_bytes();
+                self.expect = Some(Expect::Login {
+                    user,
+                    password,
+                    step: LoginStep::Password,
+                });
+                Answer {
+                    out,
+                    next: Next::Send(bytes),
+                }
+            }
+            LoginStep::Password => {
+                out.push(self.note(
+                    "a third challenge: LOGIN has no more to say; type a base64 response \
+                     or * to cancel",
+                ));
+                self.phase = Phase::AuthResponse;
+                Answer {
+                    out,
+                    next: Next::Input,
+                }
+            }
+        }
+    }
+
+    /// The decoded text of a 334 challenge, when it is readable.
+    fn challenge(&self, reply: &Reply) -> Option<String> {
+        let text = reply.lines.first()?;
+        let decoded = sasl::decode(text.trim().as_bytes()).ok()?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        if decoded.is_empty() {
+            return None;
+        }
+        Some(self.note(&format!(
+            "the challenge decodes to \"{}\"",
+            visible(&decoded)
+        )))
+    }
+
+    /// A response to a 334, typed in base64 by the user.
+    fn auth_response(&mut self, line: &str) -> Step {
+        self.phase = Phase::Commands;
+        self.expect = Some(Expect::AuthResponse);
+        let out = vec![self.client("<redacted>")];
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        Step::Send { out, bytes }
+    }
+
+    // --- message text ---
+
+    fn body_line(&mut self, line: &str) -> Step {
+        let Phase::Data(body) = &mut self.phase else {
+            return Step::Print(Vec::new());
+        };
+        if line == "." {
+            let mut wire = Vec::new();
+            body.wire.finish(&mut wire);
+            body.wire_octets += wire.len() as u64;
+            let summary = format!(
+                "{} octets of message in {} line{}, {} on the wire (the dots added by \
+                 dot-stuffing and the end-of-data line; SIZE= counts the message only, \
+                 RFC 1870 §3)",
+                body.text_octets,
+                body.lines,
+                if body.lines == 1 { "" } else { "s" },
+                body.wire_octets
+            );
+            self.phase = Phase::Commands;
+            self.expect = Some(Expect::EndOfData);
+            let out = vec![self.client("."), self.note(&summary)];
+            return Step::Send { out, bytes: wire };
+        }
+        let mut wire = Vec::new();
+        body.wire.encode(line.as_bytes(), &mut wire);
+        body.wire.encode(b"\r\n", &mut wire);
+        let mut text = Vec::new();
+        body.text.encode(line.as_bytes(), &mut text);
+        body.text.encode(b"\r\n", &mut text);
+        body.text_octets += text.len() as u64;
+        body.wire_octets += wire.len() as u64;
+        body.lines += text.iter().filter(|&&b| b == b'\n').count() as u64;
+        let mut warn = Vec::new();
+        if text.len() > MAX_TEXT_LINE {
+            warn.push(format!(
+                "this line is {} octets with its CRLF: RFC 5321 §4.5.3.1.6 promises only \
+                 {MAX_TEXT_LINE}, and a server may refuse the message",
+                text.len()
+            ));
+        }
+        if !line.is_ascii() && !body.eight_bit_declared && !body.eight_bit_warned {
+            body.eight_bit_warned = true;
+            warn.push(
+                "octets above 127 in a message declared without BODY=8BITMIME: a 7-bit \
+                 path may damage them (RFC 6152 §3; RFC 2045 encodes them for 7-bit)"
+                    .to_string(),
+            );
+        }
+        let changed = wire.len() != line.len() + 2;
+        let echo = changed || self.echo_text;
+        let sent = String::from_utf8_lossy(&wire).into_owned();
+        let mut lines: Vec<&str> = sent.split("\r\n").collect();
+        // What follows the last CRLF is empty.
+        lines.pop();
+        let mut out = Vec::new();
+        for text in lines {
+            let line = TranscriptLine {
+                dir: Some(Direction::Client),
+                text: visible(text),
+            };
+            if echo {
+                out.push(self.shown(line));
+            } else {
+                // The annotator still follows the message, unnumbered.
+                let _ = self.annotator.note(&line);
+            }
+        }
+        out.extend(warn.iter().map(|w| self.warning(w)));
+        Step::Send { out, bytes: wire }
+    }
+
+    fn chunk_line(&mut self, line: &str) -> Step {
+        let Phase::Chunk(chunk) = &mut self.phase else {
+            return Step::Print(Vec::new());
+        };
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.extend_from_slice(b"\r\n");
+        let mut notes = Vec::new();
+        let remaining = usize::try_from(chunk.remaining).unwrap_or(usize::MAX);
+        if bytes.len() > remaining {
+            bytes.truncate(remaining);
+            notes.push(format!(
+                "cut to the {remaining} octets left: a BDAT chunk is exactly the size its \
+                 command gave (RFC 3030 §2)"
+            ));
+        }
+        chunk.remaining -= bytes.len() as u64;
+        let (done, size, last) = (chunk.remaining == 0, chunk.size, chunk.last);
+        let mut out = Vec::new();
+        if self.echo_text || !notes.is_empty() {
+            // Not given to the annotator: it would take chunk octets for
+            // commands (the transcript knows BDAT, the notes do not).
+            self.number += 1;
+            let shown = TranscriptLine {
+                dir: Some(Direction::Client),
+                text: visible(String::from_utf8_lossy(&bytes).trim_end_matches(['\r', '\n'])),
+            };
+            out.push(explained_line(self.number, &shown, None, self.style));
+        }
+        out.extend(notes.iter().map(|n| self.note(n)));
+        if done {
+            out.push(self.note(&format!("the {size} octets of the chunk are sent")));
+            self.phase = Phase::Commands;
+            self.expect = Some(Expect::Bdat { last });
+        }
+        Step::Send { out, bytes }
+    }
+
+    // --- output ---
+
+    fn client(&mut self, text: &str) -> String {
+        self.shown(TranscriptLine {
+            dir: Some(Direction::Client),
+            text: text.to_string(),
+        })
+    }
+
+    fn marker(&mut self, text: &str) -> String {
+        self.shown(TranscriptLine {
+            dir: None,
+            text: text.to_string(),
+        })
+    }
+
+    fn server_lines(&mut self, raw: &[String]) -> Vec<String> {
+        raw.iter()
+            .map(|line| {
+                self.shown(TranscriptLine {
+                    dir: Some(Direction::Server),
+                    text: visible(line),
+                })
+            })
+            .collect()
+    }
+
+    /// A numbered line with its note, as `--explain` prints it.
+    fn shown(&mut self, line: TranscriptLine) -> String {
+        self.number += 1;
+        let note = self.annotator.note(&line);
+        explained_line(self.number, &line, note.as_ref(), self.style)
+    }
+
+    /// A typed line that was not sent, as typed (an AUTH password left out).
+    fn typed(&self, line: &str) -> String {
+        let shown = history_entry(line).unwrap_or_default();
+        format!("{INDENT}> {}", visible(&shown))
+    }
+
+    /// The shell's own remark, under the line it is about.
+    fn note(&self, text: &str) -> String {
+        let text = format!("{INDENT}# {text}");
+        match self.style {
+            Style::Plain => text,
+            Style::Ansi => format!("\x1b[2m{text}\x1b[0m"),
+        }
+    }
+
+    /// A warning: something the server will likely refuse or mishandle.
+    fn warning(&self, text: &str) -> String {
+        let text = format!("{INDENT}! {text}");
+        match self.style {
+            Style::Plain => text,
+            Style::Ansi => format!("\x1b[33m{text}\x1b[0m"),
+        }
+    }
+}
+
+/// True when `word` is base64 of a PLAIN message (two NULs, RFC 4616
+/// §2): the user wrote the initial response already.
+fn is_plain_message(word: &str) -> bool {
+    sasl::decode(word.as_bytes()).is_ok_and(|bytes| bytes.iter().filter(|&&b| b == 0).count() == 2)
+}
+
+/// A typed line as shown: control characters escaped, so nothing typed
+/// can move the cursor or colour the terminal.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A command line as shown: the initial response of a typed AUTH is a
+/// secret (RFC 4954 §4; the transcript redacts it the same way).
+fn redacted(text: &str) -> String {
+    let words: Vec<&str> = text.splitn(3, ' ').collect();
+    match words.as_slice() {
+        [verb, mechanism, _] if verb.eq_ignore_ascii_case("AUTH") => {
+            format!("{verb} {mechanism} <redacted>")
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// What goes into the line editor's history for a typed line: an AUTH
+/// line loses its password (the history is kept in memory only, but it is
+/// shown again with the arrow keys).
+pub fn history_entry(line: &str) -> Option<String> {
+    if line.trim().is_empty() {
+        return None;
+    }
+    let bare = line.strip_prefix('!').unwrap_or(line);
+    let mut words = bare.splitn(4, ' ');
+    let is_auth = words.next().is_some_and(|w| w.eq_ignore_ascii_case("AUTH"));
+    if is_auth {
+        let kept: Vec<&str> = bare.splitn(4, ' ').take(3).collect();
+        let prefix = if bare.len() == line.len() { "" } else { "!" };
+        // The user name typed for the PLAIN and LOGIN helpers is kept; any
+        // other third word is an initial response, a secret (`AUTH PLAIN
+        // <base64>` included).
+        let helper = kept
+            .get(1)
+            .is_some_and(|m| m.eq_ignore_ascii_case("PLAIN") || m.eq_ignore_ascii_case("LOGIN"));
+        let kept = if kept.len() == 3 && (!helper || is_plain_message(kept[2])) {
+            &kept[..2]
+        } else {
+            &kept[..]
+        };
+        return Some(format!("{prefix}{}", kept.join(" ")));
+    }
+    Some(line.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// The server's reply, as the driver hands it over.
+    fn answer(shell: &mut Shell, code: u16, text: &str) -> Answer {
+        let reply = Reply::new(code, text);
+        let wire = String::from_utf8(reply.to_bytes()).unwrap();
+        let lines: Vec<String> = wire.lines().map(str::to_string).collect();
+        shell.reply(&lines, &reply)
+    }
+
+    fn sent(step: Step) -> (Vec<u8>, String) {
+        match step {
+            Step::Send { out, bytes } => (bytes, out.join("\n")),
+            other => panic!("expected bytes to send, got {other:?}"),
+        }
+    }
+
+    fn printed(step: Step) -> String {
+        match step {
+            Step::Print(out) => out.join("\n"),
+            other => panic!("expected text only, got {other:?}"),
+        }
+    }
+
+    /// A shell after the greeting and an EHLO answered with `extensions`.
+    fn greeted(extensions: &str) -> Shell {
+        let mut shell = Shell::new(Style::Plain, true);
+        assert!(shell.awaits_reply(), "the greeting comes first");
+        answer(&mut shell, 220, "mx.example ESMTP");
+        assert!(!shell.awaits_reply());
+        let (bytes, _) = sent(shell.input("EHLO client.example"));
+        assert_eq!(bytes, b"EHLO client.example\r\n");
+        let said = answer(&mut shell, 250, &format!("mx.example\n{extensions}"));
+        assert_eq!(said.next, Next::Input);
+        shell
+    }
+
+    #[test]
+    fn a_typed_message_is_dot_stuffed_and_counted() {
+        let mut shell = greeted("SIZE 1000\n8BITMIME");
+        let (bytes, out) = sent(shell.input("MAIL FROM:<a@example.org> SIZE=12"));
+        assert_eq!(bytes, b"MAIL FROM:<a@example.org> SIZE=12\r\n");
+        assert!(
+            out.contains("C: MAIL FROM:<a@example.org> SIZE=12"),
+            "{out}"
+        );
+        answer(&mut shell, 250, "ok");
+        sent(shell.input("RCPT TO:<b@example.org>"));
+        answer(&mut shell, 250, "ok");
+        sent(shell.input("DATA"));
+        assert_eq!(shell.reply_wait_seconds(), 120, "RFC 5321 §4.5.3.2.4");
+        let said = answer(&mut shell, 354, "go ahead");
+        assert!(
+            said.out
+                .join("\n")
+                .contains("A line holding only \".\" ends it")
+        );
+        assert_eq!(shell.prompt(), "data> ");
+        let (bytes, out) = sent(shell.input(".hidden"));
+        assert_eq!(bytes, b"..hidden\r\n");
+        assert!(
+            out.contains("C: ..hidden") && out.contains("RFC 5321 §4.5.2"),
+            "{out}"
+        );
+        assert!(!shell.awaits_reply(), "message lines earn no reply");
+        assert_eq!(sent(shell.input("x")).0, b"x\r\n");
+        // A bare CR inside a typed line is no line end: CRLF goes out.
+        assert_eq!(sent(shell.input("a\rb")).0, b"a\r\nb\r\n");
+        let (bytes, out) = sent(shell.input("."));
+        assert_eq!(bytes, b".\r\n");
+        assert!(
+            out.contains("18 octets of message in 4 lines, 22 on the wire"),
+            "{out}"
+        );
+        assert!(shell.awaits_reply());
+        assert_eq!(shell.reply_wait_seconds(), 600, "RFC 5321 §4.5.3.2.6");
+        answer(&mut shell, 250, "queued");
+        assert_eq!(shell.prompt(), "smtp> ");
+        // A line of one dot is a command again: refused locally.
+        assert!(printed(shell.input(".")).contains("not sent"));
+    }
+
+    #[test]
+    fn from_a_pipe_a_line_not_sent_is_shown_without_its_password() {
+        let mut shell = greeted("AUTH PLAIN");
+        let said = printed(shell.input("AUTH PLAIN alice s3cret"));
+        assert!(said.starts_with("      > AUTH PLAIN alice\n"), "{said}");
+        assert!(!said.contains("s3cret"), "{said}");
+        let Step::Confirm(out) = shell.input("BDAT 1 LAST") else {
+            panic!("CHUNKING was not offered")
+        };
+        assert_eq!(out[0], "      > BDAT 1 LAST");
+    }
+
+    #[test]
+    fn message_lines_are_shown_only_when_changed_on_a_terminal() {
+        let mut shell = Shell::new(Style::Plain, false);
+        answer(&mut shell, 220, "mx");
+        sent(shell.input("DATA"));
+        answer(&mut shell, 354, "go");
+        let (_, out) = sent(shell.input("plain"));
+        assert!(out.is_empty(), "{out}");
+        let (_, out) = sent(shell.input(".dot"));
+        assert!(out.contains("C: ..dot"), "{out}");
+    }
+
+    #[test]
+    fn an_unoffered_extension_waits_for_a_yes() {
+        let mut shell = greeted("PIPELINING");
+        let Step::Confirm(warnings) = shell.input("STARTTLS") else {
+            panic!("expected a question")
+        };
+        // From a pipe: the line typed, then why it waits.
+        assert_eq!(warnings[0], "      > STARTTLS");
+        assert!(warnings[1].contains("STARTTLS (RFC 3207 §4) was not offered"));
+        let no = printed(shell.confirm(false));
+        assert!(no.contains("not sent") && no.contains("!STARTTLS"), "{no}");
+        assert!(!shell.awaits_reply());
+        assert!(matches!(shell.input("STARTTLS"), Step::Confirm(_)));
+        assert_eq!(sent(shell.confirm(true)).0, b"STARTTLS\r\n");
+        answer(&mut shell, 454, "TLS not available");
+        // "!" sends without a question.
+        assert_eq!(
+            sent(shell.input("!MAIL FROM:<a@example.org> BODY=8BITMIME")).0,
+            b"MAIL FROM:<a@example.org> BODY=8BITMIME\r\n"
+        );
+    }
+
+    #[test]
+    fn an_invalid_command_is_explained_and_sent_only_when_forced() {
+        let mut shell = greeted("PIPELINING");
+        let said = printed(shell.input("MAIL <a@example.org>"));
+        assert!(
+            said.contains("expected \"MAIL FROM:<reverse-path>\""),
+            "{said}"
+        );
+        assert!(said.contains("501"), "{said}");
+        assert!(!shell.awaits_reply());
+        assert_eq!(
+            sent(shell.input("!MAIL <a@example.org>")).0,
+            b"MAIL <a@example.org>\r\n"
+        );
+        assert!(shell.awaits_reply());
+        let said = printed(shell.input("help"));
+        assert!(said.contains("RFC 5321 §4.1.1.2") && said.contains("PIPELINING"));
+    }
+
+    #[test]
+    fn auth_plain_is_encoded_for_the_user_and_never_shown() {
+        let mut shell = greeted("AUTH PLAIN LOGIN");
+        // Not over a plain connection, unless forced.
+        let refused = printed(shell.input("AUTH PLAIN alice s3cret words"));
+        assert!(refused.contains("RFC 4954 §4"), "{refused}");
+        assert!(!refused.contains("s3cret"), "{refused}");
+        assert!(!shell.awaits_reply());
+        let out = shell.tls_started("TLSv1.3; checked");
+        assert!(out.join("\n").contains("say EHLO again"));
+        sent(shell.input("EHLO client.example"));
+        answer(&mut shell, 250, "mx\nAUTH PLAIN LOGIN");
+        let (bytes, out) = sent(shell.input("AUTH PLAIN alice s3cret words"));
+        let encoded = sasl::encode("\0alice\0s3cret words");
+        assert_eq!(bytes, format!("AUTH PLAIN {encoded}\r\n").into_bytes());
+        assert!(out.contains("C: AUTH PLAIN <redacted>"), "{out}");
+        assert!(!out.contains("s3cret") && !out.contains(&encoded), "{out}");
+        answer(&mut shell, 235, "2.7.0 ok");
+        // A second AUTH is warned about.
+        assert!(matches!(shell.input("AUTH PLAIN a b"), Step::Confirm(_)));
+    }
+
+    #[test]
+    fn a_typed_initial_response_is_never_repeated() {
+        let mut shell = greeted("AUTH PLAIN XOAUTH2");
+        let secret = sasl::encode("\0bob\0hunter2");
+        let said = printed(shell.input(&format!("AUTH PLAIN {secret}")));
+        assert!(said.contains("!AUTH PLAIN <redacted>"), "{said}");
+        assert!(!said.contains(&secret), "{said}");
+        shell.tls_started("TLS");
+        let token = sasl::xoauth2_response("bob@example.org", "ya29.secret");
+        let Step::Confirm(out) = shell.input(&format!("AUTH XOAUTH2 {token}")) else {
+            panic!("not offered since TLS started")
+        };
+        assert!(!out.join("\n").contains(&token), "{out:?}");
+        let no = printed(shell.confirm(false));
+        assert!(
+            no.contains("!AUTH XOAUTH2 <redacted>") && !no.contains(&token),
+            "{no}"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_asked_for() {
+        let mut shell = greeted("AUTH PLAIN");
+        shell.tls_started("TLS");
+        sent(shell.input("EHLO c.example"));
+        answer(&mut shell, 250, "mx\nAUTH PLAIN");
+        assert_eq!(shell.input("AUTH PLAIN"), Step::Credentials { user: None });
+        let (bytes, _) = sent(shell.credentials("bob".into(), "pw".into()));
+        assert_eq!(
+            bytes,
+            format!("AUTH PLAIN {}\r\n", sasl::encode("\0bob\0pw")).into_bytes()
+        );
+        // The initial response written already goes as typed.
+        let mut shell = greeted("AUTH PLAIN");
+        shell.tls_started("TLS");
+        sent(shell.input("EHLO c.example"));
+        answer(&mut shell, 250, "mx\nAUTH PLAIN");
+        let typed = format!("AUTH PLAIN {}", sasl::encode("\0bob\0pw"));
+        let (bytes, out) = sent(shell.input(&typed));
+        assert_eq!(bytes, format!("{typed}\r\n").into_bytes());
+        assert!(out.contains("<redacted>"), "{out}");
+    }
+
+    #[test]
+    fn auth_login_answers_both_challenges() {
+        let mut shell = greeted("AUTH LOGIN");
+        shell.tls_started("TLS");
+        sent(shell.input("EHLO c.example"));
+        answer(&mut shell, 250, "mx\nAUTH LOGIN");
+        let (bytes, _) = sent(shell.input("AUTH LOGIN carol Tr0ub4dor&3"));
+        assert_eq!(bytes, b"AUTH LOGIN\r\n");
+        let user = answer(&mut shell, 334, "VXNlcm5hbWU6");
+        assert_eq!(user.next, Next::Send(b"Y2Fyb2w=\r\n".to_vec()));
+        assert!(user.out.join("\n").contains("\"Username:\""));
+        let password = answer(&mut shell, 334, "UGFzc3dvcmQ6");
+        let expected = format!("{}\r\n", sasl::encode("Tr0ub4dor&3"));
+        assert_eq!(password.next, Next::Send(expected.into_bytes()));
+        let shown = password.out.join("\n");
+        assert!(
+            shown.contains("C: <redacted>") && !shown.contains("Tr0ub4dor"),
+            "{shown}"
+        );
+        answer(&mut shell, 235, "ok");
+        assert!(matches!(shell.input("AUTH LOGIN x y"), Step::Confirm(_)));
+    }
+
+    #[test]
+    fn a_typed_auth_exchange_and_its_cancel() {
+        let mut shell = greeted("AUTH CRAM-MD5");
+        shell.tls_started("TLS");
+        sent(shell.input("EHLO c.example"));
+        answer(&mut shell, 250, "mx\nAUTH CRAM-MD5");
+        assert_eq!(sent(shell.input("AUTH CRAM-MD5")).0, b"AUTH CRAM-MD5\r\n");
+        answer(
+            &mut shell,
+            334,
+            "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+        );
+        assert!(shell.secret_input());
+        assert_eq!(shell.prompt(), "base64> ");
+        let (bytes, out) = sent(shell.end_of_input());
+        assert_eq!(bytes, b"*\r\n", "RFC 4954 §4: * cancels");
+        assert!(out.contains("C: *"));
+        answer(&mut shell, 501, "5.7.0 cancelled");
+        assert!(shell.wants_quit());
+        assert_eq!(sent(shell.end_of_input()).0, b"QUIT\r\n");
+        assert_eq!(
+            answer(&mut shell, 221, "bye").next,
+            Next::Closed { clean: true }
+        );
+    }
+
+    #[test]
+    fn starttls_makes_the_extensions_unknown() {
+        let mut shell = greeted("STARTTLS\nSIZE 100");
+        assert_eq!(sent(shell.input("STARTTLS")).0, b"STARTTLS\r\n");
+        assert_eq!(answer(&mut shell, 220, "go ahead").next, Next::StartTls);
+        shell.tls_started("TLS");
+        assert_eq!(shell.capabilities(), None);
+        let Step::Confirm(warnings) = shell.input("MAIL FROM:<a@example.org> SIZE=10") else {
+            panic!("expected a question")
+        };
+        assert!(warnings[1].contains("RFC 3207 §4.2"), "{warnings:?}");
+        shell.confirm(false);
+        assert!(
+            matches!(shell.input("STARTTLS"), Step::Confirm(_)),
+            "TLS is on already"
+        );
+    }
+
+    #[test]
+    fn a_bdat_chunk_is_exactly_its_size() {
+        let mut shell = greeted("CHUNKING");
+        let (bytes, out) = sent(shell.input("BDAT 7 LAST"));
+        assert_eq!(bytes, b"BDAT 7 LAST\r\n");
+        assert!(out.contains("exactly 7 octets"));
+        assert!(!shell.awaits_reply(), "the chunk comes before the reply");
+        assert_eq!(sent(shell.input(".abc")).0, b".abc\r\n", "no dot-stuffing");
+        let (bytes, out) = sent(shell.input("xyz"));
+        assert_eq!(bytes, b"x");
+        assert!(out.contains("cut to the 1 octets left"), "{out}");
+        assert!(shell.awaits_reply());
+        answer(&mut shell, 250, "2.0.0 queued");
+        assert_eq!(shell.prompt(), "smtp> ");
+    }
+
+    #[test]
+    fn the_end_of_input_quits_or_abandons_a_message() {
+        let mut shell = greeted("PIPELINING");
+        sent(shell.input("DATA"));
+        answer(&mut shell, 354, "go");
+        sent(shell.input("Subject: unfinished"));
+        let Step::Abandon(out) = shell.end_of_input() else {
+            panic!("a message is never ended for the user")
+        };
+        assert!(out[0].contains("abandoned"), "{out:?}");
+        let mut shell = greeted("PIPELINING");
+        assert_eq!(sent(shell.end_of_input()).0, b"QUIT\r\n");
+        assert!(shell.closing && shell.quit_sent());
+    }
+
+    #[test]
+    fn a_421_out_of_turn_ends_the_session() {
+        let mut shell = greeted("PIPELINING");
+        let said = answer(&mut shell, 421, "4.4.2 timeout");
+        assert_eq!(said.next, Next::Closed { clean: false });
+        assert!(said.out.join("\n").contains("no command was waiting"));
+        assert!(shell.closing && !shell.quit_sent());
+        let closed = shell.closed_by_server().join("\n");
+        assert!(closed.contains("without being asked"), "{closed}");
+    }
+
+    #[test]
+    fn the_history_keeps_no_password() {
+        assert_eq!(
+            history_entry("AUTH PLAIN alice s3cret").as_deref(),
+            Some("AUTH PLAIN alice")
+        );
+        assert_eq!(
+            history_entry("!auth login bob pw x").as_deref(),
+            Some("!auth login bob")
+        );
+        let typed = format!("AUTH PLAIN {}", sasl::encode("\0a\0b"));
+        assert_eq!(history_entry(&typed).as_deref(), Some("AUTH PLAIN"));
+        assert_eq!(
+            history_entry("AUTH XOAUTH2 dXNlcj1i").as_deref(),
+            Some("AUTH XOAUTH2")
+        );
+        assert_eq!(history_entry("EHLO x").as_deref(), Some("EHLO x"));
+        assert_eq!(history_entry("  "), None);
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(visible("a\x1b[31mb\t"), "a\\u{1b}[31mb\\t");
+    }
+}
