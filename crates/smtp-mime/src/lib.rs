@@ -24,7 +24,7 @@ pub use compose::{Address, Attachment, ComposedMessage, MAX_LINE_OCTETS, Message
 pub use content_type::content_type_for_path;
 pub use envelope::{HeaderEnvelope, envelope_from_headers, needs_8bitmime};
 pub use error::MimeError;
-pub use inspect::{Inspected, Part, attachment_by_name, inspect};
+pub use inspect::{Inspected, Part, attachment_by_name, inspect, inspect_with_parts};
 pub use maildir::{Summary, find_message, list_maildir, save_attachment};
 pub use parts::{LeafPart, PartNode, part_tree, parts};
 pub use render::{render_listing, render_message};

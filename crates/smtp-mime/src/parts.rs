@@ -135,8 +135,13 @@ fn collect(message: &[u8]) -> Vec<LeafPart> {
     let Some(m) = MessageParser::new().parse(message) else {
         return Vec::new();
     };
+    leaves(&m)
+}
+
+/// The leaf parts of a parsed message.
+pub(crate) fn leaves(m: &mail_parser::Message<'_>) -> Vec<LeafPart> {
     let mut out = Vec::new();
-    walk(&m, 0, "0", 0, &mut out);
+    walk(m, 0, "0", 0, &mut out);
     out
 }
 

@@ -42,6 +42,13 @@ fn every_corpus_file_is_read_without_panic() {
         if path.extension().is_some_and(|e| e == "eml") {
             let raw = std::fs::read(&path).unwrap();
             assert_renders_safely(&inspect(&raw));
+            // The one-parse form the test inbox indexes with sees the same.
+            assert_eq!(
+                smtp_mime::inspect_with_parts(&raw),
+                (inspect(&raw), smtp_mime::parts(&raw)),
+                "{}",
+                path.display()
+            );
             // Every prefix too: a message can be cut anywhere.
             for cut in (0..raw.len()).step_by(7) {
                 assert_renders_safely(&inspect(&raw[..cut]));

@@ -104,8 +104,7 @@ impl Entry {
             .unwrap_or_default();
         let id = id_from_file_name(&name);
         let created_ms = created_from_id(&id).unwrap_or_else(|| millis(modified));
-        let msg = smtp_mime::inspect(raw);
-        let parts = smtp_mime::parts(raw);
+        let (msg, parts) = smtp_mime::inspect_with_parts(raw);
         let header = |name: &str| {
             msg.headers
                 .iter()
@@ -150,6 +149,7 @@ impl Entry {
         tags.sort_by_key(|t| t.to_lowercase());
         tags.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
         let file_names: Vec<&str> = parts.iter().filter_map(|p| p.filename.as_deref()).collect();
+        let body = body_text(&msg);
         Entry {
             id,
             path: path.to_string(),
@@ -158,8 +158,8 @@ impl Entry {
             message_id: msg.message_id.clone().unwrap_or_default(),
             subject: msg.subject.clone().unwrap_or_default(),
             from: msg.from.first().map(MailAddress::from).unwrap_or_default(),
-            search_text: search_text(&msg, &file_names),
-            snippet: snippet(&msg),
+            search_text: search_text(&msg, &body, &file_names),
+            snippet: snippet(&body),
             to,
             cc,
             bcc,
@@ -323,9 +323,8 @@ fn strip_tags(html: &str) -> String {
         .replace("&gt;", ">")
 }
 
-fn snippet(msg: &Inspected) -> String {
-    let text = body_text(msg);
-    let words: Vec<&str> = text.split_whitespace().collect();
+fn snippet(body: &str) -> String {
+    let words: Vec<&str> = body.split_whitespace().collect();
     let joined = words.join(" ");
     if joined.chars().count() > SNIPPET_CHARS {
         let cut: String = joined.chars().take(SNIPPET_CHARS).collect();
@@ -335,7 +334,7 @@ fn snippet(msg: &Inspected) -> String {
     }
 }
 
-fn search_text(msg: &Inspected, file_names: &[&str]) -> String {
+fn search_text(msg: &Inspected, body: &str, file_names: &[&str]) -> String {
     let mut text = String::new();
     for name in [
         "From",
@@ -355,7 +354,7 @@ fn search_text(msg: &Inspected, file_names: &[&str]) -> String {
             text.push(' ');
         }
     }
-    text.push_str(&body_text(msg));
+    text.push_str(body);
     for name in file_names {
         text.push(' ');
         text.push_str(name);

@@ -80,22 +80,31 @@ pub(super) fn load_session_files(conn: &mut Connection, dir: &Path) -> Result<us
 impl Store {
     /// Records a finished session: its JSON file (not synced: a session
     /// record is a convenience, a message is a promise), then its row and
-    /// the links to the messages it delivered.
+    /// the links to the messages it delivered. The file is written by the
+    /// index's writer thread, in the job that inserts the row: no trip to
+    /// the blocking pool for each session.
     pub async fn record_session(&self, row: SessionRow, delivered: Vec<String>) -> Result<()> {
         let dir = sessions_dir(self.root());
-        let file = dir.join(format!("{}.json", row.id));
-        let record = row.record.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, record))
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        if let Err(error) = written {
-            tracing::warn!(%error, session = %row.id, "cannot write the session record file");
-        }
         let id = row.id.clone();
-        self.write(move |txn| insert_session(txn, &row, &delivered), |_| {})
-            .await?;
+        self.write(
+            move |txn| {
+                let file = dir.join(format!("{}.json", row.id));
+                let written = std::fs::write(&file, &row.record).or_else(|error| {
+                    // The first session of a new inbox makes the folder.
+                    if error.kind() != std::io::ErrorKind::NotFound {
+                        return Err(error);
+                    }
+                    std::fs::create_dir_all(&dir)?;
+                    std::fs::write(&file, &row.record)
+                });
+                if let Err(error) = written {
+                    tracing::warn!(%error, session = %row.id, "cannot write the session record file");
+                }
+                insert_session(txn, &row, &delivered)
+            },
+            |_| {},
+        )
+        .await?;
         self.tell(Change::Session(id));
         Ok(())
     }
