@@ -23,6 +23,7 @@ use smtp_conformance::{Report, output};
       smtp-conform server mx.example:25 --tls starttls --ca ca.pem --rcpt me@example --json\n  \
       smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --only smuggle,pipe --junit out.xml\n  \
       smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --html report.html\n  \
+      smtp-conform server lmtp:unix:/run/dovecot/lmtp --rcpt a@example.test --rcpt b@example.test\n  \
       smtp-conform client --listen 127.0.0.1:0 --once\n  \
       smtp-conform client --listen 127.0.0.1:2526 --scenario starttls-injection --once\n  \
       smtp-receive -v ... 2> sessions.txt; smtp-conform judge sessions.txt\n  \
@@ -38,7 +39,8 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Test an SMTP server at HOST:PORT.
+    /// Test an SMTP server at HOST:PORT, or an LMTP server at
+    /// lmtp:HOST:PORT or lmtp:unix:PATH.
     Server(server::Args),
     /// Listen as a judging receiver and test the clients that connect.
     Client(client::Args),

@@ -13,11 +13,13 @@ use super::{TlsArg, TrustArgs};
 /// Options of `smtp-conform server`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The server, HOST:PORT.
+    /// The server: HOST:PORT (SMTP), lmtp:HOST:PORT or lmtp:unix:PATH
+    /// (LMTP, RFC 2033: the lmtp cases run, the EHLO/HELO ones are skipped).
     addr: String,
-    /// A recipient the server accepts (RCPT TO).
-    #[arg(long, value_name = "ADDR")]
-    rcpt: String,
+    /// A recipient the server accepts (RCPT TO). Give it again for more:
+    /// the LMTP cases send to several.
+    #[arg(long, value_name = "ADDR", required = true)]
+    rcpt: Vec<String>,
     /// The sender address for MAIL FROM.
     #[arg(long, value_name = "ADDR", default_value = "conform@example.net")]
     from: String,
@@ -90,7 +92,9 @@ fn password(args: &Args) -> anyhow::Result<Option<(String, String)>> {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut o = ServerOptions::new(&args.addr, &args.rcpt);
+    let (first, more) = args.rcpt.split_first().context("--rcpt ADDR is required")?;
+    let mut o = ServerOptions::new(&args.addr, first);
+    o.more_rcpts = more.to_vec();
     o.tls = match args.tls {
         TlsArg::None => TlsMode::None,
         TlsArg::Starttls => TlsMode::StartTls,

@@ -7,6 +7,7 @@
 mod client_checks;
 mod common;
 mod judge_cli;
+mod lmtp_peers;
 mod refclient;
 mod refserver;
 mod replay_cli;

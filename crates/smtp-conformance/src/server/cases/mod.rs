@@ -15,6 +15,7 @@ mod data;
 mod extensions;
 mod greeting;
 mod limits;
+mod lmtp;
 mod order;
 mod pipelining;
 mod smuggling;
@@ -53,6 +54,11 @@ pub(crate) enum Need {
     IdleWait,
     /// SIZE is advertised with a number.
     SizeLimit,
+    /// The target speaks LMTP (`lmtp:HOST:PORT`, `lmtp:unix:PATH`).
+    Lmtp,
+    /// The target speaks SMTP: the case is about a command LMTP does not
+    /// have (EHLO, HELO: RFC 2033 §4.1).
+    Smtp,
 }
 
 /// One server case: what it checks and how.
@@ -114,6 +120,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(starttls::cases());
     cases.extend(auth::cases());
     cases.extend(limits::cases());
+    cases.extend(lmtp::cases());
     cases
 }
 

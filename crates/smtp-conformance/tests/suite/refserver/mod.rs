@@ -100,6 +100,17 @@ pub enum Fault {
     NoIdleTimeout,
     NoCommandDeadline,
     Serial,
+    /// LMTP: one reply after the data, whatever the number of recipients
+    /// (an SMTP server's habit).
+    LmtpOneReply,
+    /// LMTP: one reply after the data per RCPT tried, refused ones too.
+    LmtpRepliesPerRcptTried,
+    /// LMTP: the replies after the data in reverse RCPT order.
+    LmtpRepliesReversed,
+    /// LMTP: DATA without an accepted recipient gets SMTP's 554, not 503.
+    LmtpNoRcpt554,
+    /// LMTP: BDAT LAST gets one reply, whatever the number of recipients.
+    LmtpBdatOneReply,
 }
 
 /// The server's settings.
@@ -107,7 +118,11 @@ pub enum Fault {
 pub struct Config {
     pub tls: Option<Arc<ServerConfig>>,
     pub implicit: bool,
+    /// Speak LMTP (RFC 2033): LHLO, a reply per recipient after the data.
+    pub lmtp: bool,
     pub rcpt: String,
+    /// Further recipients accepted besides `rcpt`.
+    pub more_rcpts: Vec<String>,
     pub user: String,
     pub password: String,
     pub size_limit: u64,
@@ -124,7 +139,9 @@ impl Config {
         Config {
             tls,
             implicit: false,
+            lmtp: false,
             rcpt: "inbox@example.test".into(),
+            more_rcpts: vec!["second@example.test".into(), "third@example.test".into()],
             user: "alice".into(),
             password: "secret".into(),
             size_limit: 100_000,

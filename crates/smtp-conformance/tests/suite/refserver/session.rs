@@ -49,6 +49,8 @@ struct Txn {
     tried: usize,
     accepted: usize,
     chunk_size: u64,
+    /// The accepted recipients, in RCPT order (LMTP answers for each).
+    rcpts: Vec<String>,
 }
 
 enum Mode {
@@ -339,9 +341,9 @@ impl Session {
         if refused {
             self.reply("503 5.5.1 need MAIL and RCPT first");
         } else if last {
-            self.txn = Txn::default();
+            let txn = std::mem::take(&mut self.txn);
             self.messages += 1;
-            self.reply("250 2.0.0 message accepted");
+            self.final_replies("250 2.0.0 message accepted", &txn, true);
         } else {
             self.reply("250 2.0.0 chunk accepted");
         }
@@ -446,7 +448,7 @@ impl Session {
     }
 
     fn command(&mut self, cmd: Command, raw: &[u8]) {
-        let needs_helo = !matches!(cmd, Command::Ehlo(_) | Command::Helo(_))
+        let needs_helo = !matches!(cmd, Command::Ehlo(_) | Command::Helo(_) | Command::Lhlo(_))
             && (self.has(&Fault::RequireHeloForAll)
                 || matches!(
                     cmd,
@@ -463,7 +465,18 @@ impl Session {
             }
             return self.reply("503 5.5.1 send EHLO first");
         }
+        let lmtp = self.cfg.lmtp;
         match cmd {
+            // RFC 2033 §4.1: LMTP has LHLO instead of HELO and EHLO.
+            Command::Ehlo(_) | Command::Helo(_) if lmtp => {
+                self.reply("500 5.5.1 this is LMTP: greet with LHLO")
+            }
+            Command::Lhlo(_) if lmtp => {
+                self.greeted = true;
+                self.txn = Txn::default();
+                let bytes = self.caps().to_reply().to_bytes();
+                self.out.push(bytes);
+            }
             Command::Ehlo(_) => {
                 self.greeted = true;
                 if !self.has(&Fault::EhloKeepsTransaction) {
@@ -572,7 +585,15 @@ impl Session {
                 !self.has(&Fault::PostmasterCaseSensitive)
                     || String::from_utf8_lossy(raw).contains("<Postmaster>")
             }
-            ForwardPath::Mailbox(m) => m.to_string().eq_ignore_ascii_case(&self.cfg.rcpt),
+            ForwardPath::Mailbox(m) => {
+                let m = m.to_string();
+                m.eq_ignore_ascii_case(&self.cfg.rcpt)
+                    || self
+                        .cfg
+                        .more_rcpts
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(&m))
+            }
         };
         if !ok {
             return self.reply("550 5.1.1 no such user");
@@ -590,6 +611,10 @@ impl Session {
             return self.reply("452 4.5.3 too many recipients");
         }
         self.txn.accepted += 1;
+        self.txn.rcpts.push(match to {
+            ForwardPath::Postmaster => "Postmaster".to_string(),
+            ForwardPath::Mailbox(m) => m.to_string(),
+        });
         self.reply("250 2.1.5 recipient ok");
     }
 
@@ -605,6 +630,10 @@ impl Session {
             return self.reply("503 5.5.1 need MAIL first");
         }
         if !allowed {
+            // RFC 2033 §4.2: in LMTP this "MUST fail with a 503".
+            if self.cfg.lmtp && !self.has(&Fault::LmtpNoRcpt554) {
+                return self.reply("503 5.5.1 no valid recipients");
+            }
             return self.reply("554 5.5.1 no valid recipients");
         }
         self.mode = Mode::Data(DataState::new(self.cfg.naive()));
@@ -612,9 +641,45 @@ impl Session {
     }
 
     fn end_of_data(&mut self, state: &DataState) {
-        if !self.has(&Fault::KeepsEnvelopeAfterData) {
-            self.txn = Txn::default();
+        let txn = if self.has(&Fault::KeepsEnvelopeAfterData) {
+            Txn {
+                rcpts: self.txn.rcpts.clone(),
+                tried: self.txn.tried,
+                ..Txn::default()
+            }
+        } else {
+            std::mem::take(&mut self.txn)
+        };
+        let reply = self.data_verdict(state);
+        self.final_replies(&reply, &txn, false);
+    }
+
+    /// SMTP: `reply`. LMTP (RFC 2033 §4.2, §4.3): `reply` once per accepted
+    /// recipient, in RCPT order, each naming its recipient.
+    fn final_replies(&mut self, reply: &str, txn: &Txn, bdat: bool) {
+        if !self.cfg.lmtp {
+            return self.reply(reply);
         }
+        let mut names = txn.rcpts.clone();
+        if self.has(&Fault::LmtpRepliesReversed) {
+            names.reverse();
+        }
+        let mut n = names.len();
+        if self.has(&Fault::LmtpRepliesPerRcptTried) {
+            n = txn.tried;
+        }
+        if self.has(&Fault::LmtpOneReply) || (bdat && self.has(&Fault::LmtpBdatOneReply)) {
+            n = 1;
+        }
+        let text = reply.trim_end();
+        for i in 0..n {
+            let name = names.get(i).map_or("a refused recipient", String::as_str);
+            self.reply(&format!("{text} for <{name}>"));
+        }
+    }
+
+    /// The reply at the end of DATA, from what the text held.
+    fn data_verdict(&mut self, state: &DataState) -> String {
         self.messages += 1;
         if self.has(&Fault::DiscardAfterData) {
             self.buf.clear();
@@ -623,25 +688,25 @@ impl Session {
             Fault::DataFinal(r) => Some(*r),
             _ => None,
         }) {
-            return self.reply(reply);
+            return reply.to_string();
         }
         let max_line = self.cfg.faults.iter().find_map(|f| match f {
             Fault::MaxTextLine(n) => Some(*n),
             _ => None,
         });
         if max_line.is_some_and(|n| state.longest > n) {
-            return self.reply("500 5.5.6 line too long");
+            return "500 5.5.6 line too long".to_string();
         }
         if state.size > self.cfg.size_limit() && !self.has(&Fault::IgnoreActualSize) {
-            return self.reply("552 5.3.4 message size exceeds fixed maximum message size");
+            return "552 5.3.4 message size exceeds fixed maximum message size".to_string();
         }
         if state.bare && !self.has(&Fault::KeepBareLineEnds) {
-            return self.reply("550 5.6.11 bare CR or LF in the message refused");
+            return "550 5.6.11 bare CR or LF in the message refused".to_string();
         }
         if state.long_lines {
-            return self.reply("550 5.6.0 text line over 1000 octets refused");
+            return "550 5.6.0 text line over 1000 octets refused".to_string();
         }
-        self.reply("250 2.0.0 message accepted");
+        "250 2.0.0 message accepted".to_string()
     }
 
     fn start_chunk(&mut self, size: u64, last: bool, refused: bool) {
