@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod chunking_peers;
 mod client_checks;
 mod common;
 mod judge_cli;

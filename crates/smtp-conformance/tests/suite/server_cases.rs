@@ -314,6 +314,13 @@ fn table() -> Vec<(&'static str, Vec<Fault>, Run)> {
             vec![BdatRefusedNotConsumed],
             Tls,
         ),
+        ("chunking.no-rcpt", vec![BdatWithoutRcpt], Tls),
+        ("chunking.data-after-bdat", vec![DataAfterBdat], Tls),
+        ("chunking.rset-discards", vec![RsetKeepsChunks], Tls),
+        ("chunking.after-last", vec![BdatAfterLastAccepted], Tls),
+        ("chunking.bad-size", vec![BdatLenientSize], Tls),
+        ("chunking.over-size-limit", vec![BdatIgnoresSize], Tls),
+        ("chunking.pipelined", vec![BdatDropsPipelined], Tls),
         ("enhanced.present", vec![On("NOOP$", "250 OK\r\n")], Tls),
         (
             "dsn.mail-params",

@@ -100,6 +100,20 @@ pub enum Fault {
     NoIdleTimeout,
     NoCommandDeadline,
     Serial,
+    /// BDAT is refused only without MAIL: MAIL alone is enough.
+    BdatWithoutRcpt,
+    /// DATA after a BDAT chunk of the same transaction gets 354.
+    DataAfterBdat,
+    /// RSET after a BDAT chunk keeps the transaction and its chunks.
+    RsetKeepsChunks,
+    /// The transaction stays open after BDAT LAST: another BDAT is taken.
+    BdatAfterLastAccepted,
+    /// A BDAT size that is not a number counts as 0.
+    BdatLenientSize,
+    /// No SIZE limit on chunked messages.
+    BdatIgnoresSize,
+    /// What was pipelined after a chunk is lost.
+    BdatDropsPipelined,
     /// LMTP: one reply after the data, whatever the number of recipients
     /// (an SMTP server's habit).
     LmtpOneReply,

@@ -51,6 +51,9 @@ struct Txn {
     chunk_size: u64,
     /// The accepted recipients, in RCPT order (LMTP answers for each).
     rcpts: Vec<String>,
+    /// A BDAT chunk was accepted in this transaction (RFC 3030 §2: then
+    /// no DATA).
+    chunked: bool,
 }
 
 enum Mode {
@@ -334,6 +337,9 @@ impl Session {
         if !reader.is_done() {
             return false;
         }
+        if self.has(&Fault::BdatDropsPipelined) {
+            self.buf.clear();
+        }
         let Mode::Chunk { last, refused, .. } = std::mem::replace(&mut self.mode, Mode::Command)
         else {
             return false;
@@ -341,10 +347,29 @@ impl Session {
         if refused {
             self.reply("503 5.5.1 need MAIL and RCPT first");
         } else if last {
-            let txn = std::mem::take(&mut self.txn);
+            let over =
+                self.txn.chunk_size > self.cfg.size_limit() && !self.has(&Fault::BdatIgnoresSize);
+            let txn = if self.has(&Fault::BdatAfterLastAccepted) {
+                Txn {
+                    open: true,
+                    accepted: self.txn.accepted,
+                    rcpts: self.txn.rcpts.clone(),
+                    ..Txn::default()
+                }
+            } else {
+                Txn::default()
+            };
+            let txn = std::mem::replace(&mut self.txn, txn);
             self.messages += 1;
-            self.final_replies("250 2.0.0 message accepted", &txn, true);
+            // RFC 1870 §6.3 / RFC 3030 §2: the limit counts every chunk.
+            let reply = if over {
+                "552 5.3.4 message size exceeds fixed maximum message size"
+            } else {
+                "250 2.0.0 message accepted"
+            };
+            self.final_replies(reply, &txn, true);
         } else {
+            self.txn.chunked = true;
             self.reply("250 2.0.0 chunk accepted");
         }
         true
@@ -377,6 +402,13 @@ impl Session {
             && line.iter().take(4).any(|b| b.is_ascii_lowercase())
         {
             return self.reply("500 5.5.1 unknown command");
+        }
+        if self.has(&Fault::BdatLenientSize)
+            && let Some(rest) = upper.strip_prefix("BDAT ")
+            && !rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            let refused = !self.txn.open || self.txn.accepted == 0;
+            return self.start_chunk(0, rest.contains("LAST"), refused);
         }
         if self.has(&Fault::LenientPaths)
             && upper.starts_with("MAIL FROM:")
@@ -499,11 +531,17 @@ impl Session {
             Command::Rcpt { to, params } => self.rcpt(&to, !params.other.is_empty(), raw),
             Command::Data => self.data(),
             Command::Bdat { size, last } => {
-                let refused = !self.txn.open || self.txn.accepted == 0;
+                let refused = if self.has(&Fault::BdatWithoutRcpt) {
+                    !self.txn.open
+                } else {
+                    !self.txn.open || self.txn.accepted == 0
+                };
                 self.start_chunk(size, last, refused);
             }
             Command::Rset => {
-                if !self.has(&Fault::RsetKeepsTransaction) {
+                let keep = self.has(&Fault::RsetKeepsTransaction)
+                    || (self.txn.chunked && self.has(&Fault::RsetKeepsChunks));
+                if !keep {
                     self.txn = Txn::default();
                 }
                 self.reply("250 2.0.0 reset");
@@ -628,6 +666,11 @@ impl Session {
         };
         if !self.txn.open {
             return self.reply("503 5.5.1 need MAIL first");
+        }
+        // RFC 3030 §2: "DATA and BDAT commands cannot be used in the same
+        // transaction".
+        if self.txn.chunked && !self.has(&Fault::DataAfterBdat) {
+            return self.reply("503 5.5.1 BDAT already used in this transaction");
         }
         if !allowed {
             // RFC 2033 §4.2: in LMTP this "MUST fail with a 503".
