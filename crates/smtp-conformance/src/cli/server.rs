@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use smtp_conformance::output;
-use smtp_conformance::server::{ServerOptions, TlsMode, run as run_suite};
+use smtp_conformance::server::{RelayOptions, ServerOptions, TlsMode, run as run_suite};
 
 use super::{TlsArg, TrustArgs};
 
@@ -20,6 +20,17 @@ pub(crate) struct Args {
     /// the LMTP cases send to several.
     #[arg(long, value_name = "ADDR", required = true)]
     rcpt: Vec<String>,
+    /// Run the relay cases: a recipient (or a domain: conform-relay@DOMAIN)
+    /// that the server forwards to the judge at --judge-listen.
+    #[arg(long, value_name = "ADDR|DOMAIN", requires = "judge_listen")]
+    relay_to: Option<String>,
+    /// Where the relay judge listens (HOST:PORT); the server under test
+    /// must deliver the --relay-to recipient there.
+    #[arg(long, value_name = "HOST:PORT", requires = "relay_to")]
+    judge_listen: Option<String>,
+    /// Seconds a relay case waits for the forwarded message.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    relay_wait: u64,
     /// The sender address for MAIL FROM.
     #[arg(long, value_name = "ADDR", default_value = "conform@example.net")]
     from: String,
@@ -95,6 +106,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (first, more) = args.rcpt.split_first().context("--rcpt ADDR is required")?;
     let mut o = ServerOptions::new(&args.addr, first);
     o.more_rcpts = more.to_vec();
+    if let (Some(to), Some(listen)) = (&args.relay_to, &args.judge_listen) {
+        o.relay = Some(RelayOptions {
+            rcpt: if to.contains('@') {
+                to.clone()
+            } else {
+                format!("conform-relay@{to}")
+            },
+            judge_listen: listen.clone(),
+            wait: Duration::from_secs(args.relay_wait.max(1)),
+        });
+    }
     o.tls = match args.tls {
         TlsArg::None => TlsMode::None,
         TlsArg::Starttls => TlsMode::StartTls,

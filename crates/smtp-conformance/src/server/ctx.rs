@@ -10,6 +10,7 @@ use rustls_pki_types::ServerName;
 use smtp_wire::{Capabilities, Domain, Reply, Transcript, TranscriptLimits};
 
 use super::conn::{Conn, ConnError, Endpoint, Log, with_log};
+use super::judge::Judge;
 use super::want::Want;
 use super::{Protocol, ServerOptions, TlsMode};
 use crate::model::Verdict;
@@ -24,6 +25,8 @@ pub(crate) struct Target {
     pub(crate) options: ServerOptions,
     pub(crate) tls: Arc<ClientConfig>,
     pub(crate) server_name: ServerName<'static>,
+    /// The relay judge, with `--relay-to` (SMTP targets only).
+    pub(crate) judge: Option<Judge>,
 }
 
 impl Target {

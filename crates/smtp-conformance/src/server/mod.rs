@@ -20,6 +20,7 @@
 mod cases;
 mod conn;
 mod ctx;
+mod judge;
 pub mod replay;
 mod script;
 mod want;
@@ -84,6 +85,19 @@ pub fn parse_target(target: &str) -> (Protocol, Place<'_>) {
     }
 }
 
+/// `--relay-to` and `--judge-listen`: the relay cases.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// A recipient the server under test accepts and forwards to the judge
+    /// (its configuration routes it to `judge_listen`).
+    pub rcpt: String,
+    /// Where the suite's judging receiver listens (the server under test
+    /// must be set up to deliver `rcpt` there).
+    pub judge_listen: String,
+    /// How long a relay case waits for the forwarded message.
+    pub wait: Duration,
+}
+
 /// How the suite talks TLS to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TlsMode {
@@ -113,6 +127,8 @@ pub struct ServerOptions {
     /// Further recipients it accepts (`--rcpt` given again): the LMTP cases
     /// send to several, since a reply per recipient is what they check.
     pub more_rcpts: Vec<String>,
+    /// The relay cases, when the server is set up to forward to the judge.
+    pub relay: Option<RelayOptions>,
     /// The sender address used in MAIL FROM.
     pub from: String,
     /// The EHLO/HELO domain.
@@ -153,6 +169,7 @@ impl ServerOptions {
             server_name: None,
             rcpt: rcpt.to_string(),
             more_rcpts: Vec::new(),
+            relay: None,
             from: "conform@example.net".into(),
             helo: "conform.example.net".into(),
             auth: None,
@@ -187,6 +204,14 @@ pub enum SuiteError {
     /// The first connection (greeting + EHLO) failed.
     #[error("probing the server: {0}")]
     Probe(String),
+    /// The relay judge could not listen.
+    #[error("the relay judge cannot listen on {addr}: {source}")]
+    Judge {
+        /// `--judge-listen`.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The catalogue: every case's id, title, RFC section and level.
@@ -233,12 +258,24 @@ pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
     };
     let host = options.server_name.clone().unwrap_or(host);
     let server_name = tls::server_name(&host).ok_or(SuiteError::ServerName(host))?;
+    let judge = match &options.relay {
+        Some(relay) if protocol == Protocol::Smtp => Some(
+            judge::Judge::start(&relay.judge_listen)
+                .await
+                .map_err(|source| SuiteError::Judge {
+                    addr: relay.judge_listen.clone(),
+                    source,
+                })?,
+        ),
+        _ => None,
+    };
     let target = Arc::new(Target {
         endpoint,
         protocol,
         tls: tls::client_config(&options.trust)?,
         server_name,
         options: options.clone(),
+        judge,
     });
     let probe = Arc::new(probe(&target).await?);
     let mut notes = Vec::new();
@@ -254,6 +291,13 @@ pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
     }
     if options.tls != TlsMode::None {
         notes.push(format!("{verb} (TLS): {}", keywords(&probe.caps)));
+    }
+    if let Some(judge) = &target.judge {
+        notes.push(format!(
+            "relay judge listening on {} for mail to {}",
+            judge.local_addr(),
+            options.relay.as_ref().map_or("", |r| r.rcpt.as_str())
+        ));
     }
     let mut results = Vec::new();
     for case in chosen {
@@ -353,6 +397,15 @@ fn unmet(need: Need, target: &Target, probe: &Probe) -> Option<String> {
         Need::Smtp => lmtp.then(|| {
             "the target speaks LMTP, which has no EHLO or HELO (RFC 2033 §4.1): see lmtp.*".into()
         }),
+        Need::Relay => match (&o.relay, lmtp) {
+            (_, true) => Some("the target speaks LMTP: final delivery, no relay".into()),
+            (None, _) => Some(
+                "needs --relay-to ADDR and --judge-listen ADDR, with the server set up to \
+                 forward that recipient to the judge"
+                    .into(),
+            ),
+            (Some(_), false) => None,
+        },
         Need::Ext(kw) => (!probe.caps.has(kw)).then(|| format!("{kw} not advertised")),
         Need::StartTls => (!plain_starttls).then(|| match o.tls {
             TlsMode::Implicit => "implicit TLS: no STARTTLS".to_string(),
@@ -385,6 +438,9 @@ fn budget(case: &cases::Case, o: &ServerOptions) -> Duration {
     let mut budget = o.timeout * 8 + o.grace * 4;
     if case.needs.contains(&Need::IdleWait) {
         budget += o.idle_wait.unwrap_or_default();
+    }
+    if case.needs.contains(&Need::Relay) {
+        budget += o.relay.as_ref().map(|r| r.wait * 2).unwrap_or_default();
     }
     budget
 }

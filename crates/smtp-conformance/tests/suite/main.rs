@@ -11,6 +11,7 @@ mod judge_cli;
 mod lmtp_peers;
 mod refclient;
 mod refserver;
+mod relay_peers;
 mod replay_cli;
 mod reports;
 mod server_cases;

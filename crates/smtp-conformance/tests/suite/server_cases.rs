@@ -22,33 +22,63 @@ pub(crate) enum Run {
     Lmtp,
     /// LMTP in the clear (the suite still runs when LHLO is refused).
     LmtpPlain,
+    /// SMTP with STARTTLS, relaying mail for `relay@relay.test` to the
+    /// suite's judge.
+    Relay,
+}
+
+/// The relay recipient of [`Run::Relay`].
+pub(crate) const RELAY_RCPT: &str = "relay@relay.test";
+
+/// A loopback address for a relay judge: a port free a moment ago (the
+/// reference server must know it before the suite starts the judge).
+pub(crate) fn judge_addr() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap()
 }
 
 impl Run {
     fn tls(self) -> TlsMode {
         match self {
             Run::Plain | Run::LmtpPlain => TlsMode::None,
-            Run::Tls | Run::Lmtp => TlsMode::StartTls,
+            Run::Tls | Run::Lmtp | Run::Relay => TlsMode::StartTls,
         }
     }
 
-    fn options(self, addr: std::net::SocketAddr) -> server::ServerOptions {
+    /// The suite's options; `judge` is where a relay run's judge listens.
+    fn options(
+        self,
+        addr: std::net::SocketAddr,
+        judge: std::net::SocketAddr,
+    ) -> server::ServerOptions {
         match self {
             Run::Lmtp | Run::LmtpPlain => lmtp_options(addr, self.tls()),
+            Run::Relay => {
+                let mut o = options(addr, self.tls());
+                o.relay = Some(server::RelayOptions {
+                    rcpt: RELAY_RCPT.into(),
+                    judge_listen: judge.to_string(),
+                    wait: std::time::Duration::from_secs(5),
+                });
+                o
+            }
             _ => options(addr, self.tls()),
         }
     }
 
-    fn config(self, faults: Vec<Fault>) -> Config {
+    fn config(self, faults: Vec<Fault>, judge: std::net::SocketAddr) -> Config {
         let mut c = reference(self.tls(), faults);
         c.lmtp = matches!(self, Run::Lmtp | Run::LmtpPlain);
+        if self == Run::Relay {
+            c.relay = Some((RELAY_RCPT.into(), judge));
+        }
         c
     }
 }
 
 /// (case id, the faults that break it, how the reference server runs).
 fn table() -> Vec<(&'static str, Vec<Fault>, Run)> {
-    use Run::{Lmtp, LmtpPlain, Plain, Tls};
+    use Run::{Lmtp, LmtpPlain, Plain, Relay, Tls};
     vec![
         (
             "greet.code-220",
@@ -419,6 +449,15 @@ fn table() -> Vec<(&'static str, Vec<Fault>, Run)> {
         ("lmtp.reply-order", vec![LmtpRepliesReversed], Lmtp),
         ("lmtp.data-no-recipients", vec![LmtpNoRcpt554], Lmtp),
         ("lmtp.bdat-per-recipient", vec![LmtpBdatOneReply], Lmtp),
+        ("relay.trace-added", vec![RelayNoReceived], Relay),
+        ("relay.no-return-path", vec![RelayAddsReturnPath], Relay),
+        ("relay.dot-stuffing", vec![RelayNoDotStuffing], Relay),
+        ("relay.8bit-kept", vec![RelayDrops8BitMime], Relay),
+        (
+            "relay.no-smuggling",
+            vec![Naive(Naive::LfStripCr), AcceptBareLf],
+            Relay,
+        ),
     ]
 }
 
@@ -468,10 +507,14 @@ async fn reference_server_passes_every_case_with_starttls() {
         "the reference server must pass every case:\n{}",
         bad.join("\n")
     );
-    // Only the LMTP cases are skipped, saying why.
+    // Only the LMTP cases are skipped, and the relay ones (no --relay-to),
+    // saying why.
     for (id, why) in skipped(&report) {
-        assert!(id.starts_with("lmtp."), "{id} skipped: {why}");
-        assert!(why.contains("speaks SMTP"), "{id}: {why}");
+        match id.split('.').next() {
+            Some("lmtp") => assert!(why.contains("speaks SMTP"), "{id}: {why}"),
+            Some("relay") => assert!(why.contains("--relay-to"), "{id}: {why}"),
+            _ => panic!("{id} skipped: {why}"),
+        }
     }
     assert_eq!(report.results.len(), server::catalogue().len());
     assert!(report.conforms());
@@ -481,11 +524,17 @@ async fn reference_server_passes_every_case_with_starttls() {
 /// passes, and so do the LMTP cases.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reference_server_passes_every_case_over_lmtp() {
-    let server = refserver::spawn(Run::Lmtp.config(vec![])).await;
-    let report = server::run(&Run::Lmtp.options(server.addr)).await.unwrap();
+    let judge = judge_addr();
+    let server = refserver::spawn(Run::Lmtp.config(vec![], judge)).await;
+    let report = server::run(&Run::Lmtp.options(server.addr, judge))
+        .await
+        .unwrap();
     let bad = failures(&report, &[Outcome::Pass, Outcome::Skip]);
     assert!(bad.is_empty(), "over LMTP:\n{}", bad.join("\n"));
-    let skipped = skipped(&report);
+    let skipped: Vec<_> = skipped(&report)
+        .into_iter()
+        .filter(|(id, why)| !(id.starts_with("relay.") && why.contains("no relay")))
+        .collect();
     let ids: BTreeSet<&str> = skipped.iter().map(|(id, _)| *id).collect();
     assert_eq!(
         ids,
@@ -501,6 +550,27 @@ async fn reference_server_passes_every_case_over_lmtp() {
     assert_eq!(lmtp_passed, 8);
     assert!(
         report.notes.iter().any(|n| n.starts_with("LHLO (TLS)")),
+        "{:?}",
+        report.notes
+    );
+}
+
+/// Relaying to the judge, the reference server passes the relay cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reference_relay_passes_every_relay_case() {
+    let judge = judge_addr();
+    let server = refserver::spawn(Run::Relay.config(vec![], judge)).await;
+    let mut o = Run::Relay.options(server.addr, judge);
+    o.only = vec!["relay".into()];
+    let report = server::run(&o).await.unwrap();
+    let bad = failures(&report, &[Outcome::Pass]);
+    assert!(bad.is_empty(), "relaying:\n{}", bad.join("\n"));
+    assert_eq!(report.results.len(), 5);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("relay judge listening on")),
         "{:?}",
         report.notes
     );
@@ -546,8 +616,9 @@ async fn every_case_detects_its_fault() {
         set.spawn(async move {
             let _permit = permits.acquire().await.unwrap();
             let shown = format!("{faults:?}");
-            let server = refserver::spawn(run.config(faults)).await;
-            let mut o = run.options(server.addr);
+            let judge = judge_addr();
+            let server = refserver::spawn(run.config(faults, judge)).await;
+            let mut o = run.options(server.addr, judge);
             o.only = vec![id.to_string()];
             let report = match server::run(&o).await {
                 Ok(r) => r,

@@ -18,6 +18,7 @@ mod limits;
 mod lmtp;
 mod order;
 mod pipelining;
+mod relay;
 mod smuggling;
 mod starttls;
 mod syntax;
@@ -59,6 +60,8 @@ pub(crate) enum Need {
     /// The target speaks SMTP: the case is about a command LMTP does not
     /// have (EHLO, HELO: RFC 2033 §4.1).
     Smtp,
+    /// `--relay-to` and `--judge-listen` were given (SMTP targets only).
+    Relay,
 }
 
 /// One server case: what it checks and how.
@@ -121,6 +124,7 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(auth::cases());
     cases.extend(limits::cases());
     cases.extend(lmtp::cases());
+    cases.extend(relay::cases());
     cases
 }
 

@@ -3,6 +3,7 @@
 //! each break one rule the way real servers have broken it.
 
 mod data;
+mod relay;
 mod session;
 
 use std::net::SocketAddr;
@@ -114,6 +115,14 @@ pub enum Fault {
     BdatIgnoresSize,
     /// What was pipelined after a chunk is lost.
     BdatDropsPipelined,
+    /// Relaying: no Received: field added.
+    RelayNoReceived,
+    /// Relaying: a Return-Path: field added.
+    RelayAddsReturnPath,
+    /// Relaying: the text sent on without dot-stuffing.
+    RelayNoDotStuffing,
+    /// Relaying: BODY=8BITMIME not passed on.
+    RelayDrops8BitMime,
     /// LMTP: one reply after the data, whatever the number of recipients
     /// (an SMTP server's habit).
     LmtpOneReply,
@@ -137,6 +146,8 @@ pub struct Config {
     pub rcpt: String,
     /// Further recipients accepted besides `rcpt`.
     pub more_rcpts: Vec<String>,
+    /// Relaying: mail for this recipient is forwarded to this judge.
+    pub relay: Option<(String, SocketAddr)>,
     pub user: String,
     pub password: String,
     pub size_limit: u64,
@@ -156,6 +167,7 @@ impl Config {
             lmtp: false,
             rcpt: "inbox@example.test".into(),
             more_rcpts: vec!["second@example.test".into(), "third@example.test".into()],
+            relay: None,
             user: "alice".into(),
             password: "secret".into(),
             size_limit: 100_000,

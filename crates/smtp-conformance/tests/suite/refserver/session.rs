@@ -54,6 +54,9 @@ struct Txn {
     /// A BDAT chunk was accepted in this transaction (RFC 3030 §2: then
     /// no DATA).
     chunked: bool,
+    /// The reverse-path and BODY=8BITMIME, for relaying.
+    from: String,
+    eight_bit: bool,
 }
 
 enum Mode {
@@ -602,6 +605,8 @@ impl Session {
         self.txn = Txn {
             open: true,
             smtputf8: params.smtputf8,
+            from: from.mailbox().map(|m| m.to_string()).unwrap_or_default(),
+            eight_bit: params.body == Some(smtp_wire::Body::EightBitMime),
             ..Txn::default()
         };
         self.reply("250 2.1.0 sender ok");
@@ -631,6 +636,11 @@ impl Session {
                         .more_rcpts
                         .iter()
                         .any(|r| r.eq_ignore_ascii_case(&m))
+                    || self
+                        .cfg
+                        .relay
+                        .as_ref()
+                        .is_some_and(|(r, _)| r.eq_ignore_ascii_case(&m))
             }
         };
         if !ok {
@@ -694,6 +704,19 @@ impl Session {
             std::mem::take(&mut self.txn)
         };
         let reply = self.data_verdict(state);
+        if reply.starts_with("250")
+            && let Some((relay_rcpt, judge)) = &self.cfg.relay
+            && txn.rcpts.iter().any(|r| r.eq_ignore_ascii_case(relay_rcpt))
+        {
+            tokio::spawn(super::relay::forward(
+                *judge,
+                txn.from.clone(),
+                relay_rcpt.clone(),
+                txn.eight_bit,
+                state.content.clone(),
+                self.cfg.clone(),
+            ));
+        }
         self.final_replies(&reply, &txn, false);
     }
 
