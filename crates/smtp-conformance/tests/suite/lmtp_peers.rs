@@ -89,12 +89,15 @@ async fn smtp_receive_lmtp_on_tcp() {
         &report,
         &[("lmtp.reply-order", Outcome::Skip)],
     );
-    // The SMTP cases that apply to LMTP pass too (it conforms with --strict).
-    assert!(
-        report.conforms(),
-        "{}",
-        smtp_conformance::output::text(&report, false)
-    );
+    // The SMTP cases that apply to LMTP pass too (with --strict), or are
+    // skipped (no TLS or AUTH set up here).
+    let bad: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Pass | Outcome::Skip))
+        .map(|r| format!("{} {}: {}", r.outcome, r.info.id, r.detail))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
     let (o, why) = outcome(&report, "ehlo.accepted");
     assert_eq!(o, Outcome::Skip);
     assert!(why.contains("RFC 2033 §4.1"), "{why}");
