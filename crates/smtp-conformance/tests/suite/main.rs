@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod chunking_peers;
+mod cli_targets;
 mod client_checks;
 mod common;
 mod judge_cli;
