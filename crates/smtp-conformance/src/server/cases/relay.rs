@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{Case, Need, case, custom, pass, violation};
 use crate::model::Level::{Must, Should};
 use crate::model::Verdict;
-use crate::server::conn::Conn;
+use crate::server::conn::{Conn, ConnError};
 use crate::server::ctx::{Ctx, Flow, checked};
 use crate::server::judge::{Arrival, Judge, memfind};
 use crate::server::want::Want::*;
@@ -341,20 +341,21 @@ async fn no_smuggling(ctx: &mut Ctx) -> Flow<Verdict> {
     ));
     let mut conn = open_transaction(ctx, &rcpt, "").await?;
     checked(conn.send(wire.as_bytes()).await, "the message")?;
-    let (replies, closed) = checked(
-        conn.replies_until_quiet(ctx.options().timeout).await,
-        "end of data",
-    )?;
-    let Some(first) = replies.first() else {
-        return if closed {
-            pass("refused: the server closed the connection")
-        } else {
-            Err(Verdict::Inconclusive("no reply to the end of data".into()))
-        };
+    let first = match conn.reply().await {
+        Ok(reply) => reply,
+        Err(ConnError::Closed) => return pass("refused: the server closed the connection"),
+        Err(e) => return checked(Err(e), "end of data"),
     };
     if !first.is_positive() {
         return pass(format!("refused at the end of data: {first}"));
     }
+    // More replies mean the look-alike ended the data and what followed ran.
+    let (more, _) = checked(
+        conn.replies_until_quiet(ctx.grace()).await,
+        "after the end of data",
+    )?;
+    let mut replies = vec![first];
+    replies.extend(more);
     let (_, wait) = relay_parts(ctx)?;
     let judge = judge(ctx)?;
     // Wait for the message, then a little longer for a second one. The
