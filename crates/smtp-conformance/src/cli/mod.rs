@@ -23,6 +23,8 @@ use smtp_conformance::{Report, output};
       smtp-conform server mx.example:25 --tls starttls --ca ca.pem --rcpt me@example --json\n  \
       smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --only smuggle,pipe --junit out.xml\n  \
       smtp-conform server 127.0.0.1:2525 --rcpt a@example.test --html report.html\n  \
+      smtp-conform server lmtp:unix:/run/dovecot/lmtp --rcpt a@example.test --rcpt b@example.test\n  \
+      smtp-conform server 127.0.0.1:25 --rcpt a@example.test --relay-to b@relay.test --judge-listen 127.0.0.1:2600\n  \
       smtp-conform client --listen 127.0.0.1:0 --once\n  \
       smtp-conform client --listen 127.0.0.1:2526 --scenario starttls-injection --once\n  \
       smtp-receive -v ... 2> sessions.txt; smtp-conform judge sessions.txt\n  \
@@ -38,8 +40,9 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Test an SMTP server at HOST:PORT.
-    Server(server::Args),
+    /// Test an SMTP server at HOST:PORT, or an LMTP server at
+    /// lmtp:HOST:PORT or lmtp:unix:PATH.
+    Server(Box<server::Args>),
     /// Listen as a judging receiver and test the clients that connect.
     Client(client::Args),
     /// Judge the clients of recorded sessions: each line with its RFC note
@@ -129,7 +132,7 @@ impl ReportFiles {
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Server(args) => server::run(args).await,
+        Command::Server(args) => server::run(*args).await,
         Command::Client(args) => client::run(args).await,
         Command::Judge(args) => judge::run(&args, judge::Mode::Judge),
         Command::Explain(args) => judge::run(&args, judge::Mode::Explain),

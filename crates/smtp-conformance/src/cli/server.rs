@@ -6,18 +6,31 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use smtp_conformance::output;
-use smtp_conformance::server::{ServerOptions, TlsMode, run as run_suite};
+use smtp_conformance::server::{RelayOptions, ServerOptions, TlsMode, run as run_suite};
 
 use super::{TlsArg, TrustArgs};
 
 /// Options of `smtp-conform server`.
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The server, HOST:PORT.
+    /// The server: HOST:PORT (SMTP), lmtp:HOST:PORT or lmtp:unix:PATH
+    /// (LMTP, RFC 2033: the lmtp cases run, the EHLO/HELO ones are skipped).
     addr: String,
-    /// A recipient the server accepts (RCPT TO).
-    #[arg(long, value_name = "ADDR")]
-    rcpt: String,
+    /// A recipient the server accepts (RCPT TO). Give it again for more:
+    /// the LMTP cases send to several.
+    #[arg(long, value_name = "ADDR", required = true)]
+    rcpt: Vec<String>,
+    /// Run the relay cases: a recipient (or a domain: conform-relay@DOMAIN)
+    /// that the server forwards to the judge at --judge-listen.
+    #[arg(long, value_name = "ADDR|DOMAIN", requires = "judge_listen")]
+    relay_to: Option<String>,
+    /// Where the relay judge listens (HOST:PORT); the server under test
+    /// must deliver the --relay-to recipient there.
+    #[arg(long, value_name = "HOST:PORT", requires = "relay_to")]
+    judge_listen: Option<String>,
+    /// Seconds a relay case waits for the forwarded message.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    relay_wait: u64,
     /// The sender address for MAIL FROM.
     #[arg(long, value_name = "ADDR", default_value = "conform@example.net")]
     from: String,
@@ -90,7 +103,20 @@ fn password(args: &Args) -> anyhow::Result<Option<(String, String)>> {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut o = ServerOptions::new(&args.addr, &args.rcpt);
+    let (first, more) = args.rcpt.split_first().context("--rcpt ADDR is required")?;
+    let mut o = ServerOptions::new(&args.addr, first);
+    o.more_rcpts = more.to_vec();
+    if let (Some(to), Some(listen)) = (&args.relay_to, &args.judge_listen) {
+        o.relay = Some(RelayOptions {
+            rcpt: if to.contains('@') {
+                to.clone()
+            } else {
+                format!("conform-relay@{to}")
+            },
+            judge_listen: listen.clone(),
+            wait: Duration::from_secs(args.relay_wait.max(1)),
+        });
+    }
     o.tls = match args.tls {
         TlsArg::None => TlsMode::None,
         TlsArg::Starttls => TlsMode::StartTls,

@@ -2,8 +2,10 @@
 //! in (parsed strictly by smtp-wire's `ReplyParser`), every byte recorded in
 //! the case's transcript, a deadline on every read.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,9 +13,32 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use smtp_io::MaybeTls;
 use smtp_wire::{Reply, ReplyError, ReplyParser, Transcript};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::TlsConnector;
+
+/// Where the server under test listens: a TCP address, or a Unix socket
+/// (LMTP servers such as Dovecot's usually listen on one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// The path of a Unix stream socket.
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp(addr) => write!(f, "{addr}"),
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// The byte stream under the (optional) TLS layer: TCP or a Unix socket.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 
 /// The transcript shared by all connections of one case.
 pub(crate) type Log = Arc<Mutex<Transcript>>;
@@ -50,7 +75,7 @@ pub(crate) enum ConnError {
 
 /// A connection to the server under test.
 pub(crate) struct Conn {
-    stream: MaybeTls<TcpStream>,
+    stream: MaybeTls<Box<dyn Transport>>,
     /// Received and not yet consumed by the reply parser.
     buf: Vec<u8>,
     parser: ReplyParser,
@@ -62,21 +87,31 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Opens a TCP connection (and the TLS handshake for implicit TLS).
+    /// Opens a connection (and the TLS handshake for implicit TLS).
     pub(crate) async fn open(
-        addr: SocketAddr,
+        endpoint: &Endpoint,
         implicit_tls: Option<(&Arc<ClientConfig>, &ServerName<'static>)>,
         timeout: Duration,
         log: Log,
     ) -> Result<Conn, ConnError> {
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| ConnError::Timeout(timeout))??;
-        // Small writes must leave at once: several cases measure timing.
-        tcp.set_nodelay(true)?;
-        with_log(&log, |t| t.note(&format!("connected to {addr}")));
+        let stream: Box<dyn Transport> = match endpoint {
+            Endpoint::Tcp(addr) => {
+                let tcp = tokio::time::timeout(timeout, TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| ConnError::Timeout(timeout))??;
+                // Small writes must leave at once: several cases measure timing.
+                tcp.set_nodelay(true)?;
+                Box::new(tcp)
+            }
+            Endpoint::Unix(path) => Box::new(
+                tokio::time::timeout(timeout, UnixStream::connect(path))
+                    .await
+                    .map_err(|_| ConnError::Timeout(timeout))??,
+            ),
+        };
+        with_log(&log, |t| t.note(&format!("connected to {endpoint}")));
         let mut conn = Conn {
-            stream: MaybeTls::plain(tcp),
+            stream: MaybeTls::plain(stream),
             buf: Vec::new(),
             parser: ReplyParser::new(),
             log,

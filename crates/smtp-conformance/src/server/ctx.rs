@@ -2,7 +2,6 @@
 //! advertised, helpers that open sessions and turn network trouble into
 //! verdicts.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,9 +9,10 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use smtp_wire::{Capabilities, Domain, Reply, Transcript, TranscriptLimits};
 
-use super::conn::{Conn, ConnError, Log, with_log};
+use super::conn::{Conn, ConnError, Endpoint, Log, with_log};
+use super::judge::Judge;
 use super::want::Want;
-use super::{ServerOptions, TlsMode};
+use super::{Protocol, ServerOptions, TlsMode};
 use crate::model::Verdict;
 
 /// A case step result: `Err` carries the verdict that ends the case early.
@@ -20,10 +20,24 @@ pub(crate) type Flow<T> = Result<T, Verdict>;
 
 /// Everything resolved once per run.
 pub(crate) struct Target {
-    pub(crate) addr: SocketAddr,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) protocol: Protocol,
     pub(crate) options: ServerOptions,
     pub(crate) tls: Arc<ClientConfig>,
     pub(crate) server_name: ServerName<'static>,
+    /// The relay judge, with `--relay-to` (SMTP targets only).
+    pub(crate) judge: Option<Judge>,
+}
+
+impl Target {
+    /// The command that opens a session: EHLO, or LHLO for LMTP
+    /// (RFC 2033 §4.1: "LHLO" in place of HELO and EHLO, same semantics).
+    pub(crate) fn hello_verb(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Smtp => "EHLO",
+            Protocol::Lmtp => "LHLO",
+        }
+    }
 }
 
 /// What the server said when the suite first connected.
@@ -66,13 +80,18 @@ impl Ctx {
         &self.target.options
     }
 
-    /// Replaces `{from}`, `{rcpt}` and `{helo}` in a template.
+    /// Replaces `{from}`, `{rcpt}` and `{helo}` in a template, and
+    /// `{ehlo}` / `{ehlo-lc}` by the session-opening verb (EHLO, or LHLO on
+    /// LMTP), upper or lower case.
     pub(crate) fn expand(&self, template: &str) -> String {
         let o = self.options();
+        let verb = self.target.hello_verb();
         template
             .replace("{from}", &o.from)
             .replace("{rcpt}", &o.rcpt)
             .replace("{helo}", &o.helo)
+            .replace("{ehlo}", verb)
+            .replace("{ehlo-lc}", &verb.to_ascii_lowercase())
     }
 
     /// Adds a note to the transcript.
@@ -99,7 +118,7 @@ impl Ctx {
             TlsMode::Implicit => Some((&t.tls, &t.server_name)),
             _ => None,
         };
-        Conn::open(t.addr, implicit, t.options.timeout, self.log.clone())
+        Conn::open(&t.endpoint, implicit, t.options.timeout, self.log.clone())
             .await
             .map_err(|e| Verdict::Inconclusive(format!("could not connect: {e}")))
     }
@@ -116,9 +135,10 @@ impl Ctx {
         Ok(conn)
     }
 
-    /// Sends EHLO and returns the capabilities (setup: anything but 250 is inconclusive).
+    /// Sends EHLO (LHLO on LMTP) and returns the capabilities (setup:
+    /// anything but 250 is inconclusive).
     pub(crate) async fn ehlo(&self, conn: &mut Conn) -> Flow<Capabilities> {
-        let line = format!("EHLO {}", self.options().helo);
+        let line = format!("{} {}", self.target.hello_verb(), self.options().helo);
         let reply = self.expect(conn, &line, &Want::Codes(&[250])).await?;
         Ok(Capabilities::from_ehlo_reply(&reply))
     }

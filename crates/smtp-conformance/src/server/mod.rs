@@ -20,10 +20,12 @@
 mod cases;
 mod conn;
 mod ctx;
+mod judge;
 pub mod replay;
 mod script;
 mod want;
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +33,70 @@ use crate::model::{CaseInfo, CaseResult, Level, Outcome, Report, Verdict};
 use crate::tls::{self, Trust};
 pub use cases::Case;
 use cases::{Body, Need};
+pub use conn::Endpoint;
 use ctx::{Ctx, Probe, Target};
+
+/// The protocol the server under test speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): the target is `HOST:PORT` or `smtp:HOST:PORT`.
+    #[default]
+    Smtp,
+    /// LMTP (RFC 2033): the target is `lmtp:HOST:PORT` or `lmtp:unix:PATH`.
+    /// The suite greets with LHLO, runs the `lmtp` cases and skips the ones
+    /// about EHLO and HELO, which LMTP does not have.
+    Lmtp,
+}
+
+/// Where the suite finds the server, as the target was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// `HOST:PORT`, to resolve.
+    Host(&'a str),
+    /// A Unix socket's path.
+    Unix(&'a Path),
+}
+
+/// Splits a target into its protocol and place: `HOST:PORT` and
+/// `smtp:HOST:PORT` are SMTP, `lmtp:HOST:PORT` and `lmtp:unix:PATH` LMTP
+/// (the forms `smtp-receive --deliver` and `smtp-send` take). A prefix
+/// counts only when a `HOST:PORT` or `unix:PATH` follows it, so a host
+/// named `lmtp` still works (`lmtp:2525`).
+///
+/// ```
+/// use smtp_conformance::server::{Place, Protocol, parse_target};
+/// assert_eq!(parse_target("mx.example:25"), (Protocol::Smtp, Place::Host("mx.example:25")));
+/// assert_eq!(parse_target("lmtp:127.0.0.1:24"), (Protocol::Lmtp, Place::Host("127.0.0.1:24")));
+/// assert_eq!(
+///     parse_target("lmtp:unix:/run/dovecot/lmtp"),
+///     (Protocol::Lmtp, Place::Unix(std::path::Path::new("/run/dovecot/lmtp")))
+/// );
+/// assert_eq!(parse_target("lmtp:2525"), (Protocol::Smtp, Place::Host("lmtp:2525")));
+/// ```
+pub fn parse_target(target: &str) -> (Protocol, Place<'_>) {
+    let (protocol, rest) = match target.split_once(':') {
+        Some(("lmtp", rest)) if rest.contains(':') => (Protocol::Lmtp, rest),
+        Some(("smtp", rest)) if rest.contains(':') => (Protocol::Smtp, rest),
+        _ => (Protocol::Smtp, target),
+    };
+    match rest.strip_prefix("unix:") {
+        Some(path) if protocol == Protocol::Lmtp => (protocol, Place::Unix(Path::new(path))),
+        _ => (protocol, Place::Host(rest)),
+    }
+}
+
+/// `--relay-to` and `--judge-listen`: the relay cases.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// A recipient the server under test accepts and forwards to the judge
+    /// (its configuration routes it to `judge_listen`).
+    pub rcpt: String,
+    /// Where the suite's judging receiver listens (the server under test
+    /// must be set up to deliver `rcpt` there).
+    pub judge_listen: String,
+    /// How long a relay case waits for the forwarded message.
+    pub wait: Duration,
+}
 
 /// How the suite talks TLS to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,7 +113,8 @@ pub enum TlsMode {
 /// What to test and how.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// `HOST:PORT` of the server.
+    /// The server: `HOST:PORT` (SMTP), `lmtp:HOST:PORT` or
+    /// `lmtp:unix:PATH` (LMTP), see [`parse_target`].
     pub addr: String,
     /// TLS mode of the sessions.
     pub tls: TlsMode,
@@ -58,6 +124,11 @@ pub struct ServerOptions {
     pub server_name: Option<String>,
     /// A recipient the server accepts.
     pub rcpt: String,
+    /// Further recipients it accepts (`--rcpt` given again): the LMTP cases
+    /// send to several, since a reply per recipient is what they check.
+    pub more_rcpts: Vec<String>,
+    /// The relay cases, when the server is set up to forward to the judge.
+    pub relay: Option<RelayOptions>,
     /// The sender address used in MAIL FROM.
     pub from: String,
     /// The EHLO/HELO domain.
@@ -97,6 +168,8 @@ impl ServerOptions {
             trust: Trust::System,
             server_name: None,
             rcpt: rcpt.to_string(),
+            more_rcpts: Vec::new(),
+            relay: None,
             from: "conform@example.net".into(),
             helo: "conform.example.net".into(),
             auth: None,
@@ -131,6 +204,14 @@ pub enum SuiteError {
     /// The first connection (greeting + EHLO) failed.
     #[error("probing the server: {0}")]
     Probe(String),
+    /// The relay judge could not listen.
+    #[error("the relay judge cannot listen on {addr}: {source}")]
+    Judge {
+        /// `--judge-listen`.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The catalogue: every case's id, title, RFC section and level.
@@ -161,29 +242,62 @@ fn selected(options: &ServerOptions) -> Result<Vec<cases::Case>, SuiteError> {
 pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
     let started = Instant::now();
     let chosen = selected(options)?;
-    let addr = tokio::net::lookup_host(&options.addr)
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| SuiteError::Resolve(options.addr.clone()))?;
-    let host = options
-        .server_name
-        .clone()
-        .unwrap_or_else(|| host_of(&options.addr));
+    let (protocol, place) = parse_target(&options.addr);
+    let (endpoint, host) = match place {
+        Place::Host(host_port) => {
+            let addr = tokio::net::lookup_host(host_port)
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| SuiteError::Resolve(options.addr.clone()))?;
+            (Endpoint::Tcp(addr), host_of(host_port))
+        }
+        // A Unix socket has no name to check a certificate against: a
+        // server offering STARTTLS there names itself, usually localhost.
+        Place::Unix(path) => (Endpoint::Unix(path.to_path_buf()), "localhost".to_string()),
+    };
+    let host = options.server_name.clone().unwrap_or(host);
     let server_name = tls::server_name(&host).ok_or(SuiteError::ServerName(host))?;
+    let judge = match &options.relay {
+        Some(relay) if protocol == Protocol::Smtp => Some(
+            judge::Judge::start(&relay.judge_listen)
+                .await
+                .map_err(|source| SuiteError::Judge {
+                    addr: relay.judge_listen.clone(),
+                    source,
+                })?,
+        ),
+        _ => None,
+    };
     let target = Arc::new(Target {
-        addr,
+        endpoint,
+        protocol,
         tls: tls::client_config(&options.trust)?,
         server_name,
         options: options.clone(),
+        judge,
     });
     let probe = Arc::new(probe(&target).await?);
     let mut notes = Vec::new();
+    let verb = target.hello_verb();
+    if protocol == Protocol::Lmtp {
+        notes.push(format!(
+            "LMTP (RFC 2033) at {}: the sessions greet with LHLO",
+            target.endpoint
+        ));
+    }
     if let Some(plain) = &probe.plain_caps {
-        notes.push(format!("EHLO (clear): {}", keywords(plain)));
+        notes.push(format!("{verb} (clear): {}", keywords(plain)));
     }
     if options.tls != TlsMode::None {
-        notes.push(format!("EHLO (TLS): {}", keywords(&probe.caps)));
+        notes.push(format!("{verb} (TLS): {}", keywords(&probe.caps)));
+    }
+    if let Some(judge) = &target.judge {
+        notes.push(format!(
+            "relay judge listening on {} for mail to {}",
+            judge.local_addr(),
+            options.relay.as_ref().map_or("", |r| r.rcpt.as_str())
+        ));
     }
     let mut results = Vec::new();
     for case in chosen {
@@ -246,8 +360,9 @@ async fn probe(target: &Arc<Target>) -> Result<Probe, SuiteError> {
     }
     let first = match ctx.ehlo(&mut conn).await {
         Ok(caps) => caps,
-        // Without EHLO there is still a suite to run (HELO, and the EHLO
-        // cases fail): go on with no extensions, unless STARTTLS is needed.
+        // Without EHLO (LHLO) there is still a suite to run (HELO, and the
+        // EHLO or lmtp.lhlo cases fail): go on with no extensions, unless
+        // STARTTLS is needed.
         Err(v) if target.options.tls != TlsMode::StartTls => {
             ctx.note(v.detail());
             smtp_wire::Capabilities {
@@ -274,7 +389,23 @@ async fn probe(target: &Arc<Target>) -> Result<Probe, SuiteError> {
 fn unmet(need: Need, target: &Target, probe: &Probe) -> Option<String> {
     let o = &target.options;
     let plain_starttls = probe.plain_caps.as_ref().is_some_and(|c| c.has("STARTTLS"));
+    let lmtp = target.protocol == Protocol::Lmtp;
     match need {
+        Need::Lmtp => (!lmtp).then(|| {
+            "the target speaks SMTP: LMTP cases run against lmtp:HOST:PORT or lmtp:unix:PATH".into()
+        }),
+        Need::Smtp => lmtp.then(|| {
+            "the target speaks LMTP, which has no EHLO or HELO (RFC 2033 §4.1): see lmtp.*".into()
+        }),
+        Need::Relay => match (&o.relay, lmtp) {
+            (_, true) => Some("the target speaks LMTP: final delivery, no relay".into()),
+            (None, _) => Some(
+                "needs --relay-to ADDR and --judge-listen ADDR, with the server set up to \
+                 forward that recipient to the judge"
+                    .into(),
+            ),
+            (Some(_), false) => None,
+        },
         Need::Ext(kw) => (!probe.caps.has(kw)).then(|| format!("{kw} not advertised")),
         Need::StartTls => (!plain_starttls).then(|| match o.tls {
             TlsMode::Implicit => "implicit TLS: no STARTTLS".to_string(),
@@ -307,6 +438,9 @@ fn budget(case: &cases::Case, o: &ServerOptions) -> Duration {
     let mut budget = o.timeout * 8 + o.grace * 4;
     if case.needs.contains(&Need::IdleWait) {
         budget += o.idle_wait.unwrap_or_default();
+    }
+    if case.needs.contains(&Need::Relay) {
+        budget += o.relay.as_ref().map(|r| r.wait * 2).unwrap_or_default();
     }
     budget
 }

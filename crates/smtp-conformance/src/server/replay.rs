@@ -139,7 +139,8 @@ pub async fn replay(
         .as_ref()
         .filter(|_| options.implicit_tls)
         .map(|(config, name)| (config, name));
-    let mut conn = Conn::open(options.addr, implicit, options.timeout, log)
+    let endpoint = crate::server::conn::Endpoint::Tcp(options.addr);
+    let mut conn = Conn::open(&endpoint, implicit, options.timeout, log)
         .await
         .map_err(|e| ReplayError::Connect {
             addr: options.addr,

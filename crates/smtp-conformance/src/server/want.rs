@@ -15,6 +15,8 @@ pub(crate) enum Want {
     Class(u16),
     /// Anything but these codes.
     Not(&'static [u16]),
+    /// Any code but one of this class.
+    NotClass(u16),
 }
 
 impl Want {
@@ -23,6 +25,7 @@ impl Want {
             Want::Codes(codes) => codes.contains(&reply.code),
             Want::Class(class) => reply.code / 100 == *class,
             Want::Not(codes) => !codes.contains(&reply.code),
+            Want::NotClass(class) => reply.code / 100 != *class,
         }
     }
 }
@@ -42,6 +45,7 @@ impl fmt::Display for Want {
             Want::Codes(codes) => write!(f, "expected {}", list(codes)),
             Want::Class(class) => write!(f, "expected a {class}yz reply"),
             Want::Not(codes) => write!(f, "expected anything but {}", list(codes)),
+            Want::NotClass(class) => write!(f, "expected anything but a {class}yz reply"),
         }
     }
 }

@@ -35,3 +35,12 @@ pub fn options(addr: SocketAddr, mode: TlsMode) -> ServerOptions {
     o.rcpt_probe = 300;
     o
 }
+
+/// The same for an LMTP server on TCP (`lmtp:HOST:PORT`), with the
+/// reference server's two further recipients.
+pub fn lmtp_options(addr: SocketAddr, mode: TlsMode) -> ServerOptions {
+    let mut o = options(addr, mode);
+    o.addr = format!("lmtp:{addr}");
+    o.more_rcpts = vec!["second@example.test".into(), "third@example.test".into()];
+    o
+}

@@ -4,11 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod chunking_peers;
+mod cli_targets;
 mod client_checks;
 mod common;
 mod judge_cli;
+mod lmtp_peers;
 mod refclient;
 mod refserver;
+mod relay_peers;
 mod replay_cli;
 mod reports;
 mod server_cases;

@@ -8,12 +8,77 @@ use smtp_conformance::server::{self, TlsMode};
 use smtp_conformance::{Level, Outcome};
 use tokio::sync::Semaphore;
 
-use crate::common::{options, server_tls};
+use crate::common::{lmtp_options, options, server_tls};
 use crate::refserver::{self, Config, Fault, Fault::*, Naive};
 
-/// (case id, the faults that break it, the TLS mode of the run).
-fn table() -> Vec<(&'static str, Vec<Fault>, TlsMode)> {
-    use TlsMode::{None as Plain, StartTls as Tls};
+/// How the reference server runs for a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Run {
+    /// SMTP in the clear.
+    Plain,
+    /// SMTP, every session upgraded with STARTTLS.
+    Tls,
+    /// LMTP (RFC 2033) with STARTTLS, at `lmtp:HOST:PORT`.
+    Lmtp,
+    /// LMTP in the clear (the suite still runs when LHLO is refused).
+    LmtpPlain,
+    /// SMTP with STARTTLS, relaying mail for `relay@relay.test` to the
+    /// suite's judge.
+    Relay,
+}
+
+/// The relay recipient of [`Run::Relay`].
+pub(crate) const RELAY_RCPT: &str = "relay@relay.test";
+
+/// A loopback address for a relay judge: a port free a moment ago (the
+/// reference server must know it before the suite starts the judge).
+pub(crate) fn judge_addr() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap()
+}
+
+impl Run {
+    fn tls(self) -> TlsMode {
+        match self {
+            Run::Plain | Run::LmtpPlain => TlsMode::None,
+            Run::Tls | Run::Lmtp | Run::Relay => TlsMode::StartTls,
+        }
+    }
+
+    /// The suite's options; `judge` is where a relay run's judge listens.
+    fn options(
+        self,
+        addr: std::net::SocketAddr,
+        judge: std::net::SocketAddr,
+    ) -> server::ServerOptions {
+        match self {
+            Run::Lmtp | Run::LmtpPlain => lmtp_options(addr, self.tls()),
+            Run::Relay => {
+                let mut o = options(addr, self.tls());
+                o.relay = Some(server::RelayOptions {
+                    rcpt: RELAY_RCPT.into(),
+                    judge_listen: judge.to_string(),
+                    wait: std::time::Duration::from_secs(5),
+                });
+                o
+            }
+            _ => options(addr, self.tls()),
+        }
+    }
+
+    fn config(self, faults: Vec<Fault>, judge: std::net::SocketAddr) -> Config {
+        let mut c = reference(self.tls(), faults);
+        c.lmtp = matches!(self, Run::Lmtp | Run::LmtpPlain);
+        if self == Run::Relay {
+            c.relay = Some((RELAY_RCPT.into(), judge));
+        }
+        c
+    }
+}
+
+/// (case id, the faults that break it, how the reference server runs).
+fn table() -> Vec<(&'static str, Vec<Fault>, Run)> {
+    use Run::{Lmtp, LmtpPlain, Plain, Relay, Tls};
     vec![
         (
             "greet.code-220",
@@ -279,6 +344,13 @@ fn table() -> Vec<(&'static str, Vec<Fault>, TlsMode)> {
             vec![BdatRefusedNotConsumed],
             Tls,
         ),
+        ("chunking.no-rcpt", vec![BdatWithoutRcpt], Tls),
+        ("chunking.data-after-bdat", vec![DataAfterBdat], Tls),
+        ("chunking.rset-discards", vec![RsetKeepsChunks], Tls),
+        ("chunking.after-last", vec![BdatAfterLastAccepted], Tls),
+        ("chunking.bad-size", vec![BdatLenientSize], Tls),
+        ("chunking.over-size-limit", vec![BdatIgnoresSize], Tls),
+        ("chunking.pipelined", vec![BdatDropsPipelined], Tls),
         ("enhanced.present", vec![On("NOOP$", "250 OK\r\n")], Tls),
         (
             "dsn.mail-params",
@@ -353,6 +425,39 @@ fn table() -> Vec<(&'static str, Vec<Fault>, TlsMode)> {
         ("limit.idle-timeout", vec![NoIdleTimeout], Tls),
         ("limit.slow-command", vec![NoCommandDeadline], Tls),
         ("limit.concurrent-sessions", vec![Serial], Tls),
+        (
+            "lmtp.lhlo",
+            vec![On("LHLO", "502 5.5.1 not implemented\r\n")],
+            LmtpPlain,
+        ),
+        (
+            "lmtp.ehlo-refused",
+            vec![On("EHLO", "250 ref.example.test\r\n")],
+            Lmtp,
+        ),
+        (
+            "lmtp.helo-refused",
+            vec![On("HELO", "250 ref.example.test\r\n")],
+            Lmtp,
+        ),
+        ("lmtp.reply-per-recipient", vec![LmtpOneReply], Lmtp),
+        (
+            "lmtp.refused-rcpt-no-reply",
+            vec![LmtpRepliesPerRcptTried],
+            Lmtp,
+        ),
+        ("lmtp.reply-order", vec![LmtpRepliesReversed], Lmtp),
+        ("lmtp.data-no-recipients", vec![LmtpNoRcpt554], Lmtp),
+        ("lmtp.bdat-per-recipient", vec![LmtpBdatOneReply], Lmtp),
+        ("relay.trace-added", vec![RelayNoReceived], Relay),
+        ("relay.no-return-path", vec![RelayAddsReturnPath], Relay),
+        ("relay.dot-stuffing", vec![RelayNoDotStuffing], Relay),
+        ("relay.8bit-kept", vec![RelayDrops8BitMime], Relay),
+        (
+            "relay.no-smuggling",
+            vec![Naive(Naive::LfStripCr), AcceptBareLf],
+            Relay,
+        ),
     ]
 }
 
@@ -380,20 +485,95 @@ pub(crate) fn failures(report: &smtp_conformance::Report, allowed: &[Outcome]) -
         .collect()
 }
 
+/// The ids of the cases a run skipped, each with its reason.
+fn skipped(report: &smtp_conformance::Report) -> Vec<(&'static str, String)> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Skip)
+        .map(|r| (r.info.id, r.detail.clone()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reference_server_passes_every_case_with_starttls() {
     let server = refserver::spawn(reference(TlsMode::StartTls, vec![])).await;
     let report = server::run(&options(server.addr, TlsMode::StartTls))
         .await
         .unwrap();
-    let bad = failures(&report, &[Outcome::Pass]);
+    let bad = failures(&report, &[Outcome::Pass, Outcome::Skip]);
     assert!(
         bad.is_empty(),
         "the reference server must pass every case:\n{}",
         bad.join("\n")
     );
+    // Only the LMTP cases are skipped, and the relay ones (no --relay-to),
+    // saying why.
+    for (id, why) in skipped(&report) {
+        match id.split('.').next() {
+            Some("lmtp") => assert!(why.contains("speaks SMTP"), "{id}: {why}"),
+            Some("relay") => assert!(why.contains("--relay-to"), "{id}: {why}"),
+            _ => panic!("{id} skipped: {why}"),
+        }
+    }
     assert_eq!(report.results.len(), server::catalogue().len());
     assert!(report.conforms());
+}
+
+/// Under LMTP every SMTP case but the EHLO/HELO ones runs (with LHLO), and
+/// passes, and so do the LMTP cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reference_server_passes_every_case_over_lmtp() {
+    let judge = judge_addr();
+    let server = refserver::spawn(Run::Lmtp.config(vec![], judge)).await;
+    let report = server::run(&Run::Lmtp.options(server.addr, judge))
+        .await
+        .unwrap();
+    let bad = failures(&report, &[Outcome::Pass, Outcome::Skip]);
+    assert!(bad.is_empty(), "over LMTP:\n{}", bad.join("\n"));
+    let skipped: Vec<_> = skipped(&report)
+        .into_iter()
+        .filter(|(id, why)| !(id.starts_with("relay.") && why.contains("no relay")))
+        .collect();
+    let ids: BTreeSet<&str> = skipped.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["ehlo.accepted", "helo.accepted", "helo.plain-reply"]),
+        "{skipped:?}"
+    );
+    assert!(skipped.iter().all(|(_, why)| why.contains("RFC 2033")));
+    let lmtp_passed = report
+        .results
+        .iter()
+        .filter(|r| r.info.id.starts_with("lmtp.") && r.outcome == Outcome::Pass)
+        .count();
+    assert_eq!(lmtp_passed, 8);
+    assert!(
+        report.notes.iter().any(|n| n.starts_with("LHLO (TLS)")),
+        "{:?}",
+        report.notes
+    );
+}
+
+/// Relaying to the judge, the reference server passes the relay cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reference_relay_passes_every_relay_case() {
+    let judge = judge_addr();
+    let server = refserver::spawn(Run::Relay.config(vec![], judge)).await;
+    let mut o = Run::Relay.options(server.addr, judge);
+    o.only = vec!["relay".into()];
+    let report = server::run(&o).await.unwrap();
+    let bad = failures(&report, &[Outcome::Pass]);
+    assert!(bad.is_empty(), "relaying:\n{}", bad.join("\n"));
+    assert_eq!(report.results.len(), 5);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("relay judge listening on")),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -430,14 +610,15 @@ async fn every_case_detects_its_fault() {
         .collect();
     let permits = Arc::new(Semaphore::new(12));
     let mut set = tokio::task::JoinSet::new();
-    for (id, faults, mode) in table() {
+    for (id, faults, run) in table() {
         let expected = levels[id].violated();
         let permits = permits.clone();
         set.spawn(async move {
             let _permit = permits.acquire().await.unwrap();
             let shown = format!("{faults:?}");
-            let server = refserver::spawn(reference(mode, faults)).await;
-            let mut o = options(server.addr, mode);
+            let judge = judge_addr();
+            let server = refserver::spawn(run.config(faults, judge)).await;
+            let mut o = run.options(server.addr, judge);
             o.only = vec![id.to_string()];
             let report = match server::run(&o).await {
                 Ok(r) => r,

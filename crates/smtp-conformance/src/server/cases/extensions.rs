@@ -8,6 +8,7 @@ use super::data::HEADER;
 use super::{Body, Case, Need, case, custom, pass, violation};
 use crate::model::Level::{Must, Should};
 use crate::model::Verdict;
+use crate::server::conn::{Conn, ConnError};
 use crate::server::ctx::{Ctx, Flow, checked, short};
 use crate::server::script::Step::*;
 use crate::server::want::Want::*;
@@ -175,6 +176,62 @@ pub(super) fn cases() -> Vec<Case> {
             "A refused BDAT still consumes its octets: they are never run as commands",
             chunking,
             custom!(bdat_refused),
+        ),
+        case(
+            "chunking.no-rcpt",
+            Must,
+            "RFC 3030 §2, RFC 5321 §4.1.4",
+            "BDAT after MAIL with no accepted recipient is refused (503/554) and its octets swallowed",
+            chunking,
+            custom!(bdat_no_rcpt),
+        ),
+        case(
+            "chunking.data-after-bdat",
+            Must,
+            "RFC 3030 §2",
+            "DATA after a BDAT chunk of the same transaction is refused with 503",
+            chunking,
+            custom!(data_after_bdat),
+        ),
+        case(
+            "chunking.rset-discards",
+            Must,
+            "RFC 3030 §2",
+            "RSET between chunks clears the transaction: a BDAT LAST after it is refused",
+            chunking,
+            custom!(rset_discards),
+        ),
+        case(
+            "chunking.after-last",
+            Must,
+            "RFC 3030 §2",
+            "A BDAT after BDAT LAST (no new MAIL) is refused with 503",
+            chunking,
+            custom!(after_last),
+        ),
+        case(
+            "chunking.bad-size",
+            Must,
+            "RFC 3030 §2, RFC 5321 §4.2.4",
+            "BDAT with a missing or non-numeric size is refused (501; or closing), never taken as a chunk",
+            chunking,
+            custom!(bdat_bad_size),
+        ),
+        case(
+            "chunking.over-size-limit",
+            Must,
+            "RFC 1870 §6.3, RFC 3030 §2",
+            "Chunks adding up to more than the SIZE limit are refused (552) and swallowed",
+            &[Need::Ext("CHUNKING"), Need::SizeLimit],
+            custom!(bdat_over_size),
+        ),
+        case(
+            "chunking.pipelined",
+            Must,
+            "RFC 3030 §2, RFC 2920 §3.1",
+            "MAIL, RCPT and several BDAT chunks sent in one group each get their reply, in order",
+            &[Need::Ext("CHUNKING"), Need::Ext("PIPELINING")],
+            custom!(bdat_pipelined),
         ),
         case(
             "enhanced.present",
@@ -366,6 +423,208 @@ async fn bdat_refused(ctx: &mut Ctx) -> Flow<Verdict> {
     }
     ctx.check(&mut conn, "NOOP", &Codes(&[250])).await?;
     pass(format!("refused ({}) and the chunk swallowed", reply.code))
+}
+
+/// Sends one chunk (`BDAT <len>[ LAST]` and the octets) and reads its reply.
+async fn chunk(conn: &mut Conn, text: &str, last: bool) -> Flow<Reply> {
+    let bytes = format!(
+        "BDAT {}{}\r\n{text}",
+        text.len(),
+        if last { " LAST" } else { "" }
+    );
+    checked(conn.send(bytes.as_bytes()).await, "BDAT")?;
+    checked(conn.reply().await, "BDAT")
+}
+
+/// No reply may follow within the grace period, and NOOP then gets 250:
+/// what a swallowed chunk leaves behind.
+async fn in_step(ctx: &Ctx, conn: &mut Conn, what: &str) -> Flow<()> {
+    let (extra, _) = checked(conn.replies_until_quiet(ctx.grace()).await, what)?;
+    if let Some(first) = extra.first() {
+        return violation(format!(
+            "{} unexpected replies after {what} (first: {first}): its octets ran as commands",
+            extra.len()
+        ));
+    }
+    ctx.check(conn, "NOOP", &Codes(&[250])).await?;
+    Ok(())
+}
+
+async fn bdat_no_rcpt(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.expect(&mut conn, "MAIL FROM:<{from}>", &Codes(&[250]))
+        .await?;
+    // The 12 octets look like commands: run, they would earn replies.
+    let reply = chunk(&mut conn, "NOOP\r\nNOOP\r\n", true).await?;
+    if reply.is_positive() {
+        return violation(format!("BDAT without an accepted RCPT got {reply}"));
+    }
+    in_step(ctx, &mut conn, "the refused chunk").await?;
+    pass(format!("refused ({}) and the chunk swallowed", reply.code))
+}
+
+async fn data_after_bdat(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let m = message(ctx, "The first chunk.\r\n");
+    let reply = chunk(&mut conn, &m, false).await?;
+    if reply.code != 250 {
+        return Err(Verdict::Inconclusive(format!("the chunk got {reply}")));
+    }
+    let reply = ctx.command(&mut conn, "DATA").await?;
+    if reply.code == 354 {
+        // Leave the server a terminated message rather than a hung DATA.
+        let _ = conn.send(b".\r\n").await;
+        return violation("DATA after a BDAT chunk got 354: DATA and BDAT were mixed");
+    }
+    if reply.code != 503 {
+        return violation(format!("DATA after a BDAT chunk got {reply}, expected 503"));
+    }
+    pass("DATA after BDAT -> 503")
+}
+
+async fn rset_discards(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let m = message(ctx, "A chunk RSET must discard.\r\n");
+    let reply = chunk(&mut conn, &m, false).await?;
+    if reply.code != 250 {
+        return Err(Verdict::Inconclusive(format!("the chunk got {reply}")));
+    }
+    ctx.expect(&mut conn, "RSET", &Codes(&[250])).await?;
+    let reply = chunk(&mut conn, "the end\r\n", true).await?;
+    if reply.is_positive() {
+        return violation(format!(
+            "BDAT LAST after RSET got {reply}: the chunks before RSET were kept as a message"
+        ));
+    }
+    in_step(ctx, &mut conn, "the refused chunk").await?;
+    pass(format!("after RSET, BDAT LAST -> {}", reply.code))
+}
+
+async fn after_last(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let m = message(ctx, "Complete with BDAT LAST.\r\n");
+    let reply = chunk(&mut conn, &m, true).await?;
+    if reply.code != 250 {
+        return Err(Verdict::Inconclusive(format!("BDAT LAST got {reply}")));
+    }
+    let reply = chunk(&mut conn, "more\r\n", true).await?;
+    if reply.code != 503 {
+        return violation(format!("a BDAT after BDAT LAST got {reply}, expected 503"));
+    }
+    in_step(ctx, &mut conn, "the refused chunk").await?;
+    pass("BDAT after BDAT LAST -> 503")
+}
+
+async fn bdat_bad_size(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    let mut seen = Vec::new();
+    // RFC 3030 §2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CRLF,
+    // chunk-size = 1*DIGIT. No octets follow these lines: the size is
+    // unknown, so the client cannot send a chunk either.
+    for line in ["BDAT ten LAST", "BDAT"] {
+        let reply = match conn.command(line).await {
+            Ok(reply) => reply,
+            // Refused, then closed: safe (see below).
+            Err(ConnError::Closed) if !seen.is_empty() => {
+                return pass(format!("{}; then the server closed", seen.join("; ")));
+            }
+            Err(e) => return checked(Err(e), line),
+        };
+        if reply.is_positive() {
+            return violation(format!("{line} got {reply}: taken as a chunk"));
+        }
+        if reply.code / 100 != 5 && reply.code != 421 {
+            return violation(format!("{line} got {reply}, expected 501"));
+        }
+        seen.push(format!("{line} -> {}", reply.code));
+        if matches!(reply.code, 421 | 521) {
+            // Closing is a safe answer: a server that cannot parse the size
+            // cannot tell where the chunk would end.
+            return pass(format!("{}, closing", seen.join("; ")));
+        }
+    }
+    ctx.check(&mut conn, "NOOP", &Codes(&[250])).await?;
+    pass(format!("{}; NOOP -> 250", seen.join("; ")))
+}
+
+async fn bdat_over_size(ctx: &mut Ctx) -> Flow<Verdict> {
+    let limit = limit(ctx);
+    let max = ctx.options().max_message;
+    if limit > max {
+        return Ok(Verdict::Skip(format!(
+            "the limit ({limit} octets) is above --max-message ({max})"
+        )));
+    }
+    let mut conn = ctx.session().await?;
+    ctx.envelope(&mut conn).await?;
+    // Two chunks: half the limit, then the rest and one octet more.
+    let first = limit / 2;
+    let second = limit - first + 1;
+    let mut refused = None;
+    for (size, last) in [(first, false), (second, true)] {
+        let head = format!("BDAT {size}{}\r\n", if last { " LAST" } else { "" });
+        checked(conn.send(head.as_bytes()).await, "BDAT")?;
+        let line = "B".repeat(76) + "\r\n";
+        let block = line.repeat(1000);
+        let mut left = size as usize;
+        while left > 0 {
+            let n = left.min(block.len());
+            if conn.send(&block.as_bytes()[..n]).await.is_err() {
+                // Refused and closed as soon as the limit was passed.
+                return pass("the connection was closed while the chunk was sent");
+            }
+            left -= n;
+        }
+        match conn.reply().await {
+            Ok(reply) if reply.is_positive() => {}
+            Ok(reply) => {
+                refused = Some(reply);
+                break;
+            }
+            Err(e) => return pass(format!("refused: {e}")),
+        }
+    }
+    let Some(reply) = refused else {
+        return violation(format!(
+            "{} octets in two chunks over a {limit}-octet limit were accepted",
+            limit + 1
+        ));
+    };
+    if !reply.is_permanent() {
+        return violation(format!("the oversized chunks got {reply}, expected 552"));
+    }
+    in_step(ctx, &mut conn, "the refused chunk").await?;
+    pass(format!("{} octets in chunks -> {reply}", limit + 1))
+}
+
+async fn bdat_pipelined(ctx: &mut Ctx) -> Flow<Verdict> {
+    let mut conn = ctx.session().await?;
+    let m = message(ctx, "Chunks in one group.\r\n");
+    let (a, b) = m.split_at(m.len() / 2);
+    let group = format!(
+        "{}\r\n{}\r\nBDAT {}\r\n{a}BDAT {} LAST\r\n{b}",
+        ctx.expand("MAIL FROM:<{from}>"),
+        ctx.expand("RCPT TO:<{rcpt}>"),
+        a.len(),
+        b.len()
+    );
+    checked(conn.send(group.as_bytes()).await, "the group")?;
+    let mut codes = Vec::new();
+    for what in ["MAIL", "RCPT", "the first chunk", "BDAT LAST"] {
+        let reply = checked(conn.reply().await, what)?;
+        if !reply.is_positive() {
+            return violation(format!(
+                "{what} in the group got {reply} (replies so far: {codes:?})"
+            ));
+        }
+        codes.push(reply.code);
+    }
+    in_step(ctx, &mut conn, "the group").await?;
+    pass(format!("four replies in order: {codes:?}"))
 }
 
 /// Commands whose replies must carry enhanced codes, and the replies.

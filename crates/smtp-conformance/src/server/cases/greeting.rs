@@ -2,12 +2,17 @@
 
 use smtp_wire::{Capability, Reply};
 
-use super::{Body, Case, case, custom, pass, violation};
+use super::{Body, Case, Need, case, custom, pass, violation};
 use crate::model::Level::{Must, Should};
 use crate::model::Verdict;
 use crate::server::ctx::{Ctx, Flow, checked, is_domain_or_literal, setup};
 use crate::server::script::Step::*;
 use crate::server::want::Want::*;
+
+/// EHLO and HELO themselves: LMTP has LHLO instead (RFC 2033 §4.1), and
+/// the `lmtp` cases check it. The other `ehlo` cases are about the
+/// ESMTP greeting in general and run with LHLO there.
+const SMTP_ONLY: &[Need] = &[Need::Smtp];
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -32,7 +37,7 @@ pub(super) fn cases() -> Vec<Case> {
             Must,
             "RFC 5321 §4.5.1, §4.1.1.1",
             "EHLO is supported and answered with 250",
-            &[],
+            SMTP_ONLY,
             Body::Script(&[Connect, Check("EHLO {helo}", Codes(&[250]))]),
         ),
         case(
@@ -65,7 +70,7 @@ pub(super) fn cases() -> Vec<Case> {
             "RFC 5321 §4.1.1.1, §4.1.4",
             "EHLO without its domain argument is refused with 501",
             &[],
-            Body::Script(&[Fresh, Check("EHLO", Codes(&[501, 500]))]),
+            Body::Script(&[Fresh, Check("{ehlo}", Codes(&[501, 500]))]),
         ),
         case(
             "ehlo.address-literal",
@@ -73,7 +78,7 @@ pub(super) fn cases() -> Vec<Case> {
             "RFC 5321 §4.1.1.1, §4.1.3",
             "EHLO with an address literal ([127.0.0.1]) is accepted",
             &[],
-            Body::Script(&[Fresh, Check("EHLO [127.0.0.1]", Codes(&[250]))]),
+            Body::Script(&[Fresh, Check("{ehlo} [127.0.0.1]", Codes(&[250]))]),
         ),
         case(
             "ehlo.repeat-resets",
@@ -84,7 +89,7 @@ pub(super) fn cases() -> Vec<Case> {
             Body::Script(&[
                 Session,
                 Do("MAIL FROM:<{from}>", Codes(&[250])),
-                Check("EHLO {helo}", Codes(&[250])),
+                Check("{ehlo} {helo}", Codes(&[250])),
                 Check("RCPT TO:<{rcpt}>", Codes(&[503])),
             ]),
         ),
@@ -101,7 +106,7 @@ pub(super) fn cases() -> Vec<Case> {
             Must,
             "RFC 5321 §4.1.1.1, App. F.3",
             "HELO is accepted with 250 and opens a session usable for mail",
-            &[],
+            SMTP_ONLY,
             Body::Script(&[
                 Fresh,
                 Check("HELO {helo}", Codes(&[250])),
@@ -113,7 +118,7 @@ pub(super) fn cases() -> Vec<Case> {
             Must,
             "RFC 5321 §3.2",
             "HELO is not answered with an EHLO-style list of extensions",
-            &[],
+            SMTP_ONLY,
             custom!(helo_plain),
         ),
         case(
@@ -124,7 +129,7 @@ pub(super) fn cases() -> Vec<Case> {
             &[],
             Body::Script(&[
                 Fresh,
-                Check("ehlo {helo}", Codes(&[250])),
+                Check("{ehlo-lc} {helo}", Codes(&[250])),
                 Check("mail from:<{from}>", Codes(&[250])),
                 Check("rCpT tO:<{rcpt}>", Codes(&[250, 251])),
                 Check("rset", Codes(&[250])),
@@ -170,7 +175,7 @@ fn first_word(reply: &Reply) -> &str {
 
 async fn ehlo_reply_syntax(ctx: &mut Ctx) -> Flow<Verdict> {
     let mut conn = ctx.connect().await?;
-    let line = ctx.expand("EHLO {helo}");
+    let line = ctx.expand("{ehlo} {helo}");
     let reply = checked(conn.command(&line).await, &line)?;
     // RFC 5321 §4.2.1: a reply ends at the line with a space after the
     // code; anything after it is not part of this reply.
@@ -215,7 +220,7 @@ fn ehlo_line_ok(line: &str) -> bool {
 
 async fn ehlo_keywords(ctx: &mut Ctx) -> Flow<Verdict> {
     let mut conn = ctx.connect().await?;
-    let line = ctx.expand("EHLO {helo}");
+    let line = ctx.expand("{ehlo} {helo}");
     let reply = ctx.expect(&mut conn, &line, &Codes(&[250])).await?;
     let bad: Vec<&String> = reply
         .lines

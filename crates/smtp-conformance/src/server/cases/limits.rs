@@ -374,7 +374,7 @@ async fn greet(target: &crate::server::ctx::Target) -> Greeting {
         crate::server::TlsMode::Implicit => Some((&target.tls, &target.server_name)),
         _ => None,
     };
-    let mut conn = match Conn::open(target.addr, implicit, target.options.timeout, log).await {
+    let mut conn = match Conn::open(&target.endpoint, implicit, target.options.timeout, log).await {
         Ok(conn) => conn,
         Err(ConnError::Timeout(_)) => return Greeting::Silent,
         Err(_) => return Greeting::Refused,

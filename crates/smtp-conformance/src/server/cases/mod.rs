@@ -15,8 +15,10 @@ mod data;
 mod extensions;
 mod greeting;
 mod limits;
+mod lmtp;
 mod order;
 mod pipelining;
+mod relay;
 mod smuggling;
 mod starttls;
 mod syntax;
@@ -53,6 +55,13 @@ pub(crate) enum Need {
     IdleWait,
     /// SIZE is advertised with a number.
     SizeLimit,
+    /// The target speaks LMTP (`lmtp:HOST:PORT`, `lmtp:unix:PATH`).
+    Lmtp,
+    /// The target speaks SMTP: the case is about a command LMTP does not
+    /// have (EHLO, HELO: RFC 2033 §4.1).
+    Smtp,
+    /// `--relay-to` and `--judge-listen` were given (SMTP targets only).
+    Relay,
 }
 
 /// One server case: what it checks and how.
@@ -114,6 +123,8 @@ pub(crate) fn all() -> Vec<Case> {
     cases.extend(starttls::cases());
     cases.extend(auth::cases());
     cases.extend(limits::cases());
+    cases.extend(lmtp::cases());
+    cases.extend(relay::cases());
     cases
 }
 

@@ -61,7 +61,7 @@ pub(super) fn cases() -> Vec<Case> {
             STARTTLS,
             Body::Script(&[
                 Connect,
-                Do("EHLO {helo}", Codes(&[250])),
+                Do("{ehlo} {helo}", Codes(&[250])),
                 Check("STARTTLS now", Codes(&[501])),
             ]),
         ),
@@ -106,7 +106,8 @@ async fn handshake(ctx: &mut Ctx) -> Flow<Verdict> {
         }
         Err(e) => return violation(format!("after 220: {e}")),
     }
-    ctx.check(&mut conn, "EHLO {helo}", &Codes(&[250])).await?;
+    ctx.check(&mut conn, "{ehlo} {helo}", &Codes(&[250]))
+        .await?;
     pass("220, handshake, EHLO 250")
 }
 
@@ -186,7 +187,8 @@ async fn injection(ctx: &mut Ctx) -> Flow<Verdict> {
             "the NOOP sent in the clear before the handshake was answered inside TLS: {reply}"
         )),
         Ok(None) | Err(ConnError::Closed) => {
-            ctx.check(&mut conn, "EHLO {helo}", &Codes(&[250])).await?;
+            ctx.check(&mut conn, "{ehlo} {helo}", &Codes(&[250]))
+                .await?;
             pass("nothing answered the injected NOOP")
         }
         Err(e) => pass(format!("the connection ended after the handshake ({e})")),

@@ -18,6 +18,9 @@ enum Reader {
 /// One message's text being read.
 pub struct DataState {
     reader: Reader,
+    /// The message as read: unstuffed by the proper reader, as it came
+    /// (up to where it decided the end) by a naive one.
+    pub content: Vec<u8>,
     pub size: u64,
     pub bare: bool,
     pub long_lines: bool,
@@ -38,6 +41,7 @@ impl DataState {
         };
         DataState {
             reader,
+            content: Vec::new(),
             size: 0,
             bare: false,
             long_lines: false,
@@ -50,8 +54,7 @@ impl DataState {
     pub fn feed(&mut self, input: &[u8]) -> (usize, bool) {
         let (used, done) = match &mut self.reader {
             Reader::Proper(decoder) => {
-                let mut out = Vec::new();
-                let p = decoder.decode(input, &mut out);
+                let p = decoder.decode(input, &mut self.content);
                 let s = decoder.stats();
                 self.size = s.bytes;
                 self.bare = s.bare_cr + s.bare_lf > 0;
@@ -74,6 +77,7 @@ impl DataState {
                     }
                 }
                 self.size += used as u64;
+                self.content.extend_from_slice(&input[..used]);
                 (used, done)
             }
         };

@@ -3,6 +3,7 @@
 //! each break one rule the way real servers have broken it.
 
 mod data;
+mod relay;
 mod session;
 
 use std::net::SocketAddr;
@@ -100,6 +101,39 @@ pub enum Fault {
     NoIdleTimeout,
     NoCommandDeadline,
     Serial,
+    /// BDAT is refused only without MAIL: MAIL alone is enough.
+    BdatWithoutRcpt,
+    /// DATA after a BDAT chunk of the same transaction gets 354.
+    DataAfterBdat,
+    /// RSET after a BDAT chunk keeps the transaction and its chunks.
+    RsetKeepsChunks,
+    /// The transaction stays open after BDAT LAST: another BDAT is taken.
+    BdatAfterLastAccepted,
+    /// A BDAT size that is not a number counts as 0.
+    BdatLenientSize,
+    /// No SIZE limit on chunked messages.
+    BdatIgnoresSize,
+    /// What was pipelined after a chunk is lost.
+    BdatDropsPipelined,
+    /// Relaying: no Received: field added.
+    RelayNoReceived,
+    /// Relaying: a Return-Path: field added.
+    RelayAddsReturnPath,
+    /// Relaying: the text sent on without dot-stuffing.
+    RelayNoDotStuffing,
+    /// Relaying: BODY=8BITMIME not passed on.
+    RelayDrops8BitMime,
+    /// LMTP: one reply after the data, whatever the number of recipients
+    /// (an SMTP server's habit).
+    LmtpOneReply,
+    /// LMTP: one reply after the data per RCPT tried, refused ones too.
+    LmtpRepliesPerRcptTried,
+    /// LMTP: the replies after the data in reverse RCPT order.
+    LmtpRepliesReversed,
+    /// LMTP: DATA without an accepted recipient gets SMTP's 554, not 503.
+    LmtpNoRcpt554,
+    /// LMTP: BDAT LAST gets one reply, whatever the number of recipients.
+    LmtpBdatOneReply,
 }
 
 /// The server's settings.
@@ -107,7 +141,13 @@ pub enum Fault {
 pub struct Config {
     pub tls: Option<Arc<ServerConfig>>,
     pub implicit: bool,
+    /// Speak LMTP (RFC 2033): LHLO, a reply per recipient after the data.
+    pub lmtp: bool,
     pub rcpt: String,
+    /// Further recipients accepted besides `rcpt`.
+    pub more_rcpts: Vec<String>,
+    /// Relaying: mail for this recipient is forwarded to this judge.
+    pub relay: Option<(String, SocketAddr)>,
     pub user: String,
     pub password: String,
     pub size_limit: u64,
@@ -124,7 +164,10 @@ impl Config {
         Config {
             tls,
             implicit: false,
+            lmtp: false,
             rcpt: "inbox@example.test".into(),
+            more_rcpts: vec!["second@example.test".into(), "third@example.test".into()],
+            relay: None,
             user: "alice".into(),
             password: "secret".into(),
             size_limit: 100_000,

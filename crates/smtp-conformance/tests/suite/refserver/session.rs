@@ -49,6 +49,14 @@ struct Txn {
     tried: usize,
     accepted: usize,
     chunk_size: u64,
+    /// The accepted recipients, in RCPT order (LMTP answers for each).
+    rcpts: Vec<String>,
+    /// A BDAT chunk was accepted in this transaction (RFC 3030 §2: then
+    /// no DATA).
+    chunked: bool,
+    /// The reverse-path and BODY=8BITMIME, for relaying.
+    from: String,
+    eight_bit: bool,
 }
 
 enum Mode {
@@ -332,6 +340,9 @@ impl Session {
         if !reader.is_done() {
             return false;
         }
+        if self.has(&Fault::BdatDropsPipelined) {
+            self.buf.clear();
+        }
         let Mode::Chunk { last, refused, .. } = std::mem::replace(&mut self.mode, Mode::Command)
         else {
             return false;
@@ -339,10 +350,29 @@ impl Session {
         if refused {
             self.reply("503 5.5.1 need MAIL and RCPT first");
         } else if last {
-            self.txn = Txn::default();
+            let over =
+                self.txn.chunk_size > self.cfg.size_limit() && !self.has(&Fault::BdatIgnoresSize);
+            let txn = if self.has(&Fault::BdatAfterLastAccepted) {
+                Txn {
+                    open: true,
+                    accepted: self.txn.accepted,
+                    rcpts: self.txn.rcpts.clone(),
+                    ..Txn::default()
+                }
+            } else {
+                Txn::default()
+            };
+            let txn = std::mem::replace(&mut self.txn, txn);
             self.messages += 1;
-            self.reply("250 2.0.0 message accepted");
+            // RFC 1870 §6.3 / RFC 3030 §2: the limit counts every chunk.
+            let reply = if over {
+                "552 5.3.4 message size exceeds fixed maximum message size"
+            } else {
+                "250 2.0.0 message accepted"
+            };
+            self.final_replies(reply, &txn, true);
         } else {
+            self.txn.chunked = true;
             self.reply("250 2.0.0 chunk accepted");
         }
         true
@@ -375,6 +405,13 @@ impl Session {
             && line.iter().take(4).any(|b| b.is_ascii_lowercase())
         {
             return self.reply("500 5.5.1 unknown command");
+        }
+        if self.has(&Fault::BdatLenientSize)
+            && let Some(rest) = upper.strip_prefix("BDAT ")
+            && !rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            let refused = !self.txn.open || self.txn.accepted == 0;
+            return self.start_chunk(0, rest.contains("LAST"), refused);
         }
         if self.has(&Fault::LenientPaths)
             && upper.starts_with("MAIL FROM:")
@@ -446,7 +483,7 @@ impl Session {
     }
 
     fn command(&mut self, cmd: Command, raw: &[u8]) {
-        let needs_helo = !matches!(cmd, Command::Ehlo(_) | Command::Helo(_))
+        let needs_helo = !matches!(cmd, Command::Ehlo(_) | Command::Helo(_) | Command::Lhlo(_))
             && (self.has(&Fault::RequireHeloForAll)
                 || matches!(
                     cmd,
@@ -463,7 +500,18 @@ impl Session {
             }
             return self.reply("503 5.5.1 send EHLO first");
         }
+        let lmtp = self.cfg.lmtp;
         match cmd {
+            // RFC 2033 §4.1: LMTP has LHLO instead of HELO and EHLO.
+            Command::Ehlo(_) | Command::Helo(_) if lmtp => {
+                self.reply("500 5.5.1 this is LMTP: greet with LHLO")
+            }
+            Command::Lhlo(_) if lmtp => {
+                self.greeted = true;
+                self.txn = Txn::default();
+                let bytes = self.caps().to_reply().to_bytes();
+                self.out.push(bytes);
+            }
             Command::Ehlo(_) => {
                 self.greeted = true;
                 if !self.has(&Fault::EhloKeepsTransaction) {
@@ -486,11 +534,17 @@ impl Session {
             Command::Rcpt { to, params } => self.rcpt(&to, !params.other.is_empty(), raw),
             Command::Data => self.data(),
             Command::Bdat { size, last } => {
-                let refused = !self.txn.open || self.txn.accepted == 0;
+                let refused = if self.has(&Fault::BdatWithoutRcpt) {
+                    !self.txn.open
+                } else {
+                    !self.txn.open || self.txn.accepted == 0
+                };
                 self.start_chunk(size, last, refused);
             }
             Command::Rset => {
-                if !self.has(&Fault::RsetKeepsTransaction) {
+                let keep = self.has(&Fault::RsetKeepsTransaction)
+                    || (self.txn.chunked && self.has(&Fault::RsetKeepsChunks));
+                if !keep {
                     self.txn = Txn::default();
                 }
                 self.reply("250 2.0.0 reset");
@@ -551,6 +605,8 @@ impl Session {
         self.txn = Txn {
             open: true,
             smtputf8: params.smtputf8,
+            from: from.mailbox().map(|m| m.to_string()).unwrap_or_default(),
+            eight_bit: params.body == Some(smtp_wire::Body::EightBitMime),
             ..Txn::default()
         };
         self.reply("250 2.1.0 sender ok");
@@ -572,7 +628,20 @@ impl Session {
                 !self.has(&Fault::PostmasterCaseSensitive)
                     || String::from_utf8_lossy(raw).contains("<Postmaster>")
             }
-            ForwardPath::Mailbox(m) => m.to_string().eq_ignore_ascii_case(&self.cfg.rcpt),
+            ForwardPath::Mailbox(m) => {
+                let m = m.to_string();
+                m.eq_ignore_ascii_case(&self.cfg.rcpt)
+                    || self
+                        .cfg
+                        .more_rcpts
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(&m))
+                    || self
+                        .cfg
+                        .relay
+                        .as_ref()
+                        .is_some_and(|(r, _)| r.eq_ignore_ascii_case(&m))
+            }
         };
         if !ok {
             return self.reply("550 5.1.1 no such user");
@@ -590,6 +659,10 @@ impl Session {
             return self.reply("452 4.5.3 too many recipients");
         }
         self.txn.accepted += 1;
+        self.txn.rcpts.push(match to {
+            ForwardPath::Postmaster => "Postmaster".to_string(),
+            ForwardPath::Mailbox(m) => m.to_string(),
+        });
         self.reply("250 2.1.5 recipient ok");
     }
 
@@ -604,7 +677,16 @@ impl Session {
         if !self.txn.open {
             return self.reply("503 5.5.1 need MAIL first");
         }
+        // RFC 3030 §2: "DATA and BDAT commands cannot be used in the same
+        // transaction".
+        if self.txn.chunked && !self.has(&Fault::DataAfterBdat) {
+            return self.reply("503 5.5.1 BDAT already used in this transaction");
+        }
         if !allowed {
+            // RFC 2033 §4.2: in LMTP this "MUST fail with a 503".
+            if self.cfg.lmtp && !self.has(&Fault::LmtpNoRcpt554) {
+                return self.reply("503 5.5.1 no valid recipients");
+            }
             return self.reply("554 5.5.1 no valid recipients");
         }
         self.mode = Mode::Data(DataState::new(self.cfg.naive()));
@@ -612,9 +694,58 @@ impl Session {
     }
 
     fn end_of_data(&mut self, state: &DataState) {
-        if !self.has(&Fault::KeepsEnvelopeAfterData) {
-            self.txn = Txn::default();
+        let txn = if self.has(&Fault::KeepsEnvelopeAfterData) {
+            Txn {
+                rcpts: self.txn.rcpts.clone(),
+                tried: self.txn.tried,
+                ..Txn::default()
+            }
+        } else {
+            std::mem::take(&mut self.txn)
+        };
+        let reply = self.data_verdict(state);
+        if reply.starts_with("250")
+            && let Some((relay_rcpt, judge)) = &self.cfg.relay
+            && txn.rcpts.iter().any(|r| r.eq_ignore_ascii_case(relay_rcpt))
+        {
+            tokio::spawn(super::relay::forward(
+                *judge,
+                txn.from.clone(),
+                relay_rcpt.clone(),
+                txn.eight_bit,
+                state.content.clone(),
+                self.cfg.clone(),
+            ));
         }
+        self.final_replies(&reply, &txn, false);
+    }
+
+    /// SMTP: `reply`. LMTP (RFC 2033 §4.2, §4.3): `reply` once per accepted
+    /// recipient, in RCPT order, each naming its recipient.
+    fn final_replies(&mut self, reply: &str, txn: &Txn, bdat: bool) {
+        if !self.cfg.lmtp {
+            return self.reply(reply);
+        }
+        let mut names = txn.rcpts.clone();
+        if self.has(&Fault::LmtpRepliesReversed) {
+            names.reverse();
+        }
+        let mut n = names.len();
+        if self.has(&Fault::LmtpRepliesPerRcptTried) {
+            n = txn.tried;
+        }
+        if self.has(&Fault::LmtpOneReply) || (bdat && self.has(&Fault::LmtpBdatOneReply)) {
+            n = 1;
+        }
+        let text = reply.trim_end();
+        for i in 0..n {
+            let name = names.get(i).map_or("a refused recipient", String::as_str);
+            self.reply(&format!("{text} for <{name}>"));
+        }
+    }
+
+    /// The reply at the end of DATA, from what the text held.
+    fn data_verdict(&mut self, state: &DataState) -> String {
         self.messages += 1;
         if self.has(&Fault::DiscardAfterData) {
             self.buf.clear();
@@ -623,25 +754,25 @@ impl Session {
             Fault::DataFinal(r) => Some(*r),
             _ => None,
         }) {
-            return self.reply(reply);
+            return reply.to_string();
         }
         let max_line = self.cfg.faults.iter().find_map(|f| match f {
             Fault::MaxTextLine(n) => Some(*n),
             _ => None,
         });
         if max_line.is_some_and(|n| state.longest > n) {
-            return self.reply("500 5.5.6 line too long");
+            return "500 5.5.6 line too long".to_string();
         }
         if state.size > self.cfg.size_limit() && !self.has(&Fault::IgnoreActualSize) {
-            return self.reply("552 5.3.4 message size exceeds fixed maximum message size");
+            return "552 5.3.4 message size exceeds fixed maximum message size".to_string();
         }
         if state.bare && !self.has(&Fault::KeepBareLineEnds) {
-            return self.reply("550 5.6.11 bare CR or LF in the message refused");
+            return "550 5.6.11 bare CR or LF in the message refused".to_string();
         }
         if state.long_lines {
-            return self.reply("550 5.6.0 text line over 1000 octets refused");
+            return "550 5.6.0 text line over 1000 octets refused".to_string();
         }
-        self.reply("250 2.0.0 message accepted");
+        "250 2.0.0 message accepted".to_string()
     }
 
     fn start_chunk(&mut self, size: u64, last: bool, refused: bool) {
