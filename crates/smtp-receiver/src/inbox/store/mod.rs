@@ -10,6 +10,7 @@
 mod rows;
 mod scan;
 pub mod schema;
+mod session_log;
 mod sessions;
 
 use std::path::{Path, PathBuf};
@@ -90,6 +91,8 @@ struct Inner {
     root: PathBuf,
     db: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
+    /// The session records on disk; used by the writer thread only.
+    log: Mutex<session_log::SessionLog>,
     readers: Mutex<Vec<Connection>>,
     changes: watch::Sender<u64>,
     events: broadcast::Sender<Change>,
@@ -108,6 +111,12 @@ impl Store {
                 source,
             })?;
         }
+        let log =
+            session_log::SessionLog::open(sessions_dir(root)).map_err(|source| StoreError::Io {
+                action: "open the session records in",
+                path: sessions_dir(root),
+                source,
+            })?;
         let mut conn = Connection::open(db)?;
         schema::configure(&conn)?;
         let current = schema::create(&conn)?;
@@ -126,6 +135,7 @@ impl Store {
                 root: root.to_path_buf(),
                 db: db.to_path_buf(),
                 writer: Mutex::new(Some(tx)),
+                log: Mutex::new(log),
                 readers: Mutex::new(Vec::new()),
                 changes: watch::Sender::new(0),
                 events: broadcast::Sender::new(EVENTS_BACKLOG),

@@ -342,9 +342,11 @@ impl Store {
 
     /// Removes the oldest messages beyond `max_messages` (0: no limit) and
     /// those older than `max_age`, and sessions on the same terms (rows,
-    /// then files); returns how many messages went.
+    /// then the session log's segments that hold only removed sessions);
+    /// returns how many messages went.
     pub async fn prune(&self, max_messages: u64, max_age: Option<Duration>) -> Result<usize> {
         let root = self.root().to_path_buf();
+        let inner = std::sync::Arc::clone(&self.inner);
         let cutoff = max_age.map(|age| millis(SystemTime::now()) - age.as_millis() as i64);
         let (removed, _) = self
             .write(
@@ -374,17 +376,23 @@ impl Store {
                     rows.dedup();
                     sessions.sort();
                     sessions.dedup();
-                    let mut session_files = Vec::new();
                     for (id, _) in sessions {
                         txn.prepare_cached("DELETE FROM sessions WHERE id = ?1")?.execute([&id])?;
                         txn.prepare_cached("DELETE FROM delivered WHERE session_id = ?1")?.execute([&id])?;
-                        session_files.push(format!("{}/sessions/{id}.json", crate::inbox::INDEX_DIR));
                     }
-                    Ok((delete_ids(txn, rows)?, session_files))
+                    let oldest_kept: Option<i64> =
+                        txn.query_row("SELECT min(ended) FROM sessions", [], |r| r.get(0))?;
+                    Ok((delete_ids(txn, rows)?, oldest_kept))
                 },
-                move |(removed, sessions): &(Removed, Vec<String>)| {
+                move |(removed, oldest_kept): &(Removed, Option<i64>)| {
                     remove_files(&root, &removed.paths);
-                    remove_files(&root, sessions);
+                    let pruned = match inner.log.lock() {
+                        Ok(mut log) => log.prune(*oldest_kept),
+                        Err(_) => Err(std::io::Error::other("the session log's lock is poisoned")),
+                    };
+                    if let Err(error) = pruned {
+                        tracing::warn!(%error, "retention: cannot remove old session records");
+                    }
                 },
             )
             .await?;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use rusqlite::Connection;
 
 use super::rows::insert;
-use super::sessions::{load_session_files, sessions_dir};
+use super::sessions::{load_sessions, sessions_dir};
 use super::{Result, StoreError};
 use crate::inbox::entry::{Entry, id_from_file_name};
 
@@ -94,7 +94,7 @@ pub(super) fn sync(conn: &mut Connection, root: &Path, rebuild: bool) -> Result<
     }
     let known: i64 = conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))?;
     if rebuild || known == 0 {
-        report.sessions_loaded = load_session_files(conn, &sessions_dir(root))?;
+        report.sessions_loaded = load_sessions(conn, &sessions_dir(root))?;
     }
     Ok(report)
 }

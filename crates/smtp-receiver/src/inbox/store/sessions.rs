@@ -1,10 +1,11 @@
-//! Recorded sessions in the index, and their JSON files beside it (so that
-//! a rebuilt index has them too).
+//! Recorded sessions in the index, and their records in the session log
+//! beside it (so that a rebuilt index has them too).
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
+use super::session_log::SessionLog;
 use super::{Change, Result, SessionRow, Store, StoreError};
 use crate::inbox::sessions::SessionHead;
 
@@ -46,28 +47,19 @@ pub fn session_row(record: String) -> Option<(SessionRow, Vec<String>)> {
     Some(head.into_row(record))
 }
 
-pub(super) fn load_session_files(conn: &mut Connection, dir: &Path) -> Result<usize> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
-            return Err(StoreError::Io {
-                action: "list",
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
-    };
+/// Loads the session records of the log in `dir` into the index.
+pub(super) fn load_sessions(conn: &mut Connection, dir: &Path) -> Result<usize> {
+    let records = SessionLog::records(dir).map_err(|source| StoreError::Io {
+        action: "read the session records in",
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let txn = conn.transaction()?;
     let mut loaded = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let Some((row, delivered)) = std::fs::read_to_string(&path).ok().and_then(session_row)
-        else {
-            tracing::warn!(path = %path.display(), "not a session record; skipped");
+    for record in records {
+        let Some((row, delivered)) = session_row(record) else {
+            // A line torn by a crash, or not ours.
+            tracing::warn!(dir = %dir.display(), "not a session record; skipped");
             continue;
         };
         insert_session(&txn, &row, &delivered)?;
@@ -78,27 +70,20 @@ pub(super) fn load_session_files(conn: &mut Connection, dir: &Path) -> Result<us
 }
 
 impl Store {
-    /// Records a finished session: its JSON file (not synced: a session
-    /// record is a convenience, a message is a promise), then its row and
-    /// the links to the messages it delivered. The file is written by the
-    /// index's writer thread, in the job that inserts the row: no trip to
-    /// the blocking pool for each session.
+    /// Records a finished session: its record appended to the session log
+    /// (see [`SessionLog`]), then its row and the links to the messages it
+    /// delivered, in one job of the index's writer thread.
     pub async fn record_session(&self, row: SessionRow, delivered: Vec<String>) -> Result<()> {
-        let dir = sessions_dir(self.root());
         let id = row.id.clone();
+        let inner = std::sync::Arc::clone(&self.inner);
         self.write(
             move |txn| {
-                let file = dir.join(format!("{}.json", row.id));
-                let written = std::fs::write(&file, &row.record).or_else(|error| {
-                    // The first session of a new inbox makes the folder.
-                    if error.kind() != std::io::ErrorKind::NotFound {
-                        return Err(error);
-                    }
-                    std::fs::create_dir_all(&dir)?;
-                    std::fs::write(&file, &row.record)
-                });
-                if let Err(error) = written {
-                    tracing::warn!(%error, session = %row.id, "cannot write the session record file");
+                let appended = match inner.log.lock() {
+                    Ok(mut log) => log.append(&row.record),
+                    Err(_) => Err(std::io::Error::other("the session log's lock is poisoned")),
+                };
+                if let Err(error) = appended {
+                    tracing::warn!(%error, session = %row.id, "cannot append the session record to its log");
                 }
                 insert_session(txn, &row, &delivered)
             },
