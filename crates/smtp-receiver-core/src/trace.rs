@@ -203,6 +203,33 @@ pub fn trace_headers(t: &TraceInput<'_>) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// The part of a [`trace_headers`] block that a relay passes on: the
+/// `Received:` field alone. `Return-Path:` is written at final delivery
+/// only (RFC 5321 §4.4: "the final delivery SMTP server"; the next hop adds
+/// its own), and `X-Original-To:` and `X-Envelope-DSN:` name every envelope
+/// recipient, Bcc ones included, which a copy sent on must not disclose
+/// (RFC 5321 §7.2). The envelope itself goes on in MAIL and RCPT.
+///
+/// ```
+/// use smtp_receiver_core::trace::relay_trace;
+///
+/// let block = b"Return-Path: <a@b>\r\nX-Original-To: c@d,\r\n\te@f\r\n\
+///               Received: from x ([192.0.2.1])\r\n\tby y with ESMTP id 1; date\r\n";
+/// assert!(relay_trace(block).starts_with(b"Received: from x"));
+/// ```
+pub fn relay_trace(trace: &[u8]) -> &[u8] {
+    const FIELD: &[u8] = b"Received: ";
+    if trace.starts_with(FIELD) {
+        return trace;
+    }
+    // Every line of the block but the first follows a CRLF, and folded
+    // lines start with a tab: a line starting with the field name is it.
+    trace
+        .windows(FIELD.len() + 2)
+        .position(|w| w.starts_with(b"\r\n") && w.ends_with(FIELD))
+        .map_or(trace, |at| &trace[at + 2..])
+}
+
 /// The `from` clause of `Received:` (RFC 5321 §4.4): `From-domain = "FROM"
 /// FWS Extended-Domain`, `Extended-Domain = Domain / (Domain FWS "("
 /// TCP-info ")") / (address-literal FWS "(" TCP-info ")")`.
@@ -293,5 +320,48 @@ mod tests {
             address_literal("::ffff:192.0.2.1".parse().unwrap()),
             "[192.0.2.1]"
         );
+    }
+
+    #[test]
+    fn a_relay_passes_on_the_received_field_alone() {
+        use smtp_wire::param::{MailParams, RcptParams};
+        let from: ReversePath = "<alice@example.com>".parse().unwrap();
+        let recipients: Vec<ForwardPath> = ["<bob@example.org>", "<\"Received: x\"@example.org>"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        let mail = MailParams {
+            envid: Some("x".into()),
+            ..MailParams::default()
+        };
+        let rcpt = vec![RcptParams::default(); 2];
+        let id = QueueId::generate(at(1_751_371_200), 1);
+        for record_recipients in [true, false] {
+            let block = trace_headers(&TraceInput {
+                helo: &"client.example".parse().unwrap(),
+                peer: "192.0.2.1".parse().unwrap(),
+                hostname: "mx.example.org",
+                protocol: "ESMTP",
+                id: &id,
+                from: &from,
+                recipients: &recipients,
+                record_recipients,
+                dsn: DsnRequests {
+                    mail: &mail,
+                    recipients: &rcpt,
+                },
+                undeclared_utf8: false,
+                now: at(1_751_371_200),
+            });
+            let relayed = relay_trace(&block);
+            assert!(block.ends_with(relayed));
+            let text = String::from_utf8_lossy(relayed);
+            assert!(text.starts_with("Received: from client.example"), "{text}");
+            for field in ["Return-Path", "X-Original-To", "X-Envelope-DSN", "bob@"] {
+                assert!(!text.contains(field), "{field} in {text}");
+            }
+        }
+        let received = b"Received: from x\r\n\tby y; date\r\n";
+        assert_eq!(relay_trace(received), received);
     }
 }

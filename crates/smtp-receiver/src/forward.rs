@@ -22,10 +22,16 @@
 //! removed before the 4yz, so a retried message is never stored twice.
 //! Synchronously, the copy is made once the next hop has accepted the
 //! message (for one recipient at least), and never for a refused one.
+//!
+//! What goes on carries this server's `Received:` field and not the rest
+//! of the trace block a final delivery writes (`Return-Path:`, and the
+//! envelope's recipients in `X-Original-To:`, Bcc ones included): RFC 5321
+//! §4.4 and §7.2. The Maildir copy keeps the whole block.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use smtp_receiver_core::trace::relay_trace;
 use smtp_sender::outbound::{QueueRunner, Spool, SpoolError, SpoolWriter};
 use smtp_sender::{Client, ClientConfig, Dsn, Outcome, RecipientDsn, Report, SendError};
 use smtp_wire::Reply;
@@ -114,11 +120,12 @@ impl Forwarder {
             None => None,
         };
         let mut pending = Vec::with_capacity(WRITE_BUFFER);
+        let mut onward_text = OnwardText::start(envelope, &mut pending);
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
             if let Some(copy) = copy.as_mut() {
                 copy.write(chunk).await.map_err(logged)?;
             }
-            pending.extend_from_slice(chunk);
+            pending.extend_from_slice(onward_text.of(chunk));
             if pending.len() >= WRITE_BUFFER {
                 (writer, pending) = write(envelope, writer, pending).await?;
             }
@@ -156,8 +163,9 @@ impl Forwarder {
     ) -> Result<(), Reply> {
         // The session's size limit bounds this buffer.
         let mut message = Vec::new();
+        let mut onward_text = OnwardText::start(envelope, &mut message);
         while let Some(chunk) = body.chunk().await.map_err(|e| e.reply())? {
-            message.extend_from_slice(chunk);
+            message.extend_from_slice(onward_text.of(chunk));
         }
         let onward = onward_envelope(envelope);
         let report = match send(client, &onward, &message).await {
@@ -213,14 +221,45 @@ impl Forwarder {
         let Some(maildir) = &self.shared.maildir else {
             return;
         };
+        // The final delivery's copy has the whole trace block back.
+        let text = message
+            .get(relay_trace(&envelope.trace).len()..)
+            .unwrap_or_default();
         let stored = async {
             let mut delivery = maildir.begin(&envelope.id).await?;
-            delivery.write(message).await?;
+            delivery.write(&envelope.trace).await?;
+            delivery.write(text).await?;
             delivery.commit().await
         };
         if let Err(error) = stored.await {
             error.logged(&envelope.id);
         }
+    }
+}
+
+/// The message as it goes on: the session's trace block starts the body
+/// stream, and of it only the `Received:` field goes on
+/// ([`relay_trace`]: no `Return-Path:`, no list of the envelope's
+/// recipients); the Maildir copy, a final delivery, keeps it whole.
+struct OnwardText {
+    /// Octets of the trace block still to drop from the stream.
+    skip: usize,
+}
+
+impl OnwardText {
+    /// Writes the relay's trace into `out`.
+    fn start(envelope: &Envelope, out: &mut Vec<u8>) -> OnwardText {
+        out.extend_from_slice(relay_trace(&envelope.trace));
+        OnwardText {
+            skip: envelope.trace.len(),
+        }
+    }
+
+    /// What of `chunk` goes on.
+    fn of<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
+        let dropped = self.skip.min(chunk.len());
+        self.skip -= dropped;
+        &chunk[dropped..]
     }
 }
 

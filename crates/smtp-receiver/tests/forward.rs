@@ -101,7 +101,18 @@ async fn queued_into_dovecot_over_lmtp_with_a_maildir_copy() {
     for h in &headers {
         assert!(h.contains("by relay.test"), "our Received: {h}");
         assert!(h.contains("([127.0.0.7])"), "the client's address: {h}");
+        // A relay adds no Return-Path (Dovecot adds the one) and never
+        // passes on the list of recipients (RFC 5321 §4.4, §7.2).
+        assert_eq!(h.matches("Return-Path:").count(), 1, "{h}");
+        assert!(!h.contains("X-Original-To"), "{h}");
+        assert!(!h.contains("carol@"), "bob's copy names carol: {h}");
     }
+    let copied = std::fs::read_to_string(&common::files(&copy.join("new"))[0]).unwrap();
+    assert!(
+        copied.starts_with("Return-Path: <alice@client.example>"),
+        "{copied}"
+    );
+    assert!(copied.contains("X-Original-To"), "{copied}");
     assert_eq!(
         common::files(&copy.join("new")).len(),
         3,
