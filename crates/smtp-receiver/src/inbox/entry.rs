@@ -324,9 +324,22 @@ fn strip_tags(html: &str) -> String {
 }
 
 fn snippet(body: &str) -> String {
-    let words: Vec<&str> = body.split_whitespace().collect();
-    let joined = words.join(" ");
-    if joined.chars().count() > SNIPPET_CHARS {
+    // The words joined by single spaces, only as far as the snippet needs:
+    // not the whole body of every stored message.
+    let mut joined = String::with_capacity(SNIPPET_CHARS + 16);
+    let mut chars = 0;
+    for word in body.split_whitespace() {
+        if chars > SNIPPET_CHARS {
+            break;
+        }
+        if !joined.is_empty() {
+            joined.push(' ');
+            chars += 1;
+        }
+        joined.push_str(word);
+        chars += word.chars().count();
+    }
+    if chars > SNIPPET_CHARS {
         let cut: String = joined.chars().take(SNIPPET_CHARS).collect();
         format!("{}...", cut.trim_end())
     } else {
@@ -396,6 +409,26 @@ Some <b>body</b> text\r\n";
         assert_eq!(e.tags, ["a b", "news", "Signup"]);
         assert!(e.search_text.contains("hello there"));
         assert_eq!(e.snippet, "Some <b>body</b> text");
+    }
+
+    #[test]
+    fn the_snippet_is_the_first_words_joined_by_single_spaces() {
+        // What it stands for: every word joined, then cut.
+        let whole = |body: &str| {
+            let joined = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            if joined.chars().count() > SNIPPET_CHARS {
+                let cut: String = joined.chars().take(SNIPPET_CHARS).collect();
+                format!("{}...", cut.trim_end())
+            } else {
+                joined
+            }
+        };
+        let long = "Ärger  über\tdie\r\n Straße ".repeat(40);
+        let exact = "x".repeat(SNIPPET_CHARS);
+        let one_more = format!("{} y", "x".repeat(SNIPPET_CHARS - 1));
+        for body in ["", "  ", "one", " a  b ", &long, &exact, &one_more] {
+            assert_eq!(snippet(body), whole(body), "{body:?}");
+        }
     }
 
     #[test]
