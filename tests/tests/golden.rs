@@ -45,8 +45,8 @@ fn check(name: &str, now: &str) -> Option<String> {
 
 /// The transcript with what changes from run to run replaced (before the
 /// notes are laid out, so that their column does not move): ports, queue
-/// ids, the sizes, Message-ID, Date and MIME boundaries a message is built
-/// with.
+/// ids, the sizes (also of the body lines left out), Message-ID, Date and
+/// MIME boundaries a message is built with.
 fn steady(transcript: &[TranscriptLine]) -> Vec<TranscriptLine> {
     let boundaries: Vec<String> = transcript
         .iter()
@@ -69,6 +69,13 @@ fn steady(transcript: &[TranscriptLine]) -> Vec<TranscriptLine> {
                     .take_while(char::is_ascii_digit)
                     .count();
                 text.replace_range(at + 5..at + 5 + digits, "N");
+            }
+            // The elided octets include the boundaries, Message-ID and Date
+            // that vary in length: "-- 25 body lines (N bytes) not shown --".
+            if let Some(end) = text.find(" bytes) not shown")
+                && let Some(open) = text[..end].rfind('(')
+            {
+                text.replace_range(open + 1..end, "N");
             }
             for header in ["Message-ID: ", "Date: "] {
                 if text.starts_with(header) {
