@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::common::maildir_receiver;
 use smtp_conformance::server::{self, ServerOptions};
 use smtp_conformance::{Outcome, Report};
 use smtp_peers::{Peer, Postfix, PostfixConfig};
-use smtp_testkit::bins::{Bins, RunningReceiver};
 use smtp_testkit::certs::TestPki;
 
 fn chunking_options(addr: &str) -> ServerOptions {
@@ -31,22 +31,7 @@ fn outcomes(report: &Report) -> Vec<(&'static str, Outcome)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_receive_passes_every_chunking_case() {
     let dir = tempfile::tempdir().unwrap();
-    let bins = Bins::for_tests().unwrap();
-    let maildir = dir.path().join("maildir");
-    let receiver = RunningReceiver::start(
-        &bins.receive,
-        [
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--domain".as_ref(),
-            "example.test".as_ref(),
-            "--strict".as_ref(),
-            "--maildir".as_ref(),
-            maildir.as_os_str(),
-        ],
-        dir.path(),
-    )
-    .unwrap();
+    let receiver = maildir_receiver(dir.path(), "--listen", &["--strict"]);
     let addr = receiver.plain().unwrap().to_string();
     let report = server::run(&chunking_options(&addr)).await.unwrap();
     let all = outcomes(&report);

@@ -1,12 +1,14 @@
 //! Shared test set-up: one generated PKI, suite options tuned for speed.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
 use smtp_conformance::server::{ServerOptions, TlsMode};
 use smtp_conformance::tls::Trust;
+use smtp_testkit::bins::{Bins, RunningReceiver};
 use smtp_testkit::certs::TestPki;
 
 pub fn pki() -> &'static TestPki {
@@ -43,4 +45,19 @@ pub fn lmtp_options(addr: SocketAddr, mode: TlsMode) -> ServerOptions {
     o.addr = format!("lmtp:{addr}");
     o.more_rcpts = vec!["second@example.test".into(), "third@example.test".into()];
     o
+}
+
+/// smtp-receive on a loopback port (`listen`: `--listen` or
+/// `--listen-lmtp`), for `example.test`, storing into `dir/maildir`, with
+/// `more` arguments (`--strict`).
+pub fn maildir_receiver(dir: &Path, listen: &str, more: &[&str]) -> RunningReceiver {
+    let bins = Bins::for_tests().unwrap();
+    let maildir = dir.join("maildir");
+    let first = [listen, "127.0.0.1:0", "--domain", "example.test"];
+    let args = first
+        .iter()
+        .chain(more)
+        .map(std::ffi::OsStr::new)
+        .chain([std::ffi::OsStr::new("--maildir"), maildir.as_os_str()]);
+    RunningReceiver::start(&bins.receive, args, dir).unwrap()
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::common::maildir_receiver;
 use smtp_conformance::server::{self, ServerOptions};
 use smtp_conformance::{Outcome, Report};
 use smtp_peers::{Dovecot, Peer};
@@ -56,22 +57,7 @@ fn lmtp_cases_pass(name: &str, report: &Report, allowed: &[(&str, Outcome)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smtp_receive_lmtp_on_tcp() {
     let dir = tempfile::tempdir().unwrap();
-    let bins = Bins::for_tests().unwrap();
-    let maildir = dir.path().join("maildir");
-    let receiver = RunningReceiver::start(
-        &bins.receive,
-        [
-            "--listen-lmtp".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--domain".as_ref(),
-            "example.test".as_ref(),
-            "--strict".as_ref(),
-            "--maildir".as_ref(),
-            maildir.as_os_str(),
-        ],
-        dir.path(),
-    )
-    .unwrap();
+    let receiver = maildir_receiver(dir.path(), "--listen-lmtp", &["--strict"]);
     let addr = receiver.listeners()[0].addr;
     let o = lmtp_options(
         format!("lmtp:{addr}"),

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::common::maildir_receiver;
 use smtp_conformance::server::TlsMode;
-use smtp_testkit::bins::{Bins, RunningReceiver};
 use smtp_testkit::browser::Browser;
 
 use crate::refserver::{self, Fault};
@@ -140,21 +140,7 @@ fn run_with_reports(dir: &Path, addr: &str, extra: &[&str]) -> (String, Option<i
 #[test]
 fn reports_on_this_projects_receiver() {
     let dir = tempfile::tempdir().unwrap();
-    let bins = Bins::for_tests().unwrap();
-    let maildir = dir.path().join("maildir");
-    let receiver = RunningReceiver::start(
-        &bins.receive,
-        [
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--domain".as_ref(),
-            "example.test".as_ref(),
-            "--maildir".as_ref(),
-            maildir.as_os_str(),
-        ],
-        dir.path(),
-    )
-    .unwrap();
+    let receiver = maildir_receiver(dir.path(), "--listen", &[]);
     let addr = receiver.plain().unwrap();
     let (page, status) = run_with_reports(
         dir.path(),
