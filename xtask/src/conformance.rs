@@ -2,15 +2,20 @@
 //! peers and this workspace's halves (issue 9).
 //!
 //! - Server suite against smtp-receive, a private Postfix (Debian
-//!   defaults, plus TLS, a Maildir and a SASL user) and aiosmtpd, all over
-//!   STARTTLS with AUTH. Unless `--quick`, the idle and slow-client cases
-//!   run too, waiting 330 s (past RFC 5321's 5 minutes), in parallel.
-//! - Client suite: curl, swaks, msmtp, Python's smtplib and smtp-send each
-//!   send one message to the judging receiver, once per scenario.
+//!   defaults, plus TLS, a Maildir and a SASL user), aiosmtpd, nodemailer's
+//!   smtp-server and a private Exim, all over STARTTLS with AUTH. Unless
+//!   `--quick`, the idle and slow-client cases run too, waiting 330 s (past
+//!   RFC 5321's 5 minutes), in parallel.
+//! - Client suite: curl, swaks, msmtp, Python's smtplib, nodemailer and
+//!   smtp-send each send one message to the judging receiver, once per TLS
+//!   mode (STARTTLS, implicit TLS, none) and scenario that means something
+//!   in that mode; `--quick` runs every scenario over STARTTLS and a few in
+//!   the other two modes.
 //!
-//! Prints the matrix (Markdown, as in docs/conformance.md) and writes it
-//! with every report (text, JSON for the servers, and an HTML page each) to
-//! `target/conformance/` (or `--out`).
+//! Prints the matrix (Markdown) and writes it with every report (text, JSON
+//! for the servers, an HTML page per server and per client) to
+//! `target/conformance/` (or `--out`); a run of every peer and scenario
+//! also rewrites the matrix section of docs/conformance.md.
 
 mod clients;
 mod servers;
@@ -22,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use smtp_conformance::client::Scenario;
+use smtp_conformance::client::{ClientTls, Scenario};
 use smtp_conformance::{Outcome, Report, output};
 use smtp_testkit::bins::{Bins, Profile};
 use smtp_testkit::certs::TestPki;
@@ -52,6 +57,10 @@ pub struct Args {
     /// Only these client scenarios (comma-separated; default: all).
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     scenarios: Vec<Scenario>,
+    /// Do not rewrite the matrix section of docs/conformance.md (it is
+    /// rewritten only after a run of every peer and scenario anyway).
+    #[arg(long)]
+    no_docs: bool,
 }
 
 /// Runs the task.
@@ -97,6 +106,11 @@ pub fn run(args: Args) -> Result<()> {
         ),
         ("Postfix", Box::new(|| servers::start_postfix(&pki))),
         ("aiosmtpd", Box::new(|| servers::start_aiosmtpd(&pki))),
+        (
+            "smtp-server",
+            Box::new(|| servers::start_node_smtp_server(&pki)),
+        ),
+        ("Exim", Box::new(|| servers::start_exim(&pki))),
     ];
     for (name, start) in starters {
         if !wanted(name) {
@@ -137,38 +151,75 @@ pub fn run(args: Args) -> Result<()> {
         args.scenarios.clone()
     };
     let mut client_rows = Vec::new();
+    let clients_started = Instant::now();
     for client in Client::ALL {
         if !wanted(client.name()) {
             continue;
         }
         let version = client.version(&bins.send);
+        let slug = client.name().replace(' ', "-");
         let mut row = ClientRow {
             name: client.name(),
             version: version.clone().unwrap_or_else(|| "not installed".into()),
-            sessions: Vec::new(),
+            installed: version.is_some(),
+            modes: Vec::new(),
         };
-        if version.is_some() {
-            for &scenario in &scenarios {
-                println!("client suite: {} / {scenario}", client.name());
+        let mut pages = Vec::new();
+        for mode in clients::MODES {
+            let mut mode_row = ModeRow {
+                mode,
+                supported: true,
+                sessions: Vec::new(),
+            };
+            let planned = scenarios.iter().filter(|s| {
+                clients::applies(**s, mode) && (!args.quick || clients::in_quick(**s, mode))
+            });
+            for &scenario in planned {
+                if !row.installed {
+                    break;
+                }
+                println!(
+                    "client suite: {} / {} / {scenario}",
+                    client.name(),
+                    clients::mode_name(mode)
+                );
                 let judged = runtime.block_on(clients::judge(
                     client,
+                    mode,
                     scenario,
                     &work.path().join("clients"),
                     &files,
                 ))?;
-                if let Some(r) = &judged.report {
-                    let file = format!("client-{}-{scenario}", client.name().replace(' ', "-"));
+                let Some(mut judged) = judged else {
+                    mode_row.supported = false;
+                    break;
+                };
+                if let Some(r) = &mut judged.report {
+                    // The judge's target is "PEER (scenario NAME)".
+                    let peer = r.target.split(" (scenario").next().unwrap_or_default();
+                    r.target = format!(
+                        "{} {}, {}, scenario {scenario}, from {peer}",
+                        client.name(),
+                        row.version,
+                        clients::mode_name(mode)
+                    );
+                    let file = format!("client-{slug}-{}-{scenario}", clients::mode_slug(mode));
                     std::fs::write(out.join(format!("{file}.txt")), output::text(r, true))?;
-                    std::fs::write(
-                        out.join(format!("{file}.html")),
-                        output::html(std::slice::from_ref(r)),
-                    )?;
+                    pages.push(r.clone());
                 }
-                row.sessions.push((scenario, judged));
+                mode_row.sessions.push((scenario, judged));
             }
+            row.modes.push(mode_row);
+        }
+        if !pages.is_empty() {
+            std::fs::write(
+                out.join(format!("client-{slug}.html")),
+                output::html(&pages),
+            )?;
         }
         client_rows.push(row);
     }
+    let clients_took = clients_started.elapsed();
 
     // --- the idle cases, then the server rows --------------------------------
     if !idle.is_empty() {
@@ -214,12 +265,84 @@ pub fn run(args: Args) -> Result<()> {
     }
     drop(targets);
 
-    let markdown = render(&server_rows, &client_rows, args.quick);
+    let took = started.elapsed();
+    let run = RunInfo {
+        command: if args.quick {
+            "cargo xtask conformance --quick"
+        } else {
+            "cargo xtask conformance"
+        },
+        seconds: took.as_secs(),
+        client_seconds: clients_took.as_secs(),
+        date: today(),
+    };
+    let tables = render_tables(&server_rows, &client_rows, args.quick, &run);
+    let markdown = format!("{tables}{}", render_details(&server_rows, &client_rows));
     println!("\n{markdown}");
     let path = out.join("matrix.md");
     std::fs::write(&path, &markdown)?;
     println!("written: {} (and the reports beside it)", path.display());
+    let everything = args.only.is_empty() && args.scenarios.is_empty();
+    if everything && !args.no_docs {
+        let docs = repo_root().join("docs").join("conformance.md");
+        write_docs(&docs, &tables)?;
+        println!("rewrote the matrix section of {}", docs.display());
+    } else if !args.no_docs {
+        println!("docs/conformance.md left as it is (--only or --scenarios narrowed the run)");
+    }
+    println!(
+        "took {} s (client suite {} s)",
+        run.seconds, run.client_seconds
+    );
     Ok(())
+}
+
+/// Where the generated matrix goes in docs/conformance.md.
+const DOCS_BEGIN: &str =
+    "<!-- matrix: generated by `cargo xtask conformance`, do not edit by hand -->";
+const DOCS_END: &str = "<!-- matrix: end -->";
+
+/// Replaces what is between the markers in `path` with `tables`.
+fn write_docs(path: &std::path::Path, tables: &str) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (Some(begin), Some(end)) = (text.find(DOCS_BEGIN), text.find(DOCS_END)) else {
+        anyhow::bail!(
+            "{} has no matrix markers ({DOCS_BEGIN} ... {DOCS_END})",
+            path.display()
+        );
+    };
+    anyhow::ensure!(
+        begin < end,
+        "{}: the matrix markers are out of order",
+        path.display()
+    );
+    let updated = format!(
+        "{}{DOCS_BEGIN}\n\n{}\n{}",
+        &text[..begin],
+        tables.trim(),
+        &text[end..]
+    );
+    std::fs::write(path, updated).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+fn today() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "?".into())
+}
+
+/// What the matrix says about its run.
+struct RunInfo {
+    command: &'static str,
+    seconds: u64,
+    client_seconds: u64,
+    date: String,
 }
 
 struct ServerRow {
@@ -241,7 +364,29 @@ impl ServerRow {
 struct ClientRow {
     name: &'static str,
     version: String,
+    installed: bool,
+    modes: Vec<ModeRow>,
+}
+
+/// A client's sessions in one TLS mode.
+struct ModeRow {
+    mode: ClientTls,
+    /// False when the client cannot be set up for this mode.
+    supported: bool,
     sessions: Vec<(Scenario, clients::Judged)>,
+}
+
+impl ModeRow {
+    fn outcome(&self, scenario: Scenario, id: &str) -> Option<Option<Outcome>> {
+        let (_, judged) = self.sessions.iter().find(|(s, _)| *s == scenario)?;
+        Some(
+            judged
+                .report
+                .as_ref()
+                .and_then(|r| r.result(id))
+                .map(|r| r.outcome),
+        )
+    }
 }
 
 fn cell(outcome: Option<Outcome>) -> &'static str {
@@ -255,7 +400,13 @@ fn cell(outcome: Option<Outcome>) -> &'static str {
     }
 }
 
-fn render(servers: &[ServerRow], clients: &[ClientRow], quick: bool) -> String {
+/// The two tables (what docs/conformance.md holds).
+fn render_tables(
+    servers: &[ServerRow],
+    clients: &[ClientRow],
+    quick: bool,
+    run: &RunInfo,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -290,7 +441,7 @@ fn render(servers: &[ServerRow], clients: &[ClientRow], quick: bool) -> String {
                     md,
                     "| {} | - | not run: {} | | | | | |",
                     row.name,
-                    why.replace('|', "/")
+                    why.replace('|', "/").replace('\n', " ")
                 );
             }
         }
@@ -301,6 +452,111 @@ fn render(servers: &[ServerRow], clients: &[ClientRow], quick: bool) -> String {
             "\n(`--quick`: the idle and slow-client cases were not run.)"
         );
     }
+
+    let scenarios: Vec<Scenario> = Scenario::ALL
+        .into_iter()
+        .filter(|s| s.reaction().is_some())
+        .filter(|s| {
+            clients
+                .iter()
+                .flat_map(|c| &c.modes)
+                .any(|m| m.sessions.iter().any(|(sc, _)| sc == s))
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "\n### Client suite (each TLS mode: TLS required, CA given, AUTH; no TLS: no AUTH)\n"
+    );
+    let _ = write!(
+        md,
+        "| client | version | TLS | checks (normal): pass / fail / warn |"
+    );
+    for s in &scenarios {
+        let _ = write!(md, " {s} |");
+    }
+    let _ = writeln!(md);
+    let _ = writeln!(md, "|---|---|---|---|{}", "---|".repeat(scenarios.len()));
+    for row in clients {
+        if !row.installed {
+            let _ = writeln!(
+                md,
+                "| {} | not installed | | |{}",
+                row.name,
+                " |".repeat(scenarios.len())
+            );
+            continue;
+        }
+        for m in &row.modes {
+            let _ = write!(
+                md,
+                "| {} | {} | {} |",
+                row.name,
+                row.version,
+                clients::mode_name(m.mode)
+            );
+            if !m.supported {
+                let _ = writeln!(
+                    md,
+                    " cannot be set up for this mode |{}",
+                    " |".repeat(scenarios.len())
+                );
+                continue;
+            }
+            let normal = m
+                .sessions
+                .iter()
+                .find(|(s, _)| *s == Scenario::Normal)
+                .map(|(_, j)| j.report.as_ref());
+            let checks = match normal {
+                Some(Some(r)) => {
+                    let s = r.summary();
+                    format!("{} / {} / {}", s.passed, s.failed, s.warned)
+                }
+                Some(None) => "-".into(),
+                None => String::new(),
+            };
+            let _ = write!(md, " {checks} |");
+            for s in &scenarios {
+                let id = s.reaction().map(|i| i.id).unwrap_or("");
+                let text = if !clients::applies(*s, m.mode) {
+                    "n/a"
+                } else {
+                    match m.outcome(*s, id) {
+                        Some(outcome) => cell(outcome),
+                        None => "",
+                    }
+                };
+                let _ = write!(md, " {text} |");
+            }
+            let _ = writeln!(md);
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nn/a: the scenario means nothing in that mode (STARTTLS injection and a \
+         missing STARTTLS need STARTTLS, certificates need TLS); -: the client \
+         never connected; ?: inconclusive; empty: not run{}.",
+        if quick {
+            " (`--quick` runs every scenario over STARTTLS, `normal` and \
+             `ehlo-refused` without TLS, `normal` and the two certificate \
+             scenarios over implicit TLS)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        md,
+        "\nGenerated by `{}` on {}: {} s in all, {} s of them for the client suite \
+         (2 vCPUs shared with other work, loopback). The reports (an HTML page per \
+         server and per client, text, JSON) are in `target/conformance/`.",
+        run.command, run.date, run.seconds, run.client_seconds
+    );
+    md
+}
+
+/// Every case or check that did not pass, per peer (matrix.md only).
+fn render_details(servers: &[ServerRow], clients: &[ClientRow]) -> String {
+    let mut md = String::new();
     for row in servers {
         let Ok(r) = &row.report else { continue };
         let notable: Vec<_> = r
@@ -329,85 +585,39 @@ fn render(servers: &[ServerRow], clients: &[ClientRow], quick: bool) -> String {
             );
         }
     }
-
-    let scenarios: Vec<Scenario> = clients
-        .iter()
-        .flat_map(|c| c.sessions.iter().map(|(s, _)| *s))
-        .fold(Vec::new(), |mut v, s| {
-            if !v.contains(&s) {
-                v.push(s);
-            }
-            v
-        });
-    let _ = writeln!(
-        md,
-        "\n### Client suite (STARTTLS, TLS required, CA given)\n"
-    );
-    let _ = write!(
-        md,
-        "| client | version | checks (normal): pass / fail / warn |"
-    );
-    for s in scenarios.iter().filter(|s| s.reaction().is_some()) {
-        let _ = write!(md, " {s} |");
-    }
-    let _ = writeln!(md);
-    let _ = writeln!(
-        md,
-        "|---|---|---|{}",
-        "---|".repeat(scenarios.iter().filter(|s| s.reaction().is_some()).count())
-    );
     for row in clients {
-        let normal = row
-            .sessions
-            .iter()
-            .find(|(s, _)| *s == Scenario::Normal)
-            .and_then(|(_, j)| j.report.as_ref());
-        let checks = match normal {
-            Some(r) => {
-                let s = r.summary();
-                format!("{} / {} / {}", s.passed, s.failed, s.warned)
-            }
-            None => "-".into(),
-        };
-        let _ = write!(md, "| {} | {} | {} |", row.name, row.version, checks);
-        for s in scenarios.iter().filter(|s| s.reaction().is_some()) {
-            let id = s.reaction().map(|i| i.id).unwrap_or("");
-            let outcome = row
-                .sessions
-                .iter()
-                .find(|(sc, _)| sc == s)
-                .and_then(|(_, j)| j.report.as_ref())
-                .and_then(|r| r.result(id))
-                .map(|r| r.outcome);
-            let _ = write!(md, " {} |", cell(outcome));
-        }
-        let _ = writeln!(md);
-    }
-    for row in clients {
-        // Every check that failed or warned in any scenario, with where.
-        let mut seen: BTreeMap<&str, (Outcome, String, Vec<String>)> = BTreeMap::new();
-        for (scenario, judged) in &row.sessions {
-            let Some(r) = &judged.report else {
-                seen.entry("(no session)")
-                    .or_insert((
-                        Outcome::Inconclusive,
-                        format!("client {}", judged.exit),
-                        Vec::new(),
-                    ))
-                    .2
-                    .push(scenario.to_string());
-                continue;
-            };
-            for c in r.results.iter().filter(|c| {
-                matches!(
-                    c.outcome,
-                    Outcome::Fail | Outcome::Warn | Outcome::Inconclusive
-                )
-            }) {
-                seen.entry(c.info.id)
-                    .or_insert((c.outcome, c.detail.clone(), Vec::new()))
-                    .2
-                    .push(scenario.to_string());
+        // Every check that failed or warned in any session, with where:
+        // per check, the sessions by mode.
+        type Where = BTreeMap<usize, Vec<String>>;
+        let mut seen: BTreeMap<&str, (Outcome, String, Where)> = BTreeMap::new();
+        for (mode_index, m) in row.modes.iter().enumerate() {
+            for (scenario, judged) in &m.sessions {
+                let Some(r) = &judged.report else {
+                    seen.entry("(no session)")
+                        .or_insert((
+                            Outcome::Inconclusive,
+                            format!("client {}", judged.exit),
+                            Where::new(),
+                        ))
+                        .2
+                        .entry(mode_index)
+                        .or_default()
+                        .push(scenario.to_string());
+                    continue;
+                };
+                for c in r.results.iter().filter(|c| {
+                    matches!(
+                        c.outcome,
+                        Outcome::Fail | Outcome::Warn | Outcome::Inconclusive
+                    )
+                }) {
+                    seen.entry(c.info.id)
+                        .or_insert((c.outcome, c.detail.clone(), Where::new()))
+                        .2
+                        .entry(mode_index)
+                        .or_default()
+                        .push(scenario.to_string());
+                }
             }
         }
         if seen.is_empty() {
@@ -415,11 +625,21 @@ fn render(servers: &[ServerRow], clients: &[ClientRow], quick: bool) -> String {
         }
         let _ = writeln!(md, "\n{} {}: not passed\n", row.name, row.version);
         for (id, (outcome, detail, where_)) in seen {
+            let places: Vec<String> = where_
+                .iter()
+                .map(|(i, scenarios)| {
+                    format!(
+                        "{}: {}",
+                        clients::mode_name(row.modes[*i].mode),
+                        scenarios.join(", ")
+                    )
+                })
+                .collect();
             let _ = writeln!(
                 md,
                 "- {} `{id}` in {}: {}",
                 cell(Some(outcome)),
-                where_.join(", "),
+                places.join("; "),
                 detail.replace('\n', " ")
             );
         }

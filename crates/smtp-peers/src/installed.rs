@@ -56,6 +56,15 @@ pub enum Peer {
     /// Dovecot's LMTP server, the mailbox server behind receivers (not in
     /// [`Peer::ALL`]).
     Dovecot,
+    /// nodemailer (npm; client; in [`node_modules_dir`], not in [`Peer::ALL`]).
+    Nodemailer,
+    /// nodemailer's smtp-server (npm; server; in [`node_modules_dir`], not
+    /// in [`Peer::ALL`]).
+    NodeSmtpServer,
+    /// Exim (server): Debian's exim4-daemon-light unpacked into
+    /// [`exim_dir`], not installed (installing it would remove Postfix);
+    /// not in [`Peer::ALL`].
+    Exim,
 }
 
 impl Peer {
@@ -91,6 +100,9 @@ impl Peer {
             Peer::Dnsmasq => "dnsmasq",
             Peer::Haproxy => "HAProxy",
             Peer::Dovecot => "Dovecot LMTP",
+            Peer::Nodemailer => "nodemailer",
+            Peer::NodeSmtpServer => "smtp-server",
+            Peer::Exim => "Exim",
         }
     }
 
@@ -98,7 +110,12 @@ impl Peer {
     pub fn is_client(self) -> bool {
         matches!(
             self,
-            Peer::Smtplib | Peer::Curl | Peer::Swaks | Peer::Msmtp | Peer::SmtpSource
+            Peer::Smtplib
+                | Peer::Curl
+                | Peer::Swaks
+                | Peer::Msmtp
+                | Peer::SmtpSource
+                | Peer::Nodemailer
         )
     }
 
@@ -143,6 +160,9 @@ impl Peer {
             Peer::Dovecot => first_line_of(DOVECOT, &["--version"])
                 .filter(|_| Path::new(DOVECOT_LMTP).exists())
                 .and_then(|v| v.split_whitespace().next().map(str::to_string)),
+            Peer::Nodemailer => node_package_version("nodemailer"),
+            Peer::NodeSmtpServer => node_package_version("smtp-server"),
+            Peer::Exim => exim_version(),
         };
         found
             .filter(|v| !v.is_empty())
@@ -162,6 +182,12 @@ impl Peer {
             return Err(PeerError::NeedsRoot {
                 peer: self.name(),
                 why: "the private instance chowns its folders to postfix and nobody",
+            });
+        }
+        if self == Peer::Exim && !running_as_root() {
+            return Err(PeerError::NeedsRoot {
+                peer: self.name(),
+                why: "Exim runs in a mount namespace of its own that names its user",
             });
         }
         if self == Peer::Dovecot && !running_as_root() {
@@ -192,6 +218,54 @@ pub fn venv_dir() -> PathBuf {
         Some(dir) => PathBuf::from(dir),
         None => repo_root().join(".peers/venv"),
     }
+}
+
+/// The npm packages (nodemailer, smtp-server, ...): `$SMTP_PEERS_NODE_MODULES`,
+/// else `.peers/node/node_modules` at the repository root (where
+/// .ci/install-peers puts them). Node finds them through `NODE_PATH`.
+pub fn node_modules_dir() -> PathBuf {
+    match std::env::var_os("SMTP_PEERS_NODE_MODULES") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join(".peers/node/node_modules"),
+    }
+}
+
+/// Where .ci/install-peers unpacks Debian's exim4-daemon-light (the
+/// binary is `usr/sbin/exim4` below it, the package version in `version`):
+/// `$SMTP_PEERS_EXIM`, else `.peers/exim` at the repository root.
+pub fn exim_dir() -> PathBuf {
+    match std::env::var_os("SMTP_PEERS_EXIM") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_root().join(".peers/exim"),
+    }
+}
+
+/// The version of npm package `name` in [`node_modules_dir`], when `node`
+/// runs and can load it (nodemailer 10 needs Node 20: an older Node fails
+/// here, and the peer counts as missing).
+fn node_package_version(name: &str) -> Option<String> {
+    let dir = node_modules_dir().join(name);
+    let script = "const d = process.argv[1]; require(d); \
+                  process.stdout.write(require(d + '/package.json').version)";
+    let out = Command::new("node")
+        .args(["-e", script])
+        .arg(&dir)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The upstream part of the unpacked Exim's Debian version
+/// (`4.96-15+deb12u11` -> `4.96`), when its binary is there.
+fn exim_version() -> Option<String> {
+    let dir = exim_dir();
+    if !dir.join("usr/sbin/exim4").exists() {
+        return None;
+    }
+    let version = std::fs::read_to_string(dir.join("version")).ok()?;
+    version.trim().split('-').next().map(str::to_string)
 }
 
 /// The venv's interpreter.

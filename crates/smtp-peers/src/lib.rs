@@ -7,7 +7,9 @@
 //! what it stored, stop it.
 //!
 //! `bash .ci/install-peers` installs the peers (Postfix with smtp-sink and
-//! smtp-source, swaks, curl, msmtp from Debian; aiosmtpd in `.peers/venv`).
+//! smtp-source, swaks, curl, msmtp from Debian; aiosmtpd in `.peers/venv`;
+//! nodemailer and smtp-server in `.peers/node`; Debian's Exim unpacked,
+//! not installed, in `.peers/exim`).
 //! Every server here is a guard: dropping it (also while a panic unwinds)
 //! stops its process by PID, SIGTERM then SIGKILL, and removes its
 //! temporary folder; [`stop_peers_on_signal`] does the same on Ctrl-C.
@@ -37,8 +39,10 @@
 mod dns;
 mod dovecot;
 mod error;
+mod exim;
 mod haproxy;
 mod installed;
+mod node;
 mod output;
 mod postfix;
 mod process;
@@ -53,10 +57,13 @@ use std::sync::OnceLock;
 pub use dns::{DnsRecord, Dnsmasq};
 pub use dovecot::Dovecot;
 pub use error::{PeerError, Result};
+pub use exim::{Exim, EximConfig};
 pub use haproxy::{Haproxy, ProxyVersion};
 pub use installed::{
-    Peer, first_line_of, postfix_sasl_installed, script_command, venv_dir, venv_python,
+    Peer, exim_dir, first_line_of, node_modules_dir, postfix_sasl_installed, script_command,
+    venv_dir, venv_python,
 };
+pub use node::{NodeSmtpServer, NodeSmtpServerConfig, NodeSmtpTls};
 pub use output::{CommandOutput, poll_until, read_lossy, run_with_timeout, tail};
 pub use postfix::{Postfix, PostfixConfig};
 pub use process::{PeerProcess, interrupted, stop_peers_on_signal};

@@ -1,5 +1,5 @@
 //! The client suite: each client program sends one message to the judging
-//! receiver, once per scenario.
+//! receiver, once per TLS mode and scenario.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +10,10 @@ use smtp_conformance::Report;
 use smtp_conformance::client::{ClientOptions, ClientTls, Listener, Scenario};
 
 use super::{PASSWORD, USER};
-use smtp_peers::{CommandOutput, Peer, first_line_of, run_with_timeout};
+use smtp_peers::{CommandOutput, Peer, first_line_of, node_modules_dir, run_with_timeout};
+
+/// The nodemailer client: one message, in the mode its first argument names.
+const NODEMAILER_SEND: &str = include_str!("nodemailer_send.js");
 
 /// How long a client may take for one session.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(40);
@@ -23,14 +26,16 @@ pub(super) enum Client {
     Msmtp,
     Smtplib,
     SmtpSend,
+    Nodemailer,
 }
 
 impl Client {
-    pub(super) const ALL: [Client; 5] = [
+    pub(super) const ALL: [Client; 6] = [
         Client::Curl,
         Client::Swaks,
         Client::Msmtp,
         Client::Smtplib,
+        Client::Nodemailer,
         Client::SmtpSend,
     ];
 
@@ -41,6 +46,7 @@ impl Client {
             Client::Msmtp => "msmtp",
             Client::Smtplib => "Python smtplib",
             Client::SmtpSend => "smtp-send",
+            Client::Nodemailer => "nodemailer",
         }
     }
 
@@ -50,6 +56,7 @@ impl Client {
             Client::Swaks => Peer::Swaks.version().ok(),
             Client::Msmtp => Peer::Msmtp.version().ok(),
             Client::Smtplib => Peer::Smtplib.version().ok(),
+            Client::Nodemailer => Peer::Nodemailer.version().ok(),
             Client::SmtpSend => first_line_of(send, &["--version"])
                 .map(|v| v.trim_start_matches("smtp-send ").to_string()),
         }
@@ -70,6 +77,7 @@ pub(super) struct Files {
     pub(super) swaks_message: PathBuf,
     pub(super) password: PathBuf,
     pub(super) send: PathBuf,
+    pub(super) nodemailer_script: PathBuf,
 }
 
 impl Files {
@@ -80,7 +88,9 @@ impl Files {
             swaks_message: dir.join("message-swaks.eml"),
             password: dir.join("password"),
             send: send.to_path_buf(),
+            nodemailer_script: dir.join("nodemailer_send.js"),
         };
+        std::fs::write(&files.nodemailer_script, NODEMAILER_SEND)?;
         std::fs::write(&files.message, MESSAGE)?;
         // swaks adds CRLF.CRLF itself: no final CRLF in its file.
         std::fs::write(&files.swaks_message, MESSAGE.trim_end_matches("\r\n"))?;
@@ -89,71 +99,136 @@ impl Files {
     }
 }
 
-/// The command that makes `client` send the message to `port` over
-/// STARTTLS, requiring TLS and verifying the certificate against `ca`.
-fn command(client: Client, port: u16, ca: &Path, f: &Files) -> (Command, Option<PathBuf>) {
+/// The TLS modes the client suite runs in, in the matrix's order.
+pub(super) const MODES: [ClientTls; 3] =
+    [ClientTls::StartTls, ClientTls::Implicit, ClientTls::None];
+
+/// How a mode is named in the matrix and in report file names.
+pub(super) fn mode_name(mode: ClientTls) -> &'static str {
+    match mode {
+        ClientTls::StartTls => "STARTTLS",
+        ClientTls::Implicit => "implicit TLS",
+        ClientTls::None => "no TLS",
+    }
+}
+
+/// The mode in a file name.
+pub(super) fn mode_slug(mode: ClientTls) -> &'static str {
+    match mode {
+        ClientTls::StartTls => "starttls",
+        ClientTls::Implicit => "implicit",
+        ClientTls::None => "none",
+    }
+}
+
+/// True when `scenario` means something in `mode`: STARTTLS injection and
+/// a missing STARTTLS only with STARTTLS, the certificate scenarios only
+/// with TLS.
+pub(super) fn applies(scenario: Scenario, mode: ClientTls) -> bool {
+    match mode {
+        ClientTls::StartTls => true,
+        ClientTls::Implicit => {
+            !matches!(scenario, Scenario::StartTlsInjection | Scenario::NoStartTls)
+        }
+        ClientTls::None => !scenario.needs_tls() && scenario != Scenario::NoStartTls,
+    }
+}
+
+/// The scenarios `--quick` runs outside STARTTLS: `normal` (the 16 checks)
+/// in both, the HELO fallback where it can be judged (without TLS: a client
+/// that requires TLS is right to give up), and the certificate checks
+/// over implicit TLS (a code path of its own in most clients).
+pub(super) fn in_quick(scenario: Scenario, mode: ClientTls) -> bool {
+    match mode {
+        ClientTls::StartTls => true,
+        ClientTls::Implicit => matches!(
+            scenario,
+            Scenario::Normal | Scenario::BadCertName | Scenario::UntrustedCert
+        ),
+        ClientTls::None => matches!(scenario, Scenario::Normal | Scenario::EhloRefused),
+    }
+}
+
+/// The command that makes `client` send the message to `port` in `mode`:
+/// with TLS (STARTTLS or implicit), TLS required, the certificate verified
+/// against `ca` and AUTH as the suite's user; without TLS, no AUTH (the
+/// judge offers none in the clear). `None`: the client cannot do `mode`.
+fn command(
+    client: Client,
+    mode: ClientTls,
+    port: u16,
+    ca: &Path,
+    f: &Files,
+) -> Option<(Command, Option<PathBuf>)> {
     let port_s = port.to_string();
-    match client {
+    let tls = mode != ClientTls::None;
+    Some(match client {
         Client::Curl => {
             let mut cmd = Command::new("curl");
-            cmd.args(["-sS", "--max-time", "30", "--ssl-reqd", "--cacert"])
-                .arg(ca)
-                .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+            cmd.args(["-sS", "--max-time", "30"]);
+            let scheme = match mode {
+                ClientTls::StartTls => {
+                    cmd.arg("--ssl-reqd");
+                    "smtp"
+                }
+                ClientTls::Implicit => "smtps",
+                ClientTls::None => "smtp",
+            };
+            if tls {
+                cmd.arg("--cacert")
+                    .arg(ca)
+                    .args(["--user", &format!("{USER}:{PASSWORD}")]);
+            }
+            cmd.args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
                 // The URL path is the EHLO domain (else curl uses the file name).
-                .arg(format!("smtp://localhost:{port}/curl.client.test"))
-                .args(["--user", &format!("{USER}:{PASSWORD}"), "--mail-from", FROM])
+                .arg(format!("{scheme}://localhost:{port}/curl.client.test"))
+                .args(["--mail-from", FROM])
                 .args(["--mail-rcpt", TO[0], "--mail-rcpt", TO[1], "-T"])
                 .arg(&f.message);
             (cmd, None)
         }
         Client::Swaks => {
             let mut cmd = Command::new("swaks");
-            cmd.args([
-                "--server",
-                "127.0.0.1",
-                "--port",
-                &port_s,
-                "--tls",
-                "--tls-verify",
-            ])
-            .arg("--tls-ca-path")
-            .arg(ca)
-            .args([
-                "--tls-sni",
-                "localhost",
-                "--from",
-                FROM,
-                "--to",
-                &TO.join(","),
-            ])
-            .args([
-                "--auth",
-                "PLAIN",
-                "--auth-user",
-                USER,
-                "--auth-password",
-                PASSWORD,
-            ])
-            .args(["--helo", "swaks.client.test", "--timeout", "30", "--data"])
-            .arg(&f.swaks_message);
+            cmd.args(["--server", "127.0.0.1", "--port", &port_s]);
+            match mode {
+                ClientTls::StartTls => {
+                    cmd.arg("--tls");
+                }
+                ClientTls::Implicit => {
+                    cmd.arg("--tls-on-connect");
+                }
+                ClientTls::None => {}
+            }
+            if tls {
+                cmd.args(["--tls-verify", "--tls-ca-path"])
+                    .arg(ca)
+                    .args(["--tls-sni", "localhost"])
+                    .args(["--auth", "PLAIN", "--auth-user", USER])
+                    .args(["--auth-password", PASSWORD]);
+            }
+            cmd.args(["--from", FROM, "--to", &TO.join(",")])
+                .args(["--helo", "swaks.client.test", "--timeout", "30", "--data"])
+                .arg(&f.swaks_message);
             (cmd, None)
         }
         Client::Msmtp => {
             let mut cmd = Command::new("msmtp");
+            cmd.args(["--host=127.0.0.1", &format!("--port={port}")]);
+            match mode {
+                ClientTls::StartTls => cmd.args(["--tls=on", "--tls-starttls=on"]),
+                ClientTls::Implicit => cmd.args(["--tls=on", "--tls-starttls=off"]),
+                ClientTls::None => cmd.args(["--tls=off", "--auth=off"]),
+            };
+            if tls {
+                cmd.arg(format!("--tls-trust-file={}", ca.display()))
+                    .args([
+                        "--tls-host-override=localhost",
+                        "--auth=plain",
+                        &format!("--user={USER}"),
+                    ])
+                    .arg(format!("--passwordeval=cat {}", f.password.display()));
+            }
             cmd.args([
-                "--host=127.0.0.1",
-                &format!("--port={port}"),
-                "--tls=on",
-                "--tls-starttls=on",
-            ])
-            .arg(format!("--tls-trust-file={}", ca.display()))
-            .args([
-                "--tls-host-override=localhost",
-                "--auth=plain",
-                &format!("--user={USER}"),
-            ])
-            .arg(format!("--passwordeval=cat {}", f.password.display()))
-            .args([
                 "--domain=msmtp.client.test",
                 &format!("--from={FROM}"),
                 "--",
@@ -162,15 +237,45 @@ fn command(client: Client, port: u16, ca: &Path, f: &Files) -> (Command, Option<
             (cmd, Some(f.message.clone()))
         }
         Client::Smtplib => {
+            let (connect, starttls, login) = match mode {
+                ClientTls::StartTls => (
+                    format!("smtplib.SMTP('localhost', {port}, timeout=30)"),
+                    "\x20   s.starttls(context=ctx)\n",
+                    true,
+                ),
+                ClientTls::Implicit => (
+                    format!("smtplib.SMTP_SSL('localhost', {port}, timeout=30, context=ctx)"),
+                    "",
+                    true,
+                ),
+                ClientTls::None => (
+                    format!("smtplib.SMTP('localhost', {port}, timeout=30)"),
+                    "",
+                    false,
+                ),
+            };
+            let context = if tls {
+                format!(
+                    "ctx = ssl.create_default_context(cafile={:?})\n",
+                    ca.display().to_string()
+                )
+            } else {
+                String::new()
+            };
+            let login = if login {
+                format!("\x20   s.login({USER:?}, {PASSWORD:?})\n")
+            } else {
+                String::new()
+            };
             let script = format!(
                 "import smtplib, ssl, sys\n\
                  msg = open({msg:?}, 'rb').read()\n\
-                 with smtplib.SMTP('localhost', {port}, timeout=30) as s:\n\
-                 \x20   s.starttls(context=ssl.create_default_context(cafile={ca:?}))\n\
-                 \x20   s.login({USER:?}, {PASSWORD:?})\n\
+                 {context}\
+                 with {connect} as s:\n\
+                 {starttls}\
+                 {login}\
                  \x20   s.sendmail({FROM:?}, {to:?}, msg)\n",
                 msg = f.message.display().to_string(),
-                ca = ca.display().to_string(),
                 to = TO,
             );
             let mut cmd = Command::new("python3");
@@ -179,21 +284,37 @@ fn command(client: Client, port: u16, ca: &Path, f: &Files) -> (Command, Option<
         }
         Client::SmtpSend => {
             let mut cmd = Command::new(&f.send);
-            cmd.args([
-                "--server",
-                &format!("localhost:{port}"),
-                "--tls",
-                "starttls",
-                "--ca",
-            ])
-            .arg(ca)
-            .args(["--user", USER, "--password-file"])
-            .arg(&f.password)
-            .args(["--from", FROM, "--to", TO[0], "--to", TO[1], "--message"])
-            .arg(&f.message);
+            cmd.args(["--server", &format!("localhost:{port}"), "--tls"])
+                .arg(match mode {
+                    ClientTls::StartTls => "starttls",
+                    ClientTls::Implicit => "implicit",
+                    ClientTls::None => "none",
+                });
+            if tls {
+                cmd.arg("--ca")
+                    .arg(ca)
+                    .args(["--user", USER, "--password-file"])
+                    .arg(&f.password);
+            }
+            cmd.args(["--from", FROM, "--to", TO[0], "--to", TO[1], "--message"])
+                .arg(&f.message);
             (cmd, None)
         }
-    }
+        Client::Nodemailer => {
+            let mut cmd = Command::new("node");
+            cmd.arg(&f.nodemailer_script)
+                .arg(mode_slug(mode))
+                .arg(&port_s)
+                .arg(ca)
+                .arg(&f.message)
+                .arg(FROM)
+                .args(TO)
+                .env("NODE_PATH", node_modules_dir())
+                .env("SMTP_USER", USER)
+                .env("SMTP_PASSWORD", PASSWORD);
+            (cmd, None)
+        }
+    })
 }
 
 /// One judged session: the report (None when the client never connected)
@@ -203,27 +324,32 @@ pub(super) struct Judged {
     pub(super) exit: String,
 }
 
-/// Runs `client` against a judging receiver in `scenario`.
+/// Runs `client` against a judging receiver in `mode` and `scenario`;
+/// `None` when the client cannot be set up for `mode`.
 pub(super) async fn judge(
     client: Client,
+    mode: ClientTls,
     scenario: Scenario,
     dir: &Path,
     f: &Files,
-) -> Result<Judged> {
+) -> Result<Option<Judged>> {
     let mut o = ClientOptions::new("127.0.0.1:0");
     o.scenario = scenario;
-    o.tls = ClientTls::StartTls;
+    o.tls = mode;
     o.idle_timeout = Duration::from_secs(20);
     let listener = Listener::bind(o).await?;
-    let ca = dir.join(format!(
-        "ca-{}-{}.pem",
+    let name = format!(
+        "{}-{}-{}",
         client.name().replace(' ', "-"),
+        mode_slug(mode),
         scenario
-    ));
+    );
+    let ca = dir.join(format!("ca-{name}.pem"));
     std::fs::write(&ca, listener.ca_pem().unwrap_or_default()).context("writing the CA")?;
-    let (mut cmd, stdin) = command(client, listener.local_addr().port(), &ca, f);
+    let Some((mut cmd, stdin)) = command(client, mode, listener.local_addr().port(), &ca, f) else {
+        return Ok(None);
+    };
     let log_dir = dir.to_path_buf();
-    let name = format!("{}-{}", client.name().replace(' ', "-"), scenario);
     let child = tokio::task::spawn_blocking(move || -> Result<CommandOutput> {
         Ok(run_with_timeout(
             &name,
@@ -248,5 +374,5 @@ pub(super) async fn judge(
         Ok(Err(e)) => format!("{e:#}"),
         Err(e) => e.to_string(),
     };
-    Ok(Judged { report, exit })
+    Ok(Some(Judged { report, exit }))
 }

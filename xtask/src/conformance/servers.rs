@@ -1,4 +1,5 @@
-//! The server suite against smtp-receive, Postfix and aiosmtpd.
+//! The server suite against smtp-receive, Postfix, aiosmtpd, nodemailer's
+//! smtp-server and Exim.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,8 +10,8 @@ use smtp_conformance::Report;
 use smtp_conformance::server::{self, ServerOptions, TlsMode};
 use smtp_conformance::tls::Trust;
 use smtp_peers::{
-    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, Peer, Postfix, PostfixConfig, first_line_of,
-    postfix_sasl_installed,
+    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, Exim, EximConfig, NodeSmtpServer, NodeSmtpServerConfig,
+    NodeSmtpTls, Peer, Postfix, PostfixConfig, first_line_of, postfix_sasl_installed,
 };
 use smtp_testkit::bins::RunningReceiver;
 use smtp_testkit::certs::PkiFiles;
@@ -118,6 +119,45 @@ pub(super) fn start_aiosmtpd(pki: &PkiFiles) -> Result<Target> {
         },
         version,
         _guard: Box::new(aio),
+    })
+}
+
+/// nodemailer's smtp-server with STARTTLS (not required), an AUTH user
+/// (offered under TLS only), mail without AUTH accepted, recipients in
+/// example.test only.
+pub(super) fn start_node_smtp_server(pki: &PkiFiles) -> Result<Target> {
+    let version = Peer::NodeSmtpServer.version()?;
+    let config =
+        NodeSmtpServerConfig::tls(NodeSmtpTls::StartTls, &pki.server_cert, &pki.server_key)
+            .user(USER, PASSWORD)
+            .domain("example.test");
+    let server = NodeSmtpServer::start(&config).context("starting smtp-server")?;
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "smtp-server",
+            addr: server.addr(),
+            auth: true,
+        },
+        version,
+        _guard: Box::new(server),
+    })
+}
+
+/// Exim with its built-in defaults, plus STARTTLS, an AUTH user (under TLS
+/// only) and example.test as its local domain (smtp-peers' exim.rs).
+pub(super) fn start_exim(pki: &PkiFiles) -> Result<Target> {
+    let version = Peer::Exim.usable()?;
+    let mut config = EximConfig::new(&pki.server_cert, &pki.server_key);
+    config.users.push((USER.into(), PASSWORD.into()));
+    let exim = Exim::start(&config).context("starting Exim")?;
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "Exim",
+            addr: exim.addr(),
+            auth: true,
+        },
+        version,
+        _guard: Box::new(exim),
     })
 }
 
