@@ -111,6 +111,11 @@ pub fn run(args: Args) -> Result<()> {
             Box::new(|| servers::start_node_smtp_server(&pki)),
         ),
         ("Exim", Box::new(|| servers::start_exim(&pki))),
+        (
+            "smtp-receive LMTP",
+            Box::new(|| servers::start_receive_lmtp(&bins.receive, work.path())),
+        ),
+        ("Dovecot LMTP", Box::new(servers::start_dovecot_lmtp)),
     ];
     for (name, start) in starters {
         if !wanted(name) {
@@ -410,7 +415,8 @@ fn render_tables(
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "### Server suite (STARTTLS, AUTH user, `--rcpt inbox@example.test`)\n"
+        "### Server suite (SMTP: STARTTLS, AUTH user, `--rcpt inbox@example.test`; \
+         LMTP rows: `lmtp:HOST:PORT`, no TLS or AUTH, three recipients)\n"
     );
     let _ = writeln!(
         md,

@@ -10,8 +10,9 @@ use smtp_conformance::Report;
 use smtp_conformance::server::{self, ServerOptions, TlsMode};
 use smtp_conformance::tls::Trust;
 use smtp_peers::{
-    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, Exim, EximConfig, NodeSmtpServer, NodeSmtpServerConfig,
-    NodeSmtpTls, Peer, Postfix, PostfixConfig, first_line_of, postfix_sasl_installed,
+    Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, Dovecot, Exim, EximConfig, NodeSmtpServer,
+    NodeSmtpServerConfig, NodeSmtpTls, Peer, Postfix, PostfixConfig, first_line_of,
+    postfix_sasl_installed,
 };
 use smtp_testkit::bins::RunningReceiver;
 use smtp_testkit::certs::PkiFiles;
@@ -28,6 +29,9 @@ pub(super) struct Endpoint {
     pub(super) addr: SocketAddr,
     /// The AUTH user exists there.
     pub(super) auth: bool,
+    /// It speaks LMTP (RFC 2033): the suite greets with LHLO and runs the
+    /// LMTP cases, without TLS or AUTH (a local delivery service).
+    pub(super) lmtp: bool,
 }
 
 /// One server under test, running.
@@ -74,6 +78,7 @@ pub(super) fn start_receive(bin: &Path, pki: &PkiFiles, dir: &Path) -> Result<Ta
             name: "smtp-receive",
             addr,
             auth: true,
+            lmtp: false,
         },
         version: version.trim_start_matches("smtp-receive ").to_string(),
         _guard: Box::new(running),
@@ -95,6 +100,7 @@ pub(super) fn start_postfix(pki: &PkiFiles) -> Result<Target> {
             name: "Postfix",
             addr: postfix.smtp_addr(),
             auth,
+            lmtp: false,
         },
         version,
         _guard: Box::new(postfix),
@@ -116,6 +122,7 @@ pub(super) fn start_aiosmtpd(pki: &PkiFiles) -> Result<Target> {
             name: "aiosmtpd",
             addr: aio.addr(),
             auth: true,
+            lmtp: false,
         },
         version,
         _guard: Box::new(aio),
@@ -137,6 +144,7 @@ pub(super) fn start_node_smtp_server(pki: &PkiFiles) -> Result<Target> {
             name: "smtp-server",
             addr: server.addr(),
             auth: true,
+            lmtp: false,
         },
         version,
         _guard: Box::new(server),
@@ -155,13 +163,74 @@ pub(super) fn start_exim(pki: &PkiFiles) -> Result<Target> {
             name: "Exim",
             addr: exim.addr(),
             auth: true,
+            lmtp: false,
         },
         version,
         _guard: Box::new(exim),
     })
 }
 
+/// smtp-receive's LMTP listener (`--listen-lmtp`), `--strict`, into a sink.
+pub(super) fn start_receive_lmtp(bin: &Path, dir: &Path) -> Result<Target> {
+    let args = [
+        "--strict",
+        "--listen-lmtp",
+        "127.0.0.1:0",
+        "--sink",
+        "--domain",
+        "example.test",
+        "--hostname",
+        "localhost",
+    ];
+    let running = RunningReceiver::start(bin, args, dir)?;
+    let addr = running
+        .listeners()
+        .first()
+        .map(|l| l.addr)
+        .context("smtp-receive printed no listener")?;
+    let version = first_line_of(bin, &["--version"]).unwrap_or_else(|| "?".into());
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "smtp-receive LMTP",
+            addr,
+            auth: false,
+            lmtp: true,
+        },
+        version: version.trim_start_matches("smtp-receive ").to_string(),
+        _guard: Box::new(running),
+    })
+}
+
+/// Dovecot's LMTP service (any recipient is a user; smtp-peers' dovecot.rs).
+pub(super) fn start_dovecot_lmtp() -> Result<Target> {
+    let version = Peer::Dovecot.usable()?;
+    let dovecot = Dovecot::start().context("starting Dovecot")?;
+    Ok(Target {
+        endpoint: Endpoint {
+            name: "Dovecot LMTP",
+            addr: dovecot.lmtp_addr(),
+            auth: false,
+            lmtp: true,
+        },
+        version,
+        _guard: Box::new(dovecot),
+    })
+}
+
+/// Recipients of the LMTP rows: a reply per recipient is what the LMTP
+/// cases check, so they send to three.
+const LMTP_RCPTS: [&str; 3] = [
+    "alice@example.test",
+    "bob@example.test",
+    "carol@example.test",
+];
+
 fn options(t: &Endpoint, pki: &PkiFiles) -> ServerOptions {
+    if t.lmtp {
+        let mut o = ServerOptions::new(&format!("lmtp:{}", t.addr), LMTP_RCPTS[0]);
+        o.more_rcpts = LMTP_RCPTS[1..].iter().map(|r| r.to_string()).collect();
+        return o;
+    }
     let mut o = ServerOptions::new(&t.addr.to_string(), "inbox@example.test");
     o.tls = TlsMode::StartTls;
     o.trust = Trust::CaFile(pki.ca_cert.clone());

@@ -112,19 +112,24 @@ fn ingest(ctx: &Ctx, results: &mut Results) -> Result<()> {
         ),
     ];
     let base_dir = ctx.work.join("inbox-baseline");
+    // The baseline is the older build's inbox: before and after of the
+    // same thing.
     let base = match &ctx.baseline {
         Some(bins) => Some(OurReceiver::start_baseline(
             bins,
-            &Store::Maildir(base_dir.clone()),
+            &Store::Inbox(base_dir.clone()),
             None,
             &ctx.log_dir("baseline-inbox"),
         )?),
         None => None,
     };
     if let Some(base) = &base {
+        let http = base
+            .http
+            .ok_or_else(|| BenchError::Measurement("no HTTP listener (baseline)".into()))?;
         contenders.push(Contender::new(
             BASELINE,
-            per_run(base.addr, base_dir.clone(), None),
+            per_run(base.addr, base_dir.clone(), Some(http)),
         ));
     }
     let stats = alternate("inbox ingest", ctx.rounds, &mut contenders)?;
