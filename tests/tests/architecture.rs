@@ -12,6 +12,9 @@
 //!   tracing-subscriber (nor the sender on rustyline, nor the receiver on
 //!   mail-parser, or on the test inbox's axum, tower-http, rusqlite,
 //!   prometheus-client, bcrypt).
+//! * **Benchmark-only crates stay benchmark-only**: `smtp-proto` (the
+//!   codec smtp-wire is measured against) is no workspace member's normal
+//!   dependency.
 //!
 //! Each rule is also run against a deliberate violation, so the check
 //! itself is known to bite.
@@ -300,4 +303,42 @@ fn the_libraries_carry_no_cli_weight() {
     report.sort();
     report.dedup();
     assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+/// Crates that only benchmarks may use: never a normal dependency of any
+/// workspace member (docs/architecture.md, "Dependencies beyond
+/// DESIGN.md's list").
+const BENCH_ONLY: &[&str] = &["smtp-proto"];
+
+#[test]
+fn benchmark_only_crates_are_dev_dependencies() {
+    let root = workspace();
+    let mut manifests = vec![root.join("tests/Cargo.toml"), root.join("xtask/Cargo.toml")];
+    for entry in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+        manifests.push(entry.path().join("Cargo.toml"));
+    }
+    let mut report = Vec::new();
+    for manifest in manifests {
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        for dependency in dependencies(&text) {
+            if BENCH_ONLY.contains(&dependency.as_str()) {
+                let shown = manifest.strip_prefix(&root).unwrap_or(&manifest).display();
+                report.push(format!("{shown}: {dependency} is for benchmarks only"));
+            }
+        }
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+    // The check bites: the same manifest with the crate moved up a table.
+    let wire = std::fs::read_to_string(root.join("crates/smtp-wire/Cargo.toml")).unwrap();
+    assert!(
+        wire.contains("smtp-proto"),
+        "smtp-wire benchmarks against smtp-proto"
+    );
+    let moved = wire.replace(
+        "[dev-dependencies]",
+        "[dependencies]\nsmtp-proto.workspace = true\n[dev-dependencies]",
+    );
+    assert!(dependencies(&moved).iter().any(|d| d == "smtp-proto"));
 }

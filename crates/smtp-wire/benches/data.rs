@@ -8,53 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use smtp_wire::data::{DataDecoder, DotStuffer};
 
-const BODY_SIZE: usize = 10 * 1024 * 1024;
-const LINE: usize = 76;
-/// A typical socket read.
-const CHUNK: usize = 64 * 1024;
-
-/// About 10 MiB of 76-octet text lines ending in `eol`; one line in 50
-/// starts with a dot so that stuffing has something to do.
-fn body(eol: &[u8]) -> Vec<u8> {
-    let alphabet = b"The quick brown fox jumps over the lazy dog 0123456789 ,;:-+=/ ";
-    let mut body = Vec::with_capacity(BODY_SIZE + LINE);
-    let mut n = 0usize;
-    while body.len() < BODY_SIZE {
-        let start = body.len();
-        if n.is_multiple_of(50) {
-            body.push(b'.');
-        }
-        while body.len() - start < LINE {
-            body.push(alphabet[(n * 7 + body.len()) % alphabet.len()]);
-        }
-        body.extend_from_slice(eol);
-        n += 1;
-    }
-    body
-}
-
-fn encode_all(input: &[u8], chunk: usize, out: &mut Vec<u8>) {
-    let mut stuffer = DotStuffer::new();
-    for piece in input.chunks(chunk) {
-        stuffer.encode(piece, out);
-    }
-    stuffer.finish(out);
-}
-
-fn decode_all(wire: &[u8], chunk: usize, out: &mut Vec<u8>) -> usize {
-    let mut decoder = DataDecoder::new();
-    let mut consumed = 0;
-    for piece in wire.chunks(chunk) {
-        let progress = decoder.decode(piece, out);
-        consumed += progress.consumed;
-        if progress.done {
-            break;
-        }
-    }
-    consumed
-}
+mod support;
+use support::{CHUNK, body, decode_all, encode_all};
 
 fn decoder(c: &mut Criterion) {
     let mut wire = Vec::new();

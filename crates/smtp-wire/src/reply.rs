@@ -97,33 +97,38 @@ impl FromStr for EnhancedCode {
     /// `class "." subject "." detail`, class = "2" / "4" / "5",
     /// subject and detail = "0" / ("1"-"9" 0*2DIGIT).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut parts = s.split('.');
-        let (Some(class), Some(subject), Some(detail), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(EnhancedCodeError);
+        EnhancedCode::parse_bytes(s.as_bytes()).ok_or(EnhancedCodeError)
+    }
+}
+
+impl EnhancedCode {
+    /// The strict RFC 3463 §2 syntax of [`FromStr`], on bytes, so the reply
+    /// parser can test a line's first word without making a `String`.
+    pub(crate) fn parse_bytes(bytes: &[u8]) -> Option<EnhancedCode> {
+        let [class @ (b'2' | b'4' | b'5'), b'.', rest @ ..] = bytes else {
+            return None;
         };
-        let class = match class {
-            "2" => 2,
-            "4" => 4,
-            "5" => 5,
-            _ => return Err(EnhancedCodeError),
-        };
-        Ok(EnhancedCode::new(class, number(subject)?, number(detail)?))
+        // At most three digits come before the dot: a plain loop.
+        let dot = rest.iter().position(|&b| b == b'.')?;
+        Some(EnhancedCode::new(
+            class - b'0',
+            number(&rest[..dot])?,
+            number(&rest[dot + 1..])?,
+        ))
     }
 }
 
 /// RFC 3463 §2: `"0" / ("1"-"9" 0*2DIGIT)`: 1 to 3 digits, no leading zero.
-fn number(s: &str) -> Result<u16, EnhancedCodeError> {
-    let bytes = s.as_bytes();
+fn number(bytes: &[u8]) -> Option<u16> {
     let ok = !bytes.is_empty()
         && bytes.len() <= 3
         && bytes.iter().all(u8::is_ascii_digit)
         && (bytes[0] != b'0' || bytes.len() == 1);
-    if !ok {
-        return Err(EnhancedCodeError);
-    }
-    s.parse().map_err(|_| EnhancedCodeError)
+    ok.then(|| {
+        bytes
+            .iter()
+            .fold(0u16, |n, digit| n * 10 + u16::from(digit - b'0'))
+    })
 }
 
 /// An SMTP reply: a three-digit code, an optional enhanced status code, and

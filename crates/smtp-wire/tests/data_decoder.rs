@@ -1,6 +1,9 @@
 //! DataDecoder: end of data, unstuffing, statistics, chunk independence
 //! (RFC 5321 §4.1.1.4, §4.5.2, §4.5.3.1.6).
 
+mod common;
+
+use common::reference_decode;
 use smtp_wire::data::{DataDecoder, DataStats, MAX_TEXT_LINE};
 
 /// What one decoding run produced.
@@ -218,4 +221,97 @@ fn large_body_decodes_the_same_in_any_chunk_size() {
         assert_eq!(d.consumed, wire.len() - 6);
         assert_eq!(d.body, expected, "chunk size {size}");
     }
+}
+
+/// `lines` canonical 76-octet lines (CRLF), enough for the decoder's bulk
+/// path to be taken before whatever follows.
+fn canonical_lines(lines: usize) -> Vec<u8> {
+    (0..lines)
+        .flat_map(|n| {
+            let mut line: Vec<u8> = (0..76)
+                .map(|i| b"0123456789 abcdef"[(n + i) % 17])
+                .collect();
+            line.extend_from_slice(b"\r\n");
+            line
+        })
+        .collect()
+}
+
+/// Decodes `wire` whole, in reads of several sizes and split at every
+/// point, and checks each against the reference decoder.
+fn check_against_reference(wire: &[u8]) {
+    let Some((body, consumed, stats)) = reference_decode(wire) else {
+        panic!("the test input has no terminator");
+    };
+    let expected = Decoded {
+        body,
+        consumed,
+        done: true,
+        stats,
+    };
+    assert_eq!(decode_whole(wire), expected);
+    for size in [1, 7, 64, 65, 129, 1000, 4096] {
+        assert_eq!(decode_chunks_of(wire, size), expected, "reads of {size}");
+    }
+}
+
+#[test]
+fn a_flaw_is_seen_wherever_it_falls_in_canonical_text() {
+    // The bulk path checks blocks of octets; a bare CR, a bare LF, a CR CR LF
+    // or a stuffed dot must be seen at any offset, block boundaries included
+    // (RFC 5321 §2.3.8, §4.5.2).
+    let text = canonical_lines(4);
+    for at in 0..text.len() {
+        for flaw in [&b"\r"[..], b"\n", b"\r\r\n", b"\r\n.", b"\n.", b"\r\n..x"] {
+            let mut wire = text.clone();
+            wire.splice(at..at, flaw.iter().copied());
+            wire.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
+            check_against_reference(&wire);
+        }
+    }
+}
+
+#[test]
+fn the_line_limit_holds_after_canonical_text() {
+    // RFC 5321 §4.5.3.1.6: 1000 octets including CRLF; a stuffed dot does
+    // not count. Lines just under, at and over the limit, after enough
+    // canonical text for the bulk path, then more canonical text. A short
+    // line before them moves where they start within the decoder's blocks
+    // (of 128 octets).
+    for (len, dotted, shift) in [990, 997, 998, 999, 1000, 1001, 2100]
+        .into_iter()
+        .flat_map(|len| [(len, false), (len, true)])
+        .flat_map(|(len, dotted)| (0..130).map(move |shift| (len, dotted, shift)))
+    {
+        let mut wire = canonical_lines(3);
+        wire.extend(std::iter::repeat_n(b'y', shift));
+        wire.extend_from_slice(b"\r\n");
+        if dotted {
+            wire.push(b'.');
+        }
+        wire.extend(std::iter::repeat_n(b'x', len - 2));
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&canonical_lines(3));
+        wire.extend_from_slice(b".\r\n");
+        let decoded = decode_whole(&wire);
+        assert_eq!(
+            decoded.stats.long_lines,
+            u64::from(len > MAX_TEXT_LINE),
+            "{len} {dotted} {shift}"
+        );
+        check_against_reference(&wire);
+    }
+}
+
+#[test]
+fn a_crlf_split_between_two_reads_after_canonical_text() {
+    // The CR ends one read, the LF starts the next: held back, then a line end.
+    let mut wire = canonical_lines(3);
+    let cr = wire.len() - 2;
+    wire.extend_from_slice(&canonical_lines(2));
+    wire.extend_from_slice(b".\r\n");
+    let split = decode_split(&wire, &[cr + 1]);
+    assert_eq!(split, decode_whole(&wire));
+    assert_eq!((split.stats.bare_cr, split.stats.bare_lf), (0, 0));
+    check_against_reference(&wire);
 }

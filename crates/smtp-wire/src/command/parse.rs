@@ -39,7 +39,9 @@ pub(super) fn parse(line: &[u8]) -> Result<Command, CommandError> {
     }
     // RFC 5321 §4.1.1: the verb, then (for most commands) one SP and the
     // arguments. `args` is None when the line is the bare verb.
-    let (verb, args) = match memchr::memchr(b' ', line.as_bytes()) {
+    // The verb is four octets (eight for STARTTLS and XCLIENT): a plain
+    // loop finds the space sooner than a vectorised search is set up.
+    let (verb, args) = match line.bytes().position(|b| b == b' ') {
         Some(i) => (&line[..i], Some(&line[i + 1..])),
         None => (line, None),
     };

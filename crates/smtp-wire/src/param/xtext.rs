@@ -61,6 +61,11 @@ pub fn xtext_decode(s: &str) -> Result<String, ParamError> {
         expected: "xtext (printable ASCII, \"+XX\" hex escapes)",
     };
     let bytes = s.as_bytes();
+    // The common case, no "+XX" escape: the text is its own decoding (and,
+    // being ASCII, needs no UTF-8 check).
+    if bytes.iter().fold(true, |ok, &b| ok & is_xchar(b)) {
+        return Ok(s.to_owned());
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
