@@ -98,6 +98,20 @@ struct Inner {
     events: broadcast::Sender<Change>,
 }
 
+impl Inner {
+    /// Runs `work` on the session log (the writer thread is its only user,
+    /// so the lock is never contended).
+    fn with_log<T>(
+        &self,
+        work: impl FnOnce(&mut session_log::SessionLog) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        match self.log.lock() {
+            Ok(mut log) => work(&mut log),
+            Err(_) => Err(std::io::Error::other("the session log's lock is poisoned")),
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the index `db` of the Maildir at `root` and
     /// brings it up to date with the files: a full rebuild when `reindex`

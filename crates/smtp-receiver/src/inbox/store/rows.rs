@@ -386,11 +386,7 @@ impl Store {
                 },
                 move |(removed, oldest_kept): &(Removed, Option<i64>)| {
                     remove_files(&root, &removed.paths);
-                    let pruned = match inner.log.lock() {
-                        Ok(mut log) => log.prune(*oldest_kept),
-                        Err(_) => Err(std::io::Error::other("the session log's lock is poisoned")),
-                    };
-                    if let Err(error) = pruned {
+                    if let Err(error) = inner.with_log(|log| log.prune(*oldest_kept)) {
                         tracing::warn!(%error, "retention: cannot remove old session records");
                     }
                 },

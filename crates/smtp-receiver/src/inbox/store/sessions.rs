@@ -78,11 +78,7 @@ impl Store {
         let inner = std::sync::Arc::clone(&self.inner);
         self.write(
             move |txn| {
-                let appended = match inner.log.lock() {
-                    Ok(mut log) => log.append(&row.record),
-                    Err(_) => Err(std::io::Error::other("the session log's lock is poisoned")),
-                };
-                if let Err(error) = appended {
+                if let Err(error) = inner.with_log(|log| log.append(&row.record)) {
                     tracing::warn!(%error, session = %row.id, "cannot append the session record to its log");
                 }
                 insert_session(txn, &row, &delivered)
