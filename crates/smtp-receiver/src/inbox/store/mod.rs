@@ -7,6 +7,7 @@
 //! a missing file; a file without a row (a crash, a failed index write) is
 //! found by the scan at the next start ([`scan`]).
 
+mod checkpoint;
 mod rows;
 mod scan;
 pub mod schema;
@@ -135,10 +136,16 @@ impl Store {
         schema::configure(&conn)?;
         let current = schema::create(&conn)?;
         let report = scan::sync(&mut conn, root, reindex || !current)?;
+        let checkpoints =
+            checkpoint::Checkpoints::start(&conn, db).map_err(|source| StoreError::Io {
+                action: "start the checkpoint thread for",
+                path: db.to_path_buf(),
+                source,
+            })?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("inbox-index".into())
-            .spawn(move || writer(conn, rx))
+            .spawn(move || writer(conn, checkpoints, rx))
             .map_err(|source| StoreError::Io {
                 action: "start the writer thread for",
                 path: db.to_path_buf(),
@@ -268,8 +275,13 @@ fn open_reader(db: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// The writer thread: takes the jobs waiting, runs them in one
-/// transaction, commits, then tells each job (group commit).
-fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+/// transaction, commits, then tells each job (group commit). Checkpoints
+/// happen off this path ([`checkpoint`]).
+fn writer(
+    mut conn: Connection,
+    mut checkpoints: checkpoint::Checkpoints,
+    jobs: mpsc::Receiver<Job>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         while group.len() < GROUP {
@@ -278,6 +290,7 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        checkpoints.before_group(&conn);
         let txn = match conn.transaction() {
             Ok(txn) => txn,
             Err(error) => {
@@ -296,6 +309,9 @@ fn writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
         };
         for d in done {
             d(committed);
+        }
+        if committed {
+            checkpoints.committed();
         }
     }
 }
