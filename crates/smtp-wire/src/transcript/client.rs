@@ -124,14 +124,31 @@ impl Transcript {
         };
         let Some(body) = &mut self.body else {
             self.store_client_line(&line, shown);
+            self.client_line.recycle(line);
             return;
         };
         if body.head_left > 0 {
             body.head_left -= 1;
             self.store_client_line(&line, shown);
+            self.client_line.recycle(line);
             return;
         }
-        let (mut bytes, cut) = shown.bytes(&line, self.limits.max_line_bytes);
+        // Every line of a body passes here and nearly all are elided: the
+        // oldest kept line's buffer takes the new one, and the line's own
+        // buffer goes back to the assembler, so a long body costs no
+        // allocation per line.
+        let mut bytes = Vec::new();
+        if self.limits.body_tail_lines > 0
+            && body.tail.len() >= self.limits.body_tail_lines
+            && let Some(old) = body.tail.pop_front()
+        {
+            body.elided_lines += 1;
+            body.elided_bytes += old.bytes.len() as u64 + old.cut;
+            bytes = old.bytes;
+            bytes.clear();
+        }
+        let (shown_bytes, cut) = shown.bytes(&line, self.limits.max_line_bytes);
+        bytes.extend_from_slice(shown_bytes);
         bytes.extend_from_slice(line.ending.bytes());
         body.tail.push_back(KeptLine { bytes, cut });
         if body.tail.len() > self.limits.body_tail_lines
@@ -140,6 +157,7 @@ impl Transcript {
             body.elided_lines += 1;
             body.elided_bytes += old.bytes.len() as u64 + old.cut;
         }
+        self.client_line.recycle(line);
     }
 
     /// End of a body or chunk: note the elided lines, then store the tail.
@@ -167,7 +185,8 @@ impl Transcript {
             // Nothing is assembled while held; hide it if it ever is.
             ClientMode::Secret | ClientMode::Hold => Shown::Redacted,
         };
-        shown.bytes(&line, self.limits.max_line_bytes)
+        let (bytes, cut) = shown.bytes(&line, self.limits.max_line_bytes);
+        (bytes.to_vec(), cut)
     }
 
     /// Record unfinished lines without a line end (before TLS or a note).
@@ -189,7 +208,7 @@ impl Transcript {
 
     fn store_client_line(&mut self, line: &Line, shown: Shown) {
         let (bytes, cut) = shown.bytes(line, self.limits.max_line_bytes);
-        self.store_line(Direction::Client, &bytes, line.ending, cut);
+        self.store_line(Direction::Client, bytes, line.ending, cut);
     }
 }
 
@@ -208,17 +227,14 @@ impl Shown {
     /// The bytes to show for `line` (the part not shown yet) and how many
     /// were cut. A redacted line says nothing about the secret, not even its
     /// length.
-    fn bytes(&self, line: &Line, display_cap: usize) -> (Vec<u8>, u64) {
+    fn bytes<'a>(&'a self, line: &'a Line, display_cap: usize) -> (&'a [u8], u64) {
         match self {
-            Shown::AsSent => {
-                let (shown, cut) = line.unshown(display_cap);
-                (shown.to_vec(), cut)
-            }
+            Shown::AsSent => line.unshown(display_cap),
             // The start of the line was shown (it said nothing secret yet):
             // the rest is the secret.
-            Shown::Auth(_) if line.partly_shown() => (REDACTED.to_vec(), 0),
-            Shown::Auth(redacted) => (redacted.clone(), 0),
-            Shown::Redacted => (REDACTED.to_vec(), 0),
+            Shown::Auth(_) if line.partly_shown() => (REDACTED, 0),
+            Shown::Auth(redacted) => (redacted, 0),
+            Shown::Redacted => (REDACTED, 0),
         }
     }
 }

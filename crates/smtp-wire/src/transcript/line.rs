@@ -104,6 +104,16 @@ impl LineAsm {
         self.take(Ending::None)
     }
 
+    /// Takes back the buffer of a line this assembler made, once the line
+    /// is recorded: the next line is assembled in it without allocating.
+    pub(super) fn recycle(&mut self, line: Line) {
+        if self.kept.capacity() == 0 {
+            let mut kept = line.kept;
+            kept.clear();
+            self.kept = kept;
+        }
+    }
+
     fn take(&mut self, ending: Ending) -> Line {
         let line = Line {
             kept: std::mem::take(&mut self.kept),
