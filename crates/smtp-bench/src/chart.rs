@@ -5,12 +5,13 @@
 use std::fmt::Write as _;
 
 use crate::SweepPoint;
-use crate::stats::{Stats, human};
+use crate::stats::{Stats, human, whole};
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 840.0;
 const HEIGHT: f64 = 440.0;
 const LEFT: f64 = 80.0;
-const RIGHT: f64 = 230.0;
+/// Room for the legend's longest name at 12 px.
+const RIGHT: f64 = 280.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 
@@ -22,8 +23,8 @@ const SERIES: [(&str, &str, Pick); 3] = [
     ("smtp-source → smtp-receive --sink", "#d62728", |p| {
         &p.receive
     }),
-    ("smtp-source → smtp-sink", "#1f77b4", |p| &p.sink),
-    ("smtp-send → smtp-sink", "#2ca02c", |p| &p.send),
+    ("smtp-source → Postfix smtp-sink", "#1f77b4", |p| &p.sink),
+    ("smtp-send → Postfix smtp-sink", "#2ca02c", |p| &p.send),
 ];
 
 /// The chart as an SVG document.
@@ -77,7 +78,7 @@ pub fn svg(points: &[SweepPoint]) -> String {
             r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}" stroke="#eee"/><text x="{x:.1}" y="{}" text-anchor="middle">{}</text>"##,
             TOP + plot_h,
             TOP + plot_h + 18.0,
-            p.sessions,
+            whole(p.sessions.into()),
             x = x(p.sessions)
         );
     }
@@ -163,10 +164,11 @@ mod tests {
         let stats = |v: f64| Stats {
             samples: vec![v, v * 1.1],
         };
-        let points: Vec<SweepPoint> = [1u32, 10, 100]
+        let points: Vec<SweepPoint> = [1u32, 10, 100, 1000]
             .iter()
             .map(|&s| SweepPoint {
                 sessions: s,
+                messages: 6_000,
                 receive: stats(1000.0 * f64::from(s)),
                 sink: stats(900.0),
                 send: stats(800.0),
@@ -174,8 +176,10 @@ mod tests {
             .collect();
         let svg = svg(&points);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<circle").count(), 9);
-        assert!(svg.contains("smtp-send → smtp-sink"));
+        assert_eq!(svg.matches("<circle").count(), 12);
+        assert!(svg.contains("smtp-send → Postfix smtp-sink"));
+        // Sessions to 1,000 on the log axis, labelled with separators.
+        assert!(svg.contains(">1,000</text>"));
         assert_eq!(nice_ceiling(1234.0), 2000.0);
         assert_eq!(nice_ceiling(110_000.0), 200_000.0);
     }

@@ -114,6 +114,15 @@ pub fn human(value: f64) -> String {
     }
 }
 
+/// A count with thousands separators and no decimals (`1,000`, `5`).
+pub fn whole(n: u64) -> String {
+    // Exact as a float up to 2^53; counts here are far below.
+    if n < 100 {
+        return n.to_string();
+    }
+    human(n as f64)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -140,6 +149,8 @@ mod tests {
         assert_eq!(human(12.34), "12.3");
         assert_eq!(human(1.234), "1.23");
         assert_eq!(human(-4321.0), "-4,321");
+        assert_eq!(whole(5), "5");
+        assert_eq!(whole(1000), "1,000");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The five comparisons of issue 8 and the sessions sweep behind the
-//! chart. Each starts its servers, runs the contenders alternately, and
-//! stops everything (the guards) before the next one starts.
+//! The sections: the comparisons of issues 8, 15, 17 and 20 and the
+//! sessions sweep behind the chart. Each starts its servers, runs the
+//! contenders alternately, and stops everything (the guards) before the
+//! next one starts.
 
 mod inbox;
 mod memory;
@@ -15,7 +16,7 @@ pub use inbox::inbox;
 pub use memory::memory;
 pub use outbound::outbound;
 pub use receiver::{receiver_maildir, receiver_sink};
-pub use sender::{sender, sweep};
+pub use sender::{SWEEP_MESSAGES_PER_SESSION, sender, sweep};
 pub use tls::tls;
 
 use crate::loads::{Bulk, Source};
