@@ -7,14 +7,12 @@
 //! | module | what |
 //! |---|---|
 //! | [`stream`] | [`MaybeTls`]: any `AsyncRead + AsyncWrite` byte stream, upgraded to TLS in place (STARTTLS, RFC 3207) or from the first byte (RFC 8314) |
-//! | [`read_ahead`] | [`read_ahead::ReadAhead`]: the transport under TLS read 64 KiB at a time (rustls asks for 4 KiB) |
 //! | [`tls`] | rustls with the ring provider: PEM loading, server configurations, the system's trust roots, the accept-any verifier behind [`tls::dangerous`], and (feature `self-signed`) certificates made at run time |
 //! | [`host`] | the local host name, and the EHLO name a client should give (RFC 5321 §4.1.4) |
 //!
 //! Nothing here knows SMTP's rules; it only moves and protects bytes.
 
 pub mod host;
-pub mod read_ahead;
 pub mod stream;
 pub mod tls;
 

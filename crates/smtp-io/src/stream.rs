@@ -34,16 +34,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::timeout;
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
 
-use crate::read_ahead::ReadAhead;
-
 /// A byte stream that is plain or TLS.
 #[derive(Debug)]
 pub enum MaybeTls<S> {
     /// Plain text (before STARTTLS, or with TLS off).
     Plain(S),
-    /// TLS over the transport (implicit TLS, or after STARTTLS), which is
-    /// read in big pieces ([`ReadAhead`]).
-    Tls(Box<TlsStream<ReadAhead<S>>>),
+    /// TLS over the transport (implicit TLS, or after STARTTLS).
+    Tls(Box<TlsStream<S>>),
     /// Only while the transport is inside a handshake, or after one failed:
     /// reads and writes fail.
     Closed,
@@ -103,7 +100,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
     /// sends garbage or nothing fails here, within the limit.
     pub async fn accept(&mut self, acceptor: &TlsAcceptor, limit: Duration) -> io::Result<()> {
         let transport = self.take_plain()?;
-        let tls = timeout(limit, acceptor.accept(ReadAhead::new(transport)))
+        let tls = timeout(limit, acceptor.accept(transport))
             .await
             .map_err(|_| handshake_timed_out())??;
         *self = MaybeTls::Tls(Box::new(TlsStream::Server(tls)));
@@ -119,7 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
         limit: Duration,
     ) -> io::Result<()> {
         let transport = self.take_plain()?;
-        let tls = timeout(limit, connector.connect(name, ReadAhead::new(transport)))
+        let tls = timeout(limit, connector.connect(name, transport))
             .await
             .map_err(|_| handshake_timed_out())??;
         *self = MaybeTls::Tls(Box::new(TlsStream::Client(tls)));
