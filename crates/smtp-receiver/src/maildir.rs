@@ -246,6 +246,8 @@ impl Maildir {
                 Ok(file) => {
                     return Ok(Delivery {
                         file: Some(file.into_std().await),
+                        writing: None,
+                        spare: Vec::new(),
                         pending: Vec::new(),
                         spilled: false,
                         held_cr: false,
@@ -295,13 +297,23 @@ impl Maildir {
     }
 }
 
+/// A background write of one buffer: it hands the file and the buffer back.
+type Writing = tokio::task::JoinHandle<io::Result<(std::fs::File, Vec<u8>)>>;
+
 /// A message being written into `tmp/`. Dropped without
 /// [`commit`](Self::commit), it removes its temporary file.
 #[derive(Debug)]
 pub struct Delivery {
     /// The temporary file, written only from blocking tasks (moved there
-    /// and back); `None` once committed or after a failed write.
+    /// and back); `None` while a write is in flight, once committed, or
+    /// after a failed write.
     file: Option<std::fs::File>,
+    /// The blocking task writing the previous full buffer out, if any: the
+    /// message keeps arriving while the disk takes the last piece (one
+    /// write in flight at most, so two buffers at most per delivery).
+    writing: Option<Writing>,
+    /// The buffer back from the last write, emptied, for the next one.
+    spare: Vec<u8>,
     /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a
     /// chunk), with LF line ends.
     pending: Vec<u8>,
@@ -322,7 +334,7 @@ impl Delivery {
     /// Appends message octets; CRLF line ends are stored as LF (see the
     /// [module](self) documentation).
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), MaildirError> {
-        if self.file.is_none() {
+        if self.file.is_none() && self.writing.is_none() {
             return Err(MaildirError::new(
                 "write",
                 &self.tmp_path,
@@ -331,18 +343,33 @@ impl Delivery {
         }
         self.held_cr = push_with_lf_line_ends(&mut self.pending, bytes, self.held_cr);
         if self.pending.len() >= WRITE_BUFFER {
+            // The previous buffer must be out before this one goes: the
+            // pieces reach the file in order, and memory stays bounded.
+            self.finish_writing().await?;
             let (file, pending) = self.take_file()?;
-            let (file, mut pending) = blocking(move || {
+            self.pending = std::mem::take(&mut self.spare);
+            self.writing = Some(tokio::task::spawn_blocking(move || {
                 let mut file = file;
                 file.write_all(&pending)?;
                 Ok((file, pending))
-            })
-            .await
-            .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
-            pending.clear();
-            (self.file, self.pending) = (Some(file), pending);
+            }));
             self.spilled = true;
         }
+        Ok(())
+    }
+
+    /// Waits for the write in flight, if any, and takes the file back.
+    async fn finish_writing(&mut self) -> Result<(), MaildirError> {
+        let Some(writing) = self.writing.take() else {
+            return Ok(());
+        };
+        let (file, mut written) = writing
+            .await
+            .unwrap_or_else(|join| Err(io::Error::other(join)))
+            .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
+        written.clear();
+        self.file = Some(file);
+        self.spare = written;
         Ok(())
     }
 
@@ -368,6 +395,7 @@ impl Delivery {
         if std::mem::take(&mut self.held_cr) {
             self.pending.push(b'\r'); // a CR at the very end had no LF
         }
+        self.finish_writing().await?;
         let whole = !self.spilled;
         let (file, pending) = self.take_file().map_err(|mut e| {
             e.action = "commit";
@@ -418,7 +446,8 @@ impl Drop for Delivery {
     fn drop(&mut self) {
         if !self.finished {
             // Nothing half-written may stay behind (nor, after a failed
-            // link, anything at all). A small synchronous unlink.
+            // link, anything at all). A small synchronous unlink; a write
+            // still in flight ends in the unlinked file.
             drop(self.file.take());
             let _ = std::fs::remove_file(&self.tmp_path);
         }
@@ -649,6 +678,40 @@ mod tests {
             std::fs::metadata(path).unwrap().len() as usize,
             (WRITE_BUFFER / 1024 + 2) * 1023
         );
+    }
+
+    /// A message many write buffers long, in pieces of every size, lands
+    /// whole and in order while earlier pieces are still being written;
+    /// dropping such a delivery midway leaves nothing behind.
+    #[tokio::test]
+    async fn a_long_message_is_written_in_order_while_it_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let line = |n: usize| format!("line {n} {}\r\n", "x".repeat(n % 97));
+        let text: String = (0..40_000).map(line).collect();
+        let mut delivery = maildir.begin("long").await.unwrap();
+        let mut rest = text.as_bytes();
+        let mut size = 1;
+        while !rest.is_empty() {
+            let (piece, tail) = rest.split_at(size.min(rest.len()));
+            delivery.write(piece).await.unwrap();
+            rest = tail;
+            size = size * 7 % 70_001 + 1;
+        }
+        let path = delivery.commit().await.unwrap();
+        assert!(text.len() > 8 * WRITE_BUFFER);
+        assert_eq!(
+            std::fs::read(path).unwrap(),
+            text.replace("\r\n", "\n").into_bytes()
+        );
+
+        let mut dropped = maildir.begin("dropped").await.unwrap();
+        for _ in 0..3 {
+            dropped.write(&[b'y'; WRITE_BUFFER]).await.unwrap();
+        }
+        drop(dropped);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
+        assert_eq!(names(&maildir.root().join("new")).len(), 1);
     }
 
     #[tokio::test]
