@@ -596,12 +596,19 @@ impl Shell {
         if forced {
             return self.commit(prepared);
         }
+        self.commit_or_confirm(&command, prepared)
+    }
+
+    /// Sends `prepared` at once, or, when `command` draws warnings (a
+    /// command or parameter the server did not offer, see `checks`), holds
+    /// it and asks first.
+    fn commit_or_confirm(&mut self, command: &Command, prepared: Prepared) -> Step {
         let context = Context {
             tls: self.tls,
             authenticated: self.authenticated,
             mail: self.transaction.as_ref(),
         };
-        let said = warnings(&command, &self.offered, context);
+        let said = warnings(command, &self.offered, context);
         if said.is_empty() {
             return self.commit(prepared);
         }

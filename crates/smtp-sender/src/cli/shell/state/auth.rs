@@ -47,19 +47,7 @@ impl Shell {
             mechanism: helper.name().to_string(),
             initial_response: None,
         };
-        let context = Context {
-            tls: self.tls,
-            authenticated: self.authenticated,
-            mail: self.transaction.as_ref(),
-        };
-        let said = warnings(&command, &self.offered, context);
-        if said.is_empty() {
-            return Some(self.commit(prepared));
-        }
-        self.held = Some(prepared);
-        Some(Step::Confirm(
-            said.iter().map(|w| self.warning(w)).collect(),
-        ))
+        Some(self.commit_or_confirm(&command, prepared))
     }
 
     pub(super) fn plain_auth_refused(&self, typed: &str) -> Vec<String> {
