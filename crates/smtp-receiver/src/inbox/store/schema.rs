@@ -111,3 +111,49 @@ fn set_version(conn: &Connection) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> String {
+        conn.query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    }
+
+    /// An index written by another version (version 1 kept the search
+    /// texts in a rowid table) is emptied and made anew, for the caller to
+    /// rebuild from the Maildir; one of this version is kept as it is.
+    #[test]
+    fn an_index_of_another_version_is_made_anew() {
+        let conn = Connection::open_in_memory().unwrap();
+        assert!(create(&conn).unwrap(), "a new index is current");
+        conn.execute("INSERT INTO message_text (id, text) VALUES ('a', 'b')", [])
+            .unwrap();
+        assert!(create(&conn).unwrap(), "reopened: current, kept");
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM message_text", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'version'", [])
+            .unwrap();
+        assert!(!create(&conn).unwrap(), "version 1: to be rebuilt");
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM message_text", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        assert_eq!(version(&conn), VERSION.to_string());
+        let without_rowid: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE name = 'message_text'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(without_rowid.contains("WITHOUT ROWID"), "{without_rowid}");
+    }
+}
