@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::error::{PeerError, Result};
 use crate::process::PeerProcess;
-use crate::store::{PeerMessage, read_store};
+use crate::store::{PeerMessage, read_store, wait_for_store};
 use crate::{Peer, node_modules_dir, peer_temp_dir, script_command};
 
 const SERVER_SCRIPT: &str = include_str!("../scripts/node_smtp_server.js");
@@ -121,16 +121,7 @@ impl NodeSmtpServer {
             cmd.arg("--domain").arg(domain);
         }
         let mut process = PeerProcess::spawn("smtp-server", &mut cmd, &dir.path().join("log"))?;
-        let addrs = process.wait_for_stdout(START_TIMEOUT, |line| {
-            line.strip_prefix("listening on ")?
-                .trim()
-                .parse::<SocketAddr>()
-                .ok()
-        })?;
-        let addr = addrs.into_iter().next().ok_or(PeerError::TimedOut {
-            what: "smtp-server printed no listening line".into(),
-            waited: START_TIMEOUT,
-        })?;
+        let addr = process.wait_for_listening_line(START_TIMEOUT)?;
         Ok(NodeSmtpServer { process, dir, addr })
     }
 
@@ -151,19 +142,12 @@ impl NodeSmtpServer {
 
     /// Waits up to `timeout` for at least `count` messages.
     pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
-        let store = self.dir.path().join("store");
-        match crate::output::poll_until(timeout, || {
-            read_store(&store).ok().filter(|m| m.len() >= count)
-        }) {
-            Some(messages) => Ok(messages),
-            None => Err(PeerError::TimedOut {
-                what: format!(
-                    "smtp-server stored {} of {count} expected message(s); log: {}",
-                    read_store(&store)?.len(),
-                    crate::output::tail(&self.log(), 6)
-                ),
-                waited: timeout,
-            }),
-        }
+        wait_for_store(
+            "smtp-server",
+            &self.dir.path().join("store"),
+            count,
+            timeout,
+            || self.log(),
+        )
     }
 }

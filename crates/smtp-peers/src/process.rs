@@ -228,6 +228,22 @@ impl PeerProcess {
         self.wait_for_stdout_lines(timeout, pick, |_| true)
     }
 
+    /// Waits for the `listening on HOST:PORT` line the peer scripts print
+    /// (aiosmtpd, smtpd, smtp-server) and returns the address.
+    pub(crate) fn wait_for_listening_line(&mut self, timeout: Duration) -> Result<SocketAddr> {
+        let addrs = self.wait_for_stdout(timeout, |line| {
+            line.strip_prefix("listening on ")?
+                .trim()
+                .parse::<SocketAddr>()
+                .ok()
+        })?;
+        // `wait_for_stdout` returns at least one.
+        addrs.into_iter().next().ok_or(PeerError::TimedOut {
+            what: format!("{} printed no listening line", self.name),
+            waited: timeout,
+        })
+    }
+
     /// Waits until something listens on `addr` (seen in /proc/net/tcp, so
     /// the peer sees no probe connection).
     pub fn wait_for_listen(&mut self, addr: SocketAddr, timeout: Duration) -> Result<()> {

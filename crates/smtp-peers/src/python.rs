@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{PeerError, Result};
-use crate::output::{poll_until, tail};
 use crate::process::PeerProcess;
-use crate::store::{PeerMessage, read_store};
+use crate::store::{PeerMessage, read_store, wait_for_store};
 use crate::{Peer, peer_temp_dir, script_command, venv_python};
 
 const AIOSMTPD_SERVER: &str = include_str!("../scripts/aiosmtpd_server.py");
@@ -129,7 +128,7 @@ impl Aiosmtpd {
             cmd.arg("--user").arg(format!("{name}:{password}"));
         }
         let mut process = PeerProcess::spawn("aiosmtpd", &mut cmd, &dir.path().join("log"))?;
-        let addr = listening_addr(&mut process)?;
+        let addr = process.wait_for_listening_line(START_TIMEOUT)?;
         Ok(Aiosmtpd { process, dir, addr })
     }
 
@@ -150,9 +149,13 @@ impl Aiosmtpd {
 
     /// Waits up to `timeout` for at least `count` messages.
     pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
-        wait_for_store(&self.dir.path().join("store"), count, timeout, || {
-            self.log()
-        })
+        wait_for_store(
+            "aiosmtpd",
+            &self.dir.path().join("store"),
+            count,
+            timeout,
+            || self.log(),
+        )
     }
 }
 
@@ -179,7 +182,7 @@ impl PythonSmtpd {
         )?;
         cmd.arg("127.0.0.1").arg(dir.path().join("store"));
         let mut process = PeerProcess::spawn("python-smtpd", &mut cmd, &dir.path().join("log"))?;
-        let addr = listening_addr(&mut process)?;
+        let addr = process.wait_for_listening_line(START_TIMEOUT)?;
         Ok(PythonSmtpd { process, dir, addr })
     }
 
@@ -191,42 +194,8 @@ impl PythonSmtpd {
     /// Waits up to `timeout` for at least `count` messages.
     pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
         let store = self.dir.path().join("store");
-        wait_for_store(&store, count, timeout, || self.process.stderr())
-    }
-}
-
-/// The `listening on HOST:PORT` line both scripts print.
-fn listening_addr(process: &mut PeerProcess) -> Result<SocketAddr> {
-    let addrs = process.wait_for_stdout(START_TIMEOUT, |line| {
-        line.strip_prefix("listening on ")?
-            .trim()
-            .parse::<SocketAddr>()
-            .ok()
-    })?;
-    // `wait_for_stdout` returns at least one.
-    addrs.into_iter().next().ok_or(PeerError::TimedOut {
-        what: "no listening line".into(),
-        waited: START_TIMEOUT,
-    })
-}
-
-fn wait_for_store(
-    store: &Path,
-    count: usize,
-    timeout: Duration,
-    log: impl Fn() -> String,
-) -> Result<Vec<PeerMessage>> {
-    match poll_until(timeout, || {
-        read_store(store).ok().filter(|m| m.len() >= count)
-    }) {
-        Some(messages) => Ok(messages),
-        None => Err(PeerError::TimedOut {
-            what: format!(
-                "the peer stored {} of {count} expected message(s); log: {}",
-                read_store(store)?.len(),
-                tail(&log(), 6)
-            ),
-            waited: timeout,
-        }),
+        wait_for_store("python smtpd", &store, count, timeout, || {
+            self.process.stderr()
+        })
     }
 }

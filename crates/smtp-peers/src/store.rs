@@ -3,8 +3,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::error::{IoContext as _, Result};
+use crate::error::{IoContext as _, PeerError, Result};
+use crate::output::{poll_until, tail};
 
 /// One stored message file.
 #[derive(Debug, Clone)]
@@ -182,6 +184,30 @@ pub fn read_store(store: &Path) -> Result<Vec<PeerMessage>> {
             })
         })
         .collect()
+}
+
+/// Waits up to `timeout` for `store` to hold at least `count` messages;
+/// the error names the peer (`name`) and ends with its `log`.
+pub(crate) fn wait_for_store(
+    name: &str,
+    store: &Path,
+    count: usize,
+    timeout: Duration,
+    log: impl Fn() -> String,
+) -> Result<Vec<PeerMessage>> {
+    match poll_until(timeout, || {
+        read_store(store).ok().filter(|m| m.len() >= count)
+    }) {
+        Some(messages) => Ok(messages),
+        None => Err(PeerError::TimedOut {
+            what: format!(
+                "{name} stored {} of {count} expected message(s); log: {}",
+                read_store(store)?.len(),
+                tail(&log(), 6)
+            ),
+            waited: timeout,
+        }),
+    }
 }
 
 #[cfg(test)]
