@@ -275,27 +275,28 @@ fn configuration(
                 .collect();
             format!("${{if or {{{{{}}}}}}}", pairs.join("}{"))
         };
-        let _ = writeln!(c, "\nplain:");
-        let _ = writeln!(c, "  driver = plaintext");
-        let _ = writeln!(c, "  public_name = PLAIN");
-        let _ = writeln!(c, "  server_prompts = :");
-        let _ = writeln!(c, "  server_condition = {}", check("$auth2", "$auth3"));
-        let _ = writeln!(c, "  server_set_id = $auth2");
-        // RFC 4954 §4: plaintext mechanisms only under TLS.
-        let _ = writeln!(
-            c,
-            "  server_advertise_condition = ${{if def:tls_in_cipher}}"
-        );
-        let _ = writeln!(c, "\nlogin:");
-        let _ = writeln!(c, "  driver = plaintext");
-        let _ = writeln!(c, "  public_name = LOGIN");
-        let _ = writeln!(c, "  server_prompts = Username:: : Password::");
-        let _ = writeln!(c, "  server_condition = {}", check("$auth1", "$auth2"));
-        let _ = writeln!(c, "  server_set_id = $auth1");
-        let _ = writeln!(
-            c,
-            "  server_advertise_condition = ${{if def:tls_in_cipher}}"
-        );
+        for (section, mechanism, prompts, user, password) in [
+            ("plain", "PLAIN", ":", "$auth2", "$auth3"),
+            (
+                "login",
+                "LOGIN",
+                "Username:: : Password::",
+                "$auth1",
+                "$auth2",
+            ),
+        ] {
+            let _ = writeln!(c, "\n{section}:");
+            let _ = writeln!(c, "  driver = plaintext");
+            let _ = writeln!(c, "  public_name = {mechanism}");
+            let _ = writeln!(c, "  server_prompts = {prompts}");
+            let _ = writeln!(c, "  server_condition = {}", check(user, password));
+            let _ = writeln!(c, "  server_set_id = {user}");
+            // RFC 4954 §4: plaintext mechanisms only under TLS.
+            let _ = writeln!(
+                c,
+                "  server_advertise_condition = ${{if def:tls_in_cipher}}"
+            );
+        }
     }
     c
 }
