@@ -324,10 +324,11 @@ proptest! {
         let mut expected = text.clone();
         if !expected.is_empty() && !expected.ends_with('\n') { expected.push('\n'); }
         prop_assert_eq!(text_seen, expected);
-        // Python's get_filename() unquotes what it finds (email.utils.unquote),
-        // even a value it decoded from RFC 2231: a name wrapped in double
-        // quotes loses them there, then surrounding whitespace is stripped.
-        // Our side sends the name as given; this is what Python shows.
+        // Python's get_filename() unquotes the parameter once more after
+        // reading it (email.utils.unquote), whether it came as a quoted
+        // string or as an RFC 2047 word inside one: a name wrapped in double
+        // quotes loses them, then surrounding whitespace is stripped. Our
+        // side sends the name as given; this is what Python shows.
         let python_name = match att_name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
             Some(inner) => inner.trim(),
             None => att_name.as_str(),
