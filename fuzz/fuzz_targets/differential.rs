@@ -1059,7 +1059,7 @@ fn compare_reply(wire: &[u8]) {
         enhanced: ours
             .enhanced
             .map(|e| [u16::from(e.class), e.subject, e.detail]),
-        text: ours.lines.join("\n"),
+        text: ours.text().to_string(),
     };
     let b = ReplyMeaning {
         consumed: wire.len() - rest.as_slice().len(),

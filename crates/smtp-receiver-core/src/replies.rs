@@ -82,15 +82,12 @@ pub fn expn() -> Reply {
 
 /// 214 to HELP (RFC 5321 §4.1.1.8).
 pub fn help() -> Reply {
-    let mut reply = Reply::enhanced(
+    Reply::enhanced(
         214,
         code(2, 0, 0),
-        "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH",
-    );
-    reply
-        .lines
-        .push("See RFC 5321 for their meaning".to_string());
-    reply
+        "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY EXPN STARTTLS AUTH\n\
+         See RFC 5321 for their meaning",
+    )
 }
 
 /// 220 to STARTTLS (RFC 3207 §4).

@@ -347,7 +347,7 @@ impl Handshake {
         if reply.code != 334 {
             return Err(ProtocolError::AuthFailed(reply));
         }
-        match auth.sasl.challenge(&reply.text()) {
+        match auth.sasl.challenge(reply.text()) {
             ClientStep::Respond(line) => {
                 // A challenge the mechanism has no answer for was answered
                 // with "*"; the server's 501 comes next, the failure is this.

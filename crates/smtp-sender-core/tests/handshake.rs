@@ -36,7 +36,7 @@ fn multi_line_greeting_then_ehlo() {
     assert!(!r.starved);
     assert_eq!(r.lines(), ["EHLO client.example"]);
     let info = hs.server_info();
-    assert_eq!(info.greeting.lines.len(), 3);
+    assert_eq!(info.greeting.line_count(), 3);
     assert!(info.esmtp);
     assert!(info.offers("PIPELINING"));
     assert_eq!(info.capabilities.size_limit(), Some(1000));

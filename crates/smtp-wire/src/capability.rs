@@ -20,7 +20,7 @@
 //! assert_eq!(caps.to_reply(), Reply::new(250, "mx.example.com Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN LOGIN"));
 //! ```
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::reply::Reply;
 
@@ -73,9 +73,15 @@ impl Capability {
     pub fn parse(line: &str) -> Capability {
         // RFC 5321 §4.1.1.1: SP separates keyword and parameters; be lenient
         // about runs of whitespace.
-        let mut words = line.split_ascii_whitespace();
-        let keyword = words.next().unwrap_or("");
-        let params = words;
+        // The keyword is found by position and the parameters are only
+        // split where they are read: most lines have none.
+        let line = line.trim_ascii();
+        let (keyword, params) = match line.bytes().position(|b| b.is_ascii_whitespace()) {
+            Some(end) => (&line[..end], line[end..].trim_ascii_start()),
+            None => (line, ""),
+        };
+        let no_params = params.is_empty();
+        let params = params.split_ascii_whitespace();
         // RFC 5321 §2.4: keywords are case-insensitive. Upper-case a copy on
         // the stack (no allocation per line); a keyword longer than the
         // longest known one, ENHANCEDSTATUSCODES, is none of them.
@@ -88,7 +94,6 @@ impl Capability {
             }
             None => b"",
         };
-        let no_params = params.clone().next().is_none();
         let bare = |cap: Capability| no_params.then_some(cap);
         let typed = match upper {
             b"PIPELINING" => bare(Capability::Pipelining),
@@ -172,29 +177,28 @@ impl Capabilities {
     /// greeting, every further non-blank line a capability. Blank lines are
     /// skipped (Postfix's smtp-sink ends its EHLO reply with a bare `250 `).
     pub fn from_ehlo_reply(reply: &Reply) -> Capabilities {
-        let mut lines = reply.lines.iter();
-        let domain = lines.next().cloned().unwrap_or_default();
+        let mut lines = reply.lines();
+        let domain = lines.next().unwrap_or_default().to_string();
         // Sized once: one capability per remaining line, or fewer.
-        let mut list = Vec::with_capacity(lines.len());
-        list.extend(
-            lines
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| Capability::parse(l)),
-        );
+        let mut list = Vec::with_capacity(reply.line_count() - 1);
+        for line in lines {
+            // ASCII whitespace, as `Capability::parse` splits on.
+            if !line.trim_ascii().is_empty() {
+                list.push(Capability::parse(line));
+            }
+        }
         Capabilities { domain, list }
     }
 
     /// The receiver's EHLO reply: `250-domain`, then one line per
     /// capability. No enhanced code: RFC 2034 §4 exempts the EHLO reply.
     pub fn to_reply(&self) -> Reply {
-        let mut lines = Vec::with_capacity(self.list.len() + 1);
-        lines.push(self.domain.clone());
-        lines.extend(self.list.iter().map(|c| c.to_string()));
-        Reply {
-            code: 250,
-            enhanced: None,
-            lines,
+        let mut text = self.domain.clone();
+        for capability in &self.list {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "\n{capability}");
         }
+        Reply::from_lines(250, [text])
     }
 
     /// Is `keyword` advertised? Case-insensitive (RFC 5321 §2.4).

@@ -134,13 +134,21 @@ fn number(bytes: &[u8]) -> Option<u16> {
 /// An SMTP reply: a three-digit code, an optional enhanced status code, and
 /// one or more lines of text (RFC 5321 §4.2).
 ///
-/// `lines` hold the text only, without the code or the enhanced-code prefix;
-/// there is at least one line, possibly empty.
+/// The text holds the lines only, without the code or the enhanced-code
+/// prefix, joined with `'\n'`; there is at least one line, possibly empty.
+/// It is one `String`, not one per line: a parsed reply costs one
+/// allocation however many lines it has (an EHLO reply has ten or so).
+///
+/// The text can only be set through the constructors, which make it safe
+/// to write: no CR, no control character other than TAB (RFC 5321 §4.2:
+/// textstring is HT / SP / printable), so nothing in it can end a line
+/// early or inject a second reply.
 ///
 /// ```
 /// use smtp_wire::reply::Reply;
 /// let r = Reply::new(250, "mx.example.com\nPIPELINING\nSIZE 10240000");
-/// assert_eq!(r.lines.len(), 3);
+/// assert_eq!(r.line_count(), 3);
+/// assert_eq!(r.lines().last(), Some("SIZE 10240000"));
 /// assert_eq!(r.to_bytes(), b"250-mx.example.com\r\n250-PIPELINING\r\n250 SIZE 10240000\r\n");
 /// assert_eq!(r.to_string(), "250 mx.example.com / PIPELINING / SIZE 10240000");
 /// ```
@@ -150,8 +158,8 @@ pub struct Reply {
     pub code: u16,
     /// The RFC 3463 code written after the basic code on every line (RFC 2034 §4).
     pub enhanced: Option<EnhancedCode>,
-    /// The text lines; see the type documentation.
-    pub lines: Vec<String>,
+    /// The lines joined with `'\n'`; see the type documentation.
+    text: String,
 }
 
 impl Reply {
@@ -162,10 +170,11 @@ impl Reply {
     /// HT / SP / printable), and one trailing `'\n'` does not make an extra
     /// empty line. `code` should be in 200..=599; see [`Reply::write_to`].
     pub fn new(code: u16, text: &str) -> Reply {
+        let text = text.strip_suffix('\n').unwrap_or(text);
         Reply {
             code,
             enhanced: None,
-            lines: split_text(text),
+            text: sanitize(text).into_owned(),
         }
     }
 
@@ -178,10 +187,53 @@ impl Reply {
     /// ```
     pub fn enhanced(code: u16, enhanced: EnhancedCode, text: &str) -> Reply {
         Reply {
-            code,
             enhanced: Some(enhanced),
-            lines: split_text(text),
+            ..Reply::new(code, text)
         }
+    }
+
+    /// A reply of the given lines, sanitized as by [`Reply::new`]; a line
+    /// holding `'\n'` makes several, and no lines at all make one empty line.
+    ///
+    /// ```
+    /// use smtp_wire::reply::Reply;
+    /// let r = Reply::from_lines(250, ["mx.example.com", "8BITMIME"]);
+    /// assert_eq!(r, Reply::new(250, "mx.example.com\n8BITMIME"));
+    /// assert_eq!(Reply::from_lines(354, [""; 0]).to_bytes(), b"354 \r\n");
+    /// ```
+    pub fn from_lines<I>(code: u16, lines: I) -> Reply
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut text = String::new();
+        for (i, line) in lines.into_iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str(&sanitize(line.as_ref()));
+        }
+        Reply {
+            code,
+            enhanced: None,
+            text,
+        }
+    }
+
+    /// A reply whose text the parser has already checked (no control
+    /// character but TAB, lines joined with `'\n'`).
+    pub(crate) fn checked(code: u16, enhanced: Option<EnhancedCode>, text: String) -> Reply {
+        Reply {
+            code,
+            enhanced,
+            text,
+        }
+    }
+
+    /// Appends a checked line to a reply the parser is building.
+    pub(crate) fn push_checked_line(&mut self, line: &str) {
+        self.text.push('\n');
+        self.text.push_str(line);
     }
 
     /// 2yz: positive completion (RFC 5321 §4.2.1).
@@ -205,8 +257,24 @@ impl Reply {
     }
 
     /// The text lines joined with `'\n'`.
-    pub fn text(&self) -> String {
-        self.lines.join("\n")
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The text lines, first to last (at least one).
+    pub fn lines(&self) -> std::str::Split<'_, char> {
+        self.text.split('\n')
+    }
+
+    /// The first text line (for an EHLO reply, the server's domain and
+    /// greeting; RFC 5321 §4.1.1.1).
+    pub fn first_line(&self) -> &str {
+        self.lines().next().unwrap_or("")
+    }
+
+    /// How many lines the reply has (at least one).
+    pub fn line_count(&self) -> usize {
+        1 + memchr::memchr_iter(b'\n', self.text.as_bytes()).count()
     }
 
     /// The teaching explanation of this reply's basic code ([`explain_code`]).
@@ -218,10 +286,8 @@ impl Reply {
     /// enhanced code after the basic code on every line (RFC 2034 §4).
     ///
     /// The output is always a well-formed reply:
-    /// - text containing `'\n'` becomes several lines, CRs are dropped and
-    ///   other control characters (except TAB) are written as `?`, so nothing
-    ///   in the text can end a line early or inject a second reply;
-    /// - no lines at all is written as one empty line;
+    /// - the text cannot end a line early or inject a second reply (see the
+    ///   type documentation);
     /// - an empty last line is written `250 ` with its space (RFC 5321
     ///   §4.2.1: the last line is the code "followed immediately by <SP>,
     ///   optionally some text"), an empty continuation `250-`;
@@ -239,33 +305,29 @@ impl Reply {
             .enhanced
             .filter(|e| u16::from(e.class) == code / 100)
             .map(|e| e.to_string());
-        let lines = self.wire_lines();
         let digits = [
             b'0' + (code / 100) as u8,
             b'0' + (code / 10 % 10) as u8,
             b'0' + (code % 10) as u8,
         ];
-        for (i, text) in lines.iter().enumerate() {
-            let last = i + 1 == lines.len();
+        let mut lines = self.lines().peekable();
+        while let Some(text) = lines.next() {
             out.extend_from_slice(&digits);
-            let separator = if last { b' ' } else { b'-' };
+            let separator = if lines.peek().is_none() { b' ' } else { b'-' };
+            out.push(separator);
             match &enhanced {
                 Some(e) => {
-                    out.push(separator);
                     out.extend_from_slice(e.as_bytes());
                     if !text.is_empty() {
                         out.push(b' ');
                         out.extend_from_slice(text.as_bytes());
                     }
                 }
-                None => {
-                    // RFC 5321 §4.2.1: "The last line will begin with the
-                    // reply code, followed immediately by <SP>, optionally
-                    // some text": the space stays even with no text (and
-                    // RFC 4954 §4 needs `334 ` for an empty challenge).
-                    out.push(separator);
-                    out.extend_from_slice(text.as_bytes());
-                }
+                // RFC 5321 §4.2.1: "The last line will begin with the reply
+                // code, followed immediately by <SP>, optionally some text":
+                // the space stays even with no text (and RFC 4954 §4 needs
+                // `334 ` for an empty challenge).
+                None => out.extend_from_slice(text.as_bytes()),
             }
             out.extend_from_slice(b"\r\n");
         }
@@ -273,26 +335,9 @@ impl Reply {
 
     /// The reply in wire form (see [`Reply::write_to`]).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(16 + self.lines.iter().map(|l| l.len() + 16).sum::<usize>());
+        let mut out = Vec::with_capacity(self.text.len() + 16 * self.line_count());
         self.write_to(&mut out);
         out
-    }
-
-    /// The lines as they will be written: split at '\n', sanitized, at least one.
-    fn wire_lines(&self) -> Vec<Cow<'_, str>> {
-        let mut lines: Vec<Cow<'_, str>> = Vec::with_capacity(self.lines.len().max(1));
-        for line in &self.lines {
-            if line.bytes().any(|b| b == b'\n') {
-                lines.extend(line.split('\n').map(sanitize));
-            } else {
-                lines.push(sanitize(line));
-            }
-        }
-        if lines.is_empty() {
-            lines.push(Cow::Borrowed(""));
-        }
-        lines
     }
 }
 
@@ -304,39 +349,29 @@ impl fmt::Display for Reply {
         if let Some(e) = self.enhanced {
             write!(f, " {e}")?;
         }
-        let lines = self.wire_lines();
-        let mut first = true;
-        for line in &lines {
-            if first {
-                if !line.is_empty() {
-                    write!(f, " {line}")?;
-                }
-                first = false;
-            } else {
-                write!(f, " / {line}")?;
-            }
+        let mut lines = self.lines();
+        if let Some(first) = lines.next()
+            && !first.is_empty()
+        {
+            write!(f, " {first}")?;
         }
-        Ok(())
+        lines.try_for_each(|line| write!(f, " / {line}"))
     }
-}
-
-/// Split a text into reply lines (see [`Reply::new`]).
-fn split_text(text: &str) -> Vec<String> {
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    text.split('\n').map(|l| sanitize(l).into_owned()).collect()
 }
 
 /// RFC 5321 §4.2: reply text is `%d9 / %d32-126` (plus UTF-8 under RFC 6531
 /// §3.7.4.1), so a CR must never reach the wire (it is dropped) and other
-/// control characters are replaced by `?`.
-fn sanitize(line: &str) -> Cow<'_, str> {
-    if !line.chars().any(|c| c.is_control() && c != '\t') {
-        return Cow::Borrowed(line);
+/// control characters are replaced by `?`. `'\n'` stays: it separates the
+/// lines.
+fn sanitize(text: &str) -> Cow<'_, str> {
+    let control = |c: char| c.is_control() && c != '\t' && c != '\n';
+    if !text.chars().any(control) {
+        return Cow::Borrowed(text);
     }
     Cow::Owned(
-        line.chars()
+        text.chars()
             .filter(|&c| c != '\r')
-            .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+            .map(|c| if control(c) { '?' } else { c })
             .collect(),
     )
 }

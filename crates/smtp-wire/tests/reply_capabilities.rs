@@ -187,13 +187,7 @@ fn receiver_reply_round_trips_through_the_wire() {
 
 #[test]
 fn size_and_auth_edge_cases() {
-    let caps = |lines: &[&str]| {
-        Capabilities::from_ehlo_reply(&Reply {
-            code: 250,
-            enhanced: None,
-            lines: lines.iter().map(|s| s.to_string()).collect(),
-        })
-    };
+    let caps = |lines: &[&str]| Capabilities::from_ehlo_reply(&Reply::from_lines(250, lines));
     assert_eq!(
         caps(&["d", "SIZE 0"]).size_limit(),
         None,

@@ -130,14 +130,14 @@ fn good_replies() {
         let reply = parse_one(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
         assert_eq!(reply.code, *code, "{input:?}");
         assert_eq!(reply.enhanced, *enhanced, "{input:?}");
-        assert_eq!(reply.lines, *lines, "{input:?}");
+        assert_eq!(reply.lines().collect::<Vec<_>>(), *lines, "{input:?}");
     }
 }
 
 #[test]
 fn invalid_utf8_text_is_replaced_not_rejected() {
     let reply = parse_one(b"250 caf\xe9\r\n").unwrap();
-    assert_eq!(reply.lines, ["caf\u{fffd}"]);
+    assert_eq!(reply.text(), "caf\u{fffd}");
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn line_length_limit_is_512_including_crlf() {
     // RFC 5321 §4.5.3.1.5: 512 octets including CRLF.
     let exact = [b"250 ".as_slice(), &vec![b'x'; MAX_REPLY_LINE - 6], b"\r\n"].concat();
     assert_eq!(exact.len(), 512);
-    assert_eq!(parse_one(&exact).unwrap().lines[0].len(), 506);
+    assert_eq!(parse_one(&exact).unwrap().text().len(), 506);
 
     let over = [b"250 ".as_slice(), &vec![b'x'; MAX_REPLY_LINE - 5], b"\r\n"].concat();
     assert_eq!(
@@ -232,7 +232,7 @@ fn continuation_line_limit() {
         input
     };
     let ok = parse_one(&reply_of(DEFAULT_MAX_REPLY_LINES)).unwrap();
-    assert_eq!(ok.lines.len(), 100);
+    assert_eq!(ok.line_count(), 100);
     assert_eq!(
         ReplyParser::new().decode(&reply_of(101)),
         Err(ReplyError::TooManyLines)
@@ -247,7 +247,7 @@ fn continuation_line_limit() {
     );
     let mut parser = ReplyParser::with_limits(512, 5);
     assert_eq!(
-        parser.decode(&reply_of(5)).unwrap().1.unwrap().lines.len(),
+        parser.decode(&reply_of(5)).unwrap().1.unwrap().line_count(),
         5
     );
     assert_eq!(parser.decode(&reply_of(6)), Err(ReplyError::TooManyLines));
@@ -258,7 +258,7 @@ fn incremental_any_chunk_size_and_pipelined_replies() {
     let wire = b"220 ready\r\n250-mx\r\n250-PIPELINING\r\n250 2.0.0 \r\n550-5.1.1 no\r\n550 5.1.1 such user\r\n354 go\n";
     let whole = parse_chunked(wire, wire.len(), &mut ReplyParser::new()).unwrap();
     assert_eq!(whole.len(), 4);
-    assert_eq!(whole[1].lines, ["mx", "PIPELINING", "2.0.0 "]);
+    assert_eq!(whole[1].text(), "mx\nPIPELINING\n2.0.0 ");
     assert_eq!(whole[2].to_string(), "550 5.1.1 no / such user");
     for chunk in 1..wire.len() {
         assert_eq!(
@@ -276,7 +276,7 @@ fn consumes_complete_lines_and_leaves_the_next_reply() {
     assert_eq!(parser.decode(b"250-a\r\n250 b"), Ok((7, None)));
     let (used, reply) = parser.decode(b"250 b\r\n221 bye\r\n").unwrap();
     assert_eq!(used, 7);
-    assert_eq!(reply.unwrap().lines, ["a", "b"]);
+    assert_eq!(reply.unwrap().text(), "a\nb");
     assert_eq!(parser.decode(b"221 bye\r\n").unwrap().1.unwrap().code, 221);
 }
 
@@ -300,7 +300,7 @@ fn error_resets_the_parser() {
     let mut parser = ReplyParser::new();
     assert!(parser.decode(b"250-a\r\n251 b\r\n").is_err());
     let (_, reply) = parser.decode(b"250 fresh\r\n").unwrap();
-    assert_eq!(reply.unwrap().lines, ["fresh"]);
+    assert_eq!(reply.unwrap().text(), "fresh");
 }
 
 #[test]
@@ -328,29 +328,14 @@ fn serialize_forms() {
         // Out-of-range code: written as 451 so the wire stays valid.
         (Reply::new(99, "bug"), b"451 bug\r\n"),
         (Reply::new(1000, "bug"), b"451 bug\r\n"),
-        (
-            Reply {
-                code: 250,
-                enhanced: None,
-                lines: vec![],
-            },
-            b"250 \r\n",
-        ),
+        (Reply::from_lines(250, [""; 0]), b"250 \r\n"),
         // Text set directly with a newline or CR inside still cannot break the reply.
         (
-            Reply {
-                code: 250,
-                enhanced: None,
-                lines: vec!["a\r\n250 injected".into()],
-            },
+            Reply::from_lines(250, ["a\r\n250 injected"]),
             b"250-a\r\n250 250 injected\r\n",
         ),
         (
-            Reply {
-                code: 550,
-                enhanced: None,
-                lines: vec!["bell\x07 cr\r nul\0".into()],
-            },
+            Reply::from_lines(550, ["bell\x07 cr\r nul\0"]),
             b"550 bell? cr nul?\r\n",
         ),
     ];
@@ -358,7 +343,7 @@ fn serialize_forms() {
         assert_eq!(reply.to_bytes(), *wire, "{reply:?}");
     }
     // Reply::new sanitizes too, so the value equals what goes on the wire.
-    assert_eq!(Reply::new(250, "a\rb\x1bc").lines, ["ab?c"]);
+    assert_eq!(Reply::new(250, "a\rb\x1bc").text(), "ab?c");
 }
 
 #[test]

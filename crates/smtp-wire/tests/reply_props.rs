@@ -48,17 +48,15 @@ fn reply_strategy() -> impl Strategy<Value = Reply> {
             let class = (code / 100) as u8;
             let enhanced =
                 (with_enhanced && class != 3).then(|| EnhancedCode::new(class, subject, detail));
-            Reply {
-                code,
-                enhanced,
-                lines,
-            }
+            let mut reply = Reply::from_lines(code, lines);
+            reply.enhanced = enhanced;
+            reply
         })
         // Without an enhanced code, a first line that itself starts with one
         // is read back as enhanced (the wire cannot tell them apart).
         .prop_filter("first line looks like an enhanced code", |r| {
             r.enhanced.is_some()
-                || r.lines[0]
+                || r.first_line()
                     .split(' ')
                     .next()
                     .unwrap_or("")
@@ -99,9 +97,9 @@ proptest! {
         prop_assert_eq!(used, wire.len());
         let parsed = parsed.unwrap();
         prop_assert_eq!(parsed.code, code);
-        prop_assert_eq!(parsed.lines.len(), reply.lines.len());
+        prop_assert_eq!(parsed.line_count(), reply.line_count());
         if parsed.enhanced.is_none() {
-            prop_assert_eq!(parsed.lines, reply.lines);
+            prop_assert_eq!(parsed.text(), reply.text());
         }
     }
 

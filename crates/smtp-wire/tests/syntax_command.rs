@@ -663,6 +663,6 @@ fn unknown_verb_is_safe_to_echo() {
     };
     assert!(verb.bytes().all(|b| b.is_ascii_graphic()), "{verb:?}");
     let reply = err.reply();
-    assert_eq!(reply.lines.len(), 1);
+    assert_eq!(reply.line_count(), 1);
     assert!(!reply.to_string().contains('\u{1b}'));
 }

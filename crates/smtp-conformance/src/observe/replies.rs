@@ -45,11 +45,7 @@ impl Walk {
                 self.closing.get_or_insert(code);
             }
             "EHLO" if positive => {
-                let reply = Reply {
-                    code,
-                    enhanced: None,
-                    lines,
-                };
+                let reply = Reply::from_lines(code, lines);
                 self.caps = Capabilities::from_ehlo_reply(&reply).list;
                 self.greeted = true;
                 self.reset();

@@ -14,6 +14,10 @@ pub const MAX_REPLY_LINE: usize = 512;
 /// the client buffer them all.
 pub const DEFAULT_MAX_REPLY_LINES: usize = 100;
 
+/// The most room a multi-line reply is given beyond its first line before
+/// its other lines are read (an EHLO reply is about 200 octets).
+const REPLY_ROOM: usize = 1024;
+
 /// Why the bytes are not a valid reply. After an error the stream is out of
 /// step and the connection should be closed; the parser itself is reset.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,7 +82,7 @@ pub enum ReplyError {
 ///     buf.drain(..used);
 ///     replies.extend(reply);
 /// }
-/// assert_eq!(replies[0].lines, ["mx.example.com", "PIPELINING", ""]);
+/// assert_eq!(replies[0].text(), "mx.example.com\nPIPELINING\n");
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReplyParser {
@@ -88,6 +92,8 @@ pub struct ReplyParser {
     scanned: usize,
     /// The reply read so far (first and continuation lines).
     partial: Option<Reply>,
+    /// How many lines `partial` has.
+    lines: usize,
 }
 
 impl Default for ReplyParser {
@@ -118,6 +124,7 @@ impl ReplyParser {
             max_lines: max_lines.max(1),
             scanned: 0,
             partial: None,
+            lines: 0,
         }
     }
 
@@ -182,19 +189,20 @@ impl ReplyParser {
                 if line.last {
                     // A one-line reply, the most common kind: no detour
                     // through `partial`.
-                    return Ok(Some(Reply {
-                        code: line.code,
-                        enhanced,
-                        lines: vec![text.to_owned()],
-                    }));
+                    return Ok(Some(Reply::checked(line.code, enhanced, text.to_owned())));
                 }
-                let mut lines = Vec::with_capacity(self.expected_lines(following));
-                lines.push(text.to_owned());
-                self.partial = Some(Reply {
-                    code: line.code,
-                    enhanced,
-                    lines,
-                });
+                // Sized once for the whole reply from what has already
+                // arrived after this line: growing it line by line would
+                // copy it again and again (an EHLO reply has ten or so).
+                // Counting the reply's own lines first cost more (a second
+                // search for every LF) than the room it saves; the guess is
+                // capped so that pipelined replies after it cannot make it
+                // large.
+                let hint = following.len().min(REPLY_ROOM);
+                let mut all = String::with_capacity(text.len() + hint);
+                all.push_str(text);
+                self.partial = Some(Reply::checked(line.code, enhanced, all));
+                self.lines = 1;
             }
             Some(reply) => {
                 if reply.code != line.code {
@@ -203,14 +211,15 @@ impl ReplyParser {
                         then: line.code,
                     });
                 }
-                if reply.lines.len() >= self.max_lines {
+                if self.lines >= self.max_lines {
                     return Err(ReplyError::TooManyLines);
                 }
                 let text = match reply.enhanced {
                     Some(e) => strip_enhanced(e, &text),
                     None => &text,
                 };
-                reply.lines.push(text.to_owned());
+                reply.push_checked_line(text);
+                self.lines += 1;
             }
         }
         if line.last {
@@ -218,17 +227,6 @@ impl ReplyParser {
         } else {
             Ok(None)
         }
-    }
-
-    /// How many lines a multi-line reply whose first line has just been read
-    /// will probably have: one more than the line ends already received
-    /// after it, within the line limit. Sizing the list once saves growing
-    /// it line by line (an EHLO reply has ten or so); a wrong guess costs
-    /// nothing but that.
-    fn expected_lines(&self, following: &[u8]) -> usize {
-        1 + memchr::memchr_iter(b'\n', following)
-            .take(self.max_lines - 1)
-            .count()
     }
 }
 
@@ -440,20 +438,36 @@ mod tests {
         let (used, reply) = parser.decode(ehlo).unwrap();
         let reply = reply.unwrap();
         assert_eq!(used, ehlo.len());
-        assert_eq!(reply.lines.len(), 4);
-        assert_eq!(reply.lines.capacity(), 4, "one allocation for the list");
+        assert_eq!(
+            reply.text(),
+            "mx.example.com\nPIPELINING\nSIZE 1000\n8BITMIME"
+        );
+        let room = reply.text.capacity();
+        assert!(
+            room >= reply.text().len() && room <= 64,
+            "sized once: {room}"
+        );
+        let long = format!("250-{}\r\n", "x".repeat(500)).repeat(10) + "250 end\r\n";
+        let (_, reply) = parser.decode(long.as_bytes()).unwrap();
+        let reply = reply.unwrap();
+        assert!(reply.text.capacity() >= 5000, "grown past its first guess");
 
         // Replies after it only make the first guess too large.
         let pipelined = [&ehlo[..], b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 Go\r\n"].concat();
         let (used, reply) = parser.decode(&pipelined).unwrap();
         assert_eq!(used, ehlo.len());
-        assert_eq!(reply.unwrap().lines.len(), 4);
+        let reply = reply.unwrap();
+        assert_eq!(reply.line_count(), 4);
+        let after = [&pipelined[..], &b"250 2.0.0 Ok\r\n".repeat(200)].concat();
+        let (_, reply) = parser.decode(&after).unwrap();
+        let reply = reply.unwrap();
+        assert!(
+            reply.text.capacity() <= reply.text().len() + REPLY_ROOM,
+            "the replies after it cannot make it large"
+        );
         let (used2, reply) = parser.decode(&pipelined[used..]).unwrap();
         let reply = reply.unwrap();
-        assert_eq!(
-            (reply.code, reply.lines.as_slice()),
-            (250, &["Ok".to_string()][..])
-        );
+        assert_eq!((reply.code, reply.text()), (250, "Ok"));
         assert_eq!(reply.enhanced, Some(EnhancedCode::new(2, 1, 0)));
         assert_eq!(used2, 14);
 
@@ -463,9 +477,6 @@ mod tests {
                 b"550-5.1.1 No such user\r\n550-5.1.1\r\n550-5.1.10 other\r\n550 5.1.1 here\r\n",
             )
             .unwrap();
-        assert_eq!(
-            reply.unwrap().lines,
-            ["No such user", "", "5.1.10 other", "here"]
-        );
+        assert_eq!(reply.unwrap().text(), "No such user\n\n5.1.10 other\nhere");
     }
 }

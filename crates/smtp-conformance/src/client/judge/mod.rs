@@ -364,14 +364,10 @@ impl Judge {
 
     /// Queues a reply: recorded in the transcript, written after the delay.
     fn reply(&mut self, reply: Reply) {
-        let reply = if self.has_cap("ENHANCEDSTATUSCODES") {
-            reply
-        } else {
-            Reply {
-                enhanced: None,
-                ..reply
-            }
-        };
+        let mut reply = reply;
+        if !self.has_cap("ENHANCEDSTATUSCODES") {
+            reply.enhanced = None;
+        }
         self.send_raw(reply.to_bytes(), self.cfg.reply_delay);
     }
 

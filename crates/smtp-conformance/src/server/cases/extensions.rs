@@ -671,9 +671,9 @@ async fn enhanced_class(ctx: &mut Ctx) -> Flow<Verdict> {
         .iter()
         .filter(|(_, r)| {
             r.enhanced.is_none()
-                && r.lines
-                    .first()
-                    .and_then(|l| l.split(' ').next())
+                && r.first_line()
+                    .split(' ')
+                    .next()
                     .is_some_and(|w| w.parse::<EnhancedCode>().is_ok())
         })
         .map(|(c, r)| format!("{} -> {r}", short(c)))

@@ -167,9 +167,9 @@ async fn greeting_domain(ctx: &mut Ctx) -> Flow<Verdict> {
 
 fn first_word(reply: &Reply) -> &str {
     reply
-        .lines
-        .first()
-        .and_then(|l| l.split_ascii_whitespace().next())
+        .first_line()
+        .split_ascii_whitespace()
+        .next()
         .unwrap_or("")
 }
 
@@ -180,7 +180,7 @@ async fn ehlo_reply_syntax(ctx: &mut Ctx) -> Flow<Verdict> {
     // RFC 5321 §4.2.1: a reply ends at the line with a space after the
     // code; anything after it is not part of this reply.
     match conn.reply_within(ctx.grace()).await {
-        Ok(None) if !conn.has_pending() => pass(format!("{} lines", reply.lines.len())),
+        Ok(None) if !conn.has_pending() => pass(format!("{} lines", reply.line_count())),
         Ok(None) => violation("stray bytes after the last line of the EHLO reply"),
         Ok(Some(extra)) => violation(format!(
             "the EHLO reply ended early: another reply followed ({extra})"
@@ -222,14 +222,9 @@ async fn ehlo_keywords(ctx: &mut Ctx) -> Flow<Verdict> {
     let mut conn = ctx.connect().await?;
     let line = ctx.expand("{ehlo} {helo}");
     let reply = ctx.expect(&mut conn, &line, &Codes(&[250])).await?;
-    let bad: Vec<&String> = reply
-        .lines
-        .iter()
-        .skip(1)
-        .filter(|l| !ehlo_line_ok(l))
-        .collect();
+    let bad: Vec<&str> = reply.lines().skip(1).filter(|l| !ehlo_line_ok(l)).collect();
     if bad.is_empty() {
-        pass(format!("{} keywords", reply.lines.len().saturating_sub(1)))
+        pass(format!("{} keywords", reply.line_count() - 1))
     } else {
         violation(format!("malformed EHLO lines: {bad:?}"))
     }
@@ -265,9 +260,8 @@ async fn advertised_commands(ctx: &mut Ctx) -> Flow<Verdict> {
 async fn helo_plain(ctx: &mut Ctx) -> Flow<Verdict> {
     let mut conn = ctx.fresh().await?;
     let reply = ctx.expect(&mut conn, "HELO {helo}", &Codes(&[250])).await?;
-    let keywords: Vec<&String> = reply
-        .lines
-        .iter()
+    let keywords: Vec<&str> = reply
+        .lines()
         .skip(1)
         .filter(|l| !matches!(Capability::parse(l), Capability::Other { .. }))
         .collect();

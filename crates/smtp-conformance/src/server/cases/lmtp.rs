@@ -262,7 +262,7 @@ async fn refused_no_reply(ctx: &mut Ctx) -> Flow<Verdict> {
 
 /// Which of `accepted` a reply names (`<address>` in its text), if any.
 fn named(reply: &Reply, accepted: &[String]) -> Option<usize> {
-    let text = reply.lines.join(" ").to_ascii_lowercase();
+    let text = reply.text().replace('\n', " ").to_ascii_lowercase();
     accepted
         .iter()
         .position(|a| text.contains(&format!("<{}>", a.to_ascii_lowercase())))

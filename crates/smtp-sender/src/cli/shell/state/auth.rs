@@ -161,7 +161,7 @@ impl Shell {
 
     /// The decoded text of a 334 challenge, when it is readable.
     pub(super) fn challenge(&self, reply: &Reply) -> Option<String> {
-        let text = reply.lines.first()?;
+        let text = reply.first_line();
         let decoded = sasl::decode(text.trim().as_bytes()).ok()?;
         let decoded = String::from_utf8(decoded).ok()?;
         if decoded.is_empty() {
