@@ -18,7 +18,7 @@
 //! * **`reply/*`**: one complete reply, CRLF line ends, to an owned value.
 //!   - smtp-wire: one `ReplyParser` reused across iterations (it resets
 //!     itself after each reply); `decode` returns a `Reply` (code, enhanced
-//!     code, one `String` per line).
+//!     code, the lines joined by LF in one `String`).
 //!   - smtp-proto: one `ResponseReceiver` reused, `reset()` after each
 //!     reply as its users do; `parse` returns a `Response` (code, enhanced
 //!     code, the lines joined by LF in one `String`).
