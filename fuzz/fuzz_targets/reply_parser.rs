@@ -44,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole, pieces, "replies depend on where the input was split");
 
     for reply in &whole.0 {
-        // Serializing may sanitize text (control characters become '?'), so
+        // Serializing normalises the form (a bare LF becomes CRLF, `250`
+        // becomes `250 `, the enhanced code is repeated on every line), so
         // the check is that serialized bytes are a fixed point: they parse
         // to a reply with the same code and line count that serializes to
         // the very same bytes. Invalid UTF-8 was read as U+FFFD (3 octets

@@ -173,17 +173,37 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
-    /// Read the capabilities from an EHLO reply: `lines[0]` is the domain and
-    /// greeting, every further non-blank line a capability. Blank lines are
-    /// skipped (Postfix's smtp-sink ends its EHLO reply with a bare `250 `).
+    /// Read the capabilities from an EHLO reply: its first line is the
+    /// domain and greeting, every further non-blank line a capability.
+    /// Blank lines are skipped (Postfix's smtp-sink ends its EHLO reply with
+    /// a bare `250 `).
     pub fn from_ehlo_reply(reply: &Reply) -> Capabilities {
-        let mut lines = reply.lines();
+        // Sized once: one capability per line after the first, or fewer.
+        Capabilities::read(reply.lines(), reply.line_count() - 1)
+    }
+
+    /// Like [`Capabilities::from_ehlo_reply`], from the text lines of an
+    /// EHLO reply as they were written (a transcript, say), without making
+    /// a [`Reply`] of them first: nothing in them is changed before it is
+    /// read.
+    ///
+    /// ```
+    /// use smtp_wire::capability::Capabilities;
+    /// let caps = Capabilities::from_ehlo_lines(["mx.example.com", "SIZE 1000", ""]);
+    /// assert_eq!((caps.domain.as_str(), caps.size_limit()), ("mx.example.com", Some(1000)));
+    /// assert_eq!(caps.list.len(), 1);
+    /// ```
+    pub fn from_ehlo_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Capabilities {
+        let lines = lines.into_iter();
+        let capacity = lines.size_hint().0.saturating_sub(1);
+        Capabilities::read(lines, capacity)
+    }
+
+    fn read<'a>(mut lines: impl Iterator<Item = &'a str>, capacity: usize) -> Capabilities {
         let domain = lines.next().unwrap_or_default().to_string();
-        // Sized once: one capability per remaining line, or fewer.
-        let mut list = Vec::with_capacity(reply.line_count() - 1);
+        let mut list = Vec::with_capacity(capacity);
         for line in lines {
-            // ASCII whitespace, as `Capability::parse` splits on.
-            if !line.trim_ascii().is_empty() {
+            if !line.trim().is_empty() {
                 list.push(Capability::parse(line));
             }
         }

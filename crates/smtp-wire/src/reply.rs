@@ -192,8 +192,10 @@ impl Reply {
         }
     }
 
-    /// A reply of the given lines, sanitized as by [`Reply::new`]; a line
-    /// holding `'\n'` makes several, and no lines at all make one empty line.
+    /// A reply of the given lines, each sanitized as by [`Reply::new`]; a
+    /// line holding `'\n'` makes several (a trailing one an empty last
+    /// line: unlike [`Reply::new`], nothing is dropped), and no lines at all
+    /// make one empty line.
     ///
     /// ```
     /// use smtp_wire::reply::Reply;
@@ -262,7 +264,7 @@ impl Reply {
     }
 
     /// The text lines, first to last (at least one).
-    pub fn lines(&self) -> std::str::Split<'_, char> {
+    pub fn lines(&self) -> impl DoubleEndedIterator<Item = &str> + Clone + '_ {
         self.text.split('\n')
     }
 

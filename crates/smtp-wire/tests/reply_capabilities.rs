@@ -61,6 +61,23 @@ fn smtp_sink_ehlo_reply_ends_with_an_empty_line() {
         caps.list,
         [Capability::Pipelining, Capability::EightBitMime]
     );
+    // A line of Unicode white space (here U+00A0) is blank too.
+    let caps = Capabilities::from_ehlo_reply(&parse_wire(
+        b"250-sink.example\r\n250-\xc2\xa0\r\n250 8BITMIME\r\n",
+    ));
+    assert_eq!(caps.list, [Capability::EightBitMime]);
+}
+
+#[test]
+fn transcript_lines_are_read_as_written() {
+    // From a transcript, a CR inside a line separates keyword and number as
+    // any ASCII white space does: nothing is sanitized before reading.
+    let caps = Capabilities::from_ehlo_lines(["mx", "SIZE\r1000", "\u{0c}", "PIPELINING"]);
+    assert_eq!(
+        caps.list,
+        [Capability::Size(Some(1000)), Capability::Pipelining]
+    );
+    assert_eq!(Capabilities::from_ehlo_lines([]), Capabilities::default());
 }
 
 #[test]

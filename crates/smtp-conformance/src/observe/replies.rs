@@ -1,7 +1,7 @@
 //! Server lines: each final reply answers the oldest command waiting for
 //! one (RFC 2920 §3.1), and tells what the client can know from then on.
 
-use smtp_wire::{Capabilities, Reply};
+use smtp_wire::Capabilities;
 
 use super::message::Message;
 use super::session::{Mode, Walk};
@@ -45,8 +45,9 @@ impl Walk {
                 self.closing.get_or_insert(code);
             }
             "EHLO" if positive => {
-                let reply = Reply::from_lines(code, lines);
-                self.caps = Capabilities::from_ehlo_reply(&reply).list;
+                // The lines as the transcript has them: a `Reply` would
+                // sanitize them first and change what the server offered.
+                self.caps = Capabilities::from_ehlo_lines(lines.iter().map(String::as_str)).list;
                 self.greeted = true;
                 self.reset();
             }

@@ -90,10 +90,9 @@ pub struct ReplyParser {
     max_lines: usize,
     /// Bytes at the start of the unconsumed input already known to hold no LF.
     scanned: usize,
-    /// The reply read so far (first and continuation lines).
-    partial: Option<Reply>,
-    /// How many lines `partial` has.
-    lines: usize,
+    /// The reply read so far (first and continuation lines) and how many
+    /// lines it has.
+    partial: Option<(Reply, usize)>,
 }
 
 impl Default for ReplyParser {
@@ -124,7 +123,6 @@ impl ReplyParser {
             max_lines: max_lines.max(1),
             scanned: 0,
             partial: None,
-            lines: 0,
         }
     }
 
@@ -176,7 +174,8 @@ impl ReplyParser {
     /// Add a line (its code and separator, its text checked by
     /// [`line_text`]) to the partial reply; returns the reply when it is
     /// complete. `following` is the input after the line, used only to size
-    /// the list of lines once.
+    /// the text of a multi-line reply once (at most [`REPLY_ROOM`] more than
+    /// its first line).
     fn push_line(
         &mut self,
         line: Line<'_>,
@@ -201,17 +200,16 @@ impl ReplyParser {
                 let hint = following.len().min(REPLY_ROOM);
                 let mut all = String::with_capacity(text.len() + hint);
                 all.push_str(text);
-                self.partial = Some(Reply::checked(line.code, enhanced, all));
-                self.lines = 1;
+                self.partial = Some((Reply::checked(line.code, enhanced, all), 1));
             }
-            Some(reply) => {
+            Some((reply, lines)) => {
                 if reply.code != line.code {
                     return Err(ReplyError::MixedCodes {
                         first: reply.code,
                         then: line.code,
                     });
                 }
-                if self.lines >= self.max_lines {
+                if *lines >= self.max_lines {
                     return Err(ReplyError::TooManyLines);
                 }
                 let text = match reply.enhanced {
@@ -219,11 +217,11 @@ impl ReplyParser {
                     None => &text,
                 };
                 reply.push_checked_line(text);
-                self.lines += 1;
+                *lines += 1;
             }
         }
         if line.last {
-            Ok(self.partial.take())
+            Ok(self.partial.take().map(|(reply, _)| reply))
         } else {
             Ok(None)
         }
