@@ -14,7 +14,7 @@ pub struct Args {
     /// [default: 5, or 2 with --quick]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: Option<u32>,
-    /// Only these sections: sink, maildir, sender, tls, memory, sweep, inbox (repeatable).
+    /// Only these sections: sink, maildir, sender, tls, memory, sweep, inbox, outbound, codec (repeatable).
     #[arg(long, value_name = "SECTION")]
     only: Vec<String>,
     /// Do not write docs/benchmarks.md and docs/bench-sessions.svg.

@@ -7,8 +7,8 @@
 //! Every goal is judged from figures of the same run, side by side: a
 //! ratio from the medians, a ceiling from the largest sample. A goal whose
 //! figures this run does not have is not listed (`--only`), rather than
-//! listed as missed. Issue 20's codec goals are criterion's
-//! (`cargo bench -p smtp-wire --bench vs_smtp_proto`), not this harness's.
+//! listed as missed. Issue 20's codec goals come from the criterion bench
+//! `vs_smtp_proto`, which the codec section runs (`sections/codec.rs`).
 
 use std::fmt::Write as _;
 
@@ -175,6 +175,20 @@ fn issue_20(results: &Results, goals: &mut Vec<Goal>) {
     }
     if !results.sweep.is_empty() {
         goals.push(sweep_goal(&results.sweep));
+    }
+    // The codec: at least 1.0× smtp-proto on each operation.
+    let codec_prefix = crate::sections::codec_key("");
+    for c in &results.comparisons {
+        if c.key.starts_with(&codec_prefix) {
+            ratio_goal(
+                results,
+                goals,
+                (&c.key, "smtp-proto"),
+                20,
+                &format!("codec: {} ≥ 1.0× smtp-proto, same criterion run", c.case),
+                1.0,
+            );
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! side with the programs people use today (Postfix's smtpd, smtp-sink and
 //! smtp-source; aiosmtpd; Python's smtplib), in the same run, on the same
 //! machine, on loopback (issue 8), and against the machine's own limits
-//! (one core's AES-GCM rate, the disk's write rate with fsync). After every
-//! run it judges the goals of issues 15, 17 and 20 from what it measured.
+//! (one core's AES-GCM rate, the disk's write rate with fsync), and its
+//! codec beside `smtp-proto` (criterion). After every run it judges the
+//! goals of issues 15, 17 and 20 from what it measured.
 //!
 //! Every comparison runs its contenders alternately (A B A B ..., at least
 //! three rounds) and reports medians with the min–max spread; the release
@@ -56,8 +57,8 @@ use loads::Source;
 use stats::Stats;
 
 /// The sections, in run order (`--only` names).
-pub const SECTION_NAMES: [&str; 8] = [
-    "sink", "maildir", "sender", "tls", "memory", "sweep", "inbox", "outbound",
+pub const SECTION_NAMES: [&str; 9] = [
+    "sink", "maildir", "sender", "tls", "memory", "sweep", "inbox", "outbound", "codec",
 ];
 
 /// What to run and where the results go (the flags of `cargo xtask bench`).
@@ -106,6 +107,9 @@ pub struct Plan {
     sweep_messages: u32,
     /// Messages in the outbound section's spool.
     outbound_messages: u32,
+    /// The codec section's criterion runs (its own rounds: each is a
+    /// minute or more).
+    codec: sections::CodecPlan,
     timeout: Duration,
 }
 
@@ -129,6 +133,11 @@ impl Plan {
             sweep_sessions: FULL_SWEEP_SESSIONS.to_vec(),
             sweep_messages: 6_000,
             outbound_messages: 20_000,
+            codec: sections::CodecPlan {
+                rounds: 3,
+                warm_up: "0.5",
+                measurement: "2",
+            },
             timeout: sections::timeout_for(false),
         }
     }
@@ -152,6 +161,11 @@ impl Plan {
             sweep_sessions: vec![1, 5],
             sweep_messages: 200,
             outbound_messages: 400,
+            codec: sections::CodecPlan {
+                rounds: 1,
+                warm_up: "0.05",
+                measurement: "0.1",
+            },
             timeout: sections::timeout_for(true),
         }
     }
@@ -271,6 +285,7 @@ const SECTIONS: [(&str, Section); SECTION_NAMES.len()] = [
     ("sweep", sections::sweep),
     ("inbox", sections::inbox),
     ("outbound", sections::outbound),
+    ("codec", sections::codec),
 ];
 
 /// Runs the bench: builds the release binaries (unless `bin_dir`), runs
