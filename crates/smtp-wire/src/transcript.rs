@@ -217,6 +217,36 @@ struct BodyKeep {
 }
 
 impl BodyKeep {
+    /// Keeps a line (its `parts` joined) as the newest of at most `limit`
+    /// tail lines; the oldest then goes, counted as elided (with `limit` 0,
+    /// the line itself). Every line of a body passes here and nearly all
+    /// are elided: the new line is written into the buffer of the one it
+    /// pushes out, so a long body costs no allocation per line.
+    fn keep_in_tail(&mut self, limit: usize, parts: [&[u8]; 2], cut: u64) {
+        if limit == 0 {
+            self.elide(parts.iter().map(|p| p.len()).sum(), cut);
+            return;
+        }
+        let mut bytes = Vec::new();
+        if self.tail.len() >= limit
+            && let Some(old) = self.tail.pop_front()
+        {
+            self.elide(old.bytes.len(), old.cut);
+            bytes = old.bytes;
+            bytes.clear();
+        }
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        self.tail.push_back(KeptLine { bytes, cut });
+    }
+
+    /// Counts a body line that will not be shown.
+    fn elide(&mut self, len: usize, cut: u64) {
+        self.elided_lines += 1;
+        self.elided_bytes += len as u64 + cut;
+    }
+
     fn note(&self) -> Option<String> {
         (self.elided_lines > 0).then(|| {
             format!(

@@ -332,6 +332,24 @@ fn big_body_keeps_head_and_tail_and_counts_the_rest() {
 }
 
 #[test]
+fn no_tail_lines_elides_every_body_line_after_the_head() {
+    let limits = TranscriptLimits {
+        body_head_lines: 1,
+        body_tail_lines: 0,
+        max_line_bytes: 8,
+        max_total_bytes: 1 << 20,
+    };
+    let mut t = Transcript::with_limits(limits);
+    t.client(b"DATA\r\n");
+    t.server(b"354 go\r\n");
+    t.client(b"a\r\nb\r\nc and more than eight\r\n.\r\n");
+    assert_eq!(
+        t.render(),
+        "C: DATA\nS: 354 go\nC: a\n-- 2 body lines (26 bytes) not shown --\nC: .\n"
+    );
+}
+
+#[test]
 fn limits_are_configurable() {
     let limits = TranscriptLimits {
         body_head_lines: 1,

@@ -9,7 +9,7 @@ use memchr::memchr;
 use super::line::Line;
 use super::render::Ending;
 use super::tracker::{ClientMode, REDACTED, redact_auth, redact_auth_anywhere};
-use super::{BodyKeep, Direction, KeptLine, Transcript};
+use super::{BodyKeep, Direction, Transcript};
 
 impl Transcript {
     /// Read client bytes until they must be held; returns how many were read.
@@ -133,30 +133,13 @@ impl Transcript {
             self.client_line.recycle(line);
             return;
         }
-        // Every line of a body passes here and nearly all are elided: the
-        // oldest kept line's buffer takes the new one, and the line's own
-        // buffer goes back to the assembler, so a long body costs no
-        // allocation per line.
-        let mut bytes = Vec::new();
-        if self.limits.body_tail_lines > 0
-            && body.tail.len() >= self.limits.body_tail_lines
-            && let Some(old) = body.tail.pop_front()
-        {
-            body.elided_lines += 1;
-            body.elided_bytes += old.bytes.len() as u64 + old.cut;
-            bytes = old.bytes;
-            bytes.clear();
-        }
         let (shown_bytes, cut) = shown.bytes(&line, self.limits.max_line_bytes);
-        bytes.extend_from_slice(shown_bytes);
-        bytes.extend_from_slice(line.ending.bytes());
-        body.tail.push_back(KeptLine { bytes, cut });
-        if body.tail.len() > self.limits.body_tail_lines
-            && let Some(old) = body.tail.pop_front()
-        {
-            body.elided_lines += 1;
-            body.elided_bytes += old.bytes.len() as u64 + old.cut;
-        }
+        body.keep_in_tail(
+            self.limits.body_tail_lines,
+            [shown_bytes, line.ending.bytes()],
+            cut,
+        );
+        // The line's own buffer goes back to the assembler.
         self.client_line.recycle(line);
     }
 
