@@ -363,9 +363,8 @@ impl Delivery {
         let Some(writing) = self.writing.take() else {
             return Ok(());
         };
-        let (file, mut written) = writing
+        let (file, mut written) = joined(writing)
             .await
-            .unwrap_or_else(|join| Err(io::Error::other(join)))
             .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
         written.clear();
         self.file = Some(file);
@@ -488,8 +487,13 @@ fn write_sync_link(
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
+    joined(tokio::task::spawn_blocking(work)).await
+}
+
+/// The result of a blocking task already started; a task that panicked
+/// or was cancelled is an I/O error like any other.
+async fn joined<T>(task: tokio::task::JoinHandle<io::Result<T>>) -> io::Result<T> {
+    task.await
         .unwrap_or_else(|join| Err(io::Error::other(join)))
 }
 
