@@ -107,8 +107,7 @@ pub struct Plan {
     sweep_messages: u32,
     /// Messages in the outbound section's spool.
     outbound_messages: u32,
-    /// The codec section's criterion runs (its own rounds: each is a
-    /// minute or more).
+    /// The codec section's criterion times per function.
     codec: sections::CodecPlan,
     timeout: Duration,
 }
@@ -134,9 +133,8 @@ impl Plan {
             sweep_messages: 6_000,
             outbound_messages: 20_000,
             codec: sections::CodecPlan {
-                rounds: 3,
                 warm_up: "0.5",
-                measurement: "2",
+                measurement: "1.5",
             },
             timeout: sections::timeout_for(false),
         }
@@ -162,7 +160,6 @@ impl Plan {
             sweep_messages: 200,
             outbound_messages: 400,
             codec: sections::CodecPlan {
-                rounds: 1,
                 warm_up: "0.05",
                 measurement: "0.1",
             },
@@ -186,6 +183,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// With `--baseline DIR`: the older build's receiver for `store` (TLS
+    /// with `tls`), started with its limits lifted
+    /// ([`OurReceiver::start_baseline`](procs::OurReceiver::start_baseline)),
+    /// with the binaries it came from; `None` without a baseline.
+    fn baseline_receiver(
+        &self,
+        store: &procs::Store,
+        tls: Option<(&Path, &Path)>,
+        log_name: &str,
+    ) -> Result<Option<(&Bins, procs::OurReceiver)>> {
+        self.baseline
+            .as_ref()
+            .map(|bins| {
+                let log = self.log_dir(log_name);
+                Ok((
+                    bins,
+                    procs::OurReceiver::start_baseline(bins, store, tls, &log)?,
+                ))
+            })
+            .transpose()
+    }
+
     /// A fresh log folder for one server or load (numbered, in run order).
     fn log_dir(&self, name: &str) -> PathBuf {
         let n = self.logs.get() + 1;

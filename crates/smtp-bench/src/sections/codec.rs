@@ -3,9 +3,9 @@
 //! (`crates/smtp-wire/benches/vs_smtp_proto.rs`, whose doc comment says
 //! what each side does per iteration).
 //!
-//! The binary runs once per round; in each run every operation is measured
-//! for smtp-wire and then for smtp-proto, so the two alternate as in the
-//! other sections. Criterion's `bencher` output gives the median time per
+//! The binary runs once per round (the run's rounds, as every section); in
+//! each run every operation is measured for smtp-wire and then for
+//! smtp-proto, so the two alternate as in the other sections. Criterion's `bencher` output gives the median time per
 //! iteration; it becomes operations per second, so that a higher figure is
 //! better here too and the ratio reads as everywhere else.
 
@@ -15,8 +15,8 @@ use crate::error::{BenchError, Context as _, Result};
 use crate::stats::{Stats, human};
 use crate::{Comparison, Ctx, Results, workspace_root};
 
-/// The report's heading for these comparisons.
-const SECTION: &str = "9. Codec: smtp-wire beside smtp-proto 0.2.5 (criterion)";
+/// The report's heading for these comparisons (the goals find them by it).
+pub const SECTION: &str = "9. Codec: smtp-wire beside smtp-proto 0.2.5 (criterion)";
 /// The name criterion gives our side of every group.
 const OURS: &str = "smtp-wire";
 /// ... and the other codec's.
@@ -49,20 +49,17 @@ const CASES: [(&str, &str); 10] = [
     ),
 ];
 
-/// How long criterion warms up and measures each function, and how many
-/// times the binary runs.
+/// How long criterion warms up and measures each function in one run.
 #[derive(Debug, Clone, Copy)]
 pub struct CodecPlan {
-    /// Runs of the criterion binary (rounds).
-    pub rounds: usize,
     /// `--warm-up-time`, seconds.
     pub warm_up: &'static str,
     /// `--measurement-time`, seconds.
     pub measurement: &'static str,
 }
 
-/// The codec section: builds the criterion bench, runs it the planned
-/// number of times, and adds one comparison per operation.
+/// The codec section: builds the criterion bench, runs it once per round,
+/// and adds one comparison per operation.
 pub fn codec(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let plan = ctx.plan.codec;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -82,7 +79,7 @@ pub fn codec(ctx: &Ctx, results: &mut Results) -> Result<()> {
         "building it",
     )?;
     let mut rounds: Vec<Vec<Timing>> = Vec::new();
-    for round in 1..=plan.rounds {
+    for round in 1..=ctx.rounds {
         let output = run(
             Command::new(&cargo)
                 .args(bench)
@@ -220,8 +217,8 @@ fn comparisons(rounds: &[Vec<Timing>], command: &str) -> Result<Vec<Comparison>>
         .collect()
 }
 
-/// The comparison's key, for the goals: `codec-command/rcpt_to`.
-pub fn key(operation: &str) -> String {
+/// The comparison's key: `codec-command/rcpt_to`.
+fn key(operation: &str) -> String {
     format!("codec-{operation}")
 }
 

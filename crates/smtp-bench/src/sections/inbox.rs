@@ -114,16 +114,8 @@ fn ingest(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let base_dir = ctx.work.join("inbox-baseline");
     // The baseline is the older build's inbox: before and after of the
     // same thing.
-    let base = match &ctx.baseline {
-        Some(bins) => Some(OurReceiver::start_baseline(
-            bins,
-            &Store::Inbox(base_dir.clone()),
-            None,
-            &ctx.log_dir("baseline-inbox"),
-        )?),
-        None => None,
-    };
-    if let Some(base) = &base {
+    let base = ctx.baseline_receiver(&Store::Inbox(base_dir.clone()), None, "baseline-inbox")?;
+    if let Some((_, base)) = &base {
         let http = base
             .http
             .ok_or_else(|| BenchError::Measurement("no HTTP listener (baseline)".into()))?;

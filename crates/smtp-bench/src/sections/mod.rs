@@ -1,7 +1,7 @@
 //! The sections: the comparisons of issues 8, 15, 17 and 20 (the codec's
-//! by criterion) and the sessions sweep behind the chart. Each starts its servers, runs the
-//! contenders alternately, and stops everything (the guards) before the
-//! next one starts.
+//! by criterion) and the sessions sweep behind the chart. Each starts its
+//! servers, runs the contenders alternately, and stops everything (the
+//! guards) before the next one starts.
 
 mod codec;
 mod inbox;
@@ -13,7 +13,7 @@ mod tls;
 
 use std::time::Duration;
 
-pub use codec::{CodecPlan, codec, key as codec_key};
+pub use codec::{CodecPlan, SECTION as CODEC_SECTION, codec};
 pub use inbox::inbox;
 pub use memory::memory;
 pub use outbound::outbound;

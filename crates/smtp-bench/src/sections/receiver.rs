@@ -16,15 +16,7 @@ use crate::{Comparison, Ctx, Results};
 /// Section 1: Receiver, no storage: smtp-receive --sink against smtp-sink.
 pub fn receiver_sink(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let ours = OurReceiver::start(&ctx.bins, &Store::Sink, None, &ctx.log_dir("receive-sink"))?;
-    let base = match &ctx.baseline {
-        Some(bins) => Some(OurReceiver::start_baseline(
-            bins,
-            &Store::Sink,
-            None,
-            &ctx.log_dir("baseline-receive-sink"),
-        )?),
-        None => None,
-    };
+    let base = ctx.baseline_receiver(&Store::Sink, None, "baseline-receive-sink")?;
     let sink = SmtpSink::start(SinkMode::Discard)?;
     let sink_addr = sink.addr();
     let log = ctx.log_dir("sink-loads");
@@ -48,7 +40,7 @@ pub fn receiver_sink(ctx: &Ctx, results: &mut Results) -> Result<()> {
             Contender::new("smtp-receive --sink", per_run(ours.addr)),
             Contender::new("smtp-sink", per_run(sink_addr)),
         ];
-        if let Some(base) = &base {
+        if let Some((_, base)) = &base {
             contenders.push(Contender::new(BASELINE, per_run(base.addr)));
         }
         let stats = alternate("receiver, no storage", ctx.rounds, &mut contenders)?;
@@ -89,15 +81,11 @@ pub fn receiver_maildir(ctx: &Ctx, results: &mut Results) -> Result<()> {
     }
     let aio = AiosmtpdCli::mailbox(&aio_dir, &ctx.log_dir("aiosmtpd-mailbox"))?;
     let base_dir = ctx.work.join("maildir-baseline");
-    let base = match &ctx.baseline {
-        Some(bins) => Some(OurReceiver::start_baseline(
-            bins,
-            &Store::Maildir(base_dir.clone()),
-            None,
-            &ctx.log_dir("baseline-receive-maildir"),
-        )?),
-        None => None,
-    };
+    let base = ctx.baseline_receiver(
+        &Store::Maildir(base_dir.clone()),
+        None,
+        "baseline-receive-maildir",
+    )?;
     let postfix = start_postfix(&ctx.pki.server_cert, &ctx.pki.server_key)?;
     let log = ctx.log_dir("maildir-loads");
     let n = load.messages as usize;
@@ -134,7 +122,7 @@ pub fn receiver_maildir(ctx: &Ctx, results: &mut Results) -> Result<()> {
             per_run(postfix.smtp_addr(), postfix.maildir()),
         ),
     ];
-    if let Some(base) = &base {
+    if let Some((_, base)) = &base {
         contenders.push(Contender::new(
             BASELINE,
             per_run(base.addr, base_dir.clone()),

@@ -204,18 +204,11 @@ fn tls_maildir(ctx: &Ctx, results: &mut Results, section: &'static str, big: &Bu
         &ctx.log_dir("receive-tls-maildir"),
     )?;
     let base_dir = ctx.work.join("maildir-tls-baseline");
-    let base = match &ctx.baseline {
-        Some(bins) => Some((
-            bins,
-            OurReceiver::start_baseline(
-                bins,
-                &Store::Maildir(base_dir.clone()),
-                cert_key,
-                &ctx.log_dir("baseline-receive-tls-maildir"),
-            )?,
-        )),
-        None => None,
-    };
+    let base = ctx.baseline_receiver(
+        &Store::Maildir(base_dir.clone()),
+        cert_key,
+        "baseline-receive-tls-maildir",
+    )?;
     let log = ctx.log_dir("tls-maildir-loads");
     let ca = pki.ca_cert.as_path();
     let mib = big.size >> 20;
