@@ -9,11 +9,14 @@
 //! iteration; it becomes operations per second, so that a higher figure is
 //! better here too and the ratio reads as everywhere else.
 
-use std::process::Command;
+use std::time::Duration;
 
-use crate::error::{BenchError, Context as _, Result};
+use smtp_peers::run_with_timeout;
+use smtp_testkit::bins::cargo_command;
+
+use crate::error::{BenchError, Result};
 use crate::stats::{Stats, human};
-use crate::{Comparison, Ctx, Results, workspace_root};
+use crate::{Comparison, Ctx, Results};
 
 /// The report's heading for these comparisons (the goals find them by it).
 pub const SECTION: &str = "9. Codec: smtp-wire beside smtp-proto 0.2.5 (criterion)";
@@ -21,6 +24,13 @@ pub const SECTION: &str = "9. Codec: smtp-wire beside smtp-proto 0.2.5 (criterio
 const OURS: &str = "smtp-wire";
 /// ... and the other codec's.
 const THEIRS: &str = "smtp-proto";
+
+/// The most building the bench may take (a cold build compiles criterion
+/// and smtp-proto in release mode; minutes on 2 cores).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The most one run of it may take (about a minute at the full plan's
+/// times).
+const RUN_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The operations, by criterion group (after `vs/`), as the report names
 /// them. A group not listed is reported under its own name.
@@ -62,7 +72,7 @@ pub struct CodecPlan {
 /// and adds one comparison per operation.
 pub fn codec(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let plan = ctx.plan.codec;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let log = ctx.log_dir("codec");
     let bench = ["bench", "-p", "smtp-wire", "--bench", "vs_smtp_proto"];
     let criterion_args = [
         "--output-format",
@@ -74,20 +84,25 @@ pub fn codec(ctx: &Ctx, results: &mut Results) -> Result<()> {
     ];
     let shown = format!("cargo {} -- {}", bench.join(" "), criterion_args.join(" "));
     println!("  building the criterion bench (release)");
-    run(
-        Command::new(&cargo).args(bench).arg("--no-run"),
-        "building it",
-    )?;
+    run_with_timeout(
+        "codec-build",
+        cargo_command().args(bench).arg("--no-run"),
+        None,
+        &log,
+        BUILD_TIMEOUT,
+    )?
+    .success("building the codec bench")?;
     let mut rounds: Vec<Vec<Timing>> = Vec::new();
     for round in 1..=ctx.rounds {
-        let output = run(
-            Command::new(&cargo)
-                .args(bench)
-                .arg("--")
-                .args(criterion_args),
-            &format!("round {round}"),
-        )?;
-        let timings = parse_bencher(&output);
+        let output = run_with_timeout(
+            &format!("codec-round-{round}"),
+            cargo_command().args(bench).arg("--").args(criterion_args),
+            None,
+            &log,
+            RUN_TIMEOUT,
+        )?
+        .success(&format!("the codec bench, round {round}"))?;
+        let timings = parse_bencher(&output.stdout);
         if timings.is_empty() {
             return Err(BenchError::Measurement(format!(
                 "round {round} of `{shown}` printed no `bench:` line"
@@ -108,26 +123,6 @@ pub fn codec(ctx: &Ctx, results: &mut Results) -> Result<()> {
         results.comparisons.push(comparison);
     }
     Ok(())
-}
-
-/// Runs `command` in the workspace root; its stdout, or an error with the
-/// end of its stderr.
-fn run(command: &mut Command, what: &str) -> Result<String> {
-    let output = command
-        .current_dir(workspace_root())
-        .output()
-        .context_with(|| format!("codec bench, {what}: starting cargo"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(BenchError::Measurement(format!(
-            "codec bench, {what}: cargo {}: {}",
-            output.status,
-            tail.join("\n")
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// One function's median time per iteration, from one run.
