@@ -35,11 +35,15 @@
 //!
 //! Group commit: step 4 is shared. Deliveries that reach it while an
 //! fsync of `new/` runs wait for the next one, which covers them all
-//! (`group::DirSync`); no 250 is sent before that fsync succeeded. Steps
-//! 1 and 2-3 are one blocking task each (open; write the rest, fsync,
-//! link, unlink from `tmp/`), so a small message costs two trips to the
-//! blocking pool, not one per system call, and no runtime thread ever
-//! waits on a file system lock.
+//! (`group::DirSync`); no 250 is sent before that fsync succeeded.
+//!
+//! Trips to the blocking pool: a message held whole in memory (up to the
+//! write buffer, 256 KiB: nearly all mail) gets its file at commit, and
+//! steps 1-3 (create, write, fsync, link, unlink from `tmp/`) run in one
+//! blocking task; a longer one creates its file when the buffer first
+//! fills and writes it out in pieces while it arrives. So a small message
+//! costs one trip (and its share of the group commit), not one per system
+//! call, and no runtime thread ever waits on a file system lock.
 
 mod group;
 mod lf;
@@ -147,8 +151,9 @@ pub struct Maildir {
     /// anyway (the directory's lock), but its waiters spin on the CPU while
     /// ext4 searches for a free inode (a profile of 20 sessions delivering
     /// at once: 18 % of the receiver's time in `rwsem_spin_on_owner`);
-    /// waiting here costs nothing.
-    creating: Arc<tokio::sync::Mutex<()>>,
+    /// a blocking task waiting here sleeps. Only ever locked in blocking
+    /// tasks ([`TmpFile::create`]).
+    creating: Arc<Mutex<()>>,
     /// When `tmp/` is next swept for stale files, shared by the clones.
     next_sweep: Arc<Mutex<Instant>>,
 }
@@ -216,10 +221,13 @@ impl Maildir {
         &self.root
     }
 
-    /// Starts a delivery: creates `tmp/<id>.<hostname>` exclusively.
+    /// Starts a delivery of the message with queue id `id`. Its file,
+    /// `tmp/<id>.<hostname>`, is created when first needed: at commit for
+    /// a message that fits the write buffer, else when the buffer first
+    /// fills (see the [module](self) documentation).
     pub async fn begin(&self, id: &str) -> Result<Delivery, MaildirError> {
         self.sweep_when_due();
-        let id: String = id
+        let stem: String = id
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -229,40 +237,24 @@ impl Maildir {
                 }
             })
             .collect();
-        let mut attempt = 0u32;
-        loop {
-            let name = match attempt {
-                0 => format!("{id}.{}", self.host),
-                n => format!("{id}_{n}.{}", self.host),
-            };
-            let tmp_path = self.root.join("tmp").join(&name);
-            let mut options = tokio::fs::OpenOptions::new();
-            options.write(true).create_new(true).mode(0o600);
-            let opened = {
-                let _one_at_a_time = self.creating.lock().await;
-                options.open(&tmp_path).await
-            };
-            match opened {
-                Ok(file) => {
-                    return Ok(Delivery {
-                        file: Some(file.into_std().await),
-                        writing: None,
-                        spare: Vec::new(),
-                        pending: Vec::new(),
-                        spilled: false,
-                        held_cr: false,
-                        new_path: self.root.join("new").join(&name),
-                        new_dir: self.root.join("new"),
-                        new_sync: Arc::clone(&self.new_sync),
-                        tmp_path,
-                        finished: false,
-                    });
-                }
-                // Unique names make this unlikely; never overwrite, pick another.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-                Err(e) => return Err(MaildirError::new("create", &tmp_path, e)),
-            }
-        }
+        Ok(Delivery {
+            file: None,
+            tmp_path: None,
+            tmp: TmpFile {
+                dir: self.root.join("tmp"),
+                stem,
+                host: self.host.clone(),
+                creating: Arc::clone(&self.creating),
+            },
+            writing: None,
+            spare: Vec::new(),
+            pending: Vec::new(),
+            spilled: false,
+            held_cr: false,
+            new_dir: self.root.join("new"),
+            new_sync: Arc::clone(&self.new_sync),
+            finished: false,
+        })
     }
 
     /// Delivers a whole message from a body stream; returns its path in `new/`.
@@ -305,9 +297,13 @@ type Writing = tokio::task::JoinHandle<io::Result<(std::fs::File, Vec<u8>)>>;
 #[derive(Debug)]
 pub struct Delivery {
     /// The temporary file, written only from blocking tasks (moved there
-    /// and back); `None` while a write is in flight, once committed, or
-    /// after a failed write.
+    /// and back); `None` before it is created, while a write is in flight,
+    /// once committed, or after a failed write.
     file: Option<std::fs::File>,
+    /// The temporary file's path, once it has been created.
+    tmp_path: Option<PathBuf>,
+    /// How to create it.
+    tmp: TmpFile,
     /// The blocking task writing the previous full buffer out, if any: the
     /// message keeps arriving while the disk takes the last piece (one
     /// write in flight at most, so two buffers at most per delivery).
@@ -323,8 +319,6 @@ pub struct Delivery {
     /// The last write ended with a CR, not written yet: dropped if the next
     /// write starts with its LF, written otherwise.
     held_cr: bool,
-    tmp_path: PathBuf,
-    new_path: PathBuf,
     new_dir: PathBuf,
     new_sync: Arc<DirSync>,
     finished: bool,
@@ -334,18 +328,20 @@ impl Delivery {
     /// Appends message octets; CRLF line ends are stored as LF (see the
     /// [module](self) documentation).
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), MaildirError> {
-        if self.file.is_none() && self.writing.is_none() {
-            return Err(MaildirError::new(
-                "write",
-                &self.tmp_path,
-                io::Error::other("delivery finished"),
-            ));
-        }
+        self.check_usable("write")?;
         self.held_cr = push_with_lf_line_ends(&mut self.pending, bytes, self.held_cr);
         if self.pending.len() >= WRITE_BUFFER {
             // The previous buffer must be out before this one goes: the
             // pieces reach the file in order, and memory stays bounded.
             self.finish_writing().await?;
+            if self.tmp_path.is_none() {
+                let tmp = self.tmp.clone();
+                let (file, path) = blocking(move || Ok(tmp.create()))
+                    .await
+                    .map_err(|e| MaildirError::new("create", &self.tmp.first_path(), e))??;
+                self.file = Some(file);
+                self.tmp_path = Some(path);
+            }
             let (file, pending) = self.take_file()?;
             self.pending = std::mem::take(&mut self.spare);
             self.writing = Some(tokio::task::spawn_blocking(move || {
@@ -365,7 +361,7 @@ impl Delivery {
         };
         let (file, mut written) = joined(writing)
             .await
-            .map_err(|e| MaildirError::new("write", &self.tmp_path, e))?;
+            .map_err(|e| MaildirError::new("write", &self.shown_path(), e))?;
         written.clear();
         self.file = Some(file);
         self.spare = written;
@@ -394,24 +390,37 @@ impl Delivery {
         if std::mem::take(&mut self.held_cr) {
             self.pending.push(b'\r'); // a CR at the very end had no LF
         }
+        self.check_usable("commit")?;
         self.finish_writing().await?;
         let whole = !self.spilled;
-        let (file, pending) = self.take_file().map_err(|mut e| {
-            e.action = "commit";
-            e
-        })?;
-        let (tmp, new) = (self.tmp_path.clone(), self.new_path.clone());
-        // Steps 2-3 in one blocking task: the rest of the message, fsync of
-        // the file (its content is durable before any name points to it),
-        // link into new/.
+        // The file, or (a message that never filled the buffer) none yet.
+        let opened = self.file.take().zip(self.tmp_path.clone());
+        let pending = std::mem::take(&mut self.pending);
+        let (tmp, new_dir) = (self.tmp.clone(), self.new_dir.clone());
+        // Steps 1-3 in one blocking task: the file created if need be, the
+        // rest of the message, fsync of the file (its content is durable
+        // before any name points to it), link into new/.
         let (linked, seen) = blocking(move || {
-            Ok(write_sync_link(file, &pending, &tmp, &new).map(|linked| {
+            let (file, tmp_path) = match opened {
+                Some(opened) => opened,
+                None => match tmp.create() {
+                    Ok(created) => created,
+                    Err(e) => return Ok(Err(e)),
+                },
+            };
+            let stored = write_sync_link(file, &pending, &tmp_path, &new_dir);
+            if stored.is_err() {
+                // Nothing half-written may stay behind, and a file created
+                // in this task is not known to the delivery's drop.
+                let _ = std::fs::remove_file(&tmp_path);
+            }
+            Ok(stored.map(|linked| {
                 let seen = inspect(&linked, whole.then_some(&pending[..]));
                 (linked, seen)
             }))
         })
         .await
-        .map_err(|e| MaildirError::new("write", &self.tmp_path, e))??;
+        .map_err(|e| MaildirError::new("write", &self.shown_path(), e))??;
         // Step 4, shared with the deliveries committing at the same time.
         if let Err(e) = self.new_sync.sync().await {
             // We are about to answer 4xx: the client will send the message
@@ -423,9 +432,31 @@ impl Delivery {
         Ok((linked, seen))
     }
 
-    /// The temporary file's path.
-    pub fn tmp_path(&self) -> &Path {
-        &self.tmp_path
+    /// The temporary file's path, once the file exists: from the first
+    /// time the write buffer filled (a message that never fills it is
+    /// created, written and linked into `new/` at commit).
+    pub fn tmp_path(&self) -> Option<&Path> {
+        self.tmp_path.as_deref()
+    }
+
+    /// The path to name in an error: the file's, or the one it would get.
+    fn shown_path(&self) -> PathBuf {
+        self.tmp_path
+            .clone()
+            .unwrap_or_else(|| self.tmp.first_path())
+    }
+
+    /// Refuses to go on once the file was lost to a failed write: created,
+    /// but neither here nor in a write in flight.
+    fn check_usable(&self, action: &'static str) -> Result<(), MaildirError> {
+        match &self.tmp_path {
+            Some(path) if self.file.is_none() && self.writing.is_none() => Err(MaildirError::new(
+                action,
+                path,
+                io::Error::other("delivery finished"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The file and the pending octets, to move into a blocking task.
@@ -434,21 +465,69 @@ impl Delivery {
             Some(file) => Ok((file, std::mem::take(&mut self.pending))),
             None => Err(MaildirError::new(
                 "write",
-                &self.tmp_path,
+                &self.shown_path(),
                 io::Error::other("delivery finished"),
             )),
         }
     }
 }
 
+/// Where a delivery's file goes in `tmp/`, and how it is created there.
+#[derive(Debug, Clone)]
+struct TmpFile {
+    /// `tmp/`.
+    dir: PathBuf,
+    /// The queue id, reduced to characters safe in a file name.
+    stem: String,
+    /// The host name, as the Maildir convention escapes it.
+    host: String,
+    /// See [`Maildir::creating`].
+    creating: Arc<Mutex<()>>,
+}
+
+impl TmpFile {
+    /// The first name tried: `tmp/<id>.<host>`.
+    fn first_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.{}", self.stem, self.host))
+    }
+
+    /// Blocking: creates the file exclusively (O_EXCL, mode 0600) as
+    /// `tmp/<id>.<host>`, or `tmp/<id>_<n>.<host>` when that is taken
+    /// (unique queue ids make it unlikely; an existing file is never
+    /// overwritten); returns it with its path.
+    fn create(&self) -> Result<(std::fs::File, PathBuf), MaildirError> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true).mode(0o600);
+        let mut attempt = 0u32;
+        loop {
+            let path = match attempt {
+                0 => self.first_path(),
+                n => self.dir.join(format!("{}_{n}.{}", self.stem, self.host)),
+            };
+            let opened = {
+                let _one_at_a_time = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+                options.open(&path)
+            };
+            match opened {
+                Ok(file) => return Ok((file, path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+                Err(e) => return Err(MaildirError::new("create", &path, e)),
+            }
+        }
+    }
+}
+
 impl Drop for Delivery {
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished
+            && let Some(path) = &self.tmp_path
+        {
             // Nothing half-written may stay behind (nor, after a failed
             // link, anything at all). A small synchronous unlink; a write
             // still in flight ends in the unlinked file.
             drop(self.file.take());
-            let _ = std::fs::remove_file(&self.tmp_path);
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -465,14 +544,18 @@ fn write_sync_link(
     mut file: std::fs::File,
     pending: &[u8],
     tmp: &Path,
-    new: &Path,
+    new_dir: &Path,
 ) -> Result<PathBuf, MaildirError> {
     file.write_all(pending)
         .map_err(|e| MaildirError::new("write", tmp, e))?;
     file.sync_all()
         .map_err(|e| MaildirError::new("fsync", tmp, e))?;
     drop(file);
-    let linked = link_new(tmp, new)?;
+    // The name in new/ is the one in tmp/ (the queue id, then the host).
+    let name = tmp.file_name().ok_or_else(|| {
+        MaildirError::new("link into new/", tmp, io::Error::other("no file name"))
+    })?;
+    let linked = link_new(tmp, &new_dir.join(name))?;
     // A leftover link in tmp/ would only be litter (Maildir readers clean
     // tmp/), never a second message; gone already after the rename fallback.
     if let Err(e) = std::fs::remove_file(tmp)
@@ -638,16 +721,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let maildir = Maildir::create(dir.path().join("mail"), "mx/host:1").unwrap();
         let mut delivery = maildir.begin("1234M5P6Q7").await.unwrap();
-        assert_eq!(
-            names(&maildir.root().join("tmp")),
-            ["1234M5P6Q7.mx\\057host\\0721"]
-        );
         delivery
             .write(b"Subject: x\r\n\r\nhello\r\n")
             .await
             .unwrap();
+        // A message that fits the write buffer has no file until commit.
+        assert_eq!(delivery.tmp_path(), None);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
         let path = delivery.commit().await.unwrap();
         assert!(names(&maildir.root().join("tmp")).is_empty());
+        assert_eq!(
+            names(&maildir.root().join("new")),
+            ["1234M5P6Q7.mx\\057host\\0721"]
+        );
         assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nhello\n");
     }
 
@@ -730,13 +816,26 @@ mod tests {
         assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nbody\nlast\r");
     }
 
+    /// Two deliveries with one queue id: the second file created in
+    /// `tmp/` takes another name there, whether the first was created when
+    /// its buffer filled or at commit, and both messages land in `new/`.
     #[tokio::test]
     async fn same_id_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let maildir = Maildir::create(dir.path(), "h").unwrap();
-        let a = maildir.begin("x").await.unwrap();
-        let b = maildir.begin("x").await.unwrap();
-        assert_ne!(a.tmp_path(), b.tmp_path());
+        let mut long = maildir.begin("x").await.unwrap();
+        long.write(&[b'a'; WRITE_BUFFER]).await.unwrap();
+        let taken = maildir.root().join("tmp").join("x.h");
+        assert_eq!(long.tmp_path(), Some(taken.as_path()));
+        let mut short = maildir.begin("x").await.unwrap();
+        short.write(b"short\r\n").await.unwrap();
+        let short_path = short.commit().await.unwrap();
+        assert_eq!(short_path, maildir.root().join("new").join("x_1.h"));
+        let long_path = long.commit().await.unwrap();
+        assert_eq!(long_path, maildir.root().join("new").join("x.h"));
+        assert_eq!(std::fs::read(&short_path).unwrap(), b"short\n");
+        assert_eq!(std::fs::read(&long_path).unwrap().len(), WRITE_BUFFER);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
     }
 
     /// Maildir: a delivery never replaces a file already in `new/`, even
@@ -783,6 +882,22 @@ mod tests {
         let error = delivery.commit().await.unwrap_err();
         assert_eq!(error.reply().code, 451);
         assert!(names(&maildir.root().join("tmp")).is_empty());
+    }
+
+    /// A file that cannot be created at commit (here `tmp/` is gone) is a
+    /// 451 with the path it would have had, and nothing reaches `new/`.
+    #[tokio::test]
+    async fn a_file_that_cannot_be_created_answers_451() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("m").await.unwrap();
+        delivery.write(b"data\r\n").await.unwrap();
+        std::fs::remove_dir(maildir.root().join("tmp")).unwrap();
+        let error = delivery.commit().await.unwrap_err();
+        assert_eq!(error.reply().code, 451);
+        assert!(error.to_string().starts_with("cannot create "), "{error}");
+        assert!(error.to_string().contains("m.h"), "{error}");
+        assert!(names(&maildir.root().join("new")).is_empty());
     }
 
     /// After the sweep at start, the first delivery once the hour is up
