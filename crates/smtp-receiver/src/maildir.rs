@@ -15,11 +15,14 @@
 //! saved from the file is the one that was sent.
 //!
 //! Durability (RFC 5321 §6.1: a 250 is a promise to deliver):
-//! 1. write into `tmp/<unique>` created with O_EXCL (`create_new`);
+//! 1. write into a new file in `tmp/`: on Linux an anonymous one
+//!    (`O_TMPFILE`, no name until step 3), elsewhere `tmp/<unique>`
+//!    created with O_EXCL (see [`file`]);
 //! 2. fsync the file;
 //! 3. link it into `new/` (atomic: readers see all or nothing), then unlink
-//!    it from `tmp/`: unlike `rename`, `link` fails rather than replace a
-//!    message already in `new/` under that name, and another name is taken;
+//!    a named one from `tmp/`: unlike `rename`, `link` fails rather than
+//!    replace a message already in `new/` under that name, and another
+//!    name is taken;
 //! 4. fsync the `new/` directory so the new entry survives a crash;
 //!
 //! and only then does the handler return `Ok`, and the session say 250.
@@ -27,11 +30,11 @@
 //! mid-message: [`Delivery`] cleans up when dropped) and answers
 //! `451 4.3.0`, or `452 4.3.1` when the disk is full.
 //!
-//! Stale files: a crash between steps 1 and 3 leaves a partial file in
-//! `tmp/` that nobody will link. `tmp/` is swept when the Maildir is
-//! opened and then hourly as deliveries begin; the rules (the Maildir
-//! convention's 36 hours, and files this host's earlier processes left)
-//! are in [`stale`].
+//! Stale files: a crash between steps 1 and 3 leaves a partial named file
+//! in `tmp/` that nobody will link (an anonymous one is freed by the
+//! kernel). `tmp/` is swept when the Maildir is opened and then hourly as
+//! deliveries begin; the rules (the Maildir convention's 36 hours, and
+//! files this host's earlier processes left) are in [`stale`].
 //!
 //! Group commit: step 4 is shared. Deliveries that reach it while an
 //! fsync of `new/` runs wait for the next one, which covers them all
