@@ -15,14 +15,11 @@
 //! saved from the file is the one that was sent.
 //!
 //! Durability (RFC 5321 §6.1: a 250 is a promise to deliver):
-//! 1. write into a new file in `tmp/`: on Linux an anonymous one
-//!    (`O_TMPFILE`, no name until step 3), elsewhere `tmp/<unique>`
-//!    created with O_EXCL (see [`file`]);
+//! 1. write into `tmp/<unique>` created with O_EXCL (`create_new`);
 //! 2. fsync the file;
 //! 3. link it into `new/` (atomic: readers see all or nothing), then unlink
-//!    a named one from `tmp/`: unlike `rename`, `link` fails rather than
-//!    replace a message already in `new/` under that name, and another
-//!    name is taken;
+//!    it from `tmp/`: unlike `rename`, `link` fails rather than replace a
+//!    message already in `new/` under that name, and another name is taken;
 //! 4. fsync the `new/` directory so the new entry survives a crash;
 //!
 //! and only then does the handler return `Ok`, and the session say 250.
@@ -30,11 +27,11 @@
 //! mid-message: [`Delivery`] cleans up when dropped) and answers
 //! `451 4.3.0`, or `452 4.3.1` when the disk is full.
 //!
-//! Stale files: a crash between steps 1 and 3 leaves a partial named file
-//! in `tmp/` that nobody will link (an anonymous one is freed by the
-//! kernel). `tmp/` is swept when the Maildir is opened and then hourly as
-//! deliveries begin; the rules (the Maildir convention's 36 hours, and
-//! files this host's earlier processes left) are in [`stale`].
+//! Stale files: a crash between steps 1 and 3 leaves a partial file in
+//! `tmp/` that nobody will link. `tmp/` is swept when the Maildir is
+//! opened and then hourly as deliveries begin; the rules (the Maildir
+//! convention's 36 hours, and files this host's earlier processes left)
+//! are in [`stale`].
 //!
 //! Group commit: step 4 is shared. Deliveries that reach it while an
 //! fsync of `new/` runs wait for the next one, which covers them all
@@ -48,7 +45,6 @@
 //! costs one trip (and its share of the group commit), not one per system
 //! call, and no runtime thread ever waits on a file system lock.
 
-mod file;
 mod group;
 mod lf;
 mod stale;
@@ -62,7 +58,6 @@ use smtp_wire::Reply;
 
 use crate::session::replies;
 use crate::{Envelope, Handler, MessageBody};
-use file::{TmpFile, Unlinked};
 use group::DirSync;
 use lf::push_with_lf_line_ends;
 
@@ -159,9 +154,6 @@ pub struct Maildir {
     /// a blocking task waiting here sleeps. Only ever locked in blocking
     /// tasks ([`TmpFile::create`]).
     creating: Arc<Mutex<()>>,
-    /// Files are created anonymous (`O_TMPFILE`, see [`file`]): tried once
-    /// when the Maildir is opened.
-    anonymous: bool,
     /// When `tmp/` is next swept for stale files, shared by the clones.
     next_sweep: Arc<Mutex<Instant>>,
 }
@@ -183,21 +175,12 @@ impl Maildir {
         let maildir = Maildir {
             new_sync: Arc::new(DirSync::new(root.join("new"))),
             creating: Arc::default(),
-            anonymous: file::anonymous_files_work(&root.join("tmp")),
             next_sweep: Arc::new(Mutex::new(Instant::now() + stale::SWEEP_EVERY)),
             root,
             host: sanitize_host(hostname),
         };
         maildir.sweep_tmp();
         Ok(maildir)
-    }
-
-    /// The same Maildir with files named in `tmp/` even where anonymous
-    /// ones work: the tests cover both ways.
-    #[cfg(test)]
-    fn with_named_files(mut self) -> Maildir {
-        self.anonymous = false;
-        self
     }
 
     /// Removes the stale files of `tmp/`; returns how many. Blocking.
@@ -256,12 +239,11 @@ impl Maildir {
             .collect();
         Ok(Delivery {
             file: None,
-            created: None,
+            tmp_path: None,
             tmp: TmpFile {
                 dir: self.root.join("tmp"),
                 stem,
                 host: self.host.clone(),
-                anonymous: self.anonymous,
                 creating: Arc::clone(&self.creating),
             },
             writing: None,
@@ -318,8 +300,8 @@ pub struct Delivery {
     /// and back); `None` before it is created, while a write is in flight,
     /// once committed, or after a failed write.
     file: Option<std::fs::File>,
-    /// The file, once created: anonymous, or its path in `tmp/`.
-    created: Option<Unlinked>,
+    /// The temporary file's path, once it has been created.
+    tmp_path: Option<PathBuf>,
     /// How to create it.
     tmp: TmpFile,
     /// The blocking task writing the previous full buffer out, if any: the
@@ -352,13 +334,13 @@ impl Delivery {
             // The previous buffer must be out before this one goes: the
             // pieces reach the file in order, and memory stays bounded.
             self.finish_writing().await?;
-            if self.created.is_none() {
+            if self.tmp_path.is_none() {
                 let tmp = self.tmp.clone();
-                let (file, created) = blocking(move || Ok(tmp.create()))
+                let (file, path) = blocking(move || Ok(tmp.create()))
                     .await
-                    .map_err(|e| MaildirError::new("create", &self.shown_path(), e))??;
+                    .map_err(|e| MaildirError::new("create", &self.tmp.first_path(), e))??;
                 self.file = Some(file);
-                self.created = Some(created);
+                self.tmp_path = Some(path);
             }
             let (file, pending) = self.take_file()?;
             self.pending = std::mem::take(&mut self.spare);
@@ -412,27 +394,35 @@ impl Delivery {
         self.finish_writing().await?;
         let whole = !self.spilled;
         // The file, or (a message that never filled the buffer) none yet.
-        // A named one stays known here too, for the drop to remove if the
-        // task fails.
-        let opened = self.file.take().zip(self.created.clone());
+        let opened = self.file.take().zip(self.tmp_path.clone());
+        if !whole && opened.is_none() {
+            // Part of the message is in a file this delivery no longer
+            // holds: a new file would store only its end. (The checks
+            // above make this unreachable; it must stay so.)
+            return Err(MaildirError::new(
+                "commit",
+                &self.shown_path(),
+                io::Error::other("the file written so far is gone"),
+            ));
+        }
         let pending = std::mem::take(&mut self.pending);
         let (tmp, new_dir) = (self.tmp.clone(), self.new_dir.clone());
         // Steps 1-3 in one blocking task: the file created if need be, the
         // rest of the message, fsync of the file (its content is durable
         // before any name points to it), link into new/.
         let (linked, seen) = blocking(move || {
-            let (file, created) = match opened {
+            let (file, tmp_path) = match opened {
                 Some(opened) => opened,
                 None => match tmp.create() {
                     Ok(created) => created,
                     Err(e) => return Ok(Err(e)),
                 },
             };
-            let stored = file::write_sync_link(file, &pending, &created, &new_dir, &tmp.name());
+            let stored = write_sync_link(file, &pending, &tmp_path, &new_dir);
             if stored.is_err() {
                 // Nothing half-written may stay behind, and a file created
                 // in this task is not known to the delivery's drop.
-                created.discard();
+                let _ = std::fs::remove_file(&tmp_path);
             }
             Ok(stored.map(|linked| {
                 let seen = inspect(&linked, whole.then_some(&pending[..]));
@@ -452,31 +442,31 @@ impl Delivery {
         Ok((linked, seen))
     }
 
-    /// The temporary file's path in `tmp/`, for a file that has one: on
-    /// Linux the file is anonymous until it is linked into `new/` (see the
-    /// [module](self) documentation), and a message that never fills the
-    /// write buffer gets its file only at commit.
+    /// The temporary file's path, once the file exists: from the first
+    /// time the write buffer filled (a message that never fills it is
+    /// created, written and linked into `new/` at commit).
     pub fn tmp_path(&self) -> Option<&Path> {
-        self.created.as_ref().and_then(Unlinked::path)
+        self.tmp_path.as_deref()
     }
 
-    /// The path to name in an error: the file's, or `tmp/`.
+    /// The path to name in an error: the file's, or the one it would get.
     fn shown_path(&self) -> PathBuf {
-        self.tmp_path()
-            .map_or_else(|| self.tmp.dir.clone(), Path::to_path_buf)
+        self.tmp_path
+            .clone()
+            .unwrap_or_else(|| self.tmp.first_path())
     }
 
     /// Refuses to go on once the file was lost to a failed write: created,
     /// but neither here nor in a write in flight.
     fn check_usable(&self, action: &'static str) -> Result<(), MaildirError> {
-        if self.created.is_some() && self.file.is_none() && self.writing.is_none() {
-            return Err(MaildirError::new(
+        match &self.tmp_path {
+            Some(path) if self.file.is_none() && self.writing.is_none() => Err(MaildirError::new(
                 action,
-                &self.shown_path(),
+                path,
                 io::Error::other("delivery finished"),
-            ));
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// The file and the pending octets, to move into a blocking task.
@@ -492,18 +482,98 @@ impl Delivery {
     }
 }
 
+/// Where a delivery's file goes in `tmp/`, and how it is created there.
+#[derive(Debug, Clone)]
+struct TmpFile {
+    /// `tmp/`.
+    dir: PathBuf,
+    /// The queue id, reduced to characters safe in a file name.
+    stem: String,
+    /// The host name, as the Maildir convention escapes it.
+    host: String,
+    /// See [`Maildir::creating`].
+    creating: Arc<Mutex<()>>,
+}
+
+impl TmpFile {
+    /// The first name tried: `tmp/<id>.<host>`.
+    fn first_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.{}", self.stem, self.host))
+    }
+
+    /// Blocking: creates the file exclusively (O_EXCL, mode 0600) as
+    /// `tmp/<id>.<host>`, or `tmp/<id>_<n>.<host>` when that is taken
+    /// (unique queue ids make it unlikely; an existing file is never
+    /// overwritten); returns it with its path.
+    fn create(&self) -> Result<(std::fs::File, PathBuf), MaildirError> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true).mode(0o600);
+        let mut attempt = 0u32;
+        loop {
+            let path = match attempt {
+                0 => self.first_path(),
+                n => self.dir.join(format!("{}_{n}.{}", self.stem, self.host)),
+            };
+            let opened = {
+                let _one_at_a_time = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
+                options.open(&path)
+            };
+            match opened {
+                Ok(file) => return Ok((file, path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+                Err(e) => return Err(MaildirError::new("create", &path, e)),
+            }
+        }
+    }
+}
+
 impl Drop for Delivery {
     fn drop(&mut self) {
         if !self.finished
-            && let Some(created) = &self.created
+            && let Some(path) = &self.tmp_path
         {
             // Nothing half-written may stay behind (nor, after a failed
-            // link, anything at all). A small synchronous unlink of a named
-            // file; a write still in flight ends in the unlinked file.
+            // link, anything at all). A small synchronous unlink; a write
+            // still in flight ends in the unlinked file.
             drop(self.file.take());
-            created.discard();
+            let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// Blocking: the rest of the message, fsync of the file, link into `new/`,
+/// unlink from `tmp/`.
+///
+/// The unlink may come before the fsync of `new/`: nothing is promised
+/// until that fsync (a crash in between loses a message nobody said 250
+/// to). Done here, it costs no extra trip to the blocking pool and never
+/// blocks a runtime thread on a directory lock (20 sessions delivering at
+/// once contend for `tmp/`).
+fn write_sync_link(
+    mut file: std::fs::File,
+    pending: &[u8],
+    tmp: &Path,
+    new_dir: &Path,
+) -> Result<PathBuf, MaildirError> {
+    file.write_all(pending)
+        .map_err(|e| MaildirError::new("write", tmp, e))?;
+    file.sync_all()
+        .map_err(|e| MaildirError::new("fsync", tmp, e))?;
+    drop(file);
+    // The name in new/ is the one in tmp/ (the queue id, then the host).
+    let name = tmp.file_name().ok_or_else(|| {
+        MaildirError::new("link into new/", tmp, io::Error::other("no file name"))
+    })?;
+    let linked = link_new(tmp, &new_dir.join(name))?;
+    // A leftover link in tmp/ would only be litter (Maildir readers clean
+    // tmp/), never a second message; gone already after the rename fallback.
+    if let Err(e) = std::fs::remove_file(tmp)
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %tmp.display(), error = %e, "cannot unlink the delivered file from tmp/");
+    }
+    Ok(linked)
 }
 
 /// Runs blocking file work off the runtime's threads.
@@ -518,6 +588,60 @@ async fn blocking<T: Send + 'static>(
 async fn joined<T>(task: tokio::task::JoinHandle<io::Result<T>>) -> io::Result<T> {
     task.await
         .unwrap_or_else(|join| Err(io::Error::other(join)))
+}
+
+/// Makes `tmp` visible in `new/` without ever replacing a file there
+/// (Maildir, as qmail delivers: `link()` fails with EEXIST where `rename()`
+/// would silently overwrite). If the name is taken, `<stem>_<n>.<host>` is
+/// tried. On a file system without hard links, falls back to `rename` after
+/// checking that the name is free.
+/// Blocking: runs inside the delivery's blocking task.
+fn link_new(tmp: &Path, new: &Path) -> Result<PathBuf, MaildirError> {
+    let mut target = new.to_path_buf();
+    for attempt in 1..=100u32 {
+        match std::fs::hard_link(tmp, &target) {
+            Ok(()) => return Ok(target),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if links_unsupported(&e) => {
+                if !std::fs::exists(&target).unwrap_or(true) {
+                    return match std::fs::rename(tmp, &target) {
+                        Ok(()) => Ok(target),
+                        Err(e) => Err(MaildirError::new("rename into new/", tmp, e)),
+                    };
+                }
+            }
+            Err(e) => return Err(MaildirError::new("link into new/", tmp, e)),
+        }
+        target = alternate_name(new, attempt);
+    }
+    Err(MaildirError::new(
+        "link into new/",
+        tmp,
+        io::Error::from(io::ErrorKind::AlreadyExists),
+    ))
+}
+
+/// EPERM / EOPNOTSUPP / ENOSYS from link(): the file system has no hard links.
+fn links_unsupported(error: &io::Error) -> bool {
+    const EPERM: i32 = 1;
+    const ENOSYS: i32 = 38;
+    const EOPNOTSUPP: i32 = 95;
+    error.kind() == io::ErrorKind::Unsupported
+        || matches!(error.raw_os_error(), Some(EPERM | ENOSYS | EOPNOTSUPP))
+}
+
+/// `new/<stem>.<host>` -> `new/<stem>_<n>.<host>`: the queue id still
+/// starts the name.
+fn alternate_name(new: &Path, n: u32) -> PathBuf {
+    let name = new
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let renamed = match name.split_once('.') {
+        Some((stem, host)) => format!("{stem}_{n}.{host}"),
+        None => format!("{name}_{n}"),
+    };
+    new.with_file_name(renamed)
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -593,19 +717,6 @@ impl Handler for MaildirHandler {
 mod tests {
     use super::*;
 
-    /// A Maildir of each kind, under `dir`: anonymous files (where this
-    /// system has them; said on stderr otherwise) and named ones.
-    fn both_kinds(dir: &Path) -> [Maildir; 2] {
-        let anonymous = Maildir::create(dir.join("anonymous"), "h").unwrap();
-        if !anonymous.anonymous {
-            eprintln!("no O_TMPFILE here: both Maildirs use named files");
-        }
-        let named = Maildir::create(dir.join("named"), "h")
-            .unwrap()
-            .with_named_files();
-        [anonymous, named]
-    }
-
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -618,28 +729,22 @@ mod tests {
     #[tokio::test]
     async fn commit_moves_the_file_into_new() {
         let dir = tempfile::tempdir().unwrap();
-        for named in [false, true] {
-            let root = dir.path().join(format!("mail-{named}"));
-            let mut maildir = Maildir::create(root, "mx/host:1").unwrap();
-            if named {
-                maildir = maildir.with_named_files();
-            }
-            let mut delivery = maildir.begin("1234M5P6Q7").await.unwrap();
-            delivery
-                .write(b"Subject: x\r\n\r\nhello\r\n")
-                .await
-                .unwrap();
-            // A message that fits the write buffer has no file until commit.
-            assert_eq!(delivery.tmp_path(), None);
-            assert!(names(&maildir.root().join("tmp")).is_empty());
-            let path = delivery.commit().await.unwrap();
-            assert!(names(&maildir.root().join("tmp")).is_empty());
-            assert_eq!(
-                names(&maildir.root().join("new")),
-                ["1234M5P6Q7.mx\\057host\\0721"]
-            );
-            assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nhello\n");
-        }
+        let maildir = Maildir::create(dir.path().join("mail"), "mx/host:1").unwrap();
+        let mut delivery = maildir.begin("1234M5P6Q7").await.unwrap();
+        delivery
+            .write(b"Subject: x\r\n\r\nhello\r\n")
+            .await
+            .unwrap();
+        // A message that fits the write buffer has no file until commit.
+        assert_eq!(delivery.tmp_path(), None);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
+        let path = delivery.commit().await.unwrap();
+        assert!(names(&maildir.root().join("tmp")).is_empty());
+        assert_eq!(
+            names(&maildir.root().join("new")),
+            ["1234M5P6Q7.mx\\057host\\0721"]
+        );
+        assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nhello\n");
     }
 
     #[tokio::test]
@@ -721,13 +826,13 @@ mod tests {
         assert_eq!(std::fs::read(path).unwrap(), b"Subject: x\n\nbody\nlast\r");
     }
 
-    /// Two deliveries with one queue id: a named file created second in
+    /// Two deliveries with one queue id: the second file created in
     /// `tmp/` takes another name there, whether the first was created when
     /// its buffer filled or at commit, and both messages land in `new/`.
     #[tokio::test]
     async fn same_id_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
-        let maildir = Maildir::create(dir.path(), "h").unwrap().with_named_files();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
         let mut long = maildir.begin("x").await.unwrap();
         long.write(&[b'a'; WRITE_BUFFER]).await.unwrap();
         let taken = maildir.root().join("tmp").join("x.h");
@@ -740,41 +845,6 @@ mod tests {
         assert_eq!(long_path, maildir.root().join("new").join("x.h"));
         assert_eq!(std::fs::read(&short_path).unwrap(), b"short\n");
         assert_eq!(std::fs::read(&long_path).unwrap().len(), WRITE_BUFFER);
-        assert!(names(&maildir.root().join("tmp")).is_empty());
-    }
-
-    /// Anonymous files: nothing ever appears in `tmp/`, not even for a
-    /// message written out in pieces, and the second of two deliveries
-    /// with one queue id takes the next free name in `new/`. Each file in
-    /// `new/` is private (0600), as a named one is.
-    #[tokio::test]
-    async fn anonymous_files_never_show_in_tmp() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let maildir = Maildir::create(dir.path(), "h").unwrap();
-        if !maildir.anonymous {
-            eprintln!("skipped: no O_TMPFILE (or no /proc) on this system");
-            return;
-        }
-        let mut long = maildir.begin("x").await.unwrap();
-        for _ in 0..3 {
-            long.write(&[b'a'; WRITE_BUFFER]).await.unwrap();
-        }
-        assert_eq!(long.tmp_path(), None);
-        assert!(names(&maildir.root().join("tmp")).is_empty());
-        assert!(names(&maildir.root().join("new")).is_empty());
-        let mut short = maildir.begin("x").await.unwrap();
-        short.write(b"short\r\n").await.unwrap();
-        let short_path = short.commit().await.unwrap();
-        let long_path = long.commit().await.unwrap();
-        assert_eq!(short_path, maildir.root().join("new").join("x.h"));
-        assert_eq!(long_path, maildir.root().join("new").join("x_1.h"));
-        assert_eq!(std::fs::read(&short_path).unwrap(), b"short\n");
-        assert_eq!(std::fs::read(&long_path).unwrap().len(), 3 * WRITE_BUFFER);
-        for path in [short_path, long_path] {
-            let mode = std::fs::metadata(path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
         assert!(names(&maildir.root().join("tmp")).is_empty());
     }
 
@@ -802,53 +872,58 @@ mod tests {
     #[tokio::test]
     async fn dropping_a_delivery_removes_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        for maildir in both_kinds(dir.path()) {
-            let mut delivery = maildir.begin("gone").await.unwrap();
-            delivery.write(&[b'x'; 300_000]).await.unwrap();
-            drop(delivery);
-            assert!(names(&maildir.root().join("tmp")).is_empty());
-            assert!(names(&maildir.root().join("new")).is_empty());
-        }
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("gone").await.unwrap();
+        delivery.write(&[b'x'; 300_000]).await.unwrap();
+        drop(delivery);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
+        assert!(names(&maildir.root().join("new")).is_empty());
     }
 
     #[tokio::test]
     async fn a_failed_rename_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        for maildir in both_kinds(dir.path()) {
-            for size in [6, 300_000] {
-                let mut delivery = maildir.begin("m").await.unwrap();
-                delivery.write(&b"data\r\n".repeat(size / 6)).await.unwrap();
-                // new/ replaced by a file: the link fails with an I/O error.
-                let new = maildir.root().join("new");
-                std::fs::remove_dir(&new).unwrap();
-                std::fs::write(&new, b"").unwrap();
-                let error = delivery.commit().await.unwrap_err();
-                assert_eq!(error.reply().code, 451);
-                assert!(names(&maildir.root().join("tmp")).is_empty());
-                std::fs::remove_file(&new).unwrap();
-                std::fs::create_dir(&new).unwrap();
-            }
-        }
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("m").await.unwrap();
+        delivery.write(b"data\r\n").await.unwrap();
+        // new/ replaced by a file: the rename fails with an I/O error.
+        std::fs::remove_dir(maildir.root().join("new")).unwrap();
+        std::fs::write(maildir.root().join("new"), b"").unwrap();
+        let error = delivery.commit().await.unwrap_err();
+        assert_eq!(error.reply().code, 451);
+        assert!(names(&maildir.root().join("tmp")).is_empty());
     }
 
     /// A file that cannot be created at commit (here `tmp/` is gone) is a
-    /// 451 naming where it was to be, and nothing reaches `new/`.
+    /// 451 with the path it would have had, and nothing reaches `new/`.
     #[tokio::test]
     async fn a_file_that_cannot_be_created_answers_451() {
         let dir = tempfile::tempdir().unwrap();
-        for maildir in both_kinds(dir.path()) {
-            let mut delivery = maildir.begin("m").await.unwrap();
-            delivery.write(b"data\r\n").await.unwrap();
-            std::fs::remove_dir(maildir.root().join("tmp")).unwrap();
-            let error = delivery.commit().await.unwrap_err();
-            assert_eq!(error.reply().code, 451);
-            let text = error.to_string();
-            assert!(text.starts_with("cannot create "), "{text}");
-            let named = !maildir.anonymous;
-            let shown = if named { "tmp/m.h" } else { "tmp:" };
-            assert!(text.contains(shown), "{text}");
-            assert!(names(&maildir.root().join("new")).is_empty());
-        }
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("m").await.unwrap();
+        delivery.write(b"data\r\n").await.unwrap();
+        std::fs::remove_dir(maildir.root().join("tmp")).unwrap();
+        let error = delivery.commit().await.unwrap_err();
+        assert_eq!(error.reply().code, 451);
+        assert!(error.to_string().starts_with("cannot create "), "{error}");
+        assert!(error.to_string().contains("m.h"), "{error}");
+        assert!(names(&maildir.root().join("new")).is_empty());
+    }
+
+    /// The same when the write buffer first fills: the write fails (451),
+    /// naming the file, and nothing is left anywhere.
+    #[tokio::test]
+    async fn a_file_that_cannot_be_created_mid_message_answers_451() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path(), "h").unwrap();
+        let mut delivery = maildir.begin("m").await.unwrap();
+        std::fs::remove_dir(maildir.root().join("tmp")).unwrap();
+        let error = delivery.write(&[b'x'; WRITE_BUFFER]).await.unwrap_err();
+        assert_eq!(error.reply().code, 451);
+        assert!(error.to_string().starts_with("cannot create "), "{error}");
+        assert!(error.to_string().contains("tmp/m.h"), "{error}");
+        drop(delivery);
+        assert!(names(&maildir.root().join("new")).is_empty());
     }
 
     /// After the sweep at start, the first delivery once the hour is up
