@@ -249,7 +249,6 @@ impl Maildir {
             writing: None,
             spare: Vec::new(),
             pending: Vec::new(),
-            spilled: false,
             held_cr: false,
             new_dir: self.root.join("new"),
             new_sync: Arc::clone(&self.new_sync),
@@ -300,7 +299,8 @@ pub struct Delivery {
     /// and back); `None` before it is created, while a write is in flight,
     /// once committed, or after a failed write.
     file: Option<std::fs::File>,
-    /// The temporary file's path, once it has been created.
+    /// The temporary file's path, once it has been created: when the write
+    /// buffer first filled, so part of the message is in it already.
     tmp_path: Option<PathBuf>,
     /// How to create it.
     tmp: TmpFile,
@@ -313,9 +313,6 @@ pub struct Delivery {
     /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a
     /// chunk), with LF line ends.
     pending: Vec<u8>,
-    /// Part of the message was written out already: `pending` is not all
-    /// of it.
-    spilled: bool,
     /// The last write ended with a CR, not written yet: dropped if the next
     /// write starts with its LF, written otherwise.
     held_cr: bool,
@@ -349,7 +346,6 @@ impl Delivery {
                 file.write_all(&pending)?;
                 Ok((file, pending))
             }));
-            self.spilled = true;
         }
         Ok(())
     }
@@ -392,19 +388,12 @@ impl Delivery {
         }
         self.check_usable("commit")?;
         self.finish_writing().await?;
-        let whole = !self.spilled;
-        // The file, or (a message that never filled the buffer) none yet.
+        // The file, or (a message that never filled the buffer, so held
+        // whole in `pending`) none yet. A created file is back in
+        // `self.file` here: `check_usable` refused a lost one, and
+        // `finish_writing` returned it or failed.
         let opened = self.file.take().zip(self.tmp_path.clone());
-        if !whole && opened.is_none() {
-            // Part of the message is in a file this delivery no longer
-            // holds: a new file would store only its end. (The checks
-            // above make this unreachable; it must stay so.)
-            return Err(MaildirError::new(
-                "commit",
-                &self.shown_path(),
-                io::Error::other("the file written so far is gone"),
-            ));
-        }
+        let whole = opened.is_none();
         let pending = std::mem::take(&mut self.pending);
         let (tmp, new_dir) = (self.tmp.clone(), self.new_dir.clone());
         // Steps 1-3 in one blocking task: the file created if need be, the
@@ -511,9 +500,10 @@ impl TmpFile {
         options.write(true).create_new(true).mode(0o600);
         let mut attempt = 0u32;
         loop {
+            // The variants are named as in new/ (see `link_new`).
             let path = match attempt {
                 0 => self.first_path(),
-                n => self.dir.join(format!("{}_{n}.{}", self.stem, self.host)),
+                n => alternate_name(&self.first_path(), n),
             };
             let opened = {
                 let _one_at_a_time = self.creating.lock().unwrap_or_else(PoisonError::into_inner);
