@@ -25,7 +25,10 @@ use std::process::Command;
 
 /// The protocol cores and the dependencies each may have.
 const CORES: &[(&str, &[&str])] = &[
-    ("smtp-wire", &["thiserror", "memchr", "base64"]),
+    (
+        "smtp-wire",
+        &["thiserror", "memchr", "base64", "fearless_simd"],
+    ),
     ("smtp-receiver-core", &["smtp-wire", "thiserror", "memchr"]),
     ("smtp-sender-core", &["smtp-wire", "thiserror", "memchr"]),
 ];

@@ -98,6 +98,8 @@ pub struct DataDecoder {
     /// Output bytes of the current line so far (saturating).
     line_len: usize,
     stats: DataStats,
+    /// The instructions `skim` runs with, detected when the decoder is made.
+    vector: Vector,
 }
 
 impl DataDecoder {
@@ -203,9 +205,11 @@ impl DataDecoder {
                 }
                 State::InLine => {
                     if i >= skim_from {
-                        // The common case, canonical text, in bulk (see `skim`). What it
-                        // passes over stays in the current run: it is copied as it is.
-                        i = self.skim(input, i);
+                        // The common case, canonical text, in bulk (see `skim`), which
+                        // copies what it passes over itself: the run so far goes first.
+                        out.extend_from_slice(&input[run..i]);
+                        i = self.skim(input, i, out);
+                        run = i;
                         skim_from = i + BLOCK;
                     }
                     let rest = &input[i..];
@@ -270,10 +274,10 @@ impl DataDecoder {
         &self.stats
     }
 
-    /// Passes over the plain text from `input[from..]` and returns where it
-    /// ends: the position the exact, line-by-line path takes over from
-    /// (`from` itself when there is no plain text there). The state stays
-    /// `InLine`.
+    /// Passes over the plain text from `input[from..]`, appending it to
+    /// `out`, and returns where it ends: the position the exact,
+    /// line-by-line path takes over from (`from` itself when there is no
+    /// plain text there). The state stays `InLine`.
     ///
     /// Plain text holds nothing the exact path would act on: every CR is
     /// followed by LF and every LF follows a CR (no bare CR or bare LF to
@@ -287,8 +291,41 @@ impl DataDecoder {
     /// it, so it stops at least one octet before the input ends. In a block
     /// that is not plain it stops at the first octet that is not: usually
     /// the CRLF before a stuffed dot.
+    ///
+    /// Each plain block is copied as soon as it is checked, while it is
+    /// still in the nearest cache: one pass over the input instead of a
+    /// check and then a copy of the whole run (about a fifth faster on the
+    /// data bench).
+    ///
+    /// With AVX2 (see [`Vector`]) the whole skim is compiled for it: the
+    /// check takes 32 octets per vector operation instead of 16, and the copy
+    /// moves 32 at a time; about 0.70 → 0.61 ms for the data bench's 10 MiB,
+    /// against 0.92 ms with SSE2 alone.
     #[inline(never)]
-    fn skim(&mut self, input: &[u8], from: usize) -> usize {
+    fn skim(&mut self, input: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
+        match self.vector {
+            Vector::Baseline => self.skim_with(input, from, out, plain_block_baseline),
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Vector::Avx2(avx2) => {
+                use fearless_simd::Simd;
+                avx2.vectorize(
+                    #[inline(always)]
+                    || self.skim_with(input, from, out, plain_block),
+                )
+            }
+        }
+    }
+
+    /// [`DataDecoder::skim`] with the given block check; inlined into each
+    /// caller so that it is compiled for that caller's instructions.
+    #[inline(always)]
+    fn skim_with(
+        &mut self,
+        input: &[u8],
+        from: usize,
+        out: &mut Vec<u8>,
+        plain_block: impl Fn(&[u8; BLOCK], &[u8; BLOCK]) -> (bool, bool),
+    ) -> usize {
         // In `InLine` an LF at `from` does not belong to a CRLF (the CR would
         // have been read with it), so it is bare: the exact path counts it.
         if input.get(from) == Some(&b'\n') {
@@ -316,9 +353,12 @@ impl DataDecoder {
             };
             let (plain, has_lf) = plain_block(this, next);
             if !plain {
-                end += first_unplain(this, next);
+                let k = first_unplain(this, next);
+                out.extend_from_slice(&this[..k]);
+                end += k;
                 break;
             }
+            out.extend_from_slice(this);
             if has_lf {
                 // At most BLOCK - 1 octets follow the block's last LF.
                 last_lf_block = Some(end);
@@ -329,9 +369,11 @@ impl DataDecoder {
             end += BLOCK;
         }
         // Never end between the CR and the LF of a CRLF: the exact path reads
-        // them together. (Up to `end`, a CR is followed by LF.)
+        // them together, so the CR just copied is taken back. (Up to `end`, a
+        // CR is followed by LF.)
         if end > from && input[end - 1] == b'\r' {
             end -= 1;
+            out.pop();
         }
         if end == from {
             return from;
@@ -372,15 +414,45 @@ fn unplain(this: u8, next: u8) -> bool {
     ((this == b'\r') != (next == b'\n')) | ((this == b'\n') & (next == b'.'))
 }
 
-/// Looks at one block: `this` is the block, `next` the same octets shifted
-/// by one (`next[j]` follows `this[j]`). Returns whether the block is plain
-/// (see [`DataDecoder::skim`]) and whether it holds an LF.
+/// The vector instructions the decoder's skim runs with: AVX2 where the
+/// CPU has it (detected at run time by `fearless_simd`, once per process),
+/// otherwise the target's baseline (SSE2 on x86-64). The workspace forbids
+/// `unsafe`, and calling code compiled for AVX2 from code that is not needs
+/// it: `fearless_simd`'s token is the safe proof that the CPU has the
+/// instructions.
+#[derive(Debug, Clone, Copy)]
+enum Vector {
+    Baseline,
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    Avx2(fearless_simd::Avx2),
+}
+
+impl Default for Vector {
+    fn default() -> Self {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if let Some(avx2) = fearless_simd::Level::new().as_avx2() {
+            return Self::Avx2(avx2);
+        }
+        Self::Baseline
+    }
+}
+
+/// [`plain_block`] for the target's baseline instructions.
 ///
 /// Not inlined on purpose: given the two arrays as separate arguments, the
 /// compiler loads each with plain vector loads; inlined, it sees that they
 /// overlap and rebuilds one from the other with byte shifts, which makes the
-/// loop about a third slower.
+/// loop about a third slower. (With AVX2 the inlined form is the faster one,
+/// so the AVX2 skim inlines [`plain_block`].)
 #[inline(never)]
+fn plain_block_baseline(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> (bool, bool) {
+    plain_block(this, next)
+}
+
+/// Looks at one block: `this` is the block, `next` the same octets shifted
+/// by one (`next[j]` follows `this[j]`). Returns whether the block is plain
+/// (see [`DataDecoder::skim`]) and whether it holds an LF.
+#[inline(always)]
 fn plain_block(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> (bool, bool) {
     // u8 rather than bool accumulators and no early exit: the form the
     // compiler vectorises.
@@ -399,4 +471,130 @@ fn first_unplain(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> usize {
     (0..BLOCK)
         .find(|&j| unplain(this[j], next[j]))
         .unwrap_or(BLOCK)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The two skims (the baseline's, and AVX2's where the CPU has it)
+    //! against the octet-by-octet rule and against each other. The decoder's
+    //! own tests (`tests/data_decoder.rs`, the proptests, the fuzz target)
+    //! run whichever one this machine picks; these make sure the other one is
+    //! right too.
+    use super::*;
+
+    /// What the block check must answer, one octet at a time.
+    fn oracle(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> (bool, bool) {
+        let plain = (0..BLOCK).all(|j| !unplain(this[j], next[j]));
+        (plain, this.contains(&b'\n'))
+    }
+
+    /// Every skim this machine can run: the baseline's, and AVX2's if the
+    /// CPU has it.
+    fn vectors() -> Vec<Vector> {
+        let mut all = vec![Vector::Baseline];
+        let detected = Vector::default();
+        if !matches!(detected, Vector::Baseline) {
+            all.push(detected);
+        }
+        all
+    }
+
+    /// Canonical text of `len` octets: 20-octet lines ending in CRLF.
+    fn canonical(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|j| match j % 20 {
+                18 => b'\r',
+                19 => b'\n',
+                k => b'a' + k as u8,
+            })
+            .collect()
+    }
+
+    /// `text` with `flaw` written over it at `at` (cut at the end).
+    fn with_flaw(text: &[u8], flaw: &[u8], at: usize) -> Vec<u8> {
+        let mut wire = text.to_vec();
+        for (k, &octet) in flaw.iter().enumerate() {
+            if let Some(slot) = wire.get_mut(at + k) {
+                *slot = octet;
+            }
+        }
+        wire
+    }
+
+    /// The flaws the exact path acts on: bare CR, bare LF, a stuffed dot, the
+    /// terminator, a CR before a letter.
+    const FLAWS: [&[u8]; 6] = [b"\r", b"\n", b"\r\n.", b"\n.", b"\r\n.\r\n", b"x\r"];
+
+    #[test]
+    fn the_baseline_block_check_follows_the_rule_on_every_flaw_at_every_offset() {
+        let check = |wire: &[u8]| {
+            let mut this = [0u8; BLOCK];
+            let mut next = [0u8; BLOCK];
+            this.copy_from_slice(&wire[..BLOCK]);
+            next.copy_from_slice(&wire[1..=BLOCK]);
+            assert_eq!(
+                plain_block_baseline(&this, &next),
+                oracle(&this, &next),
+                "{:?}",
+                String::from_utf8_lossy(wire)
+            );
+        };
+        let plain = canonical(BLOCK + 1);
+        check(&plain);
+        for flaw in FLAWS {
+            for at in 0..=BLOCK {
+                check(&with_flaw(&plain, flaw, at));
+            }
+        }
+        let mut no_lf = vec![b'x'; BLOCK + 1];
+        check(&no_lf);
+        no_lf[BLOCK] = b'\n';
+        check(&no_lf);
+    }
+
+    /// Everything one decoding run gives, fed `read` octets at a time.
+    fn decode_with(vector: Vector, wire: &[u8], read: usize) -> (Vec<u8>, usize, bool, DataStats) {
+        let mut decoder = DataDecoder {
+            vector,
+            ..DataDecoder::new()
+        };
+        let mut out = Vec::new();
+        let mut consumed = 0;
+        for piece in wire.chunks(read) {
+            let progress = decoder.decode(piece, &mut out);
+            consumed += progress.consumed;
+            if progress.done {
+                break;
+            }
+        }
+        (out, consumed, decoder.state == State::Done, decoder.stats)
+    }
+
+    #[test]
+    fn every_skim_decodes_the_same_whatever_the_flaw_and_the_reads() {
+        // Canonical text with one flaw at every offset over three blocks, a
+        // line near the 1,000-octet limit, and the terminator, read whole
+        // and in reads that cut blocks and CRLFs at different places.
+        let mut text = canonical(3 * BLOCK);
+        text.extend(std::iter::repeat_n(b'y', MAX_TEXT_LINE - 3));
+        text.extend_from_slice(b"\r\n");
+        text.extend_from_slice(&canonical(2 * BLOCK));
+        let vectors = vectors();
+        for flaw in FLAWS {
+            for at in 0..3 * BLOCK {
+                let mut wire = with_flaw(&text, flaw, at);
+                wire.extend_from_slice(b".\r\nQUIT\r\n");
+                for read in [wire.len(), 1_000, 129, 64, 7] {
+                    let baseline = decode_with(Vector::Baseline, &wire, read);
+                    for &vector in &vectors[1..] {
+                        assert_eq!(
+                            decode_with(vector, &wire, read),
+                            baseline,
+                            "{vector:?}, flaw {flaw:?} at {at}, reads of {read}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
