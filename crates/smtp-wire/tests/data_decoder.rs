@@ -315,3 +315,53 @@ fn a_crlf_split_between_two_reads_after_canonical_text() {
     assert_eq!((split.stats.bare_cr, split.stats.bare_lf), (0, 0));
     check_against_reference(&wire);
 }
+
+#[test]
+fn stuffed_dots_one_after_another_in_canonical_text() {
+    // The bulk path removes a stuffed dot itself when it has passed over at
+    // least a block of text since the last one (RFC 5321 §4.5.2), and a new
+    // line starts after it: runs of dotted lines of many lengths, around the
+    // 1,000-octet limit too (§4.5.3.1.6), and a dot-only line and a line of
+    // two dots among them, must decode as the reference does.
+    for lengths in [
+        &[76usize, 76, 76, 76, 76][..],
+        &[3, 130, 3, 260, 1, 127, 128, 129],
+        &[997, 998, 999, 1000, 1001, 300],
+        &[500, 499, 501, 1, 998],
+    ] {
+        let mut wire = canonical_lines(3);
+        for (n, &len) in lengths.iter().enumerate() {
+            wire.push(b'.');
+            wire.extend((0..len).map(|i| b"abcdefghij"[(n + i) % 10]));
+            wire.extend_from_slice(b"\r\n");
+            if n == 2 {
+                wire.extend_from_slice(b"..\r\n");
+                wire.extend_from_slice(&canonical_lines(2));
+            }
+        }
+        wire.extend_from_slice(&canonical_lines(2));
+        wire.extend_from_slice(b".\r\nQUIT\r\n");
+        check_against_reference(&wire);
+    }
+}
+
+#[test]
+fn a_stuffed_dot_removed_in_bulk_starts_the_line_count_afresh() {
+    // A read that ends in the middle of a line leaves the decoder counting
+    // that line; the next read goes on with it, then passes a stuffed dot in
+    // bulk. The dotted line after it (990 octets with its CRLF) is within
+    // the limit of RFC 5321 §4.5.3.1.6 and must not inherit the octets
+    // counted before the dot.
+    let mut wire = canonical_lines(2);
+    let cut = wire.len() + 100;
+    wire.extend_from_slice(&canonical_lines(4));
+    wire.push(b'.');
+    wire.extend(std::iter::repeat_n(b'x', 988));
+    wire.extend_from_slice(b"\r\n");
+    wire.extend_from_slice(&canonical_lines(2));
+    wire.extend_from_slice(b".\r\n");
+    let split = decode_split(&wire, &[cut]);
+    assert_eq!(split.stats.long_lines, 0);
+    assert_eq!(split, decode_whole(&wire));
+    check_against_reference(&wire);
+}
