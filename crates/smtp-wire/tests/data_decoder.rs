@@ -237,8 +237,8 @@ fn canonical_lines(lines: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Decodes `wire` whole, in reads of several sizes and split at every
-/// point, and checks each against the reference decoder.
+/// Decodes `wire` whole and in reads of several sizes, and checks each
+/// against the reference decoder.
 fn check_against_reference(wire: &[u8]) {
     let Some((body, consumed, stats)) = reference_decode(wire) else {
         panic!("the test input has no terminator");
@@ -364,4 +364,35 @@ fn a_stuffed_dot_removed_in_bulk_starts_the_line_count_afresh() {
     assert_eq!(split.stats.long_lines, 0);
     assert_eq!(split, decode_whole(&wire));
     check_against_reference(&wire);
+}
+
+#[test]
+fn a_stuffed_dot_removed_in_bulk_at_every_split_and_before_bare_line_ends() {
+    // After a block of canonical text, a dotted line: split at every point
+    // (so a read may end on its LF, its dot, or the octet after the dot,
+    // which the bulk path must see before it removes the dot), and followed
+    // at once by a bare LF or a bare CR (RFC 5321 §2.3.8), which the exact
+    // path counts after the bulk path removed the dot (§4.5.2); and a dot
+    // alone on its line, the end of the data, which the bulk path must leave
+    // to the exact path (§4.1.1.4).
+    for dotted in [
+        &b".a\r\nxyz\r\n"[..],
+        b".a\nxyz\r\n",
+        b".a\rb\r\n",
+        b".\r\nx\r\n",
+    ] {
+        let mut wire = canonical_lines(3);
+        wire.extend_from_slice(dotted);
+        wire.extend_from_slice(&canonical_lines(2));
+        wire.extend_from_slice(b".\r\nQUIT\r\n");
+        let whole = decode_whole(&wire);
+        for cut in 1..wire.len() {
+            assert_eq!(
+                decode_split(&wire, &[cut]),
+                whole,
+                "{dotted:?} cut at {cut}"
+            );
+        }
+        check_against_reference(&wire);
+    }
 }

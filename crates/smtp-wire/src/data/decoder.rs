@@ -141,7 +141,8 @@ impl DataDecoder {
         let start_len = out.len();
         let n = input.len();
         // input[run..i] is body to be copied verbatim; it is flushed with one
-        // extend_from_slice only when a byte must be dropped or held back.
+        // extend_from_slice when a byte must be dropped or held back, and
+        // before each skim (which copies what it passes over itself).
         let mut run = 0;
         let mut i = 0;
         // Where the next skim may start: after a skim stops, the exact path
@@ -275,7 +276,7 @@ impl DataDecoder {
     }
 
     /// Passes over the plain text from `input[from..]`, appending it to
-    /// `out`, and returns where it ends: the position the exact,
+    /// `out` unstuffed, and returns where it ends: the position the exact,
     /// line-by-line path takes over from (`from` itself when there is no
     /// plain text there). The state stays `InLine`.
     ///
@@ -345,7 +346,8 @@ impl DataDecoder {
         let mut line_from = from;
         // The start of the last plain block that held an LF.
         let mut last_lf_block = None;
-        while line + BLOCK <= MAX_TEXT_LINE {
+        // (Written so that a saturated `line_len` cannot overflow.)
+        while line <= MAX_TEXT_LINE - BLOCK {
             let (Some(this), Some(next)) = (
                 input.get(end..end + BLOCK),
                 input.get(end + 1..end + BLOCK + 1),
@@ -402,8 +404,9 @@ impl DataDecoder {
         if end == from {
             return from;
         }
-        // The last LF before `end` is in the last plain block that had one,
-        // or in the part of a block before its first octet that is not plain.
+        // The last LF before `end` after `line_from` is in the last plain
+        // block that had one, or in the part of a block before its first
+        // octet that is not plain.
         let search = last_lf_block.unwrap_or(line_from);
         self.line_len = match memrchr(b'\n', &input[search..end]) {
             Some(at) => end - (search + at) - 1,
@@ -492,8 +495,11 @@ fn plain_block(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> (bool, bool) {
 /// Whether the octet at `at`, the first that is not plain after some plain
 /// text, is the LF of a CRLF followed by a stuffed dot: `.` and then an
 /// octet other than CR or LF (a dot before CR may be the end of the data, a
-/// dot before LF is left to the exact path too). The CR before it is known:
-/// the octet before `at` is plain, and a plain octet before an LF is a CR.
+/// dot before LF is left to the exact path too). The CR before it is known
+/// when `at` is past the skim's start and past the octet after the last dot
+/// removed (where `input[at]` cannot be an LF: the skim starts only on an
+/// octet other than LF, and a removed dot is followed by one): the octet
+/// before `at` is then plain, and a plain octet before an LF is a CR.
 #[inline(always)]
 fn stuffed_dot_at(input: &[u8], at: usize) -> bool {
     matches!(
@@ -636,6 +642,13 @@ mod tests {
         text.extend_from_slice(b"\r\n");
         text.extend_from_slice(&canonical(2 * BLOCK));
         let vectors = vectors();
+        if vectors.len() == 1 {
+            // Said out loud: on this CPU there is only the baseline skim, so
+            // there is nothing to compare it with here (the decoder's own
+            // tests hold it to the reference decoder).
+            eprintln!("skipped: this CPU has no AVX2, only the baseline skim");
+            return;
+        }
         for flaw in FLAWS {
             for at in 0..3 * BLOCK {
                 let mut wire = with_flaw(&text, flaw, at);
