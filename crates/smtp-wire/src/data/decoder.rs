@@ -476,16 +476,17 @@ fn plain_block_baseline(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> (bool, bool) 
     plain_block(this, next)
 }
 
-/// Looks at one block: `this` is the block, `next` the same octets shifted
-/// by one (`next[j]` follows `this[j]`). Returns whether the block is plain
-/// (see [`DataDecoder::skim`]) and whether it holds an LF.
+/// Looks at one block (or, for [`first_unplain`], a slice of one): `this`
+/// is the block, `next` the same octets shifted by one (`next[j]` follows
+/// `this[j]`). Returns whether the block is plain (see
+/// [`DataDecoder::skim`]) and whether it holds an LF.
 #[inline(always)]
-fn plain_block(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> (bool, bool) {
+fn plain_block<const N: usize>(this: &[u8; N], next: &[u8; N]) -> (bool, bool) {
     // u8 rather than bool accumulators and no early exit: the form the
     // compiler vectorises.
     let mut odd = 0u8;
     let mut lf = 0u8;
-    for j in 0..BLOCK {
+    for j in 0..N {
         odd |= u8::from(unplain(this[j], next[j]));
         lf |= u8::from(this[j] == b'\n');
     }
@@ -518,16 +519,9 @@ fn stuffed_dot_at(input: &[u8], at: usize) -> bool {
 #[inline(always)]
 fn first_unplain(this: &[u8; BLOCK], next: &[u8; BLOCK]) -> usize {
     const SLICE: usize = 16;
-    for (k, (this, next)) in this
-        .chunks_exact(SLICE)
-        .zip(next.chunks_exact(SLICE))
-        .enumerate()
-    {
-        let odd = this
-            .iter()
-            .zip(next)
-            .fold(0u8, |odd, (&t, &n)| odd | u8::from(unplain(t, n)));
-        if odd != 0 {
+    let (these, nexts) = (this.as_chunks::<SLICE>().0, next.as_chunks::<SLICE>().0);
+    for (k, (this, next)) in these.iter().zip(nexts).enumerate() {
+        if !plain_block(this, next).0 {
             let at = this.iter().zip(next).position(|(&t, &n)| unplain(t, n));
             return k * SLICE + at.unwrap_or(SLICE);
         }
