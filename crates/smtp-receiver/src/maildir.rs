@@ -874,14 +874,21 @@ mod tests {
     async fn a_failed_rename_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let maildir = Maildir::create(dir.path(), "h").unwrap();
-        let mut delivery = maildir.begin("m").await.unwrap();
-        delivery.write(b"data\r\n").await.unwrap();
-        // new/ replaced by a file: the rename fails with an I/O error.
-        std::fs::remove_dir(maildir.root().join("new")).unwrap();
-        std::fs::write(maildir.root().join("new"), b"").unwrap();
-        let error = delivery.commit().await.unwrap_err();
-        assert_eq!(error.reply().code, 451);
-        assert!(names(&maildir.root().join("tmp")).is_empty());
+        // A message whose file is created at commit, and one whose file was
+        // created when the write buffer first filled.
+        for size in [6, 300_000] {
+            let mut delivery = maildir.begin("m").await.unwrap();
+            delivery.write(&b"data\r\n".repeat(size / 6)).await.unwrap();
+            // new/ replaced by a file: the link fails with an I/O error.
+            let new = maildir.root().join("new");
+            std::fs::remove_dir(&new).unwrap();
+            std::fs::write(&new, b"").unwrap();
+            let error = delivery.commit().await.unwrap_err();
+            assert_eq!(error.reply().code, 451);
+            assert!(names(&maildir.root().join("tmp")).is_empty());
+            std::fs::remove_file(&new).unwrap();
+            std::fs::create_dir(&new).unwrap();
+        }
     }
 
     /// A file that cannot be created at commit (here `tmp/` is gone) is a
