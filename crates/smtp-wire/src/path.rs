@@ -126,11 +126,10 @@ impl Domain {
         if s.len() > MAX_DOMAIN {
             return Err(PathError::DomainTooLong);
         }
-        let (domain, len) = grammar::domain_prefix(s)?;
-        if len != s.len() {
+        if grammar::domain_len(s)? != s.len() {
             return Err(syntax("the end of the domain"));
         }
-        Ok(domain)
+        grammar::domain_value(s)
     }
 
     /// Compares with another domain written as text, ignoring ASCII case
@@ -230,18 +229,39 @@ impl Mailbox {
     /// the input (whatever follows the domain).
     #[inline]
     pub fn parse_prefix(s: &str) -> Result<(Mailbox, &str), PathError> {
-        let (local, local_len) = grammar::local_part(s)?;
-        let rest = &s[local_len..];
-        let Some(rest) = rest.strip_prefix('@') else {
+        let (local_len, len) = Mailbox::scan(s)?;
+        Ok((Mailbox::build(&s[..len], local_len)?, &s[len..]))
+    }
+
+    /// Checks the mailbox at the start of `s` without copying anything;
+    /// returns the lengths of its local part and of the whole mailbox.
+    /// Copies are made by [`Mailbox::build`] once the caller has checked
+    /// what surrounds the mailbox too: nothing is allocated for a command
+    /// that is refused, and the strings are written straight into the
+    /// result (this ordering made `RCPT TO:<user@example.com>` 15 % faster,
+    /// docs/benchmarks.md).
+    #[inline]
+    fn scan(s: &str) -> Result<(usize, usize), PathError> {
+        let local_len = grammar::local_part_len(s)?;
+        if s.as_bytes().get(local_len) != Some(&b'@') {
             return Err(syntax("\"@\" after the local part"));
-        };
-        let (domain, domain_len) = grammar::domain_prefix(rest)?;
+        }
+        let domain_len = grammar::domain_len(&s[local_len + 1..])?;
         // RFC 5321 §4.5.3.1.2 (names are checked by the scanner; this also
         // bounds address literals).
         if domain_len > MAX_DOMAIN {
             return Err(PathError::DomainTooLong);
         }
-        Ok((Mailbox { local, domain }, &rest[domain_len..]))
+        Ok((local_len, local_len + 1 + domain_len))
+    }
+
+    /// The mailbox `wire` as measured by [`Mailbox::scan`].
+    #[inline]
+    fn build(wire: &str, local_len: usize) -> Result<Mailbox, PathError> {
+        Ok(Mailbox {
+            local: grammar::local_part_value(&wire[..local_len])?,
+            domain: grammar::domain_value(&wire[local_len + 1..])?,
+        })
     }
 
     /// True when the local part or the domain has non-ASCII characters: such
@@ -295,15 +315,16 @@ fn path_prefix(s: &str) -> Result<(Mailbox, &str), PathError> {
     let inner = &s[1..];
     // RFC 5321 §3.3 / Appendix C: a source route is accepted and dropped.
     let route_len = grammar::source_route_len(inner)?;
-    let (mailbox, rest) = Mailbox::parse_prefix(&inner[route_len..])?;
-    let Some(after) = rest.strip_prefix('>') else {
+    let mailbox = &inner[route_len..];
+    let (local_len, len) = Mailbox::scan(mailbox)?;
+    let Some(after) = mailbox[len..].strip_prefix('>') else {
         return Err(syntax("\">\" at the end of the path"));
     };
     // RFC 5321 §4.5.3.1.3: the path, "<" to ">" inclusive, is at most 256 octets.
     if s.len() - after.len() > MAX_PATH {
         return Err(PathError::PathTooLong);
     }
-    Ok((mailbox, after))
+    Ok((Mailbox::build(&mailbox[..len], local_len)?, after))
 }
 
 /// Requires `rest` to be empty (for the whole-string parsers).

@@ -148,21 +148,32 @@ pub(crate) fn quoted_string(s: &str) -> Result<(String, usize), PathError> {
     }
 }
 
-/// Parses the `Local-part` at the start of `s`: the unquoted value and the
-/// number of wire bytes it took. Enforces RFC 5321 §4.5.3.1.1 (64 octets,
-/// measured on the wire form).
+/// Length in bytes of the `Local-part` at the start of `s`, checked but not
+/// copied (RFC 5321 §4.1.2: a Dot-string or a Quoted-string). Enforces
+/// RFC 5321 §4.5.3.1.1 (64 octets, measured on the wire form).
 #[inline]
-pub(crate) fn local_part(s: &str) -> Result<(String, usize), PathError> {
-    let (local, len) = if s.as_bytes().first() == Some(&b'"') {
-        quoted_string(s)?
+pub(crate) fn local_part_len(s: &str) -> Result<usize, PathError> {
+    let len = if s.as_bytes().first() == Some(&b'"') {
+        // Rare: the quoted form is unescaped again by `local_part_value`.
+        quoted_string(s)?.1
     } else {
-        let len = dot_string_len(s)?;
-        (s[..len].to_owned(), len)
+        dot_string_len(s)?
     };
     if len > MAX_LOCAL_PART {
         return Err(PathError::LocalPartTooLong);
     }
-    Ok((local, len))
+    Ok(len)
+}
+
+/// The value of a local part that [`local_part_len`] measured: a
+/// Dot-string as written, a Quoted-string unescaped.
+#[inline]
+pub(crate) fn local_part_value(wire: &str) -> Result<String, PathError> {
+    if wire.as_bytes().first() == Some(&b'"') {
+        Ok(quoted_string(wire)?.0)
+    } else {
+        Ok(wire.to_owned())
+    }
 }
 
 /// Length in bytes of the domain name at the start of `s`.
@@ -286,15 +297,25 @@ pub(crate) fn address_literal(s: &str) -> Result<(AddressLiteral, usize), PathEr
     Ok((literal, end + 1))
 }
 
-/// Parses a domain name or address literal at the start of `s`.
+/// Length in bytes of the domain name or address literal at the start of
+/// `s`, checked but not copied.
 #[inline]
-pub(crate) fn domain_prefix(s: &str) -> Result<(Domain, usize), PathError> {
+pub(crate) fn domain_len(s: &str) -> Result<usize, PathError> {
     if s.as_bytes().first() == Some(&b'[') {
-        let (literal, len) = address_literal(s)?;
-        Ok((Domain::Literal(literal), len))
+        // Rare: the literal is parsed again by `domain_value`.
+        Ok(address_literal(s)?.1)
     } else {
-        let len = domain_name_len(s)?;
-        Ok((Domain::Name(s[..len].to_owned()), len))
+        domain_name_len(s)
+    }
+}
+
+/// The value of a domain that [`domain_len`] measured.
+#[inline]
+pub(crate) fn domain_value(wire: &str) -> Result<Domain, PathError> {
+    if wire.as_bytes().first() == Some(&b'[') {
+        Ok(Domain::Literal(address_literal(wire)?.0))
+    } else {
+        Ok(Domain::Name(wire.to_owned()))
     }
 }
 
@@ -316,12 +337,7 @@ pub(crate) fn source_route_len(s: &str) -> Result<usize, PathError> {
         // bytes[i] == b'@' here
         i += 1;
         let rest = &s[i..];
-        let len = if rest.as_bytes().first() == Some(&b'[') {
-            address_literal(rest)?.1
-        } else {
-            domain_name_len(rest)?
-        };
-        i += len;
+        i += domain_len(rest)?;
         match bytes.get(i) {
             Some(b',') if bytes.get(i + 1) == Some(&b'@') => i += 1,
             Some(b':') => return Ok(i + 1),
