@@ -171,35 +171,46 @@ fn params_part<'a>(after_path: &'a str, expected: &'static str) -> Result<&'a st
 }
 
 /// RFC 5321 §4.1.1.2: `"MAIL FROM:" Reverse-path [SP Mail-parameters]`.
+///
+/// The path is checked first and copied last, after the parameters
+/// (see `ScannedMailbox`).
 #[inline]
 fn mail(args: Option<&str>) -> Result<Command, CommandError> {
-    let rest = after_keyword(args, "FROM:", EXPECT_MAIL)?;
-    let (from, after) = ReversePath::parse_prefix(rest).map_err(|source| CommandError::Path {
+    let path_error = |source| CommandError::Path {
         expected: EXPECT_MAIL,
         source,
-    })?;
+    };
+    let rest = after_keyword(args, "FROM:", EXPECT_MAIL)?;
+    let (from, after) = ReversePath::scan_prefix(rest).map_err(path_error)?;
     // The common case, no parameters, skips the parameter parser entirely.
     let params = match params_part(after, EXPECT_MAIL_PARAMS)? {
         "" => MailParams::default(),
         list => MailParams::parse(list)?,
     };
-    Ok(Command::Mail { from, params })
+    Ok(Command::Mail {
+        from: ReversePath::build(from).map_err(path_error)?,
+        params,
+    })
 }
 
 /// RFC 5321 §4.1.1.3: `"RCPT TO:" ( "<Postmaster@" Domain ">" /
 /// "<Postmaster>" / Forward-path ) [SP Rcpt-parameters]`.
 #[inline]
 fn rcpt(args: Option<&str>) -> Result<Command, CommandError> {
-    let rest = after_keyword(args, "TO:", EXPECT_RCPT)?;
-    let (to, after) = ForwardPath::parse_prefix(rest).map_err(|source| CommandError::Path {
+    let path_error = |source| CommandError::Path {
         expected: EXPECT_RCPT,
         source,
-    })?;
+    };
+    let rest = after_keyword(args, "TO:", EXPECT_RCPT)?;
+    let (to, after) = ForwardPath::scan_prefix(rest).map_err(path_error)?;
     let params = match params_part(after, EXPECT_RCPT_PARAMS)? {
         "" => RcptParams::default(),
         list => RcptParams::parse(list)?,
     };
-    Ok(Command::Rcpt { to, params })
+    Ok(Command::Rcpt {
+        to: ForwardPath::build(to).map_err(path_error)?,
+        params,
+    })
 }
 
 /// RFC 821 §4.1.2: `SEND <SP> FROM:<reverse-path>` (and SOML, SAML); no
