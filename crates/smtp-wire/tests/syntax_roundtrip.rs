@@ -150,7 +150,10 @@ fn rcpt_params() -> impl Strategy<Value = RcptParams> {
         "[a-zA-Z0-9-]{1,8}",
         prop_oneof!["[ -~]{1,40}", "[a-zü@.+=]{1,20}"],
     )
-        .prop_map(|(addr_type, addr)| Orcpt { addr_type, addr });
+        .prop_map(|(addr_type, addr)| Orcpt {
+            addr_type: addr_type.into(),
+            addr,
+        });
     (
         prop::option::of(notify),
         prop::option::of(orcpt),

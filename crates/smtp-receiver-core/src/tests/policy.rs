@@ -294,7 +294,7 @@ fn dsn_parameters_are_kept_with_the_message() {
     );
     let orcpt = first.orcpt.as_ref().expect("ORCPT kept");
     assert_eq!(
-        (orcpt.addr_type.as_str(), orcpt.addr.as_str()),
+        (&*orcpt.addr_type, orcpt.addr.as_str()),
         ("rfc822", "Bob@example.org")
     );
     let never = envelope.recipients[1].params.notify.expect("NOTIFY kept");

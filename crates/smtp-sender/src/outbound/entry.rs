@@ -430,7 +430,7 @@ impl QueuedRecipient {
                     .split_once(';')
                     .ok_or_else(|| Malformed(format!("ORCPT {o:?} has no ';'")))?;
                 Some(Orcpt {
-                    addr_type: addr_type.to_string(),
+                    addr_type: addr_type.to_string().into(),
                     addr: addr.to_string(),
                 })
             }
