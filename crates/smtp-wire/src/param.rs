@@ -437,6 +437,16 @@ impl MailParams {
     /// after the separating space; `""` gives the default (nothing set).
     pub fn parse(s: &str) -> Result<Self, ParamError> {
         let mut params = MailParams::default();
+        params.read(s)?;
+        Ok(params)
+    }
+
+    /// [`MailParams::parse`] into `self`, which is default. The command
+    /// parser fills its result in place this way: returning the 96 octets
+    /// through a `Result` and copying them into the command cost more than
+    /// reading two parameters.
+    pub(crate) fn read(&mut self, s: &str) -> Result<(), ParamError> {
+        let params = self;
         let mut smtputf8_seen = false;
         for_each_param(s, |keyword, value| {
             if keyword.eq_ignore_ascii_case("SIZE") {
@@ -462,8 +472,7 @@ impl MailParams {
             } else {
                 push_other(&mut params.other, keyword, value)
             }
-        })?;
-        Ok(params)
+        })
     }
 
     /// True when nothing is set (serializes to the empty string).
@@ -485,6 +494,14 @@ impl RcptParams {
     /// ```
     pub fn parse(s: &str) -> Result<Self, ParamError> {
         let mut params = RcptParams::default();
+        params.read(s)?;
+        Ok(params)
+    }
+
+    /// [`RcptParams::parse`] into `self`, which is default (see
+    /// `MailParams::read`).
+    pub(crate) fn read(&mut self, s: &str) -> Result<(), ParamError> {
+        let params = self;
         for_each_param(s, |keyword, value| {
             if keyword.eq_ignore_ascii_case("NOTIFY") {
                 set_once(&mut params.notify, "NOTIFY", parse_notify(value)?)
@@ -493,8 +510,7 @@ impl RcptParams {
             } else {
                 push_other(&mut params.other, keyword, value)
             }
-        })?;
-        Ok(params)
+        })
     }
 
     /// True when nothing is set (serializes to the empty string).

@@ -183,10 +183,11 @@ fn mail(args: Option<&str>) -> Result<Command, CommandError> {
     let rest = after_keyword(args, "FROM:", EXPECT_MAIL)?;
     let (from, after) = ReversePath::scan_prefix(rest).map_err(path_error)?;
     // The common case, no parameters, skips the parameter parser entirely.
-    let params = match params_part(after, EXPECT_MAIL_PARAMS)? {
-        "" => MailParams::default(),
-        list => MailParams::parse(list)?,
-    };
+    let mut params = MailParams::default();
+    match params_part(after, EXPECT_MAIL_PARAMS)? {
+        "" => {}
+        list => params.read(list)?,
+    }
     Ok(Command::Mail {
         from: ReversePath::build(from).map_err(path_error)?,
         params,
@@ -203,10 +204,11 @@ fn rcpt(args: Option<&str>) -> Result<Command, CommandError> {
     };
     let rest = after_keyword(args, "TO:", EXPECT_RCPT)?;
     let (to, after) = ForwardPath::scan_prefix(rest).map_err(path_error)?;
-    let params = match params_part(after, EXPECT_RCPT_PARAMS)? {
-        "" => RcptParams::default(),
-        list => RcptParams::parse(list)?,
-    };
+    let mut params = RcptParams::default();
+    match params_part(after, EXPECT_RCPT_PARAMS)? {
+        "" => {}
+        list => params.read(list)?,
+    }
     Ok(Command::Rcpt {
         to: ForwardPath::build(to).map_err(path_error)?,
         params,
