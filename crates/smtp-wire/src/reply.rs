@@ -232,12 +232,6 @@ impl Reply {
         }
     }
 
-    /// Appends a checked line to a reply the parser is building.
-    pub(crate) fn push_checked_line(&mut self, line: &str) {
-        self.text.push('\n');
-        self.text.push_str(line);
-    }
-
     /// 2yz: positive completion (RFC 5321 §4.2.1).
     pub fn is_positive(&self) -> bool {
         (200..300).contains(&self.code)
