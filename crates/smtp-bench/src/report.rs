@@ -291,9 +291,15 @@ fn normalise(command: &str) -> String {
 
 /// Replaces the generated part of `path` (from the line that starts with
 /// [`BEGIN_PREFIX`] to [`END`]), or appends it when the markers are
-/// missing; everything else stays.
+/// missing; everything else stays. A file that cannot be read is an error,
+/// not an empty file: writing would otherwise drop all its hand-written
+/// text.
 pub fn write_into(path: &Path, generated: &str) -> Result<()> {
-    let old = fs::read_to_string(path).unwrap_or_default();
+    let old = match fs::read_to_string(path) {
+        Ok(old) => old,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(error).context_with(|| format!("reading {}", path.display())),
+    };
     let new = match (old.find(BEGIN_PREFIX), old.find(END)) {
         (Some(begin), Some(end)) if begin < end => {
             let after = &old[end + END.len()..];
@@ -308,6 +314,22 @@ pub fn write_into(path: &Path, generated: &str) -> Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_report_is_left_alone() {
+        let dir = std::env::temp_dir().join(format!("smtp-bench-report-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // Not UTF-8: read_to_string fails, and the file must stay as it was.
+        let path = dir.join("benchmarks.md");
+        fs::write(&path, b"hand-written \xff text").unwrap();
+        assert!(write_into(&path, "generated").is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"hand-written \xff text");
+        // A missing file is created with the generated part.
+        let fresh = dir.join("fresh.md");
+        write_into(&fresh, "generated").unwrap();
+        assert!(fs::read_to_string(&fresh).unwrap().contains("generated"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn commands_lose_ports_and_temporary_paths() {
