@@ -91,7 +91,7 @@ fn drive(
                     );
                 }
                 if text.contains(&format!("{MARKER}\r\n.\r\n")) || text.contains(" LAST\r\n") {
-                    feed.after_end = Some(0);
+                    feed.after_end = Some(Vec::new());
                 }
                 starttls_sent = text.ends_with("STARTTLS\r\n");
                 wrote.extend_from_slice(&bytes);
@@ -125,8 +125,8 @@ struct Feed {
     turn: usize,
     /// A 354 reply was handed out.
     fed_354: bool,
-    /// Positive replies handed out since the end of the message was sent.
-    after_end: Option<usize>,
+    /// What was handed out since the end of the message was sent.
+    after_end: Option<Vec<u8>>,
 }
 
 impl Feed {
@@ -146,13 +146,31 @@ impl Feed {
         let chunk = piece[self.at..end].to_vec();
         self.fed_354 |= piece[..end].windows(5).any(|w| w == b"354 g");
         self.at = end;
-        if let Some(count) = &mut self.after_end {
-            *count += chunk
-                .windows(4)
-                .filter(|w| w[0] == b'2' && w[3] == b' ')
-                .count();
+        if let Some(after_end) = &mut self.after_end {
+            after_end.extend_from_slice(&chunk);
         }
         Some(chunk)
+    }
+}
+
+impl Feed {
+    /// The 2xx replies handed out since the end of the message was sent:
+    /// their last lines, `2yz SP text` (RFC 5321 §4.2), counted in the
+    /// octets as handed out, so that a reply cut between two reads counts
+    /// too (counting read by read missed `25` + `0 ok`).
+    fn positive_after_end(&self) -> usize {
+        let Some(bytes) = &self.after_end else {
+            return 0;
+        };
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|line| {
+                line.len() >= 4
+                    && line[0] == b'2'
+                    && line[1..3].iter().all(u8::is_ascii_digit)
+                    && line[3] == b' '
+            })
+            .count()
     }
 }
 
@@ -208,7 +226,7 @@ fn run(
     }
     if accepted > 0 {
         prop_assert!(
-            feed.after_end.unwrap_or(0) > 0,
+            feed.positive_after_end() > 0,
             "{accepted} accepted without a 2xx after the end of the message:\n{}",
             String::from_utf8_lossy(&wrote)
         );
