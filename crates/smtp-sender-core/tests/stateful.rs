@@ -151,9 +151,7 @@ impl Feed {
         }
         Some(chunk)
     }
-}
 
-impl Feed {
     /// The 2xx replies handed out since the end of the message was sent:
     /// their last lines, `2yz SP text` (RFC 5321 §4.2), counted in the
     /// octets as handed out, so that a reply cut between two reads counts

@@ -393,11 +393,10 @@ fn parse_orcpt(value: Option<&str>) -> Result<Orcpt, ParamError> {
         .position(|b| b == b';')
         .ok_or_else(|| invalid("ORCPT", EXPECTED))?;
     // ";" is ASCII, so both sides are whole characters.
-    let (addr_type, addr) = (&value[..semicolon], &value[semicolon + 1..]);
-    if addr_type.is_empty() || !addr_type.bytes().all(crate::path::is_atext) || addr.is_empty() {
+    let (addr_type, xtext) = (&value[..semicolon], &value[semicolon + 1..]);
+    if addr_type.is_empty() || !addr_type.bytes().all(crate::path::is_atext) || xtext.is_empty() {
         return Err(invalid("ORCPT", EXPECTED));
     }
-    let xtext = addr;
     let addr = xtext_decode(xtext).map_err(|_| invalid("ORCPT", EXPECTED))?;
     // Only a "+XX" escape can put a control character in the address (an
     // xtext character is printable ASCII, RFC 3461 §4), and each escape
