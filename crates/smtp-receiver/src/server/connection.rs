@@ -123,7 +123,10 @@ impl Connection {
                     }
                 }
                 Event::Flush => self.write(session).await,
-                Event::StartTls { discarded } => self.start_tls(session, discarded).await,
+                // Boxed: the handshake's state is the largest this future
+                // holds, and it is needed once per session at most; every
+                // idle session would otherwise keep room for it.
+                Event::StartTls { discarded } => Box::pin(self.start_tls(session, discarded)).await,
                 Event::Close => {
                     let _ = self.write(session).await;
                     self.close().await;
