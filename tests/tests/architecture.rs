@@ -11,7 +11,7 @@
 //!   halves and the conformance library do not depend on clap, anyhow,
 //!   tracing-subscriber (nor the sender on rustyline, nor the receiver on
 //!   mail-parser, or on the test inbox's axum, tower-http, rusqlite,
-//!   prometheus-client, bcrypt).
+//!   prometheus-client, bcrypt, nor on the program's allocator, jemalloc).
 //! * **Benchmark-only crates stay benchmark-only**: `smtp-proto` (the
 //!   codec smtp-wire is measured against) is no workspace member's normal
 //!   dependency.
@@ -291,6 +291,9 @@ fn the_libraries_carry_no_cli_weight() {
                 "metrics-exporter-prometheus",
                 "bcrypt",
                 "smtp-conformance",
+                // The program's allocator: an embedder chooses its own.
+                "tikv-jemallocator",
+                "tikv-jemalloc-sys",
             ][..],
         ),
         ("smtp-conformance", &[][..]),
