@@ -379,6 +379,47 @@ async fn ipv6_loopback_works_too() {
     task.await.unwrap().unwrap();
 }
 
+/// A burst of connection attempts larger than tokio's default backlog
+/// (128) waits in the kernel until the server accepts it: none is dropped,
+/// since a dropped SYN costs its client a second or more before it tries
+/// again. The server is bound but not yet running, so nothing is accepted
+/// while the burst arrives; each attempt completes its handshake or times
+/// out.
+#[test]
+fn a_burst_of_connections_waits_in_the_backlog_instead_of_being_dropped() {
+    const BURST: usize = 300;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime
+        .block_on(smtp_receiver::Server::bind(
+            test_config(None),
+            SinkHandler::default(),
+        ))
+        .unwrap();
+    let addr = server.local_addrs()[0].addr;
+    let mut waiting = Vec::with_capacity(BURST);
+    for attempt in 0..BURST {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => waiting.push(stream),
+            Err(e) => panic!("attempt {attempt} of {BURST} was not queued: {e}"),
+        }
+    }
+    // Once the server runs, each of them is served.
+    let shutdown = server.shutdown_handle();
+    let task = runtime.spawn(server.run());
+    for stream in &mut waiting {
+        use std::io::Read as _;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut greeting = [0u8; 3];
+        stream.read_exact(&mut greeting).unwrap();
+        assert_eq!(&greeting, b"220");
+    }
+    drop(waiting);
+    shutdown.shutdown();
+    runtime.block_on(task).unwrap().unwrap();
+}
+
 /// A client that talks before reading: the refusal must still reach it. A
 /// socket closed with unread input sends a TCP RST, which can make the
 /// client's kernel discard the 421 (RFC 5321 §3.1: a 421 greeting, then

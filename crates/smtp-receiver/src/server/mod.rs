@@ -49,7 +49,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
@@ -95,6 +95,33 @@ pub enum ServerError {
         /// The cause.
         source: io::Error,
     },
+}
+
+/// The listen backlog for a server that serves `connections` sessions at
+/// once: that many connection attempts wait in the kernel for `accept`.
+///
+/// A burst of new connections (a sender opening hundreds of sessions, a
+/// restart behind a load balancer) fills the queue before the accept loop
+/// runs; a full queue drops the SYN, and the client retries only after its
+/// retransmission timeout, a second or more (RFC 6298 §2.1), so one dropped
+/// attempt costs that client a second. tokio's (and std's) `bind` asks for
+/// 128; Postfix's smtp-sink is commonly run with 1000. The kernel caps the
+/// figure at `net.core.somaxconn` (4096 by default since Linux 5.4).
+fn listen_backlog(connections: usize) -> u32 {
+    u32::try_from(connections).unwrap_or(u32::MAX).max(128)
+}
+
+/// Binds a TCP listener as tokio's `TcpListener::bind` does (address reuse
+/// on Unix, so a restarted server can bind while old connections linger in
+/// TIME_WAIT), with the [`listen_backlog`] asked for.
+fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Binds a Unix socket at `path`, replacing a stale one left by a server
@@ -206,6 +233,7 @@ impl<B: Backend> Server<B> {
         }
         let listens = config.listeners.clone();
         let paths = config.lmtp_sockets.clone();
+        let backlog = listen_backlog(config.session.limits.connections);
         let mut server = Server::new(config, backend);
         let tls = server.shared.acceptor.is_some();
         for listen in listens {
@@ -216,7 +244,7 @@ impl<B: Backend> Server<B> {
                 addr: listen.addr,
                 source,
             };
-            let listener = TcpListener::bind(listen.addr).await.map_err(bind_error)?;
+            let listener = bind_tcp(listen.addr, backlog).map_err(bind_error)?;
             let addr = listener.local_addr().map_err(bind_error)?;
             let bound = BoundListener {
                 addr,
