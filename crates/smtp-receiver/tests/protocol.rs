@@ -388,6 +388,15 @@ async fn ipv6_loopback_works_too() {
 #[test]
 fn a_burst_of_connections_waits_in_the_backlog_instead_of_being_dropped() {
     const BURST: usize = 300;
+    // The kernel caps every backlog at net.core.somaxconn (4096 since
+    // Linux 5.4; 128 before).
+    let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    if cap.is_some_and(|cap| cap < BURST) {
+        eprintln!("net.core.somaxconn is {cap:?}, below {BURST}: skipped");
+        return;
+    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime
         .block_on(smtp_receiver::Server::bind(
