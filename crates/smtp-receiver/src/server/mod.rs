@@ -105,7 +105,7 @@ pub enum ServerError {
 /// runs; a full queue drops the SYN, and the client retries only after its
 /// retransmission timeout, a second or more (RFC 6298 §2.1), so one dropped
 /// attempt costs that client a second. tokio's (and std's) `bind` asks for
-/// 128; Postfix's smtp-sink is commonly run with 1000. The kernel caps the
+/// 128 (the bench gives Postfix's smtp-sink 1000). The kernel caps the
 /// figure at `net.core.somaxconn` (4096 by default since Linux 5.4).
 fn listen_backlog(connections: usize) -> u32 {
     u32::try_from(connections).unwrap_or(u32::MAX).max(128)
