@@ -67,7 +67,7 @@ pub use node::{NodeSmtpServer, NodeSmtpServerConfig, NodeSmtpTls};
 pub use output::{CommandOutput, poll_until, read_lossy, run_with_timeout, tail};
 pub use postfix::{Postfix, PostfixConfig};
 pub use process::{PeerProcess, interrupted, stop_peers_on_signal};
-pub use procfs::{free_port, is_listening, running_as_root};
+pub use procfs::{free_port, free_ports, is_listening, running_as_root};
 pub use python::{Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, PythonSmtpd};
 pub use sink::{SinkMode, SmtpSink, SourceOptions, smtp_source};
 pub use store::{

@@ -20,7 +20,7 @@ use crate::error::{IoContext as _, PeerError, Result};
 use crate::installed::{POSTCONF, SASLPASSWD2};
 use crate::output::{poll_until, read_lossy, run_with_timeout, tail};
 use crate::process::PeerProcess;
-use crate::procfs::free_port;
+use crate::procfs::free_ports;
 use crate::store::{StoredFile, read_maildir};
 use crate::{Peer, peer_temp_dir};
 
@@ -104,8 +104,7 @@ impl Postfix {
         chown("postfix", &base.join("data"), false)?;
         chown(&format!("{NOBODY}:{NOBODY}"), &base.join("vmail"), true)?;
 
-        let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let smtps = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let [smtp, smtps] = free_ports()?.map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
         fs::write(base.join("etc/main.cf"), main_cf(config, base)).context("writing main.cf")?;
         fs::write(base.join("etc/master.cf"), master_cf(smtp, smtps))
             .context("writing master.cf")?;

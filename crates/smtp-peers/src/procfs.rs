@@ -113,12 +113,28 @@ pub fn is_listening(addr: SocketAddr) -> bool {
 /// report the port (Postfix, smtp-sink). The port is free when this returns;
 /// the peer binds it a moment later.
 pub fn free_port() -> Result<u16> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 for a port")?;
-    Ok(listener
-        .local_addr()
-        .context("reading a bound port")?
-        .port())
+    let [port] = free_ports()?;
+    Ok(port)
+}
+
+/// `N` different free TCP ports on 127.0.0.1 (a peer with several
+/// listeners, such as Postfix's smtp and smtps). Each port stays bound
+/// until all are chosen: released one by one, the kernel may hand out the
+/// same port twice, and a peer given one port for two services answers
+/// both on whichever service bound it.
+pub fn free_ports<const N: usize>() -> Result<[u16; N]> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 for a port")?;
+        *port = listener
+            .local_addr()
+            .context("reading a bound port")?
+            .port();
+        held.push(listener);
+    }
+    Ok(ports)
 }
 
 /// True when this process runs as root (the owner of /proc/self): Postfix's
@@ -140,6 +156,8 @@ mod tests {
         drop(listener);
         assert!(!is_listening(addr));
         assert!(free_port().unwrap() > 1024);
+        let [a, b, c] = free_ports().unwrap();
+        assert!(a != b && b != c && a != c);
     }
 
     #[test]
