@@ -120,8 +120,8 @@ pub fn free_port() -> Result<u16> {
 /// `N` different free TCP ports on 127.0.0.1 (a peer with several
 /// listeners, such as Postfix's smtp and smtps). Each port stays bound
 /// until all are chosen: released one by one, the kernel may hand out the
-/// same port twice, and a peer given one port for two services answers
-/// both on whichever service bound it.
+/// same port twice (a CI run once found Postfix answering implicit TLS on
+/// the port meant for its plain smtp service).
 pub fn free_ports<const N: usize>() -> Result<[u16; N]> {
     let mut held = Vec::with_capacity(N);
     let mut ports = [0u16; N];
