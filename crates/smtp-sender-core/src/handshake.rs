@@ -76,20 +76,12 @@ impl Default for ServerInfo {
     fn default() -> Self {
         ServerInfo {
             greeting: Reply::new(220, ""),
-            capabilities: no_capabilities(),
+            capabilities: Capabilities::default(),
             esmtp: false,
             tls: false,
             authenticated: false,
             lmtp: false,
         }
-    }
-}
-
-/// What is known before (or without) a successful EHLO: nothing.
-fn no_capabilities() -> Capabilities {
-    Capabilities {
-        domain: String::new(),
-        list: Vec::new(),
     }
 }
 
@@ -152,7 +144,7 @@ impl Handshake {
             settings,
             exchange,
             greeting: None,
-            capabilities: no_capabilities(),
+            capabilities: Capabilities::default(),
             ehlo_accepted: false,
             auth: None,
             authenticated: false,
@@ -216,7 +208,7 @@ impl Handshake {
 
     fn on_ehlo(&mut self, reply: Reply) -> Result<(), ProtocolError> {
         if reply.is_positive() {
-            self.capabilities = Capabilities::from_ehlo_reply(&reply);
+            self.capabilities = Capabilities::from(reply);
             self.ehlo_accepted = true;
             return self.after_hello();
         }
@@ -240,7 +232,7 @@ impl Handshake {
                 reply,
             });
         }
-        self.capabilities = no_capabilities();
+        self.capabilities = Capabilities::default();
         self.ehlo_accepted = false;
         self.after_hello()
     }
@@ -397,7 +389,7 @@ impl Machine for Handshake {
         // RFC 3207 §4.2: "the client MUST discard any knowledge obtained from
         // the server ... which was not obtained from the TLS negotiation
         // itself", and SHOULD send EHLO again.
-        self.capabilities = no_capabilities();
+        self.capabilities = Capabilities::default();
         self.ehlo_accepted = false;
         if self.settings.classic {
             self.send_helo();

@@ -24,9 +24,10 @@
 //!     code, the lines joined by LF in one `String`).
 //!   - `reply/ehlo_capabilities` goes one step further, to what a client
 //!     wants from an EHLO reply: smtp-wire `ReplyParser::decode` then
-//!     `Capabilities::from_ehlo_reply` (a `Vec<Capability>`, AUTH
-//!     mechanisms as `String`s); smtp-proto `EhloResponse::parse` (bit
-//!     flags for the known keywords and AUTH mechanisms, the size).
+//!     `Capabilities::from(reply)`, as the sender does (the reply's text
+//!     kept, one bit per known keyword, the size); smtp-proto
+//!     `EhloResponse::parse` (bit flags for the known keywords and AUTH
+//!     mechanisms, the size).
 //! * **`data/*`**: the same dot-stuffed wire form of `support::body` (about
 //!   10 MiB of 76-octet CRLF lines, one in 50 starting with a dot, ended by
 //!   `.<CRLF>`), fed whole or in 64 KiB reads, un-stuffed into one
@@ -169,7 +170,7 @@ fn replies(c: &mut Criterion) {
 /// smtp-wire's path from an EHLO reply's bytes to its capabilities.
 fn wire_capabilities(parser: &mut ReplyParser, input: &[u8]) -> Option<Capabilities> {
     let (_, reply) = parser.decode(input).ok()?;
-    reply.map(|reply| Capabilities::from_ehlo_reply(&reply))
+    reply.map(Capabilities::from)
 }
 
 /// Feeds `wire` to smtp-proto's `DataReceiver`, `chunk` octets at a time,

@@ -257,6 +257,11 @@ impl Reply {
         &self.text
     }
 
+    /// The text lines joined with `'\n'`, taken out of the reply (no copy).
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
     /// The text lines, first to last (at least one).
     pub fn lines(&self) -> impl DoubleEndedIterator<Item = &str> + Clone + '_ {
         self.text.split('\n')

@@ -5,7 +5,7 @@
 //! scan is [`super::body::BodyScanner`]); the judges only differ in how they
 //! learn the facts (their own replies, or the recorded ones).
 
-use smtp_wire::{Body, Capability, CommandError, MAX_COMMAND_LINE, MailParams, RcptParams};
+use smtp_wire::{Body, Capabilities, CommandError, MAX_COMMAND_LINE, MailParams, RcptParams};
 
 use super::checks::Check;
 
@@ -32,13 +32,6 @@ pub(crate) const GROUP_ENDERS: &[&str] = &[
     "AUTH",
     "AUTH response",
 ];
-
-/// Is `keyword` among the capabilities of the last EHLO reply? RFC 5321
-/// §2.4: keywords are case-insensitive.
-pub(crate) fn offered(caps: &[Capability], keyword: &str) -> bool {
-    caps.iter()
-        .any(|c| c.keyword().eq_ignore_ascii_case(keyword))
-}
 
 /// `verb` was sent before the reply to `prev` (the greeting, or the
 /// previous command) was written. RFC 5321 §4.3.1: the client waits for
@@ -165,7 +158,7 @@ pub(crate) fn order(verb: &str, p: Progress, was_early: bool) -> Option<Fault> {
 
 /// RFC 5321 §4.1.1.2 and §2.2.2: MAIL parameters only for extensions the
 /// server offered.
-pub(crate) fn mail_params(p: &MailParams, caps: &[Capability]) -> Option<Fault> {
+pub(crate) fn mail_params(p: &MailParams, caps: &Capabilities) -> Option<Fault> {
     let mut bad = Vec::new();
     for (used, keyword, name) in [
         (p.size.is_some(), "SIZE", "SIZE"),
@@ -174,7 +167,7 @@ pub(crate) fn mail_params(p: &MailParams, caps: &[Capability]) -> Option<Fault> 
         (p.auth.is_some(), "AUTH", "AUTH"),
         (p.ret.is_some() || p.envid.is_some(), "DSN", "RET/ENVID"),
     ] {
-        if used && !offered(caps, keyword) {
+        if used && !caps.has(keyword) {
             bad.push(name.to_string());
         }
     }
@@ -184,9 +177,9 @@ pub(crate) fn mail_params(p: &MailParams, caps: &[Capability]) -> Option<Fault> 
 
 /// RFC 5321 §4.1.1.3: RCPT parameters only for offered extensions (RFC
 /// 3461's NOTIFY and ORCPT need DSN).
-pub(crate) fn rcpt_params(p: &RcptParams, caps: &[Capability]) -> Option<Fault> {
+pub(crate) fn rcpt_params(p: &RcptParams, caps: &Capabilities) -> Option<Fault> {
     let mut bad: Vec<String> = p.other.iter().map(|o| o.keyword.clone()).collect();
-    if (p.notify.is_some() || p.orcpt.is_some()) && !offered(caps, "DSN") {
+    if (p.notify.is_some() || p.orcpt.is_some()) && !caps.has("DSN") {
         bad.push("NOTIFY/ORCPT".into());
     }
     unoffered("RCPT", bad)
@@ -202,8 +195,8 @@ fn unoffered(verb: &str, bad: Vec<String>) -> Option<Fault> {
 }
 
 /// RFC 3030 §2: BDAT only when CHUNKING was offered.
-pub(crate) fn bdat_offered(caps: &[Capability]) -> Option<Fault> {
-    (!offered(caps, "CHUNKING")).then(|| {
+pub(crate) fn bdat_offered(caps: &Capabilities) -> Option<Fault> {
+    (!caps.has("CHUNKING")).then(|| {
         (
             Check::ParamsOffered,
             "BDAT used though CHUNKING was not offered".into(),
@@ -229,8 +222,8 @@ pub(crate) fn declares_8bit(p: &MailParams) -> bool {
 
 /// RFC 6152 §3: octets with the high bit set only with 8BITMIME offered
 /// and BODY=8BITMIME declared.
-pub(crate) fn eight_bit(octets: u64, declared: bool, caps: &[Capability]) -> Option<Fault> {
-    let offered = offered(caps, "8BITMIME");
+pub(crate) fn eight_bit(octets: u64, declared: bool, caps: &Capabilities) -> Option<Fault> {
+    let offered = caps.has("8BITMIME");
     (octets > 0 && !(declared && offered)).then(|| {
         (
             Check::EightBit,
@@ -281,15 +274,6 @@ pub(crate) fn credentials_in_clear(mechanism: &str) -> Fault {
         Check::NoAuthInClear,
         format!("credentials sent in the clear (AUTH {mechanism} without TLS)"),
     )
-}
-
-/// The advertised size limit (RFC 1870 §4: `SIZE 0` or a bare `SIZE` sets
-/// none).
-pub(crate) fn size_limit(caps: &[Capability]) -> Option<u64> {
-    caps.iter().find_map(|c| match c {
-        Capability::Size(Some(n)) if *n > 0 => Some(*n),
-        _ => None,
-    })
 }
 
 /// RFC 3207 §4.2: the first command after the handshake is EHLO (the

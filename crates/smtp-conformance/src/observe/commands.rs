@@ -79,7 +79,7 @@ impl Walk {
     /// previous command (or the greeting) had been written.
     pub(super) fn early(&mut self, at: usize, verb: &str) {
         if let Some(prev) = self.pending.back().copied() {
-            let pipelining = rules::offered(&self.caps, "PIPELINING");
+            let pipelining = self.caps.has("PIPELINING");
             self.fault(at, rules::sent_early(verb, prev, pipelining));
         }
     }
@@ -128,7 +128,7 @@ impl Walk {
     fn mail(&mut self, at: usize, utf8: bool, params: &MailParams) {
         self.rcpts = 0;
         self.fault(at, rules::mail_params(params, &self.caps));
-        let declared = params.smtputf8 && rules::offered(&self.caps, "SMTPUTF8");
+        let declared = params.smtputf8 && self.caps.has("SMTPUTF8");
         self.fault(at, rules::utf8_address(utf8, declared, "MAIL"));
         self.txn = Txn {
             line: at,
@@ -150,7 +150,7 @@ impl Walk {
         if self.tls {
             return;
         }
-        if !rules::offered(&self.caps, "AUTH") {
+        if !self.caps.has("AUTH") {
             self.auth_in_clear = true;
             let fault = rules::auth_before_tls(&self.auth_mechanism);
             self.fault(at, Some(fault));

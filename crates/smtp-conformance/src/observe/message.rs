@@ -163,12 +163,12 @@ impl Walk {
             let fault = rules::eight_bit(octets, self.txn.body_8bit, &self.caps);
             self.fault(first, fault);
         }
-        if rules::offered(&self.caps, "SIZE")
+        if self.caps.has("SIZE")
             && let Err(fault) = rules::size_declared(self.txn.size, message.size)
         {
             self.fault(self.txn.line, Some(fault));
         }
-        if let Some(limit) = rules::size_limit(&self.caps)
+        if let Some(limit) = self.caps.size_limit()
             && let Some(text) = rules::over_size_limit(message.size, limit)
         {
             self.reaction(at, Scenario::SizeTooSmall, text);

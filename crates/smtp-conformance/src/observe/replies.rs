@@ -47,13 +47,13 @@ impl Walk {
             "EHLO" if positive => {
                 // The lines as the transcript has them: a `Reply` would
                 // sanitize them first and change what the server offered.
-                self.caps = Capabilities::from_ehlo_lines(lines.iter().map(String::as_str)).list;
+                self.caps = Capabilities::from_ehlo_lines(lines.iter().map(String::as_str));
                 self.greeted = true;
                 self.reset();
             }
             "HELO" if positive => {
                 // RFC 5321 §3.2: no extensions after HELO.
-                self.caps.clear();
+                self.caps = Capabilities::default();
                 self.greeted = true;
                 self.reset();
             }
@@ -97,7 +97,7 @@ impl Walk {
             return;
         };
         if let Step::Client(line) = &first {
-            let pipelining = rules::offered(&self.caps, "PIPELINING");
+            let pipelining = self.caps.has("PIPELINING");
             let fault = rules::sent_early("AUTH response", self.auth_step, pipelining);
             self.fault(line.index, fault);
             self.auth_response(line);

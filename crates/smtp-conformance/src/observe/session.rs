@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use smtp_wire::Capability;
+use smtp_wire::Capabilities;
 
 use super::message::Message;
 use super::steps::{Ending, Step, Wire};
@@ -77,7 +77,7 @@ pub(super) struct Walk {
     pub(super) reply: Vec<String>,
     pub(super) mode: Mode,
     /// The extensions of the last EHLO reply.
-    pub(super) caps: Vec<Capability>,
+    pub(super) caps: Capabilities,
     /// EHLO was sent in this connection (HELO is for when it fails).
     pub(super) ehlo_tried: bool,
     /// EHLO/HELO accepted; MAIL accepted; RCPTs sent since MAIL.
@@ -123,7 +123,7 @@ pub(super) fn walk(steps: &[Step], end: SessionEnd) -> Vec<Finding> {
         pending: VecDeque::from(["greeting"]),
         reply: Vec::new(),
         mode: Mode::Command,
-        caps: Vec::new(),
+        caps: Capabilities::default(),
         ehlo_tried: false,
         greeted: false,
         mail: false,
@@ -209,7 +209,7 @@ impl Walk {
         self.pending.retain(|p| *p == "greeting");
         self.reply.clear();
         self.mode = Mode::Command;
-        self.caps.clear();
+        self.caps = Capabilities::default();
         self.greeted = false;
         self.mail = false;
         self.rcpts = 0;

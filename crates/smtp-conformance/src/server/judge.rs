@@ -228,16 +228,14 @@ fn command(line: &[u8], txn: &mut Txn) -> (String, bool) {
     match Command::parse(line) {
         Ok(Command::Ehlo(_)) | Ok(Command::Lhlo(_)) => {
             *txn = Txn::default();
-            let caps = Capabilities {
-                domain: "judge.conform.invalid".into(),
-                list: vec![
-                    Capability::Pipelining,
-                    Capability::EightBitMime,
-                    Capability::SmtpUtf8,
-                    Capability::Size(Some(MAX_MESSAGE as u64)),
-                    Capability::EnhancedStatusCodes,
-                ],
-            };
+            let mut caps = Capabilities::new("judge.conform.invalid");
+            caps.extend([
+                Capability::Pipelining,
+                Capability::EightBitMime,
+                Capability::SmtpUtf8,
+                Capability::Size(Some(MAX_MESSAGE as u64)),
+                Capability::EnhancedStatusCodes,
+            ]);
             (
                 String::from_utf8_lossy(&caps.to_reply().to_bytes()).into_owned(),
                 false,

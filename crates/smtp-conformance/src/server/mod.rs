@@ -320,8 +320,8 @@ pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
 }
 
 fn keywords(caps: &smtp_wire::Capabilities) -> String {
-    let words: Vec<String> = caps.list.iter().map(|c| c.to_string()).collect();
-    format!("{} | {}", caps.domain, words.join(", "))
+    let words: Vec<String> = caps.list().map(|c| c.to_string()).collect();
+    format!("{} | {}", caps.domain(), words.join(", "))
 }
 
 /// The host part of `HOST:PORT` (brackets of an IPv6 literal removed):
@@ -340,10 +340,7 @@ pub fn host_of(addr: &str) -> String {
 async fn probe(target: &Arc<Target>) -> Result<Probe, SuiteError> {
     let dummy = Arc::new(Probe {
         plain_caps: None,
-        caps: smtp_wire::Capabilities {
-            domain: String::new(),
-            list: Vec::new(),
-        },
+        caps: smtp_wire::Capabilities::default(),
     });
     let mut ctx = Ctx::new(target.clone(), dummy);
     let fail = |v: Verdict| SuiteError::Probe(v.detail().to_string());
@@ -365,10 +362,7 @@ async fn probe(target: &Arc<Target>) -> Result<Probe, SuiteError> {
         // STARTTLS is needed.
         Err(v) if target.options.tls != TlsMode::StartTls => {
             ctx.note(v.detail());
-            smtp_wire::Capabilities {
-                domain: String::new(),
-                list: Vec::new(),
-            }
+            smtp_wire::Capabilities::default()
         }
         Err(v) => return Err(fail(v)),
     };

@@ -233,20 +233,14 @@ async fn session(c: &mut Client) -> R<()> {
     }
     let caps = if c.has(CFault::HeloFirst) {
         c.cmd("HELO client.example.test").await?;
-        Capabilities {
-            domain: String::new(),
-            list: Vec::new(),
-        }
+        Capabilities::default()
     } else {
         match c.ehlo().await? {
             Some(caps) => caps,
             None if c.has(CFault::NoHeloFallback) => return c.quit().await,
             None => {
                 c.cmd("HELO client.example.test").await?;
-                Capabilities {
-                    domain: String::new(),
-                    list: Vec::new(),
-                }
+                Capabilities::default()
             }
         }
     };

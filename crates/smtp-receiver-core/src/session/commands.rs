@@ -21,7 +21,13 @@ impl Session {
     }
 
     pub(super) fn ehlo_reply(&self, client: &Domain) -> Reply {
-        let mut list = vec![
+        let greeting = format!(
+            "{} greets {}",
+            self.config.hostname,
+            self.client_name(client)
+        );
+        let mut caps = Capabilities::new(&greeting);
+        caps.extend([
             Capability::Pipelining,                                  // RFC 2920
             Capability::Size(Some(self.config.limits.message_size)), // RFC 1870
             Capability::EightBitMime,                                // RFC 6152
@@ -29,35 +35,27 @@ impl Session {
             Capability::SmtpUtf8,                                    // RFC 6531
             Capability::Chunking,                                    // RFC 3030
             Capability::Dsn,                                         // RFC 3461
-        ];
+        ]);
         // RFC 3207 §4.2: not offered again once TLS is on.
         if self.config.starttls && !self.tls {
-            list.push(Capability::StartTls);
+            caps.push(Capability::StartTls);
         }
         // RFC 4954 §4 + RFC 8314: credentials only inside TLS by default.
         if self.auth_allowed() {
             let names = self.offered_mechanisms().map(|m| m.name().to_string());
-            list.push(Capability::Auth(names.collect()));
+            caps.push(Capability::Auth(names.collect()));
         }
         // Postfix's XCLIENT, to trusted proxies only.
         if self.info.xclient {
-            list.push(Capability::Other {
+            caps.push(Capability::Other {
                 keyword: "XCLIENT".into(),
                 params: ["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN"]
                     .map(String::from)
                     .to_vec(),
             });
         }
-        list.push(Capability::Help);
-        Capabilities {
-            domain: format!(
-                "{} greets {}",
-                self.config.hostname,
-                self.client_name(client)
-            ),
-            list,
-        }
-        .to_reply()
+        caps.push(Capability::Help);
+        caps.to_reply()
     }
 
     pub(super) fn mail(&mut self, from: ReversePath, params: MailParams) {

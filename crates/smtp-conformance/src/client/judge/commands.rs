@@ -18,9 +18,9 @@ pub(super) fn code(class: u8, subject: u16, detail: u16) -> EnhancedCode {
 
 impl Judge {
     /// The capabilities offered now (RFC 5321 §4.1.1.1), per scenario and TLS state.
-    fn offer(&self) -> Vec<Capability> {
+    fn offer(&self, domain: &str) -> Capabilities {
         let s = self.cfg.scenario;
-        let mut caps = Vec::new();
+        let mut caps = Capabilities::new(&format!("{domain} greets you"));
         if s != Scenario::Minimal {
             caps.push(Capability::Pipelining);
             let limit = if s == Scenario::SizeTooSmall {
@@ -50,7 +50,7 @@ impl Judge {
     }
 
     pub(super) fn size_limit(&self) -> Option<u64> {
-        rules::size_limit(&self.caps)
+        self.caps.size_limit()
     }
 
     /// One command line (or an AUTH response line).
@@ -147,11 +147,7 @@ impl Judge {
                 }
                 self.greeted = true;
                 self.txn = Txn::default();
-                self.caps = self.offer();
-                let caps = Capabilities {
-                    domain: format!("{domain} greets you"),
-                    list: self.caps.clone(),
-                };
+                self.caps = self.offer(&domain);
                 let delay = if self.injection_armed {
                     // Give a client that took the injected line for this
                     // reply the time to show it (RFC 3207 §4.2).
@@ -160,7 +156,7 @@ impl Judge {
                 } else {
                     self.cfg.reply_delay
                 };
-                self.send_raw(caps.to_reply().to_bytes(), delay);
+                self.send_raw(self.caps.to_reply().to_bytes(), delay);
             }
             Command::Helo(_) => {
                 self.helo_after_refusal = self.ehlo_refused;
@@ -168,7 +164,7 @@ impl Judge {
                 self.greeted = true;
                 self.txn = Txn::default();
                 // RFC 5321 §3.2: no extensions after HELO.
-                self.caps.clear();
+                self.caps = Capabilities::default();
                 self.reply(Reply::new(250, &domain));
             }
             Command::Mail { from, params } => self.mail(from.is_utf8(), &params, was_early),

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use smtp_wire::{
-    BdatReader, Capability, DataDecoder, LineDecoder, LineEvent, MAX_COMMAND_LINE, Reply,
+    BdatReader, Capabilities, DataDecoder, LineDecoder, LineEvent, MAX_COMMAND_LINE, Reply,
     Transcript, TranscriptLimits,
 };
 
@@ -125,7 +125,7 @@ pub(crate) struct Judge {
     ehlo_tried: bool,
     ehlo_refused: bool,
     helo_after_refusal: bool,
-    caps: Vec<Capability>,
+    caps: Capabilities,
     authed: bool,
     txn: Txn,
     data: Option<(DataDecoder, BodyScanner)>,
@@ -170,7 +170,7 @@ impl Judge {
             ehlo_tried: false,
             ehlo_refused: false,
             helo_after_refusal: false,
-            caps: Vec::new(),
+            caps: Capabilities::default(),
             authed: false,
             txn: Txn::default(),
             data: None,
@@ -275,7 +275,7 @@ impl Judge {
         self.ever_tls = true;
         self.first_after_tls = true;
         self.greeted = false;
-        self.caps.clear();
+        self.caps = Capabilities::default();
         self.txn = Txn::default();
         if self.cfg.scenario == Scenario::StartTlsInjection {
             self.injection_armed = true;
@@ -359,7 +359,7 @@ impl Judge {
     }
 
     fn has_cap(&self, keyword: &str) -> bool {
-        rules::offered(&self.caps, keyword)
+        self.caps.has(keyword)
     }
 
     /// Queues a reply: recorded in the transcript, written after the delay.

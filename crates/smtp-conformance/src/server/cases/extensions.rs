@@ -255,8 +255,7 @@ pub(super) fn cases() -> Vec<Case> {
 async fn size_syntax(ctx: &mut Ctx) -> Flow<Verdict> {
     let found = ctx
         .caps()
-        .list
-        .iter()
+        .list()
         .find(|c| c.keyword().eq_ignore_ascii_case("SIZE"));
     match found {
         Some(Capability::Size(n)) => pass(match n {

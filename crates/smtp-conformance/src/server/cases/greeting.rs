@@ -192,13 +192,13 @@ async fn ehlo_reply_syntax(ctx: &mut Ctx) -> Flow<Verdict> {
 async fn ehlo_first_line(ctx: &mut Ctx) -> Flow<Verdict> {
     let mut conn = ctx.connect().await?;
     let caps = ctx.ehlo(&mut conn).await?;
-    let first = caps.domain.split_ascii_whitespace().next().unwrap_or("");
+    let first = caps.domain().split_ascii_whitespace().next().unwrap_or("");
     if is_domain_or_literal(first) {
         pass(format!("names itself {first}"))
     } else {
         violation(format!(
             "the first EHLO line {:?} does not start with a domain",
-            caps.domain
+            caps.domain()
         ))
     }
 }

@@ -476,10 +476,9 @@ impl Session {
                 _ => {}
             }
         }
-        Capabilities {
-            domain: "ref.example.test greets you".into(),
-            list,
-        }
+        let mut caps = Capabilities::new("ref.example.test greets you");
+        caps.extend(list);
+        caps
     }
 
     fn command(&mut self, cmd: Command, raw: &[u8]) {

@@ -103,14 +103,13 @@ pub fn text(offered: &Offered) -> Vec<String> {
         .map(String::from),
     );
     out.push(match offered {
-        Offered::Ehlo(caps) if caps.list.is_empty() => {
+        Offered::Ehlo(caps) if caps.is_empty() => {
             "The server offered no extensions in its EHLO reply.".to_string()
         }
         Offered::Ehlo(caps) => format!(
             "The server offered: {}.",
-            caps.list
-                .iter()
-                .map(ToString::to_string)
+            caps.list()
+                .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
