@@ -174,11 +174,7 @@ impl Capabilities {
     /// extension yet; add them with [`Capabilities::with`]. A line break in
     /// `domain` becomes a space: it would start a capability line.
     pub fn new(domain: &str) -> Capabilities {
-        Capabilities {
-            text: domain.replace(['\r', '\n'], " "),
-            known: 0,
-            size: None,
-        }
+        Capabilities::from_text(domain.replace(['\r', '\n'], " "))
     }
 
     /// Add `capability` as the next line.

@@ -102,8 +102,10 @@ pub fn candidates(line: &str, pos: usize, offered: Option<&Capabilities>) -> (us
         "AUTH" if start == bare_start(before) + 5 => {
             let mut mechanisms = vec!["PLAIN ".to_string(), "LOGIN".to_string()];
             if let Some(caps) = offered {
-                mechanisms.retain(|m| caps.auth_mechanisms().iter().any(|o| o == m.trim()));
-                for other in caps.auth_mechanisms() {
+                // Read from the EHLO lines on each call: once here.
+                let offered_mechanisms = caps.auth_mechanisms();
+                mechanisms.retain(|m| offered_mechanisms.iter().any(|o| o == m.trim()));
+                for other in offered_mechanisms {
                     if !mechanisms.iter().any(|m| m.trim() == other) {
                         mechanisms.push(other);
                     }
