@@ -155,6 +155,9 @@ impl fmt::Display for Capability {
 /// assert!(caps.has("PIPELINING") && !caps.has("CHUNKING"));
 /// assert_eq!(caps.to_reply().to_bytes(), b"250-mx.example.com\r\n250-PIPELINING\r\n250 SIZE 1000\r\n");
 /// ```
+///
+/// Two values are equal when their text is: the same capabilities written
+/// differently (`SIZE 1000` and `size 1000`, a blank line more) are not.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Capabilities {
     /// The domain line, then one line per capability (blank lines of a
@@ -183,11 +186,29 @@ impl Capabilities {
         self
     }
 
-    /// Add `capability` as the next line.
+    /// Add `capability` as the next line. A line break inside it (an
+    /// [`Capability::Other`] keyword or parameter, a mechanism name) becomes
+    /// a space, as in [`Capabilities::new`]: it would otherwise start a
+    /// line of its own, a capability nobody added.
+    ///
+    /// ```
+    /// use smtp_wire::capability::{Capabilities, Capability};
+    /// let caps = Capabilities::new("mx").with(Capability::Other {
+    ///     keyword: "XFOO\nSIZE".into(),
+    ///     params: vec!["1000".into()],
+    /// });
+    /// assert_eq!(caps.size_limit(), None);
+    /// assert_eq!(caps.lines().collect::<Vec<_>>(), ["XFOO SIZE 1000"]);
+    /// ```
     pub fn push(&mut self, capability: Capability) {
         let start = self.text.len() + 1;
         // Writing to a String cannot fail.
         let _ = write!(self.text, "\n{capability}");
+        // `start` follows the "\n" just written: a character boundary.
+        if self.text[start..].contains(['\r', '\n']) {
+            let line = self.text.split_off(start).replace(['\r', '\n'], " ");
+            self.text.push_str(&line);
+        }
         self.index(start);
     }
 
@@ -272,12 +293,22 @@ impl Capabilities {
         self.text.split('\n').next().unwrap_or_default()
     }
 
-    /// The capability lines: every line after the first that is not blank.
-    fn lines(&self) -> impl Iterator<Item = &str> + '_ {
+    /// The capability lines as the server wrote them (or as
+    /// [`Capabilities::push`] wrote them): every line after the first,
+    /// without surrounding white space, blank ones left out.
+    ///
+    /// ```
+    /// use smtp_wire::capability::Capabilities;
+    /// let caps = Capabilities::from_ehlo_lines(["mx", "auth plain", " ", "XFOO"]);
+    /// assert_eq!(caps.lines().collect::<Vec<_>>(), ["auth plain", "XFOO"]);
+    /// ```
+    pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
         self.text
             .split('\n')
             .skip(1)
-            .filter(|line| !line.trim().is_empty())
+            // A line of Unicode white space (U+00A0, say) is blank too.
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
     }
 
     /// The capabilities, in the order advertised, each parsed by
@@ -587,12 +618,19 @@ mod tests {
     /// their neighbours in ASCII, and octets that only match after a
     /// careless upper-casing (`@`, `[`, `{`, 0x18, non-ASCII).
     fn keyword_octets() -> impl Strategy<Value = Vec<u8>> {
+        // Every known keyword, some in mixed case.
         let known = prop_oneof![
-            Just(b"ENHANCEDSTATUSCODES".to_vec()),
-            Just(b"enhancedStatusCodes".to_vec()),
             Just(b"PIPELINING".to_vec()),
-            Just(b"smtputf8".to_vec()),
+            Just(b"Size".to_vec()),
             Just(b"8BITMIME".to_vec()),
+            Just(b"smtputf8".to_vec()),
+            Just(b"CHUNKING".to_vec()),
+            Just(b"BinaryMime".to_vec()),
+            Just(b"STARTTLS".to_vec()),
+            Just(b"enhancedStatusCodes".to_vec()),
+            Just(b"dsn".to_vec()),
+            Just(b"HELP".to_vec()),
+            Just(b"Auth".to_vec()),
         ];
         let octet = prop_oneof![
             b'A'..=b'Z',

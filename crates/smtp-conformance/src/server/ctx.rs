@@ -140,7 +140,7 @@ impl Ctx {
     pub(crate) async fn ehlo(&self, conn: &mut Conn) -> Flow<Capabilities> {
         let line = format!("{} {}", self.target.hello_verb(), self.options().helo);
         let reply = self.expect(conn, &line, &Want::Codes(&[250])).await?;
-        Ok(Capabilities::from_ehlo_reply(&reply))
+        Ok(Capabilities::from(reply))
     }
 
     /// Greeting + EHLO, and STARTTLS + EHLO again with `--tls starttls`:

@@ -320,7 +320,7 @@ pub async fn run(options: &ServerOptions) -> Result<Report, SuiteError> {
 }
 
 fn keywords(caps: &smtp_wire::Capabilities) -> String {
-    let words: Vec<String> = caps.list().map(|c| c.to_string()).collect();
+    let words: Vec<&str> = caps.lines().collect();
     format!("{} | {}", caps.domain(), words.join(", "))
 }
 

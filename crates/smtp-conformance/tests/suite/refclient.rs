@@ -162,7 +162,7 @@ impl Client {
 
     async fn ehlo(&mut self) -> R<Option<Capabilities>> {
         let r = self.cmd("EHLO client.example.test").await?;
-        Ok(r.is_positive().then(|| Capabilities::from_ehlo_reply(&r)))
+        Ok(r.is_positive().then(|| Capabilities::from(r)))
     }
 
     async fn quit(&mut self) -> R<()> {
@@ -213,7 +213,7 @@ async fn session(c: &mut Client) -> R<()> {
         c.line("EHLO client.example.test").await?;
         c.reply().await?;
         let r = c.reply().await?;
-        return transaction(c, Capabilities::from_ehlo_reply(&r)).await;
+        return transaction(c, Capabilities::from(r)).await;
     }
     if c.has(CFault::NoGreetingWait) {
         // Reads one line of the greeting, not the whole reply.
@@ -224,7 +224,7 @@ async fn session(c: &mut Client) -> R<()> {
         c.line("EHLO client.example.test").await?;
         let _rest_of_greeting = c.reply().await?;
         let r = c.reply().await?;
-        return transaction(c, Capabilities::from_ehlo_reply(&r)).await;
+        return transaction(c, Capabilities::from(r)).await;
     } else {
         c.reply().await?;
     }

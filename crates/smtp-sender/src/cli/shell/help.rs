@@ -108,10 +108,7 @@ pub fn text(offered: &Offered) -> Vec<String> {
         }
         Offered::Ehlo(caps) => format!(
             "The server offered: {}.",
-            caps.list()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            caps.lines().collect::<Vec<_>>().join(", ")
         ),
         Offered::Helo => "HELO was answered: no extensions in this session.".to_string(),
         Offered::NotYet => "Nothing is known of the server's extensions: say EHLO.".to_string(),

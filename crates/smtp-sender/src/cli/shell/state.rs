@@ -452,7 +452,7 @@ impl Shell {
             )),
             (Some(Expect::Ehlo), 250) => {
                 let caps = Capabilities::from_ehlo_reply(reply);
-                let keywords: Vec<String> = caps.list().map(|c| c.to_string()).collect();
+                let keywords: Vec<&str> = caps.lines().collect();
                 out.push(self.note(&format!(
                     "remembered: {} (the tool warns before an extension not in this list; \
                      Tab completes their parameters)",
