@@ -176,48 +176,95 @@ pub(crate) fn local_part_value(wire: &str) -> Result<String, PathError> {
     }
 }
 
+/// What an octet is to a domain name (RFC 5321 §4.1.2): the classes of
+/// [`DOMAIN_OCTET`].
+const LET_DIG: u8 = 1;
+const HYPHEN: u8 = 2;
+const DOT: u8 = 3;
+/// The first octet of a UTF-8 character outside ASCII (a U-label, RFC 6531
+/// §3.3, if the character is not a control).
+const NON_ASCII: u8 = 4;
+
+/// The class of every octet for [`domain_name_len`]; 0 ends the name.
+static DOMAIN_OCTET: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = if b.is_ascii_alphanumeric() {
+            LET_DIG
+        } else if b == b'-' {
+            HYPHEN
+        } else if b == b'.' {
+            DOT
+        } else if b >= 0x80 {
+            NON_ASCII
+        } else {
+            0
+        };
+        c += 1;
+    }
+    table
+};
+
 /// Length in bytes of the domain name at the start of `s`.
 ///
 /// RFC 5321 §4.1.2: `Domain = sub-domain *("." sub-domain)`,
 /// `sub-domain = Let-dig [Ldh-str]`, `Ldh-str = *( ALPHA / DIGIT / "-" ) Let-dig`:
 /// labels start and end with a letter or digit. RFC 6531 §3.3 adds U-labels,
 /// which we accept as labels containing non-ASCII characters.
+///
+/// Letters and digits, nearly every octet of a name, are skipped by a
+/// loop of one table look-up each; only the octet after such a run is
+/// looked at against the octet before it.
 #[inline]
 pub(crate) fn domain_name_len(s: &str) -> Result<usize, PathError> {
     let bytes = s.as_bytes();
     let mut i = 0;
-    let mut label_len = 0usize;
-    let mut last_was_hyphen = false;
-    while let Some(&b) = bytes.get(i) {
-        if b.is_ascii_alphanumeric() {
-            label_len += 1;
-            last_was_hyphen = false;
+    // The class of the octet before `i`, as far as the grammar cares:
+    // LET_DIG (a non-ASCII character counts as one), HYPHEN, or DOT at the
+    // start of a label (the start of the name included).
+    let mut before = DOT;
+    loop {
+        let run = i;
+        while let Some(&b) = bytes.get(i)
+            && DOMAIN_OCTET[usize::from(b)] == LET_DIG
+        {
             i += 1;
-        } else if b == b'-' {
-            if label_len == 0 {
+        }
+        if i > run {
+            before = LET_DIG;
+        }
+        let Some(&b) = bytes.get(i) else { break };
+        match DOMAIN_OCTET[usize::from(b)] {
+            HYPHEN if before == DOT => {
                 return Err(syntax("a letter or digit at the start of a domain label"));
             }
-            label_len += 1;
-            last_was_hyphen = true;
-            i += 1;
-        } else if b == b'.' {
-            if label_len == 0 || last_was_hyphen {
+            HYPHEN => {
+                before = HYPHEN;
+                i += 1;
+            }
+            DOT if before != LET_DIG => {
                 return Err(syntax("a letter or digit before \".\" in the domain"));
             }
-            label_len = 0;
-            i += 1;
-        } else if let Some(c) = non_ascii_char_at(s, i) {
-            label_len += 1;
-            last_was_hyphen = false;
-            i += c.len_utf8();
-        } else {
-            break;
+            DOT => {
+                before = DOT;
+                i += 1;
+            }
+            NON_ASCII => match non_ascii_char_at(s, i) {
+                Some(c) => {
+                    before = LET_DIG;
+                    i += c.len_utf8();
+                }
+                None => break,
+            },
+            _ => break,
         }
     }
     if i == 0 {
         return Err(syntax("a domain"));
     }
-    if label_len == 0 || last_was_hyphen {
+    if before != LET_DIG {
         return Err(syntax("a letter or digit at the end of the domain"));
     }
     // RFC 5321 §4.5.3.1.2: a domain name is at most 255 octets.
@@ -342,6 +389,83 @@ pub(crate) fn source_route_len(s: &str) -> Result<usize, PathError> {
             Some(b',') if bytes.get(i + 1) == Some(&b'@') => i += 1,
             Some(b':') => return Ok(i + 1),
             _ => return Err(syntax("\",@domain\" or \":\" in the source route")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The octet-at-a-time scanner `domain_name_len` replaced.
+    fn reference_domain_name_len(s: &str) -> Result<usize, PathError> {
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        let mut label_len = 0usize;
+        let mut last_was_hyphen = false;
+        while let Some(&b) = bytes.get(i) {
+            if b.is_ascii_alphanumeric() {
+                label_len += 1;
+                last_was_hyphen = false;
+                i += 1;
+            } else if b == b'-' {
+                if label_len == 0 {
+                    return Err(syntax("a letter or digit at the start of a domain label"));
+                }
+                label_len += 1;
+                last_was_hyphen = true;
+                i += 1;
+            } else if b == b'.' {
+                if label_len == 0 || last_was_hyphen {
+                    return Err(syntax("a letter or digit before \".\" in the domain"));
+                }
+                label_len = 0;
+                i += 1;
+            } else if let Some(c) = non_ascii_char_at(s, i) {
+                label_len += 1;
+                last_was_hyphen = false;
+                i += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+        if i == 0 {
+            return Err(syntax("a domain"));
+        }
+        if label_len == 0 || last_was_hyphen {
+            return Err(syntax("a letter or digit at the end of the domain"));
+        }
+        if i > MAX_DOMAIN {
+            return Err(PathError::DomainTooLong);
+        }
+        Ok(i)
+    }
+
+    /// Names made of what a domain scanner must tell apart: letters,
+    /// digits, "-", ".", a U-label character, a C1 control, and octets that
+    /// end a name ("@", ">", " ", "[").
+    fn name() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            4 => "[a-zA-Z0-9]{1,6}",
+            2 => Just("-".to_owned()),
+            2 => Just(".".to_owned()),
+            1 => Just("é".to_owned()),
+            1 => Just("\u{85}".to_owned()),
+            1 => prop_oneof![Just("@"), Just(">"), Just(" "), Just("[")].prop_map(str::to_owned),
+        ];
+        prop_oneof![
+            prop::collection::vec(piece, 0..12).prop_map(|p| p.concat()),
+            // Near the 255-octet limit.
+            (250usize..262).prop_map(|n| "a".repeat(n)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn domain_names_scan_as_before(s in name()) {
+            prop_assert_eq!(domain_name_len(&s), reference_domain_name_len(&s));
         }
     }
 }
