@@ -189,33 +189,74 @@ fn invalid(keyword: &str, expected: &'static str) -> ParamError {
     }
 }
 
-/// RFC 5321 §4.1.2 `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
-fn is_keyword(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    matches!(bytes.first(), Some(b) if b.is_ascii_alphanumeric())
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+/// What an octet may be in a parameter (RFC 5321 §4.1.2), as bits of
+/// [`PARAM_OCTET`].
+const KEYWORD_FIRST: u8 = 1;
+const KEYWORD: u8 = 2;
+/// `esmtp-value`'s ASCII octets: `%d33-60 / %d62-126`.
+const VALUE: u8 = 4;
+
+/// The classes of every octet: `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA /
+/// DIGIT / "-")`, and the ASCII of `esmtp-value`.
+static PARAM_OCTET: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() {
+            table[c] |= KEYWORD_FIRST | KEYWORD;
+        }
+        if b == b'-' {
+            table[c] |= KEYWORD;
+        }
+        if matches!(b, 0x21..=0x3c | 0x3e..=0x7e) {
+            table[c] |= VALUE;
+        }
+        c += 1;
+    }
+    table
+};
+
+/// The length of the run of octets of `class` in `bytes` from `i`.
+#[inline]
+fn run_of(bytes: &[u8], mut i: usize, class: u8) -> usize {
+    while let Some(&b) = bytes.get(i)
+        && PARAM_OCTET[usize::from(b)] & class != 0
+    {
+        i += 1;
+    }
+    i
 }
 
 /// RFC 5321 §4.1.2 `esmtp-value = 1*(%d33-60 / %d62-126)`, plus
 /// `UTF8-non-ascii` (RFC 6531 §3.3). Never a control character.
 fn is_value(s: &str) -> bool {
-    // The common case, ASCII, octet by octet with a fold the compiler
-    // vectorises; UTF-8 character by character.
-    let ascii = |b: u8| matches!(b, 0x21..=0x3c | 0x3e..=0x7e);
     !s.is_empty()
-        && (s.bytes().fold(true, |ok, b| ok & ascii(b))
+        && (run_of(s.as_bytes(), 0, VALUE) == s.len()
             || s.chars().all(|c| match c {
                 '\u{21}'..='\u{3c}' | '\u{3e}'..='\u{7e}' => true,
                 c => !c.is_ascii() && !c.is_control(),
             }))
 }
 
+const BAD_KEYWORD: ParamError = ParamError::Syntax {
+    expected: "a parameter keyword (letters, digits, \"-\")",
+};
+const BAD_VALUE: ParamError = ParamError::Syntax {
+    expected: "a parameter value (printable, no \"=\", no space)",
+};
+
 /// Splits `s` into `(keyword, value)` pairs, checking the grammar, and hands
 /// each to `each`. Separators are exactly one SP (RFC 5321 §4.1.2
 /// `esmtp-param *(SP esmtp-param)`): doubled, leading or trailing spaces are
 /// refused.
+///
+/// One pass over the octets, a table look-up each: the keyword's run ends
+/// at "=" (a value follows), SP (the next parameter) or the end, and the
+/// value's run at SP or the end; anything else is refused. Only a value
+/// with non-ASCII text (RFC 6531) is looked at again, character by
+/// character. Every position cut at is that of an ASCII octet, a character
+/// boundary, so the slicing cannot fail.
 fn for_each_param<'a>(
     s: &'a str,
     mut each: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParamError>,
@@ -223,38 +264,42 @@ fn for_each_param<'a>(
     if s.is_empty() {
         return Ok(());
     }
-    // Split at the ASCII octets " " and "=" by position (`str::split` with a
-    // char pattern costs a comparison call per candidate): `memchr` for the
-    // end of a parameter, tens of octets; a plain loop for the "=" a few
-    // octets in. A position found at an ASCII octet is a character boundary,
-    // so the slicing below cannot fail.
-    let mut rest = s;
+    let bytes = s.as_bytes();
+    let mut start = 0;
     loop {
-        let (item, next) = match memchr::memchr(b' ', rest.as_bytes()) {
-            Some(space) => (&rest[..space], Some(&rest[space + 1..])),
-            None => (rest, None),
-        };
-        let (keyword, value) = match item.bytes().position(|b| b == b'=') {
-            Some(equals) => (&item[..equals], Some(&item[equals + 1..])),
-            None => (item, None),
-        };
-        if !is_keyword(keyword) {
-            return Err(ParamError::Syntax {
-                expected: "a parameter keyword (letters, digits, \"-\")",
-            });
-        }
-        if let Some(v) = value
-            && !is_value(v)
+        if bytes
+            .get(start)
+            .is_none_or(|&b| PARAM_OCTET[usize::from(b)] & KEYWORD_FIRST == 0)
         {
-            return Err(ParamError::Syntax {
-                expected: "a parameter value (printable, no \"=\", no space)",
-            });
+            return Err(BAD_KEYWORD);
         }
+        let keyword_end = run_of(bytes, start + 1, KEYWORD);
+        let keyword = &s[start..keyword_end];
+        let (value, end) = match bytes.get(keyword_end) {
+            None | Some(b' ') => (None, keyword_end),
+            Some(b'=') => {
+                let value_start = keyword_end + 1;
+                let mut end = run_of(bytes, value_start, VALUE);
+                if bytes.get(end).is_some_and(|&b| b >= 0x80) {
+                    // UTF-8 in the value: take it up to the space, then
+                    // check it character by character.
+                    end = memchr::memchr(b' ', &bytes[end..]).map_or(s.len(), |space| end + space);
+                    if !is_value(&s[value_start..end]) {
+                        return Err(BAD_VALUE);
+                    }
+                }
+                if end == value_start || !matches!(bytes.get(end), None | Some(b' ')) {
+                    return Err(BAD_VALUE);
+                }
+                (Some(&s[value_start..end]), end)
+            }
+            Some(_) => return Err(BAD_KEYWORD),
+        };
         each(keyword, value)?;
-        match next {
-            Some(next) => rest = next,
-            None => return Ok(()),
+        if end == s.len() {
+            return Ok(());
         }
+        start = end + 1;
     }
 }
 
@@ -598,6 +643,14 @@ mod tests {
 
     use super::*;
 
+    fn reference_is_keyword(s: &str) -> bool {
+        let bytes = s.as_bytes();
+        matches!(bytes.first(), Some(b) if b.is_ascii_alphanumeric())
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    }
+
     fn reference_is_value(s: &str) -> bool {
         !s.is_empty()
             && s.chars().all(|c| match c {
@@ -618,7 +671,7 @@ mod tests {
                 Some((k, v)) => (k, Some(v)),
                 None => (item, None),
             };
-            if !is_keyword(keyword) {
+            if !reference_is_keyword(keyword) {
                 return Err(ParamError::Syntax {
                     expected: "a parameter keyword (letters, digits, \"-\")",
                 });
@@ -714,6 +767,9 @@ mod tests {
         prop::collection::vec(
             prop_oneof![
                 4 => Just("SIZE"),
+                2 => Just("-"),
+                1 => Just("X-1"),
+                1 => Just("\u{1}"),
                 4 => Just("="),
                 4 => Just(" "),
                 2 => Just(","),
