@@ -105,6 +105,22 @@ impl EnhancedCode {
     /// The strict RFC 3463 §2 syntax of [`FromStr`], on bytes, so the reply
     /// parser can test a line's first word without making a `String`.
     pub(crate) fn parse_bytes(bytes: &[u8]) -> Option<EnhancedCode> {
+        // Nearly every code has one digit each ("2.1.5", "5.7.1"): a single
+        // pattern, compared in one go. A lone "0" is allowed.
+        if let [
+            class @ (b'2' | b'4' | b'5'),
+            b'.',
+            subject @ b'0'..=b'9',
+            b'.',
+            detail @ b'0'..=b'9',
+        ] = *bytes
+        {
+            return Some(EnhancedCode::new(
+                class - b'0',
+                u16::from(subject - b'0'),
+                u16::from(detail - b'0'),
+            ));
+        }
         let [class @ (b'2' | b'4' | b'5'), b'.', rest @ ..] = bytes else {
             return None;
         };
