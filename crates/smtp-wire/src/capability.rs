@@ -188,8 +188,9 @@ impl Capabilities {
 
     /// Add `capability` as the next line. A line break inside it (an
     /// [`Capability::Other`] keyword or parameter, a mechanism name) becomes
-    /// a space, as in [`Capabilities::new`]: it would otherwise start a
-    /// line of its own, a capability nobody added.
+    /// a space, as in [`Capabilities::new`], so that one capability stays
+    /// one line: otherwise the text after the break would be read as a
+    /// capability of its own.
     ///
     /// ```
     /// use smtp_wire::capability::{Capabilities, Capability};
@@ -301,14 +302,20 @@ impl Capabilities {
     /// use smtp_wire::capability::Capabilities;
     /// let caps = Capabilities::from_ehlo_lines(["mx", "auth plain", " ", "XFOO"]);
     /// assert_eq!(caps.lines().collect::<Vec<_>>(), ["auth plain", "XFOO"]);
+    /// // Only ASCII white space is trimmed, as `has` reads the keywords.
+    /// let caps = Capabilities::from_ehlo_lines(["mx", "DSN\u{a0}"]);
+    /// assert_eq!(caps.lines().collect::<Vec<_>>(), ["DSN\u{a0}"]);
+    /// assert!(!caps.has("DSN") && caps.list().all(|c| c.keyword() != "DSN"));
     /// ```
     pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
         self.text
             .split('\n')
             .skip(1)
-            // A line of Unicode white space (U+00A0, say) is blank too.
-            .map(str::trim)
-            .filter(|line| !line.is_empty())
+            // A line of Unicode white space (U+00A0, say) is blank too;
+            // otherwise only ASCII white space is trimmed, as the index
+            // and `Capability::parse` do, so that `list` and `has` agree.
+            .filter(|line| !line.trim().is_empty())
+            .map(str::trim_ascii)
     }
 
     /// The capabilities, in the order advertised, each parsed by
@@ -586,11 +593,13 @@ mod tests {
             Just("x-é"),
             Just(""),
         ];
-        let gap = prop_oneof![Just(" "), Just("  "), Just("\t")];
-        prop::collection::vec((gap, word), 0..4).prop_map(|parts| {
+        // U+00A0: white space to `str::trim`, not to `trim_ascii`.
+        let gap = prop_oneof![Just(" "), Just("  "), Just("\t"), Just("\u{a0}")];
+        (prop::collection::vec((gap.clone(), word), 0..4), gap).prop_map(|(parts, end)| {
             parts
                 .into_iter()
                 .flat_map(|(gap, word)| [gap, word])
+                .chain([end])
                 .collect::<String>()
         })
     }
