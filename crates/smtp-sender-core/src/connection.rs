@@ -168,13 +168,18 @@ impl Connection {
                 // Not before message data: that would cost a system call per
                 // block; a reply sent in the middle of the data is read after
                 // the final dot (or after a failed write: the last word).
-                if wait != Wait::DataBlock && self.inbox.is_empty() && !self.probed {
+                // While a reply is owed (a handover), what arrived may be
+                // that reply: neither looked for nor refused.
+                let owed = machine.owes_reply();
+                if wait != Wait::DataBlock && self.inbox.is_empty() && !self.probed && !owed {
                     self.probed = true;
                     self.outgoing = Some((bytes, wait));
                     self.deadline = None;
                     return Ok(Action::ReadReady);
                 }
-                self.refuse_unsolicited(&bytes, wait)?;
+                if !owed {
+                    self.refuse_unsolicited(&bytes, wait)?;
+                }
                 match (&mut self.sampler, wait) {
                     (Some(sampler), Wait::DataBlock) => {
                         sampler.record(&mut self.transcript, &bytes)

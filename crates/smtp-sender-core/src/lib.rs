@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | [`Handshake`] | implicit TLS, greeting, EHLO / HELO fallback, STARTTLS, AUTH | RFC 5321 §3.1–3.2, RFC 3207, RFC 4954, RFC 8314 |
 //! | [`Transaction`] | MAIL, RCPT..., DATA or BDAT, per-recipient results | RFC 5321 §3.3, RFC 2920, RFC 3030 |
+//! | [`UntilWritten`], [`Handover`] | the next transaction's commands right after a message's final dot, one round trip per message | RFC 2920 §3.1 |
 //! | [`Quit`] | QUIT | RFC 5321 §4.1.1.10 |
 //! | [`plan()`] | before anything is sent: SIZE, 8BITMIME, SMTPUTF8, PIPELINING, CHUNKING | RFC 1870, 6152, 6531, 2920, 3030 |
 //! | [`Message`] | the content with CRLF line ends only, by construction | RFC 5321 §2.3.8 |
@@ -59,7 +60,7 @@ pub use quit::Quit;
 pub use report::{Outcome, RecipientReport, Report};
 pub use settings::{SILENCE_LIMIT, Timeouts, TlsMode};
 pub use step::{Machine, Step, Wait};
-pub use transaction::Transaction;
+pub use transaction::{Handover, Transaction, UntilWritten};
 
 pub use smtp_wire::sasl::{Credentials, Mechanism};
 pub use smtp_wire::transcript::TranscriptLimits;

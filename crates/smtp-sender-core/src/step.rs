@@ -100,6 +100,16 @@ pub trait Machine {
     fn on_reply(&mut self, reply: Reply) -> Result<(), ProtocolError>;
     /// The TLS handshake asked for by [`Step::StartTls`] succeeded.
     fn on_tls_established(&mut self) {}
+    /// True when the machine asks for a write while a reply to bytes it
+    /// already wrote is still owed: the next transaction's commands, written
+    /// right after a message's final dot (RFC 2920 §3.1, see
+    /// [`Handover`](crate::Handover)). Bytes received by then may be that
+    /// reply, so the connection does not take them for unsolicited ones.
+    /// The other machines write only once every reply they asked for is
+    /// in, and keep the default.
+    fn owes_reply(&self) -> bool {
+        false
+    }
 }
 
 /// The bookkeeping every machine needs: bytes still to write and the
@@ -181,6 +191,15 @@ impl<E> Exchange<E> {
     /// No bytes are waiting to be written.
     pub(crate) fn has_no_writes(&self) -> bool {
         self.writes.is_empty()
+    }
+
+    /// Nothing left to write and every reply still owed, at least one, is
+    /// one that `last` accepts.
+    pub(crate) fn owes_only(&self, last: impl Fn(&E) -> bool) -> bool {
+        self.writes.is_empty()
+            && !self.start_tls
+            && !self.awaiting.is_empty()
+            && self.awaiting.iter().all(|(expect, _)| last(expect))
     }
 
     /// Nothing left to write and no reply owed.

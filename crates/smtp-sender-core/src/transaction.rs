@@ -18,7 +18,10 @@
 //! same either way, only the moment of writing changes.
 
 mod content;
+mod handover;
 mod outcome;
+
+pub use handover::{Handover, UntilWritten};
 
 use std::collections::VecDeque;
 
@@ -163,6 +166,32 @@ impl<'a> Transaction<'a> {
             tx.advance();
         }
         Ok(tx)
+    }
+
+    /// Everything is written and only the replies to the end of the data
+    /// are owed (RFC 5321 §4.1.1.4; one per accepted recipient in LMTP,
+    /// RFC 2033 §4.2): whatever they say, this transaction writes nothing
+    /// more, so the next one may start now ([`Handover`]). Not after BDAT
+    /// (a refused last chunk is followed by RSET) nor when a lone dot is
+    /// followed by RSET (RFC 2920 §3.1, a 354 nobody should receive).
+    pub fn awaits_only_final_replies(&self) -> bool {
+        self.stuffing.is_none()
+            && self.unsent.is_empty()
+            && self.unsent_chunks.is_empty()
+            && self
+                .exchange
+                .owes_only(|expect| matches!(expect, Expect::DataEnd | Expect::LmtpDataEnd(_)))
+    }
+
+    /// Its commands go out in groups (RFC 2920: the server offers
+    /// PIPELINING and the preferences allow it).
+    pub fn is_pipelined(&self) -> bool {
+        self.plan.pipelining
+    }
+
+    /// Every reply it asked for is in: nothing more to write or read.
+    fn is_done(&self) -> bool {
+        self.phase == Phase::Done
     }
 
     fn accepted_count(&self) -> usize {

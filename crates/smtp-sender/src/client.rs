@@ -13,8 +13,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use smtp_io::MaybeTls;
 use smtp_sender_core::{
-    Capabilities, Connection, Envelope, Handshake, HandshakeSettings, Message, Preferences, Quit,
-    Report, SendError, ServerInfo, TlsMode, Transcript, TransportError, parse_ehlo_name,
+    Capabilities, Connection, Envelope, Handover, Handshake, HandshakeSettings, Message,
+    Preferences, Quit, Report, SendError, ServerInfo, TlsMode, Transaction, Transcript,
+    TransportError, UntilWritten, parse_ehlo_name,
 };
 use smtp_wire::path::Domain;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -241,23 +242,116 @@ impl Client {
     /// already CRLF (the usual case), else from a canonical copy
     /// ([`Message`]).
     pub async fn send(&mut self, envelope: &Envelope, message: &[u8]) -> Result<Report, SendError> {
-        if self.is_closed() {
-            return Err(TransportError::Closed.into());
-        }
+        let mut outcome = None;
+        let sent = self
+            .send_each([(envelope, message)], |_, report| outcome = Some(report))
+            .await;
+        // No report: the client was closed before anything was sent.
+        outcome.unwrap_or_else(|| sent.and(Err(TransportError::Closed.into())))
+    }
+
+    /// Sends each message of `messages` in turn over this session, and
+    /// hands `on_report` each one's outcome with its position in
+    /// `messages` (0 for the first): what [`Client::send`] would have
+    /// returned for it.
+    ///
+    /// When the server offers PIPELINING (and [`ClientConfig::pipelining`]
+    /// is on), the next message's commands leave in the same write as the
+    /// previous message's final dot (RFC 2920 §3.1, see
+    /// [`Handover`](smtp_sender_core::Handover)): one round trip per
+    /// message instead of two. A message is taken from `messages` only
+    /// when it is about to be sent, and every message taken gets exactly
+    /// one report, in the order taken; a message refused locally (too
+    /// large, say) is reported at once and the next one taken.
+    ///
+    /// `Err` when the session broke: the client is closed, the messages
+    /// taken so far have their reports (a message whose commands had
+    /// already left has one saying that the connection closed), and the
+    /// rest of `messages` is left untouched.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), smtp_sender::SendError> {
+    /// use smtp_sender::{Client, ClientConfig, Envelope};
+    /// let mut client = Client::connect(ClientConfig::new("mail.example.com", 587)).await?;
+    /// let envelope = Envelope::new("alice@example.com", &["bob@example.org"])?;
+    /// let messages = [&b"Subject: one\r\n\r\n1\r\n"[..], b"Subject: two\r\n\r\n2\r\n"];
+    /// client
+    ///     .send_each(messages.iter().map(|m| (&envelope, *m)), |i, report| match report {
+    ///         Ok(report) => print!("message {i}:\n{report}"),
+    ///         Err(error) => eprintln!("message {i}: {error}"),
+    ///     })
+    ///     .await?;
+    /// client.quit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_each<'m>(
+        &mut self,
+        messages: impl IntoIterator<Item = (&'m Envelope, &'m [u8])>,
+        mut on_report: impl FnMut(usize, Result<Report, SendError>),
+    ) -> Result<(), SendError> {
         let prefs = Preferences {
             pipelining: self.config.pipelining,
             chunking: self.config.chunking,
         };
-        let mut transaction =
-            self.connection
-                .transaction(envelope, Message::new(message), prefs)?;
-        let run = self.run(&mut transaction).await;
-        if let Err(error) = &run {
-            self.abandon(error).await;
+        let mut messages = messages.into_iter().enumerate();
+        // The transaction whose commands already left (after a handover).
+        let mut started: Option<(usize, Transaction<'m>)> = None;
+        loop {
+            if self.is_closed() {
+                return Err(TransportError::Closed.into());
+            }
+            let (index, mut transaction) = match started.take() {
+                Some(started) => started,
+                None => {
+                    let Some((index, (envelope, message))) = messages.next() else {
+                        return Ok(());
+                    };
+                    let message = Message::new(message);
+                    match self.connection.transaction(envelope, message, prefs) {
+                        Ok(transaction) => (index, transaction),
+                        Err(refused) => {
+                            on_report(index, Err(refused.into()));
+                            continue;
+                        }
+                    }
+                }
+            };
+            let mut run = self.run(&mut UntilWritten(&mut transaction)).await;
+            if run.is_ok() && transaction.awaits_only_final_replies() {
+                // The next message, prepared now so that its commands can
+                // follow this one's final dot.
+                for (next, (envelope, message)) in messages.by_ref() {
+                    let message = Message::new(message);
+                    let prepared =
+                        self.connection
+                            .transaction_after(&transaction, envelope, message, prefs);
+                    match prepared {
+                        Ok(prepared) => {
+                            started = Some((next, prepared));
+                            break;
+                        }
+                        Err(refused) => on_report(next, Err(refused.into())),
+                    }
+                }
+                run = match &mut started {
+                    Some((_, starting)) => {
+                        self.run(&mut Handover::new(&mut transaction, starting))
+                            .await
+                    }
+                    None => self.run(&mut transaction).await,
+                };
+            }
+            if let Err(error) = &run {
+                self.abandon(error).await;
+            }
+            on_report(index, self.connection.transaction_done(transaction, run));
+            if self.is_closed()
+                && let Some((next, starting)) = started.take()
+            {
+                let closed = Err(TransportError::Closed.into());
+                on_report(next, self.connection.transaction_done(starting, closed));
+            }
         }
-        // The replies already received still count (a 550 to MAIL, a
-        // refused RCPT, the reply to the end of data).
-        self.connection.transaction_done(transaction, run)
     }
 
     /// Ends the session politely (QUIT, RFC 5321 §4.1.1.10) and closes the

@@ -46,6 +46,22 @@ impl Connection {
         Ok(transaction)
     }
 
+    /// Like [`Connection::transaction`], for the transaction that follows
+    /// `ending` while `ending` still awaits its final replies
+    /// ([`Handover`](crate::Handover)): the RSET decision is the one
+    /// `ending` will leave behind (it writes nothing more, so it ends
+    /// without an RSET of its own).
+    pub fn transaction_after<'a>(
+        &mut self,
+        ending: &Transaction<'_>,
+        envelope: &Envelope,
+        message: Message<'a>,
+        prefs: Preferences,
+    ) -> Result<Transaction<'a>, ProtocolError> {
+        self.needs_reset = ending.needs_reset_after();
+        self.transaction(envelope, message, prefs)
+    }
+
     /// The transaction's outcome, given how running it ended: its report,
     /// or after a failure what the replies already received still say
     /// ([`Transaction::report_after_failure`]).
@@ -54,7 +70,8 @@ impl Connection {
         transaction: Transaction<'_>,
         run: Result<(), SendError>,
     ) -> Result<Report, SendError> {
-        self.sampler = None;
+        // The content sampler is left as it is: after a handover it is
+        // already the next transaction's, and every transaction sets its own.
         match run {
             Ok(()) => {
                 self.needs_reset = transaction.needs_reset_after();

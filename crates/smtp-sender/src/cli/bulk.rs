@@ -3,7 +3,9 @@
 //! go over S concurrent sessions; each session takes the next message from
 //! a shared counter (so a slow session sends fewer), keeps its connection
 //! for all of them (RFC 5321 §4.1.1.5: RSET, here pipelined with the next
-//! MAIL, separates the transactions), and QUITs at the end.
+//! MAIL, separates the transactions), and QUITs at the end. With
+//! PIPELINING each message's commands leave with the previous message's
+//! final dot (`Client::send_each`): one round trip per message.
 //!
 //! It prints one line a script can parse:
 //!
@@ -17,8 +19,8 @@
 //! still be accepted). The exit status is 0 only when both are 0, and each
 //! distinct session error is printed on stderr with how many sessions met it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -171,19 +173,32 @@ async fn session(
         return Ok(());
     }
     let mut client = Client::connect(config).await?;
-    let result = async {
-        while tally.next.fetch_add(1, Ordering::Relaxed) < count {
-            // A message not accepted by everyone counts as failed
-            // (the count minus the accepted ones).
-            if client.send(envelope, message).await?.all_accepted() {
-                tally.accepted.fetch_add(1, Ordering::Relaxed);
+    // The first message not accepted by everyone, if it came with an error
+    // (a refused sender, a session failure): it ends the session.
+    let failure: OnceLock<SendError> = OnceLock::new();
+    let messages = std::iter::from_fn(|| {
+        let go = failure.get().is_none() && tally.next.fetch_add(1, Ordering::Relaxed) < count;
+        go.then_some((envelope, message))
+    });
+    let sent = client
+        .send_each(messages, |_, report| match report {
+            // A message not accepted by everyone counts as failed (the
+            // count minus the accepted ones).
+            Ok(report) => {
+                if report.all_accepted() {
+                    tally.accepted.fetch_add(1, Ordering::Relaxed);
+                }
             }
-        }
-        Ok(())
-    }
-    .await;
+            Err(error) => {
+                let _ = failure.set(error);
+            }
+        })
+        .await;
     let _ = client.quit().await;
-    result
+    match failure.into_inner() {
+        Some(error) => Err(error),
+        None => sent,
+    }
 }
 
 #[cfg(test)]

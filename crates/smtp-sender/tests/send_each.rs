@@ -1,0 +1,201 @@
+//! `Client::send_each`: one message after another, each message's commands
+//! written with the previous message's final dot (RFC 2920 §3.1). Against
+//! Postfix's smtp-sink, which dumps every transaction (every message must
+//! arrive once, intact, with its own envelope), and against scripted
+//! servers that refuse a message after its dot or close in the middle
+//! (every message taken gets exactly one report, in order).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use smtp_peers::{Peer, SinkMode, SmtpSink, normalize_newlines};
+use smtp_sender::{Client, ClientConfig, Envelope, Outcome, Report, SendError, TlsMode};
+use smtp_testkit::server::serve;
+
+fn config(addr: std::net::SocketAddr) -> ClientConfig {
+    let mut config = ClientConfig::new("127.0.0.1", addr.port());
+    config.tls = TlsMode::None;
+    config.ehlo_name = Some("client.example".into());
+    config
+}
+
+fn message(i: usize) -> Vec<u8> {
+    // Dots to stuff, and a last line that looks like the end of data.
+    format!("Subject: message {i}\r\n\r\n.leading dot {i}\r\nbody {i}\r\n.\r\n").into_bytes()
+}
+
+#[tokio::test]
+async fn every_message_reaches_smtp_sink_once_with_one_round_trip_each() {
+    if let Err(missing) = Peer::SmtpSink.usable() {
+        eprintln!("skipped: {missing}");
+        return;
+    }
+    let sink = tokio::task::spawn_blocking(|| SmtpSink::start(SinkMode::Dump))
+        .await
+        .unwrap()
+        .expect("smtp-sink starts");
+    let envelopes: Vec<Envelope> = (0..30)
+        .map(|i| Envelope::new("alice@example.com", &[format!("rcpt{i}@example.org")]).unwrap())
+        .collect();
+    let messages: Vec<Vec<u8>> = (0..30).map(message).collect();
+    let mut client = Client::connect(config(sink.addr())).await.unwrap();
+    assert!(client.server_info().offers("PIPELINING"));
+    let mut reports = Vec::new();
+    client
+        .send_each(
+            envelopes.iter().zip(messages.iter().map(Vec::as_slice)),
+            |i, report| reports.push((i, report)),
+        )
+        .await
+        .unwrap();
+    client.quit().await.unwrap();
+
+    assert_eq!(reports.len(), 30);
+    for (n, (i, report)) in reports.iter().enumerate() {
+        assert_eq!(*i, n, "reports in order");
+        assert!(report.as_ref().unwrap().all_accepted(), "message {i}");
+    }
+    let dumps = tokio::task::spawn_blocking(move || {
+        sink.wait_for_dumps(30, Duration::from_secs(20)).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(dumps.len(), 30, "no message lost, none twice");
+    let mut seen: Vec<usize> = dumps
+        .iter()
+        .map(|dump| {
+            let rcpt = &dump.envelope.rcpt_to[0];
+            let i: usize = rcpt["rcpt".len()..rcpt.find('@').unwrap()].parse().unwrap();
+            // Each message under its own envelope, un-stuffed as sent
+            // (smtp-sink ends each dump with an empty line of its own).
+            let dumped = dump.file.normalized();
+            let dumped = dumped.strip_suffix(b"\n").unwrap_or(&dumped);
+            assert!(
+                dumped.ends_with(&normalize_newlines(&message(i))),
+                "{rcpt}: {:?}",
+                String::from_utf8_lossy(dumped)
+            );
+            i
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..30).collect::<Vec<_>>());
+
+    // On the wire: each message's final dot, then the next group, before
+    // the reply to the dot (one round trip per message).
+    let text = client.transcript().render();
+    let lines: Vec<&str> = text.lines().collect();
+    let handovers = lines
+        .windows(2)
+        .filter(|w| w[0] == "C: ." && w[1] == "C: RSET")
+        .count();
+    assert_eq!(handovers, 29, "{text}");
+}
+
+/// What a scripted server sees of one message's group and content, after
+/// the first message: RSET, MAIL, RCPT, DATA, the content.
+async fn next_group(c: &mut smtp_testkit::server::Conn) {
+    c.expect("RSET").await;
+    c.expect("MAIL").await;
+    c.expect("RCPT").await;
+    c.expect("DATA").await;
+}
+
+fn outcome(report: &Result<Report, SendError>) -> Outcome {
+    report.as_ref().unwrap().recipients[0].outcome
+}
+
+#[tokio::test]
+async fn a_message_refused_after_its_dot_does_not_stop_the_next() {
+    let (addr, server) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 PIPELINING\r\n").await;
+        c.expect("MAIL").await;
+        c.expect("RCPT").await;
+        c.expect("DATA").await;
+        c.send("250 ok\r\n250 ok\r\n354 go\r\n").await;
+        c.read_data().await;
+        // The second group arrives before the first message is answered.
+        next_group(&mut c).await;
+        c.send("554 5.7.1 not this one\r\n250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+            .await;
+        c.read_data().await;
+        next_group(&mut c).await;
+        c.send("250 2.0.0 queued 2\r\n250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+            .await;
+        c.read_data().await;
+        c.send("250 2.0.0 queued 3\r\n").await;
+        c.expect("QUIT").await;
+        c.send("221 bye\r\n").await;
+    })
+    .await;
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
+    let mut client = Client::connect(config(addr)).await.unwrap();
+    let mut reports = Vec::new();
+    client
+        .send_each(
+            messages.iter().map(|m| (&envelope, m.as_slice())),
+            |i, report| reports.push((i, report)),
+        )
+        .await
+        .unwrap();
+    client.quit().await.unwrap();
+    server.await.unwrap();
+    let outcomes: Vec<(usize, Outcome)> = reports.iter().map(|(i, r)| (*i, outcome(r))).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (0, Outcome::Refused),
+            (1, Outcome::Accepted),
+            (2, Outcome::Accepted)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
+    let (addr, server) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 PIPELINING\r\n").await;
+        c.expect("MAIL").await;
+        c.expect("RCPT").await;
+        c.expect("DATA").await;
+        c.send("250 ok\r\n250 ok\r\n354 go\r\n").await;
+        c.read_data().await;
+        next_group(&mut c).await;
+        // RFC 5321 §3.8: going away instead of answering the dot.
+        c.send("421 4.3.2 shutting down\r\n").await;
+    })
+    .await;
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let messages: Vec<Vec<u8>> = (0..5).map(message).collect();
+    let mut taken = 0;
+    let mut client = Client::connect(config(addr)).await.unwrap();
+    let mut reports = Vec::new();
+    let sent = client
+        .send_each(
+            messages
+                .iter()
+                .inspect(|_| taken += 1)
+                .map(|m| (&envelope, m.as_slice())),
+            |i, report| reports.push((i, report)),
+        )
+        .await;
+    server.await.unwrap();
+    assert!(sent.is_err(), "the session broke");
+    assert!(client.is_closed());
+    // The first message and the one whose group had left: one report
+    // each, neither accepted; the other three were never taken.
+    assert_eq!(taken, 2);
+    let indices: Vec<usize> = reports.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, [0, 1]);
+    for (i, report) in &reports {
+        let accepted = report.as_ref().is_ok_and(Report::all_accepted);
+        assert!(!accepted, "message {i}: {report:?}");
+    }
+    let first = format!("{:?}", reports[0].1);
+    assert!(first.contains("421"), "{first}");
+}
