@@ -58,14 +58,9 @@ fn transaction<'a>(conn: &mut Connection, message: &'a [u8]) -> Transaction<'a> 
         .unwrap()
 }
 
-fn accepted(conn: &mut Connection, tx: Transaction<'_>) -> bool {
-    let report = conn.transaction_done(tx, Ok(())).unwrap();
-    report.recipients[0].outcome == Outcome::Accepted
-}
-
-#[test]
-fn the_next_group_follows_the_final_dot_in_one_round_trip() {
-    let t0 = Instant::now();
+/// A pipelining session whose first message ("One") is written, its
+/// final dot included, and the second ("Two") prepared to follow it.
+fn first_written(t0: Instant) -> (Connection, Transaction<'static>, Transaction<'static>) {
     let mut conn = opened("250-mx\r\n250 PIPELINING\r\n", t0);
     let mut first = transaction(&mut conn, b"One\r\n");
     let mut server = [&b"250 ok\r\n250 ok\r\n354 go\r\n"[..]].into_iter();
@@ -74,20 +69,36 @@ fn the_next_group_follows_the_final_dot_in_one_round_trip() {
     assert!(writes[0].starts_with("MAIL FROM:<alice@example.com>"));
     assert_eq!(writes[1], "One\r\n.\r\n");
     assert!(first.awaits_only_final_replies());
-
-    let mut second = conn
+    let second = conn
         .transaction_after(&first, &envelope(), Message::new(b"Two\r\n"), PIPELINED)
         .unwrap();
+    (conn, first, second)
+}
+
+/// Runs [`Handover`] from `first` to `second`.
+fn hand_over<'s, 'a>(
+    conn: &mut Connection,
+    first: &mut Transaction<'a>,
+    second: &mut Transaction<'a>,
+    now: Instant,
+    server: &mut impl Iterator<Item = &'s [u8]>,
+) -> Result<Vec<String>, SendError> {
+    run(conn, &mut Handover::new(first, second), now, server)
+}
+
+fn accepted(conn: &mut Connection, tx: Transaction<'_>) -> bool {
+    let report = conn.transaction_done(tx, Ok(())).unwrap();
+    report.recipients[0].outcome == Outcome::Accepted
+}
+
+#[test]
+fn the_next_group_follows_the_final_dot_in_one_round_trip() {
+    let t0 = Instant::now();
+    let (mut conn, mut first, mut second) = first_written(t0);
     // One read answers the first message and the second's whole group.
     let mut server =
         [&b"250 queued 1\r\n250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n"[..]].into_iter();
-    let writes = run(
-        &mut conn,
-        &mut Handover::new(&mut first, &mut second),
-        t0,
-        &mut server,
-    )
-    .unwrap();
+    let writes = hand_over(&mut conn, &mut first, &mut second, t0, &mut server).unwrap();
     // RSET: the first ran to its end (the connection's policy, RFC 5321
     // §4.1.1.5), then the group of RFC 2920 §3.1.
     assert_eq!(writes.len(), 1, "{writes:?}");
@@ -123,13 +134,7 @@ fn the_next_group_follows_the_final_dot_in_one_round_trip() {
 #[test]
 fn a_final_reply_already_received_is_not_taken_for_an_unsolicited_one() {
     let t0 = Instant::now();
-    let mut conn = opened("250-mx\r\n250 PIPELINING\r\n", t0);
-    let mut first = transaction(&mut conn, b"One\r\n");
-    let mut server = [&b"250 ok\r\n250 ok\r\n354 go\r\n"[..]].into_iter();
-    run(&mut conn, &mut UntilWritten(&mut first), t0, &mut server).unwrap();
-    let mut second = conn
-        .transaction_after(&first, &envelope(), Message::new(b"Two\r\n"), PIPELINED)
-        .unwrap();
+    let (mut conn, mut first, mut second) = first_written(t0);
     // The reply to the final dot came before the next group was written.
     conn.handle(Input::Bytes(b"250 queued 1\r\n"));
     let mut server = [&b"250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n"[..]].into_iter();
@@ -162,13 +167,7 @@ fn a_final_reply_already_received_is_not_taken_for_an_unsolicited_one() {
 #[test]
 fn a_refused_message_is_reported_and_the_next_one_goes_on() {
     let t0 = Instant::now();
-    let mut conn = opened("250-mx\r\n250 PIPELINING\r\n", t0);
-    let mut first = transaction(&mut conn, b"One\r\n");
-    let mut server = [&b"250 ok\r\n250 ok\r\n354 go\r\n"[..]].into_iter();
-    run(&mut conn, &mut UntilWritten(&mut first), t0, &mut server).unwrap();
-    let mut second = conn
-        .transaction_after(&first, &envelope(), Message::new(b"Two\r\n"), PIPELINED)
-        .unwrap();
+    let (mut conn, mut first, mut second) = first_written(t0);
     // RFC 5321 §4.1.1.4: the dot ends the transaction whatever the reply,
     // so the group after it stands.
     let mut server = [
@@ -176,13 +175,7 @@ fn a_refused_message_is_reported_and_the_next_one_goes_on() {
         b"250 ok\r\n250 ok\r\n354 go\r\n",
     ]
     .into_iter();
-    run(
-        &mut conn,
-        &mut Handover::new(&mut first, &mut second),
-        t0,
-        &mut server,
-    )
-    .unwrap();
+    hand_over(&mut conn, &mut first, &mut second, t0, &mut server).unwrap();
     let report = conn.transaction_done(first, Ok(())).unwrap();
     assert!(matches!(report.recipients[0].outcome, Outcome::Refused));
     let writes = run(&mut conn, &mut UntilWritten(&mut second), t0, &mut server).unwrap();
@@ -195,21 +188,9 @@ fn a_refused_message_is_reported_and_the_next_one_goes_on() {
 #[test]
 fn a_421_after_the_dot_ends_both_transactions() {
     let t0 = Instant::now();
-    let mut conn = opened("250-mx\r\n250 PIPELINING\r\n", t0);
-    let mut first = transaction(&mut conn, b"One\r\n");
-    let mut server = [&b"250 ok\r\n250 ok\r\n354 go\r\n"[..]].into_iter();
-    run(&mut conn, &mut UntilWritten(&mut first), t0, &mut server).unwrap();
-    let mut second = conn
-        .transaction_after(&first, &envelope(), Message::new(b"Two\r\n"), PIPELINED)
-        .unwrap();
+    let (mut conn, mut first, mut second) = first_written(t0);
     let mut server = [&b"421 4.3.2 going down\r\n"[..]].into_iter();
-    let error = run(
-        &mut conn,
-        &mut Handover::new(&mut first, &mut second),
-        t0,
-        &mut server,
-    )
-    .unwrap_err();
+    let error = hand_over(&mut conn, &mut first, &mut second, t0, &mut server).unwrap_err();
     assert!(matches!(protocol(error), ProtocolError::ServiceClosing(_)));
 }
 
@@ -226,13 +207,7 @@ fn without_pipelining_the_next_transaction_waits_for_the_reply() {
         .transaction_after(&first, &envelope(), Message::new(b"Two\r\n"), PIPELINED)
         .unwrap();
     let mut server = [&b"250 queued 1\r\n"[..]].into_iter();
-    let writes = run(
-        &mut conn,
-        &mut Handover::new(&mut first, &mut second),
-        t0,
-        &mut server,
-    )
-    .unwrap();
+    let writes = hand_over(&mut conn, &mut first, &mut second, t0, &mut server).unwrap();
     assert!(writes.is_empty(), "{writes:?}");
     assert!(accepted(&mut conn, first));
     // Now the second, one command per reply, RSET first.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use smtp_peers::{Peer, SinkMode, SmtpSink, normalize_newlines};
 use smtp_sender::{Client, ClientConfig, Envelope, Outcome, Report, SendError, TlsMode};
-use smtp_testkit::server::serve;
+use smtp_testkit::server::{Conn, serve};
 
 fn config(addr: std::net::SocketAddr) -> ClientConfig {
     let mut config = ClientConfig::new("127.0.0.1", addr.port());
@@ -92,9 +92,22 @@ async fn every_message_reaches_smtp_sink_once_with_one_round_trip_each() {
     assert_eq!(handovers, 29, "{text}");
 }
 
-/// What a scripted server sees of one message's group and content, after
-/// the first message: RSET, MAIL, RCPT, DATA, the content.
-async fn next_group(c: &mut smtp_testkit::server::Conn) {
+/// A scripted server's greeting, EHLO reply with PIPELINING, and the first
+/// message's group and content (its dot not answered yet).
+async fn first_message(c: &mut Conn) {
+    c.send("220 mx\r\n").await;
+    c.expect("EHLO").await;
+    c.send("250-mx\r\n250 PIPELINING\r\n").await;
+    c.expect("MAIL").await;
+    c.expect("RCPT").await;
+    c.expect("DATA").await;
+    c.send("250 ok\r\n250 ok\r\n354 go\r\n").await;
+    c.read_data().await;
+}
+
+/// What a scripted server sees of the next message's group, which follows
+/// the previous message's dot: RSET, MAIL, RCPT, DATA.
+async fn next_group(c: &mut Conn) {
     c.expect("RSET").await;
     c.expect("MAIL").await;
     c.expect("RCPT").await;
@@ -108,14 +121,7 @@ fn outcome(report: &Result<Report, SendError>) -> Outcome {
 #[tokio::test]
 async fn a_message_refused_after_its_dot_does_not_stop_the_next() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 PIPELINING\r\n").await;
-        c.expect("MAIL").await;
-        c.expect("RCPT").await;
-        c.expect("DATA").await;
-        c.send("250 ok\r\n250 ok\r\n354 go\r\n").await;
-        c.read_data().await;
+        first_message(&mut c).await;
         // The second group arrives before the first message is answered.
         next_group(&mut c).await;
         c.send("554 5.7.1 not this one\r\n250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
@@ -157,14 +163,7 @@ async fn a_message_refused_after_its_dot_does_not_stop_the_next() {
 #[tokio::test]
 async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 PIPELINING\r\n").await;
-        c.expect("MAIL").await;
-        c.expect("RCPT").await;
-        c.expect("DATA").await;
-        c.send("250 ok\r\n250 ok\r\n354 go\r\n").await;
-        c.read_data().await;
+        first_message(&mut c).await;
         next_group(&mut c).await;
         // RFC 5321 §3.8: going away instead of answering the dot.
         c.send("421 4.3.2 shutting down\r\n").await;
