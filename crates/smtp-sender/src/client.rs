@@ -261,8 +261,10 @@ impl Client {
     /// [`Handover`](smtp_sender_core::Handover)): one round trip per
     /// message instead of two. A message is taken from `messages` only
     /// when it is about to be sent, and every message taken gets exactly
-    /// one report, in the order taken; a message refused locally (too
-    /// large, say) is reported at once and the next one taken.
+    /// one report, as soon as it is decided: in the order taken, except
+    /// that a message refused locally (too large, say) is reported at once,
+    /// possibly before the message still awaiting its final reply, and the
+    /// next one is taken.
     ///
     /// `Err` when the session broke: the client is closed, the messages
     /// taken so far have their reports (a message whose commands had

@@ -198,3 +198,51 @@ async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
     let first = format!("{:?}", reports[0].1);
     assert!(first.contains("421"), "{first}");
 }
+
+#[tokio::test]
+async fn a_message_refused_locally_is_reported_at_once_and_skipped() {
+    let (addr, server) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n")
+            .await;
+        c.expect("MAIL").await;
+        c.expect("RCPT").await;
+        c.expect("DATA").await;
+        c.send("250 ok\r\n250 ok\r\n354 go\r\n").await;
+        c.read_data().await;
+        // The message over the SIZE limit never reaches the wire: the
+        // third message's group follows the first one's dot.
+        next_group(&mut c).await;
+        c.send("250 2.0.0 queued 1\r\n250 reset\r\n250 ok\r\n250 ok\r\n354 go\r\n")
+            .await;
+        let third = c.read_data().await;
+        c.send("250 2.0.0 queued 3\r\n").await;
+        c.expect("QUIT").await;
+        c.send("221 bye\r\n").await;
+        third
+    })
+    .await;
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(2000)).into_bytes();
+    let messages = [message(0), big, message(2)];
+    let mut client = Client::connect(config(addr)).await.unwrap();
+    let mut reports = Vec::new();
+    client
+        .send_each(
+            messages.iter().map(|m| (&envelope, m.as_slice())),
+            |i, report| reports.push((i, report)),
+        )
+        .await
+        .unwrap();
+    client.quit().await.unwrap();
+    let third = server.await.unwrap();
+    assert!(String::from_utf8_lossy(&third).contains("message 2"));
+    // Decided in this order: the big one before the first one's reply.
+    let order: Vec<(usize, bool)> = reports
+        .iter()
+        .map(|(i, r)| (*i, r.as_ref().is_ok_and(Report::all_accepted)))
+        .collect();
+    assert_eq!(order, [(1, false), (0, true), (2, true)]);
+    assert!(matches!(reports[0].1, Err(SendError::Protocol(_))));
+}
