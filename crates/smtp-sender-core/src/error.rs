@@ -296,6 +296,7 @@ impl SendError {
                     | TransportError::ConnectionClosed { .. }
                     | TransportError::Timeout { .. }
                     | TransportError::NoGreeting { .. }
+                    | TransportError::SessionBroken
             ) | SendError::Protocol(ProtocolError::ServiceClosing(_))
         )
     }

@@ -105,8 +105,10 @@ pub trait Machine {
     /// right after a message's final dot (RFC 2920 §3.1, see
     /// [`Handover`](crate::Handover)). Bytes received by then may be that
     /// reply, so the connection does not take them for unsolicited ones.
-    /// The other machines write only once every reply they asked for is
-    /// in, and keep the default.
+    /// The other machines keep the default: they write a command only once
+    /// every reply they asked for is in (message content and pipelined
+    /// BDAT chunks, written while replies are owed, are not checked
+    /// anyway).
     fn owes_reply(&self) -> bool {
         false
     }
@@ -193,13 +195,16 @@ impl<E> Exchange<E> {
         self.writes.is_empty()
     }
 
-    /// Nothing left to write and every reply still owed, at least one, is
-    /// one that `last` accepts.
-    pub(crate) fn owes_only(&self, last: impl Fn(&E) -> bool) -> bool {
+    /// Nothing left to write and exactly one reply owed, one that `last`
+    /// accepts.
+    pub(crate) fn owes_only_one(&self, last: impl Fn(&E) -> bool) -> bool {
         self.writes.is_empty()
             && !self.start_tls
-            && !self.awaiting.is_empty()
-            && self.awaiting.iter().all(|(expect, _)| last(expect))
+            && self.awaiting.len() == 1
+            && self
+                .awaiting
+                .front()
+                .is_some_and(|(expect, _)| last(expect))
     }
 
     /// Nothing left to write and no reply owed.

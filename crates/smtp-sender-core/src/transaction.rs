@@ -168,19 +168,21 @@ impl<'a> Transaction<'a> {
         Ok(tx)
     }
 
-    /// Everything is written and only the replies to the end of the data
-    /// are owed (RFC 5321 §4.1.1.4; one per accepted recipient in LMTP,
-    /// RFC 2033 §4.2): whatever they say, this transaction writes nothing
-    /// more, so the next one may start now ([`Handover`]). Not after BDAT
-    /// (a refused last chunk is followed by RSET) nor when a lone dot is
-    /// followed by RSET (RFC 2920 §3.1, a 354 nobody should receive).
-    pub fn awaits_only_final_replies(&self) -> bool {
+    /// Everything is written and only the reply to the end of the data is
+    /// owed (RFC 5321 §4.1.1.4): whatever it says, this transaction writes
+    /// nothing more, so the next one may start now ([`Handover`]). Not
+    /// after BDAT (a refused last chunk is followed by RSET), nor when a
+    /// lone dot is followed by RSET (RFC 2920 §3.1, a 354 nobody should
+    /// receive), nor in LMTP with several accepted recipients (RFC 2033
+    /// §4.2: one reply each; a server that sent one too few would have the
+    /// next group's first reply taken for a recipient's).
+    pub fn awaits_only_final_reply(&self) -> bool {
         self.stuffing.is_none()
             && self.unsent.is_empty()
             && self.unsent_chunks.is_empty()
             && self
                 .exchange
-                .owes_only(|expect| matches!(expect, Expect::DataEnd | Expect::LmtpDataEnd(_)))
+                .owes_only_one(|expect| matches!(expect, Expect::DataEnd | Expect::LmtpDataEnd(_)))
     }
 
     /// Its commands go out in groups (RFC 2920: the server offers

@@ -12,6 +12,7 @@ use smtp_sender_core::{
     Action, Connection, Envelope, Handover, Input, Machine, Message, Outcome, Preferences,
     ProtocolError, Quit, SendError, Timeouts, TlsMode, Transaction, TranscriptLimits, UntilWritten,
 };
+use smtp_sender_core::{Capabilities, Reply, ServerInfo, Step, TransportError, plan};
 use support::steps::{handshake, protocol};
 
 const PIPELINED: Preferences = Preferences {
@@ -68,7 +69,7 @@ fn first_written(t0: Instant) -> (Connection, Transaction<'static>, Transaction<
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert!(writes[0].starts_with("MAIL FROM:<alice@example.com>"));
     assert_eq!(writes[1], "One\r\n.\r\n");
-    assert!(first.awaits_only_final_replies());
+    assert!(first.awaits_only_final_reply());
     let second = conn
         .transaction_after(&first, &envelope(), Message::new(b"Two\r\n"), PIPELINED)
         .unwrap();
@@ -192,6 +193,48 @@ fn a_421_after_the_dot_ends_both_transactions() {
     let mut server = [&b"421 4.3.2 going down\r\n"[..]].into_iter();
     let error = hand_over(&mut conn, &mut first, &mut second, t0, &mut server).unwrap_err();
     assert!(matches!(protocol(error), ProtocolError::ServiceClosing(_)));
+    // Neither message was delivered, and both may be tried again.
+    let closing = ProtocolError::ServiceClosing(Reply::new(421, "going down"));
+    let first = conn.transaction_done(first, Err(closing.into()));
+    assert!(first.is_err_and(|e| e.is_temporary()));
+    let broken = TransportError::SessionBroken;
+    let second = conn.transaction_done(second, Err(broken.into()));
+    assert!(second.is_err_and(|e| e.is_temporary()));
+}
+
+#[test]
+fn lmtp_hands_over_only_when_one_reply_is_owed() {
+    let info = |rcpts: usize| {
+        let env: Vec<String> = (0..rcpts).map(|i| format!("r{i}@example.org")).collect();
+        let env = Envelope::new("alice@example.com", &env).unwrap();
+        let server = ServerInfo {
+            greeting: Reply::new(220, "mx"),
+            capabilities: Capabilities::from_ehlo_lines(["mx", "PIPELINING"]),
+            esmtp: true,
+            tls: false,
+            authenticated: false,
+            lmtp: true,
+        };
+        (env, server)
+    };
+    for rcpts in [1, 2] {
+        let (env, server) = info(rcpts);
+        let message = Message::new(b"Hi\r\n");
+        let plan = plan(&env, &message, &server, PIPELINED).unwrap();
+        let mut tx = Transaction::new(&env, message, plan, false, false).unwrap();
+        assert!(matches!(tx.next_step(), Step::Send { .. }), "the group");
+        for _ in 0..=rcpts {
+            tx.on_reply(Reply::new(250, "ok")).unwrap();
+        }
+        tx.on_reply(Reply::new(354, "go")).unwrap();
+        assert!(matches!(tx.next_step(), Step::Send { .. }), "the content");
+        // RFC 2033 §4.2: one reply per accepted recipient after the dot.
+        assert_eq!(tx.awaits_only_final_reply(), rcpts == 1, "{rcpts}");
+        if rcpts == 2 {
+            tx.on_reply(Reply::new(250, "r0 saved")).unwrap();
+            assert!(tx.awaits_only_final_reply(), "the last one");
+        }
+    }
 }
 
 #[test]
@@ -240,7 +283,7 @@ fn bdat_and_refusals_are_not_handed_over() {
     let writes = run(&mut conn, &mut UntilWritten(&mut tx), t0, &mut server).unwrap();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert!(writes[1].starts_with("BDAT 5 LAST\r\n"));
-    assert!(!tx.awaits_only_final_replies());
+    assert!(!tx.awaits_only_final_reply());
     assert!(server.next().is_none(), "run to its end");
     assert!(accepted(&mut conn, tx));
 
@@ -253,6 +296,6 @@ fn bdat_and_refusals_are_not_handed_over() {
     ]
     .into_iter();
     run(&mut conn, &mut UntilWritten(&mut tx), t0, &mut server).unwrap();
-    assert!(!tx.awaits_only_final_replies());
+    assert!(!tx.awaits_only_final_reply());
     assert!(server.next().is_none());
 }

@@ -256,8 +256,9 @@ impl Client {
     /// returned for it.
     ///
     /// When the server offers PIPELINING (and [`ClientConfig::pipelining`]
-    /// is on), the next message's commands leave in the same write as the
-    /// previous message's final dot (RFC 2920 §3.1, see
+    /// is on), the next message's commands are written right after the
+    /// previous message's final dot, before its reply is read (RFC 2920
+    /// §3.1, see
     /// [`Handover`](smtp_sender_core::Handover)): one round trip per
     /// message instead of two. A message is taken from `messages` only
     /// when it is about to be sent, and every message taken gets exactly
@@ -266,10 +267,13 @@ impl Client {
     /// possibly before the message still awaiting its final reply, and the
     /// next one is taken.
     ///
-    /// `Err` when the session broke: the client is closed, the messages
-    /// taken so far have their reports (a message whose commands had
-    /// already left has one saying that the connection closed), and the
-    /// rest of `messages` is left untouched.
+    /// `Err` when the session broke
+    /// ([`TransportError::SessionBroken`], temporary): the client is
+    /// closed, the messages taken so far have their reports (the cause is
+    /// in the report of the message that was being answered; a message
+    /// whose commands had already followed it gets `SessionBroken`), and
+    /// the rest of `messages` is left untouched. `Closed` when the client
+    /// was closed before the call.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), smtp_sender::SendError> {
@@ -319,20 +323,25 @@ impl Client {
                 }
             };
             let mut run = self.run(&mut UntilWritten(&mut transaction)).await;
-            if run.is_ok() && transaction.awaits_only_final_replies() {
-                // The next message, prepared now so that its commands can
-                // follow this one's final dot.
-                for (next, (envelope, message)) in messages.by_ref() {
-                    let message = Message::new(message);
-                    let prepared =
-                        self.connection
-                            .transaction_after(&transaction, envelope, message, prefs);
-                    match prepared {
-                        Ok(prepared) => {
-                            started = Some((next, prepared));
-                            break;
+            if run.is_ok() {
+                if transaction.is_pipelined() && transaction.awaits_only_final_reply() {
+                    // The next message, prepared now so that its commands
+                    // can follow this one's final dot.
+                    for (next, (envelope, message)) in messages.by_ref() {
+                        let message = Message::new(message);
+                        let prepared = self.connection.transaction_after(
+                            &transaction,
+                            envelope,
+                            message,
+                            prefs,
+                        );
+                        match prepared {
+                            Ok(prepared) => {
+                                started = Some((next, prepared));
+                                break;
+                            }
+                            Err(refused) => on_report(next, Err(refused.into())),
                         }
-                        Err(refused) => on_report(next, Err(refused.into())),
                     }
                 }
                 run = match &mut started {
@@ -343,15 +352,17 @@ impl Client {
                     None => self.run(&mut transaction).await,
                 };
             }
+            let broke = run.is_err();
             if let Err(error) = &run {
                 self.abandon(error).await;
             }
             on_report(index, self.connection.transaction_done(transaction, run));
-            if self.is_closed()
-                && let Some((next, starting)) = started.take()
-            {
-                let closed = Err(TransportError::Closed.into());
-                on_report(next, self.connection.transaction_done(starting, closed));
+            if broke {
+                if let Some((next, starting)) = started.take() {
+                    let broken = Err(TransportError::SessionBroken.into());
+                    on_report(next, self.connection.transaction_done(starting, broken));
+                }
+                return Err(TransportError::SessionBroken.into());
             }
         }
     }

@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use smtp_peers::{Peer, SinkMode, SmtpSink, normalize_newlines};
-use smtp_sender::{Client, ClientConfig, Envelope, Outcome, Report, SendError, TlsMode};
+use smtp_sender::{
+    Client, ClientConfig, Envelope, Outcome, Report, SendError, TlsMode, TransportError,
+};
 use smtp_testkit::server::{Conn, serve};
 
 fn config(addr: std::net::SocketAddr) -> ClientConfig {
@@ -184,7 +186,13 @@ async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
         )
         .await;
     server.await.unwrap();
-    assert!(sent.is_err(), "the session broke");
+    // Temporary: a caller that retries temporary failures retries them.
+    let sent = sent.unwrap_err();
+    assert!(
+        matches!(sent, SendError::Transport(TransportError::SessionBroken)),
+        "{sent:?}"
+    );
+    assert!(sent.is_temporary());
     assert!(client.is_closed());
     // The first message and the one whose group had left: one report
     // each, neither accepted; the other three were never taken.
@@ -197,6 +205,60 @@ async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
     }
     let first = format!("{:?}", reports[0].1);
     assert!(first.contains("421"), "{first}");
+    for (i, report) in &reports {
+        let temporary = match report {
+            Ok(report) => report
+                .recipients
+                .iter()
+                .all(|r| r.outcome == Outcome::Deferred),
+            Err(error) => error.is_temporary(),
+        };
+        assert!(temporary, "message {i}: {report:?}");
+    }
+    assert!(
+        matches!(
+            reports[1].1,
+            Err(SendError::Transport(TransportError::SessionBroken))
+        ),
+        "{:?}",
+        reports[1].1
+    );
+}
+
+#[tokio::test]
+async fn without_pipelining_no_message_is_taken_before_its_turn() {
+    let (addr, server) = serve(|mut c| async move {
+        c.send("220 mx\r\n").await;
+        c.expect("EHLO").await;
+        c.send("250-mx\r\n250 8BITMIME\r\n").await;
+        c.expect("MAIL").await;
+        c.send("250 ok\r\n").await;
+        c.expect("RCPT").await;
+        c.send("250 ok\r\n").await;
+        c.expect("DATA").await;
+        c.send("354 go\r\n").await;
+        c.read_data().await;
+        // Gone before answering the dot.
+    })
+    .await;
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
+    let mut taken = 0;
+    let mut client = Client::connect(config(addr)).await.unwrap();
+    let mut reports = Vec::new();
+    let sent = client
+        .send_each(
+            messages
+                .iter()
+                .inspect(|_| taken += 1)
+                .map(|m| (&envelope, m.as_slice())),
+            |i, report| reports.push((i, report)),
+        )
+        .await;
+    server.await.unwrap();
+    assert!(sent.is_err());
+    assert_eq!(taken, 1, "the next message waits for the reply to the dot");
+    assert_eq!(reports.len(), 1);
 }
 
 #[tokio::test]

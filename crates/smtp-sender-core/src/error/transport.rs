@@ -69,6 +69,15 @@ pub enum TransportError {
     /// The client was already closed (after QUIT or a fatal error).
     #[error("the connection is closed")]
     Closed,
+    /// The session broke while this message's commands were already on
+    /// their way, written after the previous message's final dot (RFC 2920
+    /// §3.1, `Client::send_each`): the cause is in that message's report.
+    /// Nothing of this message was delivered; trying again may work.
+    #[error(
+        "the session broke before this message was answered \
+         (the reason is in the report of the message before it)"
+    )]
+    SessionBroken,
 }
 
 impl TransportError {

@@ -1,6 +1,6 @@
 //! One transaction after another on a session with PIPELINING: the next
-//! transaction's commands leave right after the previous message's final
-//! dot, in the same write, before its reply is read.
+//! transaction's commands are written right after the previous message's
+//! final dot, before its reply is read.
 //!
 //! ```text
 //! C: ...message 1, dot-stuffed...
@@ -22,10 +22,10 @@
 //! transaction whatever its reply says (RFC 5321 §4.1.1.4), so the next
 //! group is valid after a refusal too. That makes one round trip per
 //! message instead of two. The replies still come back in order, so the
-//! previous transaction takes the first ones, the next the rest.
+//! previous transaction takes the first one, the next the rest.
 //!
 //! A driver runs [`UntilWritten`] on a transaction; once
-//! [`Transaction::awaits_only_final_replies`] holds, it prepares the next
+//! [`Transaction::awaits_only_final_reply`] holds, it prepares the next
 //! transaction and runs [`Handover`] on the two; when that is done, it
 //! collects the first and goes on with the second.
 
@@ -36,14 +36,14 @@ use crate::error::ProtocolError;
 use crate::step::{Machine, Step};
 
 /// Runs a transaction until it has written everything and only its final
-/// replies are owed ([`Transaction::awaits_only_final_replies`]), or until
+/// reply is owed ([`Transaction::awaits_only_final_reply`]), or until
 /// it is done (a refused MAIL, no recipient accepted, BDAT).
 #[derive(Debug)]
 pub struct UntilWritten<'t, 'a>(pub &'t mut Transaction<'a>);
 
 impl Machine for UntilWritten<'_, '_> {
     fn next_step(&mut self) -> Step {
-        if self.0.awaits_only_final_replies() {
+        if self.0.awaits_only_final_reply() {
             return Step::Done;
         }
         self.0.next_step()
@@ -55,7 +55,7 @@ impl Machine for UntilWritten<'_, '_> {
 }
 
 /// Writes the first group of `starting` while `ending` awaits only its
-/// final replies, then reads those; done once `ending` is. Run `starting`
+/// final reply, then reads it; done once `ending` is. Run `starting`
 /// on from there: its own replies follow.
 #[derive(Debug)]
 pub struct Handover<'t, 'a> {
@@ -64,8 +64,8 @@ pub struct Handover<'t, 'a> {
 }
 
 impl<'t, 'a> Handover<'t, 'a> {
-    /// `ending` must await only its final replies
-    /// ([`Transaction::awaits_only_final_replies`]) and `starting` must be
+    /// `ending` must await only its final reply
+    /// ([`Transaction::awaits_only_final_reply`]) and `starting` must be
     /// pipelined ([`Transaction::is_pipelined`]) and not run yet; otherwise
     /// nothing is handed over: `ending` is run to its end alone.
     pub fn new(ending: &'t mut Transaction<'a>, starting: &'t mut Transaction<'a>) -> Self {
@@ -73,7 +73,7 @@ impl<'t, 'a> Handover<'t, 'a> {
     }
 
     fn overlaps(&self) -> bool {
-        self.ending.awaits_only_final_replies() && self.starting.is_pipelined()
+        self.ending.awaits_only_final_reply() && self.starting.is_pipelined()
     }
 }
 
