@@ -116,6 +116,41 @@ async fn next_group(c: &mut Conn) {
     c.expect("DATA").await;
 }
 
+/// What one `send_each` call did.
+struct Sent {
+    result: Result<(), SendError>,
+    /// How many messages it took from the iterator.
+    taken: usize,
+    reports: Vec<(usize, Result<Report, SendError>)>,
+}
+
+/// Connects to the scripted server at `addr`, sends `messages` to one
+/// recipient with `send_each`, and QUITs if the session is still open.
+async fn send_all(addr: std::net::SocketAddr, messages: &[Vec<u8>]) -> Sent {
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let mut client = Client::connect(config(addr)).await.unwrap();
+    let (mut taken, mut reports) = (0, Vec::new());
+    let result = client
+        .send_each(
+            messages
+                .iter()
+                .inspect(|_| taken += 1)
+                .map(|m| (&envelope, m.as_slice())),
+            |i, report| reports.push((i, report)),
+        )
+        .await;
+    if result.is_ok() {
+        client.quit().await.unwrap();
+    } else {
+        assert!(client.is_closed());
+    }
+    Sent {
+        result,
+        taken,
+        reports,
+    }
+}
+
 fn outcome(report: &Result<Report, SendError>) -> Outcome {
     report.as_ref().unwrap().recipients[0].outcome
 }
@@ -138,19 +173,11 @@ async fn a_message_refused_after_its_dot_does_not_stop_the_next() {
         c.send("221 bye\r\n").await;
     })
     .await;
-    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
     let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
-    let mut client = Client::connect(config(addr)).await.unwrap();
-    let mut reports = Vec::new();
-    client
-        .send_each(
-            messages.iter().map(|m| (&envelope, m.as_slice())),
-            |i, report| reports.push((i, report)),
-        )
-        .await
-        .unwrap();
-    client.quit().await.unwrap();
+    let sent = send_all(addr, &messages).await;
     server.await.unwrap();
+    sent.result.unwrap();
+    let reports = sent.reports;
     let outcomes: Vec<(usize, Outcome)> = reports.iter().map(|(i, r)| (*i, outcome(r))).collect();
     assert_eq!(
         outcomes,
@@ -171,29 +198,20 @@ async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
         c.send("421 4.3.2 shutting down\r\n").await;
     })
     .await;
-    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
     let messages: Vec<Vec<u8>> = (0..5).map(message).collect();
-    let mut taken = 0;
-    let mut client = Client::connect(config(addr)).await.unwrap();
-    let mut reports = Vec::new();
-    let sent = client
-        .send_each(
-            messages
-                .iter()
-                .inspect(|_| taken += 1)
-                .map(|m| (&envelope, m.as_slice())),
-            |i, report| reports.push((i, report)),
-        )
-        .await;
+    let Sent {
+        result,
+        taken,
+        reports,
+    } = send_all(addr, &messages).await;
     server.await.unwrap();
     // Temporary: a caller that retries temporary failures retries them.
-    let sent = sent.unwrap_err();
+    let sent = result.unwrap_err();
     assert!(
         matches!(sent, SendError::Transport(TransportError::SessionBroken)),
         "{sent:?}"
     );
     assert!(sent.is_temporary());
-    assert!(client.is_closed());
     // The first message and the one whose group had left: one report
     // each, neither accepted; the other three were never taken.
     assert_eq!(taken, 2);
@@ -241,22 +259,14 @@ async fn without_pipelining_no_message_is_taken_before_its_turn() {
         // Gone before answering the dot.
     })
     .await;
-    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
     let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
-    let mut taken = 0;
-    let mut client = Client::connect(config(addr)).await.unwrap();
-    let mut reports = Vec::new();
-    let sent = client
-        .send_each(
-            messages
-                .iter()
-                .inspect(|_| taken += 1)
-                .map(|m| (&envelope, m.as_slice())),
-            |i, report| reports.push((i, report)),
-        )
-        .await;
+    let Sent {
+        result,
+        taken,
+        reports,
+    } = send_all(addr, &messages).await;
     server.await.unwrap();
-    assert!(sent.is_err());
+    assert!(result.is_err());
     assert_eq!(taken, 1, "the next message waits for the reply to the dot");
     assert_eq!(reports.len(), 1);
 }
@@ -285,20 +295,11 @@ async fn a_message_refused_locally_is_reported_at_once_and_skipped() {
         third
     })
     .await;
-    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
     let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(2000)).into_bytes();
-    let messages = [message(0), big, message(2)];
-    let mut client = Client::connect(config(addr)).await.unwrap();
-    let mut reports = Vec::new();
-    client
-        .send_each(
-            messages.iter().map(|m| (&envelope, m.as_slice())),
-            |i, report| reports.push((i, report)),
-        )
-        .await
-        .unwrap();
-    client.quit().await.unwrap();
+    let sent = send_all(addr, &[message(0), big, message(2)]).await;
     let third = server.await.unwrap();
+    sent.result.unwrap();
+    let reports = sent.reports;
     assert!(String::from_utf8_lossy(&third).contains("message 2"));
     // Decided in this order: the big one before the first one's reply.
     let order: Vec<(usize, bool)> = reports
