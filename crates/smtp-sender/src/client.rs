@@ -14,8 +14,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use smtp_io::MaybeTls;
 use smtp_sender_core::{
     Capabilities, Connection, Envelope, Handover, Handshake, HandshakeSettings, Message,
-    Preferences, Quit, Report, SendError, ServerInfo, TlsMode, Transaction, Transcript,
-    TransportError, UntilWritten, parse_ehlo_name,
+    Preferences, ProtocolError, Quit, Report, SendError, ServerInfo, TlsMode, Transaction,
+    Transcript, TransportError, UntilWritten, parse_ehlo_name,
 };
 use smtp_wire::path::Domain;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -306,43 +306,24 @@ impl Client {
             if self.is_closed() {
                 return Err(TransportError::Closed.into());
             }
-            let (index, mut transaction) = match started.take() {
-                Some(started) => started,
-                None => {
-                    let Some((index, (envelope, message))) = messages.next() else {
-                        return Ok(());
-                    };
-                    let message = Message::new(message);
-                    match self.connection.transaction(envelope, message, prefs) {
-                        Ok(transaction) => (index, transaction),
-                        Err(refused) => {
-                            on_report(index, Err(refused.into()));
-                            continue;
-                        }
-                    }
-                }
+            let connection = &mut self.connection;
+            let next = started.take().or_else(|| {
+                next_prepared(&mut messages, &mut on_report, |envelope, message| {
+                    connection.transaction(envelope, message, prefs)
+                })
+            });
+            let Some((index, mut transaction)) = next else {
+                return Ok(());
             };
             let mut run = self.run(&mut UntilWritten(&mut transaction)).await;
             if run.is_ok() {
                 if transaction.is_pipelined() && transaction.awaits_only_final_reply() {
                     // The next message, prepared now so that its commands
                     // can follow this one's final dot.
-                    for (next, (envelope, message)) in messages.by_ref() {
-                        let message = Message::new(message);
-                        let prepared = self.connection.transaction_after(
-                            &transaction,
-                            envelope,
-                            message,
-                            prefs,
-                        );
-                        match prepared {
-                            Ok(prepared) => {
-                                started = Some((next, prepared));
-                                break;
-                            }
-                            Err(refused) => on_report(next, Err(refused.into())),
-                        }
-                    }
+                    let (connection, ending) = (&mut self.connection, &transaction);
+                    started = next_prepared(&mut messages, &mut on_report, |envelope, message| {
+                        connection.transaction_after(ending, envelope, message, prefs)
+                    });
                 }
                 run = match &mut started {
                     Some((_, starting)) => {
@@ -415,6 +396,23 @@ impl Client {
         }
         self.close().await;
     }
+}
+
+/// The next message of `messages` that can be sent, with its position and
+/// its transaction from `prepare`; each one refused on the way (locally:
+/// nothing was sent) is reported at once. `None` when none is left.
+fn next_prepared<'m>(
+    messages: &mut impl Iterator<Item = (usize, (&'m Envelope, &'m [u8]))>,
+    on_report: &mut impl FnMut(usize, Result<Report, SendError>),
+    mut prepare: impl FnMut(&Envelope, Message<'m>) -> Result<Transaction<'m>, ProtocolError>,
+) -> Option<(usize, Transaction<'m>)> {
+    for (index, (envelope, message)) in messages {
+        match prepare(envelope, Message::new(message)) {
+            Ok(transaction) => return Some((index, transaction)),
+            Err(refused) => on_report(index, Err(refused.into())),
+        }
+    }
+    None
 }
 
 /// Sends one message in one call: connect, send, quit, as
