@@ -1,15 +1,19 @@
 //! The machine's own limits that issue 20 states goals against, measured
 //! in the same run as the figures they judge: one core's AES-128-GCM rate
-//! (`openssl speed`), and the disk's sequential write rate with fsync
-//! (`dd conv=fsync`) in the file system of the Maildir.
+//! (`openssl speed`), the disk's sequential write rate with fsync
+//! (`dd conv=fsync`) in the file system of the Maildir, and how fast the
+//! kernel moves one TCP stream over loopback with nothing on top.
 //!
-//! Both run as guarded one-shot children with a deadline, like every
-//! load generator (smtp-peers' `run_with_timeout`).
+//! The first two run as guarded one-shot children with a deadline, like
+//! every load generator (smtp-peers' `run_with_timeout`); the third is two
+//! threads of this process, with socket timeouts as its deadline.
 
 use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smtp_peers::{first_line_of, run_with_timeout};
 
@@ -19,6 +23,12 @@ use crate::error::{BenchError, Context as _, Result};
 pub const AES_GCM: &str = "openssl speed AES-128-GCM, one core";
 /// The contender name of the disk reference (goals find it by it).
 pub const DD_FSYNC: &str = "dd conv=fsync, same file system";
+/// The contender name of the loopback reference (goals find it by it).
+pub const LOOPBACK_TCP: &str = "loopback TCP alone (no TLS, no SMTP)";
+
+/// Octets per write and per read of the loopback reference: large, so the
+/// figure is the kernel's best case, not the cost of many system calls.
+const LOOPBACK_IO: usize = 256 * 1024;
 
 /// The openssl arguments: 16 KiB blocks, the size of a TLS record, so the
 /// rate is the one a TLS stream can reach at best.
@@ -123,6 +133,63 @@ pub fn dd_fsync_mb_per_s(dir: &Path, mib: u64, log_dir: &Path, timeout: Duration
     }
 }
 
+/// How fast one TCP connection on 127.0.0.1 carries `bytes` octets from
+/// one thread to another, in MB/s (10^6 octets per second): the first
+/// write to the receiver's one-octet answer after the last read, as our
+/// sender times a message from its first command to the last reply.
+///
+/// Nothing is computed on either side (no TLS, no SMTP, no copy but the
+/// kernel's), so this is what any two programs on this machine can move
+/// over loopback at best; the DATA over TLS figure is read against it.
+/// The two threads take the machine's two cores, as `smtp-send` and
+/// `smtp-receive` do.
+pub fn loopback_tcp_mb_per_s(bytes: u64, timeout: Duration) -> Result<f64> {
+    let context = "the loopback TCP reference";
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context(context)?;
+    // Connected before the receiver's thread starts: the kernel finishes
+    // the handshake into the backlog, so the accept cannot wait forever.
+    let mut sender =
+        TcpStream::connect(listener.local_addr().context(context)?).context(context)?;
+    let (mut receiver, _) = listener.accept().context(context)?;
+    for stream in [&sender, &receiver] {
+        stream.set_read_timeout(Some(timeout)).context(context)?;
+        stream.set_write_timeout(Some(timeout)).context(context)?;
+    }
+    let elapsed = std::thread::scope(|scope| {
+        let reading = scope.spawn(move || -> std::io::Result<()> {
+            let mut buf = vec![0u8; LOOPBACK_IO];
+            let mut left = bytes;
+            while left > 0 {
+                match receiver.read(&mut buf)? {
+                    0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    n => left = left.saturating_sub(n as u64),
+                }
+            }
+            receiver.write_all(b"k")
+        });
+        let started = Instant::now();
+        let block = vec![b'x'; LOOPBACK_IO];
+        let mut left = bytes;
+        let sent = (|| {
+            while left > 0 {
+                let n = left.min(LOOPBACK_IO as u64) as usize;
+                sender.write_all(&block[..n])?;
+                left -= n as u64;
+            }
+            sender.read_exact(&mut [0u8; 1])
+        })();
+        let elapsed = started.elapsed();
+        // A failed send closes the connection, which ends the reader too.
+        drop(sender);
+        let read = reading
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread panicked")));
+        sent.and(read).map(|()| elapsed)
+    })
+    .context(context)?;
+    Ok(bytes as f64 / elapsed.as_secs_f64() / 1e6)
+}
+
 /// (bytes, seconds) from dd's summary line, e.g. `104857600 bytes (105 MB,
 /// 100 MiB) copied, 1.34883 s, 77.7 MB/s` (coreutils) or `... copied,
 /// 0.5 seconds, 200MB/s` (busybox).
@@ -148,6 +215,13 @@ mod tests {
         assert!((mb - 4396.17474).abs() < 1e-6, "{mb}");
         assert_eq!(parse_openssl_speed("type 16384 bytes\n"), None);
         assert_eq!(parse_openssl_speed("AES-128-GCM  0.00k\n"), None);
+    }
+
+    #[test]
+    fn the_loopback_reference_moves_every_octet() {
+        // 1 MiB and 3 octets: not a multiple of the write size either.
+        let mb = loopback_tcp_mb_per_s((1 << 20) + 3, Duration::from_secs(10)).unwrap_or(0.0);
+        assert!(mb.is_finite() && mb > 0.0, "{mb}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Section 4: TLS, our two halves beside smtplib and aiosmtpd, and beside
 //! the machine's own limits issue 20 measures them against: one core's
-//! AES-128-GCM rate (openssl speed) for the big message, the disk's
+//! AES-128-GCM rate (openssl speed) and one TCP stream over loopback with
+//! nothing on top for the big message, the disk's
 //! sequential write rate with fsync (dd) for the big message into the
 //! Maildir.
 
@@ -12,16 +13,16 @@ use crate::loads::{Bulk, clear_maildir, count_maildir};
 use crate::memory::{reset_peak, status_kib};
 use crate::procs::{AiosmtpdCli, OurReceiver, Store};
 use crate::reference::{
-    AES_GCM, DD_FSYNC, aes_gcm_mb_per_s, dd_command_line, dd_fsync_mb_per_s, openssl_command_line,
-    openssl_version,
+    AES_GCM, DD_FSYNC, LOOPBACK_TCP, aes_gcm_mb_per_s, dd_command_line, dd_fsync_mb_per_s,
+    loopback_tcp_mb_per_s, openssl_command_line, openssl_version,
 };
 use crate::stats::{Contender, Stats, alternate};
 use crate::{Comparison, Ctx, Figure, Results};
 
 /// Section 4: TLS: smtp-send to smtp-receive over implicit TLS beside Python's
 /// smtplib to aiosmtpd over implicit TLS: one big message (MB/s, and our
-/// receiver's peak memory; openssl's AES-128-GCM rate alternating with
-/// them), the same message into a Maildir beside dd writing as much with
+/// receiver's peak memory; openssl's AES-128-GCM rate and the loopback
+/// TCP stream alternating with them), the same message into a Maildir beside dd writing as much with
 /// fsync, then 1 KiB messages at 1 and 20 sessions.
 pub fn tls(ctx: &Ctx, results: &mut Results) -> Result<()> {
     let pki = &ctx.pki;
@@ -94,6 +95,12 @@ pub fn tls(ctx: &Ctx, results: &mut Results) -> Result<()> {
             aes_gcm_mb_per_s(&log, ctx.plan.timeout)
         }));
     }
+    // What the kernel alone moves over loopback: the ceiling of any two
+    // programs here, TLS or not (docs/benchmarks.md, "DATA over TLS").
+    let size = big.size;
+    contenders.push(Contender::new(LOOPBACK_TCP, move || {
+        loopback_tcp_mb_per_s(size, ctx.plan.timeout)
+    }));
     if let Some((bins, receiver)) = &base {
         contenders.push(Contender::new(BASELINE, || {
             Ok(big
@@ -102,12 +109,16 @@ pub fn tls(ctx: &Ctx, results: &mut Results) -> Result<()> {
                 .mb_per_s)
         }));
     }
+    let names: Vec<String> = contenders.iter().map(|c| c.name.clone()).collect();
     let stats = alternate("TLS, one big message", ctx.rounds, &mut contenders)?;
     drop(contenders);
     let mut commands_big = commands(&big);
     if let Some(version) = &openssl {
         commands_big.push(format!("{} # {version}", openssl_command_line()));
     }
+    commands_big.push(format!(
+        "(in the bench) one TCP connection on 127.0.0.1, {size} octets in 256 KiB writes and reads, two threads"
+    ));
     let mut comparison = Comparison::two(
         "tls-big",
         section,
@@ -117,8 +128,11 @@ pub fn tls(ctx: &Ctx, results: &mut Results) -> Result<()> {
         ("smtplib → aiosmtpd", &stats[1]),
         commands_big,
     );
-    if openssl.is_some() {
-        comparison.peers.push((AES_GCM.into(), stats[2].clone()));
+    // The references, between the peer and the baseline.
+    for (name, stats) in names.iter().zip(&stats).skip(2) {
+        if name != BASELINE {
+            comparison.peers.push((name.clone(), stats.clone()));
+        }
     }
     comparison.add_baseline(&stats);
     results.comparisons.push(comparison);
