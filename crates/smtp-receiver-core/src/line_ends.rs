@@ -15,14 +15,12 @@
 
 use memchr::memchr;
 
-use crate::content::line_ends_paired;
+use crate::content::Survey;
 
 /// Turns bare LFs into CRLF in message text, piece after piece, in
 /// constant memory.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BareLfNormalizer {
-    /// The last octet seen was a CR (its LF may start the next piece).
-    prev_cr: bool,
     /// The last octet seen was a bare LF, written as CRLF: a DATA line starts.
     line_start: bool,
     /// That line's leading dot, not written yet: the next octet tells
@@ -31,19 +29,33 @@ pub(crate) struct BareLfNormalizer {
 }
 
 impl BareLfNormalizer {
-    /// Rewrites the new text `out[start..]` with every bare LF made CRLF;
-    /// `unstuff` for DATA text (see the module documentation).
+    /// Makes every bare LF in the new text `out[start..]` a CRLF, given the
+    /// text's [`Survey`] and `after_cr`, true when the text before it ended
+    /// with a CR (whose LF may start this piece); `unstuff` for DATA text
+    /// (see the module documentation). Returns true when the text was
+    /// rewritten, so that its survey no longer holds.
     ///
-    /// Text whose line ends are all CRLF, the common case, is checked in
-    /// one vectorised pass and left in place.
-    pub(crate) fn normalize(&mut self, out: &mut Vec<u8>, start: usize, unstuff: bool) {
-        let Some(&last) = out[start..].last() else {
-            return;
-        };
-        if !self.line_start && !self.held_dot && line_ends_paired(&out[start..], self.prev_cr) {
-            self.prev_cr = last == b'\r';
-            return;
+    /// Text whose line ends are all CRLF, the common case, is left where it
+    /// is: the survey's one pass was the only look at it.
+    pub(crate) fn normalize(
+        &mut self,
+        out: &mut Vec<u8>,
+        start: usize,
+        survey: Survey,
+        after_cr: bool,
+        unstuff: bool,
+    ) -> bool {
+        // Nothing to rewrite unless a bare LF is in the text or a line
+        // started by one earlier is still open.
+        if survey.paired && !self.line_start && !self.held_dot {
+            return false;
         }
+        self.rewrite(out, start, after_cr, unstuff);
+        true
+    }
+
+    /// [`normalize`](Self::normalize)'s work, octet by octet.
+    fn rewrite(&mut self, out: &mut Vec<u8>, start: usize, after_cr: bool, unstuff: bool) {
         let piece = out.split_off(start);
         let mut at = 0;
         while at < piece.len() {
@@ -65,11 +77,11 @@ impl BareLfNormalizer {
             };
             let lf = at + k;
             out.extend_from_slice(&piece[at..lf]);
-            let after_cr = match lf {
-                0 => self.prev_cr,
+            let paired = match lf {
+                0 => after_cr,
                 _ => piece[lf - 1] == b'\r',
             };
-            if after_cr {
+            if paired {
                 out.push(b'\n');
             } else {
                 out.extend_from_slice(b"\r\n");
@@ -77,7 +89,6 @@ impl BareLfNormalizer {
             }
             at = lf + 1;
         }
-        self.prev_cr = piece.last() == Some(&b'\r');
     }
 
     /// The text has ended: a dot still held is written (a DATA message
@@ -100,9 +111,10 @@ mod tests {
         let mut n = BareLfNormalizer::default();
         let mut out = b"prefix".to_vec();
         for piece in pieces {
-            let start = out.len();
+            let (start, after_cr) = (out.len(), out.last() == Some(&b'\r'));
             out.extend_from_slice(piece);
-            n.normalize(&mut out, start, unstuff);
+            let survey = Survey::of(&out[start..], after_cr);
+            n.normalize(&mut out, start, survey, after_cr, unstuff);
         }
         n.finish(&mut out);
         out.split_off(6)

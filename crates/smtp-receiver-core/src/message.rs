@@ -5,7 +5,7 @@
 use smtp_wire::{BdatReader, DataDecoder, Reply};
 
 use crate::config::{ContentPolicy, Limits};
-use crate::content::ContentCheck;
+use crate::content::{ContentCheck, Survey};
 use crate::line_ends::BareLfNormalizer;
 use crate::replies;
 
@@ -133,24 +133,38 @@ impl Message {
     /// message when `end`); drops it from `out` when the application is
     /// not to see it.
     fn absorb(&mut self, out: &mut Vec<u8>, start: usize, limits: &Limits, end: bool) {
-        if self.policy.normalizes_bare_lf() && self.refusal.is_none() {
+        // One pass over the new text answers both the normaliser and the
+        // content check (once the message is refused, neither looks).
+        let after_cr = self.check.after_cr();
+        let survey = self.refusal.is_none().then(|| {
+            let survey = Survey::of(&out[start..], after_cr);
+            if !self.policy.normalizes_bare_lf() {
+                return survey;
+            }
             // After the framing decided where the data ends, never before
             // (RFC 5321 §4.1.1.4): see line_ends.rs.
             let unstuff = matches!(self.framing, Framing::Data(_));
-            self.normalizer.normalize(out, start, unstuff);
-            if end {
-                self.normalizer.finish(out);
+            if self
+                .normalizer
+                .normalize(out, start, survey, after_cr, unstuff)
+            {
+                if end {
+                    self.normalizer.finish(out);
+                }
+                return Survey::of(&out[start..], after_cr);
             }
-        }
+            survey
+        });
         let fresh = &out[start..];
         self.size = self.size.saturating_add(fresh.len() as u64);
-        if self.refusal.is_none() {
+        if let Some(survey) = survey {
             if self.size > limits.message_size {
                 // RFC 1870 §6.2: a message that turns out larger than the
                 // limit is refused with 552 once it has been read.
                 self.refusal = Some(replies::too_big(limits.message_size));
             } else {
-                self.check.scan(fresh, self.policy.text_line_limit(limits));
+                self.check
+                    .scan(fresh, survey, self.policy.text_line_limit(limits));
                 self.note_refusal(limits);
             }
         }
