@@ -155,20 +155,21 @@ pub fn loopback_tcp_mb_per_s(bytes: u64, timeout: Duration) -> Result<f64> {
         stream.set_read_timeout(Some(timeout)).context(context)?;
         stream.set_write_timeout(Some(timeout)).context(context)?;
     }
+    let block = vec![b'x'; LOOPBACK_IO];
     let elapsed = std::thread::scope(|scope| {
-        let reading = scope.spawn(move || -> std::io::Result<()> {
-            let mut buf = vec![0u8; LOOPBACK_IO];
-            let mut left = bytes;
-            while left > 0 {
-                match receiver.read(&mut buf)? {
-                    0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                    n => left = left.saturating_sub(n as u64),
+        let reading =
+            std::thread::Builder::new().spawn_scoped(scope, move || -> std::io::Result<()> {
+                let mut buf = vec![0u8; LOOPBACK_IO];
+                let mut left = bytes;
+                while left > 0 {
+                    match receiver.read(&mut buf)? {
+                        0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                        n => left = left.saturating_sub(n as u64),
+                    }
                 }
-            }
-            receiver.write_all(b"k")
-        });
+                receiver.write_all(b"k")
+            })?;
         let started = Instant::now();
-        let block = vec![b'x'; LOOPBACK_IO];
         let mut left = bytes;
         let sent = (|| {
             while left > 0 {
@@ -220,8 +221,10 @@ mod tests {
     #[test]
     fn the_loopback_reference_moves_every_octet() {
         // 1 MiB and 3 octets: not a multiple of the write size either.
-        let mb = loopback_tcp_mb_per_s((1 << 20) + 3, Duration::from_secs(10)).unwrap_or(0.0);
-        assert!(mb.is_finite() && mb > 0.0, "{mb}");
+        match loopback_tcp_mb_per_s((1 << 20) + 3, Duration::from_secs(10)) {
+            Ok(mb) => assert!(mb.is_finite() && mb > 0.0, "{mb}"),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]

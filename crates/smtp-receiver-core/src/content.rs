@@ -46,6 +46,11 @@ impl ContentCheck {
     /// lengths. Only a piece with a bare CR or LF in it takes the
     /// octet-by-octet path that tells which it is.
     pub(crate) fn scan(&mut self, bytes: &[u8], survey: Survey, max_line: Option<usize>) {
+        debug_assert_eq!(
+            survey,
+            Survey::of(bytes, self.prev_cr),
+            "a survey of other text"
+        );
         let Some(&last) = bytes.last() else {
             return;
         };

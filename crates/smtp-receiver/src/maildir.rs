@@ -78,6 +78,9 @@ const WRITE_BUFFER: usize = 256 * 1024;
 /// receiver's time (docs/benchmarks.md, "Maildir over TLS").
 const PAGE: usize = 4096;
 
+// A full buffer always holds at least one whole page to write.
+const _: () = assert!(WRITE_BUFFER >= PAGE && WRITE_BUFFER.is_multiple_of(PAGE));
+
 /// When this process first opened a Maildir, before any delivery of its:
 /// a file in `tmp/` named with this process's pid but older than this is
 /// an earlier process's (see [`stale`]).
@@ -322,8 +325,8 @@ pub struct Delivery {
     writing: Option<Writing>,
     /// The buffer back from the last write, emptied, for the next one.
     spare: Vec<u8>,
-    /// Octets not yet written to `file` (at most [`WRITE_BUFFER`] and a
-    /// chunk), with LF line ends.
+    /// Octets not yet written to `file` (at most [`WRITE_BUFFER`], a chunk
+    /// and the part of a page a write left behind), with LF line ends.
     pending: Vec<u8>,
     /// The last write ended with a CR, not written yet: dropped if the next
     /// write starts with its LF, written otherwise.

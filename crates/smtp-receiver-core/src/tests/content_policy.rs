@@ -121,6 +121,33 @@ fn lines_after_a_bare_lf_are_unstuffed_in_data_not_in_bdat() {
     assert_eq!(h.codes_of("BDAT 4 LAST\r\na\nb."), [550]);
 }
 
+/// A CRLF split between two BDAT chunks is one line end, under both
+/// policies; under the liberal one the LF that starts the second chunk is
+/// judged by what ended the first (the normaliser and the content check
+/// share one survey of each piece, told that the text before it ended
+/// with a CR).
+#[test]
+fn a_crlf_split_between_bdat_chunks_is_not_bare() {
+    for policy in LEVELS {
+        for second in ["\nb\n", "\nb\r\n"] {
+            if policy == Strict && second == "\nb\n" {
+                continue; // a bare LF of its own, refused when strict
+            }
+            let mut h = after_envelope(policy);
+            let out = h.send(&format!(
+                "BDAT 2\r\na\rBDAT {} LAST\r\n{second}",
+                second.len()
+            ));
+            assert_eq!(
+                Harness::codes(&out),
+                [250, 250],
+                "{policy:?} {second:?}: {out}"
+            );
+            assert_eq!(without_trace(&h.messages[0]), b"a\r\nb\r\n");
+        }
+    }
+}
+
 #[test]
 fn bare_cr_is_refused_at_both_levels() {
     for policy in LEVELS {
