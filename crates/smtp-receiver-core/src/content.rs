@@ -219,6 +219,7 @@ impl Survey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::every_string;
 
     /// Scans `piece` as `Message` does: surveyed, then checked.
     fn scan(c: &mut ContentCheck, piece: &[u8], max_line: Option<usize>) {
@@ -266,31 +267,23 @@ mod tests {
         const ALPHABET: [u8; 3] = [b'x', b'\r', b'\n'];
         let state = |c: &ContentCheck| (c.prev_cr, c.line_len, c.bare_cr, c.bare_lf, c.long_line);
         let prefix = b"0123456789\r\n".repeat(400);
-        for len in 0..=8u32 {
-            for mut n in 0..3usize.pow(len) {
-                let mut tail = Vec::new();
-                for _ in 0..len {
-                    tail.push(ALPHABET[n % 3]);
-                    n /= 3;
-                }
-                // After the prefix only the short tails (debug builds are slow).
-                let with_prefix = (len <= 5).then(|| [prefix.as_slice(), &tail].concat());
-                for input in std::iter::once(tail.clone()).chain(with_prefix) {
-                    // Splits around the tail (and at 0): where the cases are.
-                    let near_tail = input.len() - tail.len();
-                    let splits = (0..=input.len()).filter(|&i| i == 0 || i + 2 >= near_tail);
-                    for split in splits {
-                        let (a, b) = input.split_at(split);
-                        let (mut fast, mut exact) =
-                            (ContentCheck::default(), ContentCheck::default());
-                        for piece in [a, b] {
-                            scan(&mut fast, piece, Some(6));
-                            exact.scan_exact(piece, 4);
-                        }
-                        fast.finish();
-                        exact.finish();
-                        assert_eq!(state(&fast), state(&exact), "{input:?} split at {split}");
+        for tail in every_string(&ALPHABET, 8) {
+            // After the prefix only the short tails (debug builds are slow).
+            let with_prefix = (tail.len() <= 5).then(|| [prefix.as_slice(), &tail].concat());
+            for input in std::iter::once(tail.clone()).chain(with_prefix) {
+                // Splits around the tail (and at 0): where the cases are.
+                let near_tail = input.len() - tail.len();
+                let splits = (0..=input.len()).filter(|&i| i == 0 || i + 2 >= near_tail);
+                for split in splits {
+                    let (a, b) = input.split_at(split);
+                    let (mut fast, mut exact) = (ContentCheck::default(), ContentCheck::default());
+                    for piece in [a, b] {
+                        scan(&mut fast, piece, Some(6));
+                        exact.scan_exact(piece, 4);
                     }
+                    fast.finish();
+                    exact.finish();
+                    assert_eq!(state(&fast), state(&exact), "{input:?} split at {split}");
                 }
             }
         }
@@ -349,22 +342,15 @@ mod tests {
         }
         const ALPHABET: [u8; 4] = [b'x', b'\r', b'\n', 0];
         let prefix = b"0123456789\r\n".repeat(400);
-        for len in 0..=6u32 {
-            for mut n in 0..4usize.pow(len) {
-                let mut tail = Vec::new();
-                for _ in 0..len {
-                    tail.push(ALPHABET[n % 4]);
-                    n /= 4;
-                }
-                for input in [tail.clone(), [prefix.as_slice(), &tail].concat()] {
-                    for after_cr in [false, true] {
-                        assert_eq!(
-                            Survey::of(&input, after_cr),
-                            reference(&input, after_cr),
-                            "{tail:?} after {} octets, after_cr {after_cr}",
-                            input.len() - tail.len()
-                        );
-                    }
+        for tail in every_string(&ALPHABET, 6) {
+            for input in [tail.clone(), [prefix.as_slice(), &tail].concat()] {
+                for after_cr in [false, true] {
+                    assert_eq!(
+                        Survey::of(&input, after_cr),
+                        reference(&input, after_cr),
+                        "{tail:?} after {} octets, after_cr {after_cr}",
+                        input.len() - tail.len()
+                    );
                 }
             }
         }

@@ -105,6 +105,7 @@ impl BareLfNormalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::every_string;
 
     /// The pieces normalised one after the other (DATA when `unstuff`).
     fn normalized(pieces: &[&[u8]], unstuff: bool) -> Vec<u8> {
@@ -163,31 +164,24 @@ mod tests {
     #[test]
     fn no_bare_lf_survives_and_splits_do_not_matter() {
         const ALPHABET: [u8; 4] = [b'x', b'.', b'\r', b'\n'];
-        for len in 0..=7u32 {
-            for mut n in 0..4usize.pow(len) {
-                let mut input = Vec::new();
-                for _ in 0..len {
-                    input.push(ALPHABET[n % 4]);
-                    n /= 4;
+        for input in every_string(&ALPHABET, 7) {
+            for unstuff in [false, true] {
+                let whole = normalized(&[&input], unstuff);
+                for (i, &b) in whole.iter().enumerate() {
+                    assert!(
+                        b != b'\n' || (i > 0 && whole[i - 1] == b'\r'),
+                        "{input:?} -> {whole:?}"
+                    );
                 }
-                for unstuff in [false, true] {
-                    let whole = normalized(&[&input], unstuff);
-                    for (i, &b) in whole.iter().enumerate() {
-                        assert!(
-                            b != b'\n' || (i > 0 && whole[i - 1] == b'\r'),
-                            "{input:?} -> {whole:?}"
-                        );
-                    }
-                    let count = |v: &[u8], c: u8| v.iter().filter(|&&b| b == c).count();
-                    assert_eq!(count(&whole, b'\n'), count(&input, b'\n'));
-                    assert_eq!(count(&whole, b'x'), count(&input, b'x'));
-                    if !unstuff {
-                        assert_eq!(count(&whole, b'.'), count(&input, b'.'));
-                    }
-                    for split in 0..=input.len() {
-                        let (a, b) = input.split_at(split);
-                        assert_eq!(normalized(&[a, b], unstuff), whole, "{input:?} at {split}");
-                    }
+                let count = |v: &[u8], c: u8| v.iter().filter(|&&b| b == c).count();
+                assert_eq!(count(&whole, b'\n'), count(&input, b'\n'));
+                assert_eq!(count(&whole, b'x'), count(&input, b'x'));
+                if !unstuff {
+                    assert_eq!(count(&whole, b'.'), count(&input, b'.'));
+                }
+                for split in 0..=input.len() {
+                    let (a, b) = input.split_at(split);
+                    assert_eq!(normalized(&[a, b], unstuff), whole, "{input:?} at {split}");
                 }
             }
         }
