@@ -35,9 +35,7 @@ fn big_message(line_end: &str) -> Vec<u8> {
 
 async fn send_to_recording_server(message: &[u8]) -> (Vec<u8>, String) {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 PIPELINING\r\n").await;
+        c.greet("250-mx\r\n250 PIPELINING\r\n").await;
         c.expect("MAIL").await;
         c.expect("RCPT").await;
         c.expect("DATA").await;

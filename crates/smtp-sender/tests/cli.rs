@@ -165,9 +165,7 @@ async fn message_file_and_stdin_arrive_byte_identical() {
 /// A server that accepts `a`, refuses `b` with `code_b`, then takes the message.
 async fn refusing_server(code_b: &'static str) -> u16 {
     let (addr, _) = serve(move |mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 ENHANCEDSTATUSCODES\r\n").await;
+        c.greet("250-mx\r\n250 ENHANCEDSTATUSCODES\r\n").await;
         c.expect("MAIL").await;
         c.send("250 2.1.0 ok\r\n").await;
         c.expect("RCPT").await;
@@ -263,9 +261,7 @@ async fn verbose_transcript_with_redacted_auth_and_insecure_warning() {
         self_signed_leaf().unwrap().server_config(),
         |c| async move {
             let mut c = c.expect("handshake");
-            c.send("220 mx\r\n").await;
-            c.expect("EHLO").await;
-            c.send("250-mx\r\n250 AUTH PLAIN\r\n").await;
+            c.greet("250-mx\r\n250 AUTH PLAIN\r\n").await;
             c.expect("AUTH PLAIN").await;
             c.send("235 ok\r\n").await;
             c.expect("MAIL").await;
@@ -422,9 +418,7 @@ fn one_recipient(port: u16, extra: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn an_extra_reply_is_never_an_acceptance() {
     let (addr, _) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 ENHANCEDSTATUSCODES\r\n").await;
+        c.greet("250-mx\r\n250 ENHANCEDSTATUSCODES\r\n").await;
         c.expect("MAIL").await;
         c.send("250 mail ok\r\n250 2.1.5 bogus extra\r\n").await;
         if c.line().await.is_some() {
@@ -454,9 +448,7 @@ async fn an_extra_reply_is_never_an_acceptance() {
 #[tokio::test]
 async fn a_refused_sender_then_a_close_exits_69() {
     let (addr, _) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 PIPELINING\r\n").await;
+        c.greet("250-mx\r\n250 PIPELINING\r\n").await;
         c.expect("MAIL").await;
         c.expect("RCPT").await;
         c.expect("DATA").await;
@@ -477,9 +469,7 @@ async fn a_refused_sender_then_a_close_exits_69() {
 #[tokio::test]
 async fn explained_transcript_has_a_note_per_step_and_no_colour_in_a_pipe() {
     let (addr, _) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250 mx\r\n").await;
+        c.greet("250 mx\r\n").await;
         c.expect("MAIL").await;
         c.send("250 ok\r\n").await;
         c.expect("RCPT").await;

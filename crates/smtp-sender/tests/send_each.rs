@@ -97,9 +97,7 @@ async fn every_message_reaches_smtp_sink_once_with_one_round_trip_each() {
 /// A scripted server's greeting, EHLO reply with PIPELINING, and the first
 /// message's group and content (its dot not answered yet).
 async fn first_message(c: &mut Conn) {
-    c.send("220 mx\r\n").await;
-    c.expect("EHLO").await;
-    c.send("250-mx\r\n250 PIPELINING\r\n").await;
+    c.greet("250-mx\r\n250 PIPELINING\r\n").await;
     c.expect("MAIL").await;
     c.expect("RCPT").await;
     c.expect("DATA").await;
@@ -246,9 +244,7 @@ async fn a_server_closing_after_a_dot_leaves_one_report_per_message_taken() {
 #[tokio::test]
 async fn without_pipelining_no_message_is_taken_before_its_turn() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 8BITMIME\r\n").await;
+        c.greet("250-mx\r\n250 8BITMIME\r\n").await;
         c.expect("MAIL").await;
         c.send("250 ok\r\n").await;
         c.expect("RCPT").await;
@@ -274,9 +270,7 @@ async fn without_pipelining_no_message_is_taken_before_its_turn() {
 #[tokio::test]
 async fn a_message_refused_locally_is_reported_at_once_and_skipped() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n")
+        c.greet("250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n")
             .await;
         c.expect("MAIL").await;
         c.expect("RCPT").await;

@@ -147,9 +147,7 @@ async fn implicit_tls_and_helo_fallback() {
 #[tokio::test]
 async fn size_limit_too_small_is_refused_before_mail() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 SIZE 50\r\n").await;
+        c.greet("250-mx\r\n250 SIZE 50\r\n").await;
         // The next thing must be QUIT, not MAIL.
         c.line().await
     })
@@ -177,9 +175,7 @@ async fn size_limit_too_small_is_refused_before_mail() {
 #[tokio::test]
 async fn service_closing_421_in_the_middle() {
     let (addr, _server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250 mx\r\n").await;
+        c.greet("250 mx\r\n").await;
         c.expect("MAIL").await;
         c.send("250 ok\r\n").await;
         c.expect("RCPT").await;
@@ -213,9 +209,7 @@ async fn service_closing_421_in_the_middle() {
 async fn starttls_response_injection_is_refused() {
     let pki = Pki::new("Injection CA");
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 STARTTLS\r\n").await;
+        c.greet("250-mx\r\n250 STARTTLS\r\n").await;
         c.expect("STARTTLS").await;
         // The 220 and a forged EHLO reply in one packet (CVE-2011-0411).
         c.send("220 go ahead\r\n250-mx\r\n250 AUTH PLAIN\r\n").await;
@@ -239,9 +233,7 @@ async fn starttls_response_injection_is_refused() {
 #[tokio::test]
 async fn starttls_required_but_not_offered() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 AUTH PLAIN\r\n").await;
+        c.greet("250-mx\r\n250 AUTH PLAIN\r\n").await;
         let next = c.line().await;
         c.send("221 bye\r\n").await;
         (next, c.drain().await)
@@ -401,9 +393,8 @@ async fn bad_ehlo_name_is_refused_before_connecting() {
 #[tokio::test]
 async fn chunking_over_a_socket() {
     let (addr, server) = serve(|mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n").await;
+        c.greet("250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n")
+            .await;
         c.expect("MAIL").await;
         c.expect("RCPT").await;
         c.send("250 ok\r\n250 ok\r\n").await;
@@ -428,9 +419,7 @@ async fn chunking_over_a_socket() {
 #[tokio::test]
 async fn auth_login_in_the_clear_only_when_allowed_and_never_in_the_transcript() {
     let script = |mut c: Conn| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 AUTH LOGIN\r\n").await;
+        c.greet("250-mx\r\n250 AUTH LOGIN\r\n").await;
         let first = c.line().await;
         if first.as_deref() != Some("AUTH LOGIN") {
             c.send("221 bye\r\n").await;

@@ -25,9 +25,7 @@ fn config(port: u16, tls: TlsMode, pki: &Pki) -> ClientConfig {
 async fn implicit_server(leaf: Arc<ServerConfig>) -> (u16, tokio::task::JoinHandle<bool>) {
     let (addr, handle) = serve_tls(leaf, |conn| async move {
         let Some(mut c) = conn else { return false };
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250 mx\r\n").await;
+        c.greet("250 mx\r\n").await;
         c.expect("QUIT").await;
         c.send("221 bye\r\n").await;
         true
@@ -85,9 +83,7 @@ async fn wrong_name_after_starttls() {
         .unwrap()
         .server_config();
     let (addr, server) = serve(move |mut c| async move {
-        c.send("220 mx\r\n").await;
-        c.expect("EHLO").await;
-        c.send("250-mx\r\n250 STARTTLS\r\n").await;
+        c.greet("250-mx\r\n250 STARTTLS\r\n").await;
         c.expect("STARTTLS").await;
         c.send("220 go\r\n").await;
         c.accept_tls(leaf).await

@@ -91,6 +91,14 @@ impl Conn {
         Some(n)
     }
 
+    /// The server's side of the opening: the greeting `220 mx`, the
+    /// client's EHLO read, and `ehlo_reply` (CRLFs included) sent back.
+    pub async fn greet(&mut self, ehlo_reply: &str) {
+        self.send("220 mx\r\n").await;
+        self.expect("EHLO").await;
+        self.send(ehlo_reply).await;
+    }
+
     /// Writes raw text (the test supplies CRLFs). Errors are ignored: the
     /// client may legitimately have hung up.
     pub async fn send(&mut self, text: &str) {
