@@ -133,28 +133,12 @@ impl Message {
     /// message when `end`); drops it from `out` when the application is
     /// not to see it.
     fn absorb(&mut self, out: &mut Vec<u8>, start: usize, limits: &Limits, end: bool) {
-        // One pass over the new text answers both the normaliser and the
-        // content check (once the message is refused, neither looks).
-        let after_cr = self.check.after_cr();
-        let survey = self.refusal.is_none().then(|| {
-            let survey = Survey::of(&out[start..], after_cr);
-            if !self.policy.normalizes_bare_lf() {
-                return survey;
-            }
-            // After the framing decided where the data ends, never before
-            // (RFC 5321 §4.1.1.4): see line_ends.rs.
-            let unstuff = matches!(self.framing, Framing::Data(_));
-            if self
-                .normalizer
-                .normalize(out, start, survey, after_cr, unstuff)
-            {
-                if end {
-                    self.normalizer.finish(out);
-                }
-                return Survey::of(&out[start..], after_cr);
-            }
-            survey
-        });
+        // Once the message is refused, the text is neither normalised nor
+        // checked.
+        let survey = self
+            .refusal
+            .is_none()
+            .then(|| self.normalized_survey(out, start, end));
         let fresh = &out[start..];
         self.size = self.size.saturating_add(fresh.len() as u64);
         if let Some(survey) = survey {
@@ -171,6 +155,31 @@ impl Message {
         if self.refusal.is_some() || !self.handler_active {
             out.truncate(start);
         }
+    }
+
+    /// The [`Survey`] of the new text `out[start..]` after the liberal
+    /// policy made its bare LFs CRLF: one pass answers both the
+    /// normaliser and the content check, and a second one is needed only
+    /// when the normaliser rewrote the text.
+    fn normalized_survey(&mut self, out: &mut Vec<u8>, start: usize, end: bool) -> Survey {
+        let after_cr = self.check.after_cr();
+        let survey = Survey::of(&out[start..], after_cr);
+        if !self.policy.normalizes_bare_lf() {
+            return survey;
+        }
+        // After the framing decided where the data ends, never before
+        // (RFC 5321 §4.1.1.4): see line_ends.rs.
+        let unstuff = matches!(self.framing, Framing::Data(_));
+        if !self
+            .normalizer
+            .normalize(out, start, survey, after_cr, unstuff)
+        {
+            return survey;
+        }
+        if end {
+            self.normalizer.finish(out);
+        }
+        Survey::of(&out[start..], after_cr)
     }
 
     fn note_refusal(&mut self, limits: &Limits) {
