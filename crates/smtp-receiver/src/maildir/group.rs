@@ -90,9 +90,7 @@ impl DirSync {
                 continue;
             };
             let dir = self.dir.clone();
-            let result = tokio::task::spawn_blocking(move || std::fs::File::open(&dir)?.sync_all())
-                .await
-                .unwrap_or_else(|join| Err(io::Error::other(join)));
+            let result = super::blocking(move || std::fs::File::open(&dir)?.sync_all()).await;
             {
                 let mut state = self.lock();
                 state.syncing = false;
