@@ -76,6 +76,9 @@ pub struct Client {
     tap: Option<Tap>,
     /// (event index, lines of it) of the transcript already logged.
     logged: (usize, usize),
+    /// Bytes the connection asked to write that the driver has not written
+    /// yet: consecutive writes leave together (see `Client::run`).
+    held: Vec<u8>,
 }
 
 impl std::fmt::Debug for Client {
@@ -219,6 +222,7 @@ impl Client {
             connection,
             tap,
             logged: (0, 0),
+            held: Vec::new(),
             config,
         };
         if let Err(error) = client.run(&mut handshake).await {
@@ -315,7 +319,11 @@ impl Client {
             let Some((index, mut transaction)) = next else {
                 return Ok(());
             };
-            let mut run = self.run(&mut UntilWritten(&mut transaction)).await;
+            // The final dot stays held: it leaves in one write with the
+            // next message's commands, or before the reply is read.
+            let mut run = self
+                .run_holding_last_write(&mut UntilWritten(&mut transaction))
+                .await;
             if run.is_ok() {
                 if transaction.is_pipelined() && transaction.awaits_only_final_reply() {
                     // The next message, prepared now so that its commands

@@ -303,3 +303,126 @@ async fn a_message_refused_locally_is_reported_at_once_and_skipped() {
     assert_eq!(order, [(1, false), (0, true), (2, true)]);
     assert!(matches!(reports[0].1, Err(SendError::Protocol(_))));
 }
+
+/// A stream that keeps a copy of every write its user made, as made.
+struct Recorded {
+    inner: tokio::io::DuplexStream,
+    writes: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl tokio::io::AsyncRead for Recorded {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Recorded {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let written = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = written {
+            self.writes.lock().unwrap().push(buf[..n].to_vec());
+        }
+        written
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A server that answers every command line as it reads it (PIPELINING
+/// offered) and takes message data up to its dot.
+async fn answer_each_line(stream: tokio::io::DuplexStream) -> std::io::Result<usize> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = tokio::io::split(stream);
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 mx\r\n").await?;
+    let (mut line, mut in_data, mut messages) = (String::new(), false, 0);
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(messages);
+        }
+        let reply: &[u8] = match (in_data, line.get(..4).unwrap_or_default()) {
+            (true, _) if line == ".\r\n" => {
+                in_data = false;
+                messages += 1;
+                b"250 queued\r\n"
+            }
+            (true, _) => continue,
+            (false, "EHLO") => b"250-mx\r\n250 PIPELINING\r\n",
+            (false, "DATA") => {
+                in_data = true;
+                b"354 go\r\n"
+            }
+            (false, "QUIT") => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(messages);
+            }
+            _ => b"250 ok\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+#[tokio::test]
+async fn a_final_dot_leaves_in_one_write_with_the_next_messages_group() {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let writes = std::sync::Arc::default();
+    let stream = Recorded {
+        inner: ours,
+        writes: std::sync::Arc::clone(&writes),
+    };
+    let server = tokio::spawn(answer_each_line(theirs));
+    let mut config = ClientConfig::new("mx.example", 25);
+    config.tls = TlsMode::None;
+    config.ehlo_name = Some("client.example".into());
+    let mut client = Client::from_stream(stream, config).await.unwrap();
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let messages: Vec<Vec<u8>> = (0..3).map(message).collect();
+    let mut reports = Vec::new();
+    client
+        .send_each(
+            messages.iter().map(|m| (&envelope, m.as_slice())),
+            |i, report| reports.push((i, report)),
+        )
+        .await
+        .unwrap();
+    client.quit().await.unwrap();
+    assert_eq!(server.await.unwrap().unwrap(), 3, "every message arrived");
+    assert!(
+        reports
+            .iter()
+            .all(|(_, r)| r.as_ref().unwrap().all_accepted())
+    );
+
+    let writes = writes.lock().unwrap();
+    let has = |write: &[u8], text: &[u8]| write.windows(text.len()).any(|w| w == text);
+    // Messages 1 and 2: their final dot, then the next group, one write.
+    let handovers = writes
+        .iter()
+        .filter(|w| has(w, b"\r\n.\r\nRSET\r\nMAIL FROM:<alice@example.com>\r\n"))
+        .count();
+    assert_eq!(handovers, 2, "writes: {writes:?}");
+    // The last message's dot, and QUIT, left too (nothing stayed held).
+    assert!(writes.iter().any(|w| w.ends_with(b"body 2\r\n..\r\n.\r\n")));
+    assert_eq!(writes.last().map(Vec::as_slice), Some(&b"QUIT\r\n"[..]));
+}

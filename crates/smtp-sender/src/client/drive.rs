@@ -33,25 +33,102 @@ async fn before<T>(deadline: Option<Instant>, io: impl Future<Output = T>) -> Op
     }
 }
 
+/// Writes up to this size are held until the connection asks for something
+/// other than a write, so that consecutive ones leave in one system call
+/// (and one read on the server's side). A message's content comes in blocks
+/// of 64 KiB: a block is held at most until the next one arrives, never
+/// gathered into a larger buffer.
+const HOLD_LIMIT: usize = 64 * 1024;
+
 impl Client {
-    /// Runs a machine to completion.
+    /// Runs a machine to completion; everything it wrote has left when this
+    /// returns.
     pub(super) async fn run(&mut self, machine: &mut impl Machine) -> Result<(), SendError> {
+        self.drive(machine, false).await
+    }
+
+    /// Like [`Client::run`], but the writes still held when the machine is
+    /// done stay held, to leave with the next machine's first write: a
+    /// message's final dot with the next message's commands, one system
+    /// call per message instead of two (docs/benchmarks.md, item 15 of
+    /// "What each optimisation bought"). The caller must run another
+    /// machine on this client next: its first read or its end writes them.
+    pub(super) async fn run_holding_last_write(
+        &mut self,
+        machine: &mut impl Machine,
+    ) -> Result<(), SendError> {
+        self.drive(machine, true).await
+    }
+
+    async fn drive(
+        &mut self,
+        machine: &mut impl Machine,
+        hold_at_done: bool,
+    ) -> Result<(), SendError> {
         let mut buf = [0u8; 16 * 1024];
         loop {
             let action = self.connection.poll(machine, Instant::now());
             self.log_transcript();
+            match action {
+                Ok(Action::Write(_)) => {}
+                Ok(Action::Done) if hold_at_done => return Ok(()),
+                // Whatever comes next (a read, the TLS handshake, the end)
+                // must find the held writes on the wire. If they fail, the
+                // connection decides again, knowing it.
+                Ok(_) => {
+                    if !self.write_held().await {
+                        continue;
+                    }
+                }
+                // The connection counts them as written (its transcript
+                // has them): they go before whatever follows the error (a
+                // courtesy QUIT), and the error is this run's result.
+                Err(_) => {
+                    self.write_held().await;
+                }
+            }
             match action? {
+                Action::Write(bytes) => self.hold(bytes).await,
                 Action::ReadReady => {
                     if let Some(n) = self.read_ready(&mut buf).await {
                         self.connection.handle(Input::Bytes(&buf[..n]));
                     }
                 }
-                Action::Write(bytes) => self.write(&bytes).await,
                 Action::Read => self.read(&mut buf).await,
                 Action::StartTls => self.start_tls().await,
                 Action::Done => return Ok(()),
             }
         }
+    }
+
+    /// Adds `bytes` to the held writes; writes the held ones first when
+    /// both together would pass [`HOLD_LIMIT`], and `bytes` too when they
+    /// alone do.
+    async fn hold(&mut self, bytes: Vec<u8>) {
+        if self.held.len() + bytes.len() > HOLD_LIMIT {
+            if !self.write_held().await {
+                return;
+            }
+            if bytes.len() > HOLD_LIMIT {
+                self.write(&bytes).await;
+                return;
+            }
+        }
+        if self.held.is_empty() {
+            self.held = bytes;
+        } else {
+            self.held.extend_from_slice(&bytes);
+        }
+    }
+
+    /// Writes the held bytes; false when the write failed (the connection
+    /// has been told).
+    async fn write_held(&mut self) -> bool {
+        if self.held.is_empty() {
+            return true;
+        }
+        let held = std::mem::take(&mut self.held);
+        self.write(&held).await
     }
 
     /// The bytes already waiting, without waiting for more. The read is
@@ -74,7 +151,9 @@ impl Client {
         }
     }
 
-    async fn write(&mut self, bytes: &[u8]) {
+    /// Writes `bytes`; false when the write failed or timed out (the
+    /// connection has been told).
+    async fn write(&mut self, bytes: &[u8]) -> bool {
         let deadline = self.connection.poll_timeout();
         let stream = &mut self.stream;
         let io = async {
@@ -82,9 +161,15 @@ impl Client {
             stream.flush().await
         };
         match before(deadline, io).await {
-            Some(Ok(())) => {}
-            Some(Err(error)) => self.connection.handle(Input::WriteFailed(error)),
-            None => self.expired(deadline),
+            Some(Ok(())) => true,
+            Some(Err(error)) => {
+                self.connection.handle(Input::WriteFailed(error));
+                false
+            }
+            None => {
+                self.expired(deadline);
+                false
+            }
         }
     }
 
@@ -141,6 +226,11 @@ impl Client {
     }
 
     pub(super) async fn close(&mut self) {
+        // Every run writes what it held before it returns, except
+        // `run_holding_last_write`, which its caller follows with another
+        // run: nothing is held here unless that run failed first, and then
+        // the session is over anyway.
+        self.held.clear();
         let mut stream = std::mem::replace(&mut self.stream, MaybeTls::Closed);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, stream.shutdown()).await;
     }
