@@ -10,6 +10,7 @@ mod drive;
 mod tap;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Instant;
 
 use smtp_io::MaybeTls;
 use smtp_sender_core::{
@@ -76,9 +77,9 @@ pub struct Client {
     tap: Option<Tap>,
     /// (event index, lines of it) of the transcript already logged.
     logged: (usize, usize),
-    /// Bytes the connection asked to write that the driver has not written
-    /// yet: consecutive writes leave together (see `Client::run`).
-    held: Vec<u8>,
+    /// The last write of a machine run by `run_holding_last_write`, not
+    /// written yet, with the deadline the connection gave it.
+    held: Option<(Vec<u8>, Option<Instant>)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -222,7 +223,7 @@ impl Client {
             connection,
             tap,
             logged: (0, 0),
-            held: Vec::new(),
+            held: None,
             config,
         };
         if let Err(error) = client.run(&mut handshake).await {
@@ -275,9 +276,13 @@ impl Client {
     /// ([`TransportError::SessionBroken`], temporary): the client is
     /// closed, the messages taken so far have their reports (the cause is
     /// in the report of the message that was being answered; a message
-    /// whose commands had already followed it gets `SessionBroken`), and
-    /// the rest of `messages` is left untouched. `Closed` when the client
-    /// was closed before the call.
+    /// taken to follow it gets `SessionBroken`), and the rest of
+    /// `messages` is left untouched. `Closed` when the client was closed
+    /// before the call.
+    ///
+    /// The next message is taken before the previous message's final
+    /// block of content is written: the two leave in one write (its end
+    /// waits for the iterator), and a write that fails takes both.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), smtp_sender::SendError> {
@@ -319,8 +324,8 @@ impl Client {
             let Some((index, mut transaction)) = next else {
                 return Ok(());
             };
-            // The final dot stays held: it leaves in one write with the
-            // next message's commands, or before the reply is read.
+            // The final dot stays held, to leave in one write with the next
+            // message's group (or before this message's reply is read).
             let mut run = self
                 .run_holding_last_write(&mut UntilWritten(&mut transaction))
                 .await;

@@ -426,3 +426,62 @@ async fn a_final_dot_leaves_in_one_write_with_the_next_messages_group() {
     assert!(writes.iter().any(|w| w.ends_with(b"body 2\r\n..\r\n.\r\n")));
     assert_eq!(writes.last().map(Vec::as_slice), Some(&b"QUIT\r\n"[..]));
 }
+
+#[tokio::test]
+async fn a_held_final_dot_that_cannot_be_written_times_out_as_a_data_block() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // A pipe too small for the message, and a server that stops reading
+    // after its 354: the held final block cannot leave.
+    let (ours, theirs) = tokio::io::duplex(512);
+    let server = tokio::spawn(async move {
+        let (read, mut write) = tokio::io::split(theirs);
+        let mut lines = BufReader::new(read);
+        write.write_all(b"220 mx\r\n").await?;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            lines.read_line(&mut line).await?;
+            let reply: &[u8] = match line.get(..4).unwrap_or_default() {
+                "EHLO" => b"250-mx\r\n250 PIPELINING\r\n",
+                "DATA" => b"354 go\r\n",
+                _ => b"250 ok\r\n",
+            };
+            write.write_all(reply).await?;
+            if reply.starts_with(b"354") {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                return Ok::<_, std::io::Error>(lines);
+            }
+        }
+    });
+    let config = ClientConfig::builder("mx.example", 25)
+        .tls(TlsMode::None)
+        .ehlo_name("client.example")
+        .timeouts(smtp_sender::Timeouts {
+            data_block: Duration::from_secs(1),
+            data_termination: Duration::from_secs(60),
+            ..Default::default()
+        })
+        .build();
+    let mut client = Client::from_stream(ours, config).await.unwrap();
+    let envelope = Envelope::new("alice@example.com", &["bob@example.org"]).unwrap();
+    let message = "Subject: big\r\n\r\n".to_string() + &"x".repeat(70).repeat(300);
+    let mut reports = Vec::new();
+    let started = std::time::Instant::now();
+    let sent = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.send_each([(&envelope, message.as_bytes())], |i, report| {
+            reports.push((i, report))
+        }),
+    )
+    .await
+    .expect("the data-block deadline (1 s) applies, not the 60 s wait for the reply");
+    assert!(sent.is_err(), "{sent:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(reports.len(), 1);
+    let error = reports[0].1.as_ref().unwrap_err().to_string();
+    assert!(
+        error.contains("deadline") || error.contains("timed out"),
+        "{error}"
+    );
+    server.abort();
+}

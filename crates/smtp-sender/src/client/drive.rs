@@ -12,6 +12,7 @@
 //! [`Connection::handle_timeout`]: smtp_sender_core::Connection::handle_timeout
 
 use std::future::Future;
+use std::io;
 use std::time::{Duration, Instant};
 
 use smtp_io::MaybeTls;
@@ -33,13 +34,6 @@ async fn before<T>(deadline: Option<Instant>, io: impl Future<Output = T>) -> Op
     }
 }
 
-/// Writes up to this size are held until the connection asks for something
-/// other than a write, so that consecutive ones leave in one system call
-/// (and one read on the server's side). A message's content comes in blocks
-/// of 64 KiB: a block is held at most until the next one arrives, never
-/// gathered into a larger buffer.
-const HOLD_LIMIT: usize = 64 * 1024;
-
 impl Client {
     /// Runs a machine to completion; everything it wrote has left when this
     /// returns.
@@ -47,12 +41,13 @@ impl Client {
         self.drive(machine, false).await
     }
 
-    /// Like [`Client::run`], but the writes still held when the machine is
-    /// done stay held, to leave with the next machine's first write: a
-    /// message's final dot with the next message's commands, one system
-    /// call per message instead of two (docs/benchmarks.md, item 15 of
-    /// "What each optimisation bought"). The caller must run another
-    /// machine on this client next: its first read or its end writes them.
+    /// Like [`Client::run`], except that the machine's last write, the one
+    /// right before it is done, is held: it leaves with the next machine's
+    /// first write, or before its first read. `send_each` holds a
+    /// message's final dot this way, so that it and the next message's
+    /// group are one system call, not two (docs/benchmarks.md, item 15 of
+    /// "What each optimisation bought"). The caller runs another machine on
+    /// this client next.
     pub(super) async fn run_holding_last_write(
         &mut self,
         machine: &mut impl Machine,
@@ -63,37 +58,49 @@ impl Client {
     async fn drive(
         &mut self,
         machine: &mut impl Machine,
-        hold_at_done: bool,
+        hold_last: bool,
     ) -> Result<(), SendError> {
         let mut buf = [0u8; 16 * 1024];
+        let mut next = None;
         loop {
-            let action = self.connection.poll(machine, Instant::now());
-            self.log_transcript();
-            match action {
-                Ok(Action::Write(_)) => {}
-                Ok(Action::Done) if hold_at_done => return Ok(()),
-                // Whatever comes next (a read, the TLS handshake, the end)
-                // must find the held writes on the wire. If they fail, the
-                // connection decides again, knowing it.
-                Ok(_) => {
-                    if !self.write_held().await {
-                        continue;
+            let action = match next.take() {
+                Some(action) => action,
+                None => self.poll(machine),
+            };
+            let action = match action {
+                Ok(Action::Write(bytes)) => {
+                    let deadline = self.connection.poll_timeout();
+                    if hold_last {
+                        // Nothing is read or written in between: the next
+                        // step is known before this write is made.
+                        let after = self.poll(machine);
+                        if matches!(after, Ok(Action::Done)) {
+                            self.write_held().await;
+                            self.held = Some((bytes, deadline));
+                            return Ok(());
+                        }
+                        next = Some(after);
                     }
+                    self.write_with_held(bytes, deadline).await;
+                    continue;
                 }
-                // The connection counts them as written (its transcript
-                // has them): they go before whatever follows the error (a
-                // courtesy QUIT), and the error is this run's result.
-                Err(_) => {
-                    self.write_held().await;
-                }
+                action => action,
+            };
+            // Nothing is read, and nothing ends, before a held write left;
+            // if it failed, the connection decides again, knowing it.
+            let written = self.write_held().await;
+            let action = action?;
+            if !written {
+                continue;
             }
-            match action? {
-                Action::Write(bytes) => self.hold(bytes).await,
+            match action {
                 Action::ReadReady => {
                     if let Some(n) = self.read_ready(&mut buf).await {
                         self.connection.handle(Input::Bytes(&buf[..n]));
                     }
                 }
+                // Written above, before the held write was looked at.
+                Action::Write(_) => {}
                 Action::Read => self.read(&mut buf).await,
                 Action::StartTls => self.start_tls().await,
                 Action::Done => return Ok(()),
@@ -101,34 +108,37 @@ impl Client {
         }
     }
 
-    /// Adds `bytes` to the held writes; writes the held ones first when
-    /// both together would pass [`HOLD_LIMIT`], and `bytes` too when they
-    /// alone do.
-    async fn hold(&mut self, bytes: Vec<u8>) {
-        if self.held.len() + bytes.len() > HOLD_LIMIT {
-            if !self.write_held().await {
-                return;
+    fn poll(&mut self, machine: &mut impl Machine) -> Result<Action, SendError> {
+        let action = self.connection.poll(machine, Instant::now());
+        self.log_transcript();
+        action
+    }
+
+    /// Writes `bytes` within `deadline`, after the held write if there is
+    /// one: in the same call, within the earlier of the two deadlines.
+    async fn write_with_held(&mut self, bytes: Vec<u8>, deadline: Option<Instant>) {
+        match self.held.take() {
+            None => {
+                self.write(&bytes, deadline).await;
             }
-            if bytes.len() > HOLD_LIMIT {
-                self.write(&bytes).await;
-                return;
+            Some((mut held, held_deadline)) => {
+                held.extend_from_slice(&bytes);
+                let deadline = match (held_deadline, deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                self.write(&held, deadline).await;
             }
-        }
-        if self.held.is_empty() {
-            self.held = bytes;
-        } else {
-            self.held.extend_from_slice(&bytes);
         }
     }
 
-    /// Writes the held bytes; false when the write failed (the connection
-    /// has been told).
+    /// Writes the held write, if there is one, within its own deadline;
+    /// false when that failed.
     async fn write_held(&mut self) -> bool {
-        if self.held.is_empty() {
-            return true;
+        match self.held.take() {
+            Some((held, deadline)) => self.write(&held, deadline).await,
+            None => true,
         }
-        let held = std::mem::take(&mut self.held);
-        self.write(&held).await
     }
 
     /// The bytes already waiting, without waiting for more. The read is
@@ -151,26 +161,27 @@ impl Client {
         }
     }
 
-    /// Writes `bytes`; false when the write failed or timed out (the
-    /// connection has been told).
-    async fn write(&mut self, bytes: &[u8]) -> bool {
-        let deadline = self.connection.poll_timeout();
+    /// Writes `bytes` within `deadline`, the one the connection gave them;
+    /// false when the write failed or timed out (the connection is told).
+    async fn write(&mut self, bytes: &[u8], deadline: Option<Instant>) -> bool {
         let stream = &mut self.stream;
         let io = async {
             stream.write_all(bytes).await?;
             stream.flush().await
         };
         match before(deadline, io).await {
-            Some(Ok(())) => true,
-            Some(Err(error)) => {
-                self.connection.handle(Input::WriteFailed(error));
-                false
-            }
-            None => {
-                self.expired(deadline);
-                false
-            }
+            Some(Ok(())) => return true,
+            Some(Err(error)) => self.connection.handle(Input::WriteFailed(error)),
+            // The connection's own deadline: its timeout error names the wait.
+            None if deadline == self.connection.poll_timeout() => self.expired(deadline),
+            // A held write's deadline, which the connection no longer keeps
+            // (it has gone on to the next step): a write that did not finish.
+            None => self.connection.handle(Input::WriteFailed(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the write did not finish before its deadline (RFC 5321 §4.5.3.2.5)",
+            ))),
         }
+        false
     }
 
     async fn read(&mut self, buf: &mut [u8]) {
@@ -226,11 +237,9 @@ impl Client {
     }
 
     pub(super) async fn close(&mut self) {
-        // Every run writes what it held before it returns, except
-        // `run_holding_last_write`, which its caller follows with another
-        // run: nothing is held here unless that run failed first, and then
-        // the session is over anyway.
-        self.held.clear();
+        // A held write is followed by another run, which writes it first;
+        // one still here is for a session that is over.
+        self.held = None;
         let mut stream = std::mem::replace(&mut self.stream, MaybeTls::Closed);
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, stream.shutdown()).await;
     }
