@@ -16,7 +16,7 @@ use smtp_io::MaybeTls;
 use smtp_sender_core::{
     Capabilities, Connection, Envelope, Handover, Handshake, HandshakeSettings, Message,
     Preferences, ProtocolError, Quit, Report, SendError, ServerInfo, TlsMode, Transaction,
-    Transcript, TransportError, UntilWritten, parse_ehlo_name,
+    Transcript, TransportError, parse_ehlo_name,
 };
 use smtp_wire::path::Domain;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -77,7 +77,7 @@ pub struct Client {
     tap: Option<Tap>,
     /// (event index, lines of it) of the transcript already logged.
     logged: (usize, usize),
-    /// The last write of a machine run by `run_holding_last_write`, not
+    /// The last write of a transaction run by `run_until_written`, not
     /// written yet, with the deadline the connection gave it.
     held: Option<(Vec<u8>, Option<Instant>)>,
 }
@@ -326,9 +326,7 @@ impl Client {
             };
             // The final dot stays held, to leave in one write with the next
             // message's group (or before this message's reply is read).
-            let mut run = self
-                .run_holding_last_write(&mut UntilWritten(&mut transaction))
-                .await;
+            let mut run = self.run_until_written(&mut transaction).await;
             if run.is_ok() {
                 if transaction.is_pipelined() && transaction.awaits_only_final_reply() {
                     // The next message, prepared now so that its commands

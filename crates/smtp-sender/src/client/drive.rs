@@ -16,7 +16,9 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use smtp_io::MaybeTls;
-use smtp_sender_core::{Action, Input, Machine, SendError, TlsError, TransportError};
+use smtp_sender_core::{
+    Action, Input, Machine, SendError, TlsError, Transaction, TransportError, UntilWritten,
+};
 use smtp_wire::{Direction, Event};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -38,52 +40,51 @@ impl Client {
     /// Runs a machine to completion; everything it wrote has left when this
     /// returns.
     pub(super) async fn run(&mut self, machine: &mut impl Machine) -> Result<(), SendError> {
-        self.drive(machine, false).await
+        self.drive(machine, None).await
     }
 
-    /// Like [`Client::run`], except that the machine's last write, the one
-    /// right before it is done, is held: it leaves with the next machine's
-    /// first write, or before its first read. `send_each` holds a
-    /// message's final dot this way, so that it and the next message's
-    /// group are one system call, not two (docs/benchmarks.md, item 15 of
-    /// "What each optimisation bought"). The caller runs another machine on
-    /// this client next.
-    pub(super) async fn run_holding_last_write(
+    /// Runs `transaction` until everything is written and only its final
+    /// reply is owed ([`UntilWritten`]), except that its last write, the
+    /// final block of content with its dot, is held: it leaves with the
+    /// next machine's first write (the next message's group, `Handover`),
+    /// or before its first read. One system call instead of two per message
+    /// (docs/benchmarks.md, item 15 of "What each optimisation bought"). The
+    /// caller runs another machine on this client next.
+    pub(super) async fn run_until_written(
         &mut self,
-        machine: &mut impl Machine,
+        transaction: &mut Transaction<'_>,
     ) -> Result<(), SendError> {
-        self.drive(machine, true).await
+        let mut machine = UntilWritten(transaction);
+        // Right after the connection takes the last block, the transaction
+        // awaits only its final reply: that write is the last.
+        self.drive(&mut machine, Some(|m| m.0.awaits_only_final_reply()))
+            .await
     }
 
-    async fn drive(
+    /// The driver loop. With `hold_last`, a write after which it says the
+    /// machine is done is held instead of written, and stays held when the
+    /// machine is done.
+    async fn drive<M: Machine>(
         &mut self,
-        machine: &mut impl Machine,
-        hold_last: bool,
+        machine: &mut M,
+        hold_last: Option<fn(&M) -> bool>,
     ) -> Result<(), SendError> {
         let mut buf = [0u8; 16 * 1024];
-        let mut next = None;
         loop {
-            let action = match next.take() {
-                Some(action) => action,
-                None => self.poll(machine),
-            };
+            let action = self.connection.poll(machine, Instant::now());
+            self.log_transcript();
             let action = match action {
                 Ok(Action::Write(bytes)) => {
                     let deadline = self.connection.poll_timeout();
-                    if hold_last {
-                        // Nothing is read or written in between: the next
-                        // step is known before this write is made.
-                        let after = self.poll(machine);
-                        if matches!(after, Ok(Action::Done)) {
-                            self.write_held().await;
-                            self.held = Some((bytes, deadline));
-                            return Ok(());
-                        }
-                        next = Some(after);
+                    if hold_last.is_some_and(|last| last(machine)) {
+                        self.write_held().await;
+                        self.held = Some((bytes, deadline));
+                    } else {
+                        self.write_with_held(bytes, deadline).await;
                     }
-                    self.write_with_held(bytes, deadline).await;
                     continue;
                 }
+                Ok(Action::Done) if hold_last.is_some() => return Ok(()),
                 action => action,
             };
             // Nothing is read, and nothing ends, before a held write left;
@@ -106,12 +107,6 @@ impl Client {
                 Action::Done => return Ok(()),
             }
         }
-    }
-
-    fn poll(&mut self, machine: &mut impl Machine) -> Result<Action, SendError> {
-        let action = self.connection.poll(machine, Instant::now());
-        self.log_transcript();
-        action
     }
 
     /// Writes `bytes` within `deadline`, after the held write if there is
@@ -175,7 +170,8 @@ impl Client {
             // The connection's own deadline: its timeout error names the wait.
             None if deadline == self.connection.poll_timeout() => self.expired(deadline),
             // A held write's deadline, which the connection no longer keeps
-            // (it has gone on to the next step): a write that did not finish.
+            // (it has gone on to the next machine): a write that did not
+            // finish.
             None => self.connection.handle(Input::WriteFailed(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "the write did not finish before its deadline (RFC 5321 §4.5.3.2.5)",
