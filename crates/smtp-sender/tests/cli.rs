@@ -7,7 +7,7 @@ mod support;
 use smtp_testkit::certs::self_signed_leaf;
 use smtp_testkit::server::{serve, serve_tls};
 use support::cli::smtp_send;
-use support::python::{PythonSmtpd, as_smtpd_sees_it};
+use support::python::{as_smtpd_sees_it, envelope, start_smtpd, stored};
 
 #[tokio::test]
 async fn help_has_examples() {
@@ -52,13 +52,13 @@ async fn usage_errors_exit_64_in_one_line() {
 
 #[tokio::test]
 async fn composed_message_to_python_smtpd() {
-    let Some(smtpd) = PythonSmtpd::start() else {
+    let Some(smtpd) = start_smtpd().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let attachment = dir.path().join("notes.txt");
     std::fs::write(&attachment, "attached text\n").unwrap();
-    let server = format!("127.0.0.1:{}", smtpd.port);
+    let server = smtpd.addr().to_string();
     let out = smtp_send(
         &[
             "--server",
@@ -87,8 +87,9 @@ async fn composed_message_to_python_smtpd() {
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(out.stdout.lines().count(), 3);
     assert!(out.stdout.lines().all(|l| l.starts_with("accepted")));
+    let arrived = stored(&smtpd, 1);
     assert_eq!(
-        smtpd.envelope(1),
+        envelope(&arrived[0]),
         [
             "alice@example.com",
             "bob@example.org",
@@ -96,12 +97,12 @@ async fn composed_message_to_python_smtpd() {
             "dave@example.net"
         ]
     );
-    let received = smtpd.message(1);
-    let parsed = smtp_mime::inspect(&received);
+    let received = &arrived[0].file.bytes;
+    let parsed = smtp_mime::inspect(received);
     assert_eq!(parsed.subject.as_deref(), Some("CLI test"));
     assert_eq!(parsed.attachments[0].bytes, b"attached text\n");
     assert!(
-        !String::from_utf8_lossy(&received)
+        !String::from_utf8_lossy(received)
             .to_ascii_lowercase()
             .contains("dave@"),
         "Bcc leaked"
@@ -110,7 +111,7 @@ async fn composed_message_to_python_smtpd() {
 
 #[tokio::test]
 async fn message_file_and_stdin_arrive_byte_identical() {
-    let Some(smtpd) = PythonSmtpd::start() else {
+    let Some(smtpd) = start_smtpd().await else {
         return;
     };
     let message = b"From: alice@example.com\r\nTo: bob@example.org\r\nBcc: eve@example.net\r\nSubject: file\r\n\r\n.dot\r\nbody\r\n";
@@ -119,7 +120,7 @@ async fn message_file_and_stdin_arrive_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("m.eml");
     std::fs::write(&file, message).unwrap();
-    let server = format!("127.0.0.1:{}", smtpd.port);
+    let server = smtpd.addr().to_string();
 
     let out = smtp_send(
         &[
@@ -152,13 +153,17 @@ async fn message_file_and_stdin_arrive_byte_identical() {
     .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
 
+    let arrived = stored(&smtpd, 2);
     assert_eq!(
-        smtpd.envelope(1),
+        envelope(&arrived[0]),
         ["alice@example.com", "bob@example.org", "eve@example.net"]
     );
-    assert_eq!(smtpd.envelope(2), ["alice@example.com", "zed@example.org"]);
-    for n in [1, 2] {
-        assert_eq!(smtpd.message(n), as_smtpd_sees_it(without_bcc));
+    assert_eq!(
+        envelope(&arrived[1]),
+        ["alice@example.com", "zed@example.org"]
+    );
+    for message in &arrived {
+        assert_eq!(message.file.bytes, as_smtpd_sees_it(without_bcc));
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use smtp_mime::{Address, Attachment, MessageBuilder};
 use smtp_sender::{Client, ClientConfig, Envelope, EnvelopeFromHeaders, Timeouts, TlsMode};
-use support::python::{PythonSmtpd, as_smtpd_sees_it};
+use support::python::{as_smtpd_sees_it, envelope, start_smtpd, stored};
 
 fn config(port: u16) -> ClientConfig {
     let mut c = ClientConfig::new("127.0.0.1", port);
@@ -36,10 +36,10 @@ fn messages() -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn every_message_arrives_byte_identical_over_one_connection() {
-    let Some(smtpd) = PythonSmtpd::start() else {
+    let Some(smtpd) = start_smtpd().await else {
         return;
     };
-    let mut client = Client::connect(config(smtpd.port)).await.unwrap();
+    let mut client = Client::connect(config(smtpd.addr().port())).await.unwrap();
     assert!(
         client.server_info().offers("8BITMIME"),
         "smtpd with decode_data=False offers 8BITMIME"
@@ -56,20 +56,16 @@ async fn every_message_arrives_byte_identical_over_one_connection() {
     }
     client.quit().await.unwrap();
 
-    assert_eq!(
-        smtpd.count(),
-        sent.len(),
-        "one delivery per message: nothing smuggled"
-    );
-    for (i, message) in sent.iter().enumerate() {
+    let arrived = stored(&smtpd, sent.len());
+    for (i, (message, arrived)) in sent.iter().zip(&arrived).enumerate() {
         assert_eq!(
-            String::from_utf8_lossy(&smtpd.message(i + 1)),
+            String::from_utf8_lossy(&arrived.file.bytes),
             String::from_utf8_lossy(&as_smtpd_sees_it(message)),
             "message {}",
             i + 1
         );
         assert_eq!(
-            smtpd.envelope(i + 1),
+            envelope(arrived),
             ["alice@example.com", "bob@example.org", "carol@example.org"]
         );
     }
@@ -79,7 +75,7 @@ async fn every_message_arrives_byte_identical_over_one_connection() {
 
 #[tokio::test]
 async fn composed_message_with_attachment_and_headers_envelope() {
-    let Some(smtpd) = PythonSmtpd::start() else {
+    let Some(smtpd) = start_smtpd().await else {
         return;
     };
     let composed = MessageBuilder::new()
@@ -104,13 +100,14 @@ async fn composed_message_with_attachment_and_headers_envelope() {
     let (env, to_send) = Envelope::from_headers(&with_bcc).unwrap();
     assert_eq!(to_send, composed.bytes);
 
-    let report = smtp_sender::send_mail(config(smtpd.port), &env, &to_send)
+    let report = smtp_sender::send_mail(config(smtpd.addr().port()), &env, &to_send)
         .await
         .unwrap();
     assert_eq!(report.recipients.len(), 3);
     assert!(report.all_accepted());
+    let arrived = stored(&smtpd, 1);
     assert_eq!(
-        smtpd.envelope(1),
+        envelope(&arrived[0]),
         [
             "alice@example.com",
             "bob@example.org",
@@ -118,5 +115,5 @@ async fn composed_message_with_attachment_and_headers_envelope() {
             "dave@example.net"
         ]
     );
-    assert_eq!(smtpd.message(1), as_smtpd_sees_it(&composed.bytes));
+    assert_eq!(arrived[0].file.bytes, as_smtpd_sees_it(&composed.bytes));
 }

@@ -1,4 +1,5 @@
-//! Shared test helpers: Python's smtpd as an independent peer, and the
+//! Shared test helpers: Python's smtpd (smtp-peers) as an independent
+//! peer, with what it makes of a message, and the
 //! test PKI with its CA written to a file (what `--ca FILE` and
 //! `ClientConfig::ca_file` take). The scripted server and the sink are
 //! `smtp_testkit::server`; the certificates are `smtp_testkit::certs`.

@@ -1,105 +1,47 @@
-//! Python 3.11's `smtpd` as an independent Receiver-SMTP: every message it
-//! receives is written to a directory (`NNN.eml` = the data smtpd hands to
-//! `process_message`, `NNN.env` = MAIL FROM and the RCPT TO addresses).
+//! Python 3.11's `smtpd` as an independent Receiver-SMTP, from
+//! smtp-peers (`PythonSmtpd`): every message it receives is stored as the
+//! data smtpd hands to `process_message`, with its envelope beside it.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-const SCRIPT: &str = r#"
-import asyncore, os, smtpd, sys
-out = sys.argv[1]
-class Sink(smtpd.SMTPServer):
-    count = 0
-    def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
-        Sink.count += 1
-        base = os.path.join(out, '%03d' % Sink.count)
-        with open(base + '.env.tmp', 'w') as f:
-            f.write('\n'.join([mailfrom] + rcpttos))
-        os.rename(base + '.env.tmp', base + '.env')
-        with open(base + '.eml.tmp', 'wb') as f:
-            f.write(data)
-        os.rename(base + '.eml.tmp', base + '.eml')
-server = Sink(('127.0.0.1', 0), None, decode_data=False)
-print(server.socket.getsockname()[1], flush=True)
-asyncore.loop()
-"#;
+use smtp_peers::{Peer, PeerMessage, PythonSmtpd};
 
-/// A running smtpd; killed (this process only) when dropped.
-pub struct PythonSmtpd {
-    child: Child,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
-    dir: tempfile::TempDir,
+/// Starts smtpd on 127.0.0.1; `None`, said on stderr, where it is missing
+/// (`python3` without the `smtpd` module, gone since Python 3.12): the test
+/// is then skipped visibly.
+pub async fn start_smtpd() -> Option<PythonSmtpd> {
+    if let Err(missing) = Peer::PythonSmtpd.version() {
+        eprintln!("skipped: {missing}");
+        return None;
+    }
+    let started = tokio::task::spawn_blocking(PythonSmtpd::start)
+        .await
+        .unwrap();
+    Some(started.expect("python smtpd starts"))
 }
 
-impl PythonSmtpd {
-    /// Starts `python3 -W ignore -c SCRIPT DIR` and waits for its port.
-    ///
-    /// `None`, said on stderr, when `python3` or its `smtpd` module (gone
-    /// since Python 3.12) is missing: the test is then skipped visibly.
-    pub fn start() -> Option<PythonSmtpd> {
-        let available = Command::new("python3")
-            .args(["-W", "ignore", "-c", "import asyncore, smtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !available {
-            eprintln!(
-                "skipped: this test needs python3 with the smtpd module (Python 3.11 or older)"
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .args(["-W", "ignore", "-c", SCRIPT])
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 is needed for this test");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let port = line.trim().parse().expect("smtpd printed its port");
-        Some(PythonSmtpd { child, port, dir })
-    }
-
-    fn path(&self, n: usize, ext: &str) -> PathBuf {
-        self.dir.path().join(format!("{n:03}.{ext}"))
-    }
-
-    /// Message number `n` (from 1) as smtpd saw it.
-    pub fn message(&self, n: usize) -> Vec<u8> {
-        std::fs::read(self.path(n, "eml")).unwrap_or_else(|e| panic!("message {n}: {e}"))
-    }
-
-    /// Its envelope: [MAIL FROM, RCPT TO...].
-    pub fn envelope(&self, n: usize) -> Vec<String> {
-        std::fs::read_to_string(self.path(n, "env"))
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// How many messages arrived.
-    pub fn count(&self) -> usize {
-        (1..).take_while(|&n| self.path(n, "eml").exists()).count()
-    }
-
-    /// The directory the messages land in.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
+/// Exactly `count` messages stored by `smtpd`: more would be a message
+/// smuggled inside another. Each is stored before its 250, so once the
+/// client has its replies this finds them at once (it may block the test's
+/// thread, not the client, which is done).
+pub fn stored(smtpd: &PythonSmtpd, count: usize) -> Vec<PeerMessage> {
+    let messages = smtpd
+        .wait_for_messages(count, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        messages.len(),
+        count,
+        "one delivery per message: nothing smuggled"
+    );
+    messages
 }
 
-impl Drop for PythonSmtpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A stored message's envelope: [MAIL FROM, RCPT TO...].
+pub fn envelope(message: &PeerMessage) -> Vec<String> {
+    let envelope = &message.envelope;
+    std::iter::once(envelope.mail_from.clone())
+        .chain(envelope.rcpt_to.iter().cloned())
+        .collect()
 }
 
 /// What smtpd hands to `process_message` for `sent` (with CRLF line ends):
