@@ -71,7 +71,8 @@ pub use procfs::{free_port, free_ports, is_listening, running_as_root};
 pub use python::{Aiosmtpd, AiosmtpdConfig, AiosmtpdTls, PythonSmtpd};
 pub use sink::{SinkMode, SmtpSink, SourceOptions, smtp_source};
 pub use store::{
-    PeerEnvelope, PeerMessage, StoredFile, normalize_newlines, read_maildir, read_store,
+    PeerEnvelope, PeerMessage, StoredFile, StoringPeer, normalize_newlines, read_maildir,
+    read_store,
 };
 
 use error::IoContext as _;

@@ -5,13 +5,12 @@
 //! prints the port, and stores every message with its envelope like
 //! aiosmtpd does (see [`crate::read_store`]).
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{PeerError, Result};
-use crate::process::PeerProcess;
-use crate::store::{PeerMessage, read_store, wait_for_store};
+use crate::store::StoringPeer;
 use crate::{Peer, node_modules_dir, peer_temp_dir, script_command};
 
 const SERVER_SCRIPT: &str = include_str!("../scripts/node_smtp_server.js");
@@ -70,12 +69,15 @@ impl NodeSmtpServerConfig {
 }
 
 /// A running smtp-server; dropping it stops it and removes its store.
+/// Its address and messages are [`StoringPeer`]'s.
 #[derive(Debug)]
-pub struct NodeSmtpServer {
-    // Declared first: stopped before the folder goes.
-    process: PeerProcess,
-    dir: tempfile::TempDir,
-    addr: SocketAddr,
+pub struct NodeSmtpServer(StoringPeer);
+
+impl Deref for NodeSmtpServer {
+    type Target = StoringPeer;
+    fn deref(&self) -> &StoringPeer {
+        &self.0
+    }
 }
 
 impl NodeSmtpServer {
@@ -120,34 +122,6 @@ impl NodeSmtpServer {
         for domain in &config.domains {
             cmd.arg("--domain").arg(domain);
         }
-        let mut process = PeerProcess::spawn("smtp-server", &mut cmd, &dir.path().join("log"))?;
-        let addr = process.wait_for_listening_line(START_TIMEOUT)?;
-        Ok(NodeSmtpServer { process, dir, addr })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// What it logged (stderr).
-    pub fn log(&self) -> String {
-        self.process.stderr()
-    }
-
-    /// The messages stored so far, in arrival order.
-    pub fn messages(&self) -> Result<Vec<PeerMessage>> {
-        read_store(&self.dir.path().join("store"))
-    }
-
-    /// Waits up to `timeout` for at least `count` messages.
-    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
-        wait_for_store(
-            "smtp-server",
-            &self.dir.path().join("store"),
-            count,
-            timeout,
-            || self.log(),
-        )
+        StoringPeer::spawn("smtp-server", &mut cmd, dir, START_TIMEOUT).map(NodeSmtpServer)
     }
 }

@@ -3,13 +3,12 @@
 //! print the port; both store every message with its envelope (see
 //! [`crate::read_store`]).
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{PeerError, Result};
-use crate::process::PeerProcess;
-use crate::store::{PeerMessage, read_store, wait_for_store};
+use crate::store::StoringPeer;
 use crate::{Peer, peer_temp_dir, script_command, venv_python};
 
 const AIOSMTPD_SERVER: &str = include_str!("../scripts/aiosmtpd_server.py");
@@ -69,13 +68,16 @@ impl AiosmtpdConfig {
     }
 }
 
-/// A running aiosmtpd; dropping it stops it and removes its store.
+/// A running aiosmtpd; dropping it stops it and removes its store. Its
+/// address and messages are [`StoringPeer`]'s.
 #[derive(Debug)]
-pub struct Aiosmtpd {
-    // Declared first: stopped before the folder goes.
-    process: PeerProcess,
-    dir: tempfile::TempDir,
-    addr: SocketAddr,
+pub struct Aiosmtpd(StoringPeer);
+
+impl Deref for Aiosmtpd {
+    type Target = StoringPeer;
+    fn deref(&self) -> &StoringPeer {
+        &self.0
+    }
 }
 
 impl Aiosmtpd {
@@ -127,45 +129,20 @@ impl Aiosmtpd {
         for (name, password) in &config.users {
             cmd.arg("--user").arg(format!("{name}:{password}"));
         }
-        let mut process = PeerProcess::spawn("aiosmtpd", &mut cmd, &dir.path().join("log"))?;
-        let addr = process.wait_for_listening_line(START_TIMEOUT)?;
-        Ok(Aiosmtpd { process, dir, addr })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// What it logged (stderr).
-    pub fn log(&self) -> String {
-        self.process.stderr()
-    }
-
-    /// The messages stored so far, in arrival order.
-    pub fn messages(&self) -> Result<Vec<PeerMessage>> {
-        read_store(&self.dir.path().join("store"))
-    }
-
-    /// Waits up to `timeout` for at least `count` messages.
-    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
-        wait_for_store(
-            "aiosmtpd",
-            &self.dir.path().join("store"),
-            count,
-            timeout,
-            || self.log(),
-        )
+        StoringPeer::spawn("aiosmtpd", &mut cmd, dir, START_TIMEOUT).map(Aiosmtpd)
     }
 }
 
-/// A running stdlib `smtpd` (plain text only); dropping it stops it.
+/// A running stdlib `smtpd` (plain text only); dropping it stops it and
+/// removes its store. Its address and messages are [`StoringPeer`]'s.
 #[derive(Debug)]
-pub struct PythonSmtpd {
-    // Declared first: stopped before the folder goes.
-    process: PeerProcess,
-    dir: tempfile::TempDir,
-    addr: SocketAddr,
+pub struct PythonSmtpd(StoringPeer);
+
+impl Deref for PythonSmtpd {
+    type Target = StoringPeer;
+    fn deref(&self) -> &StoringPeer {
+        &self.0
+    }
 }
 
 impl PythonSmtpd {
@@ -181,21 +158,6 @@ impl PythonSmtpd {
             SMTPD_SERVER,
         )?;
         cmd.arg("127.0.0.1").arg(dir.path().join("store"));
-        let mut process = PeerProcess::spawn("python-smtpd", &mut cmd, &dir.path().join("log"))?;
-        let addr = process.wait_for_listening_line(START_TIMEOUT)?;
-        Ok(PythonSmtpd { process, dir, addr })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Waits up to `timeout` for at least `count` messages.
-    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
-        let store = self.dir.path().join("store");
-        wait_for_store("python smtpd", &store, count, timeout, || {
-            self.process.stderr()
-        })
+        StoringPeer::spawn("python smtpd", &mut cmd, dir, START_TIMEOUT).map(PythonSmtpd)
     }
 }

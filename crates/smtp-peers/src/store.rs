@@ -2,11 +2,14 @@
 //! `key=value` envelope sidecars the Python peers write beside them.
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::error::{IoContext as _, PeerError, Result};
 use crate::output::{poll_until, tail};
+use crate::process::PeerProcess;
 
 /// One stored message file.
 #[derive(Debug, Clone)]
@@ -186,27 +189,78 @@ pub fn read_store(store: &Path) -> Result<Vec<PeerMessage>> {
         .collect()
 }
 
-/// Waits up to `timeout` for `store` to hold at least `count` messages;
-/// the error names the peer (`name`) and ends with its `log`.
-pub(crate) fn wait_for_store(
-    name: &str,
-    store: &Path,
-    count: usize,
-    timeout: Duration,
-    log: impl Fn() -> String,
-) -> Result<Vec<PeerMessage>> {
-    match poll_until(timeout, || {
-        read_store(store).ok().filter(|m| m.len() >= count)
-    }) {
-        Some(messages) => Ok(messages),
-        None => Err(PeerError::TimedOut {
-            what: format!(
-                "{name} stored {} of {count} expected message(s); log: {}",
-                read_store(store)?.len(),
-                tail(&log(), 6)
-            ),
-            waited: timeout,
-        }),
+/// A running server peer that stores every message with its envelope in
+/// `DIR/store` (the layout [`read_store`] reads): aiosmtpd, Python's
+/// `smtpd` and nodemailer's smtp-server, each behind its own type
+/// ([`Aiosmtpd`](crate::Aiosmtpd), [`PythonSmtpd`](crate::PythonSmtpd),
+/// [`NodeSmtpServer`](crate::NodeSmtpServer)), which derefs to this.
+/// Dropping it stops the process and removes the folder.
+#[derive(Debug)]
+pub struct StoringPeer {
+    /// The peer's name, for errors.
+    name: &'static str,
+    // Declared before `dir`: stopped before the folder goes.
+    process: PeerProcess,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+}
+
+impl StoringPeer {
+    /// Spawns `cmd` (which stores into `dir/store`, logs to `dir/log`) and
+    /// waits up to `start_timeout` for its `listening on` line.
+    pub(crate) fn spawn(
+        name: &'static str,
+        cmd: &mut Command,
+        dir: tempfile::TempDir,
+        start_timeout: Duration,
+    ) -> Result<StoringPeer> {
+        let mut process = PeerProcess::spawn(name, cmd, &dir.path().join("log"))?;
+        let addr = process.wait_for_listening_line(start_timeout)?;
+        Ok(StoringPeer {
+            name,
+            process,
+            dir,
+            addr,
+        })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it logged (stderr).
+    pub fn log(&self) -> String {
+        self.process.stderr()
+    }
+
+    /// The messages stored so far, in arrival order.
+    pub fn messages(&self) -> Result<Vec<PeerMessage>> {
+        read_store(&self.store())
+    }
+
+    /// Waits up to `timeout` for at least `count` messages; the error
+    /// names the peer and ends with its log.
+    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Result<Vec<PeerMessage>> {
+        let store = self.store();
+        match poll_until(timeout, || {
+            read_store(&store).ok().filter(|m| m.len() >= count)
+        }) {
+            Some(messages) => Ok(messages),
+            None => Err(PeerError::TimedOut {
+                what: format!(
+                    "{} stored {} of {count} expected message(s); log: {}",
+                    self.name,
+                    read_store(&store)?.len(),
+                    tail(&self.log(), 6)
+                ),
+                waited: timeout,
+            }),
+        }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
     }
 }
 

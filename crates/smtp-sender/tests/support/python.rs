@@ -2,8 +2,6 @@
 //! smtp-peers (`PythonSmtpd`): every message it receives is stored as the
 //! data smtpd hands to `process_message`, with its envelope beside it.
 
-use std::time::Duration;
-
 use smtp_peers::{Peer, PeerMessage, PythonSmtpd};
 
 /// Starts smtpd on 127.0.0.1; `None`, said on stderr, where it is missing
@@ -20,14 +18,11 @@ pub async fn start_smtpd() -> Option<PythonSmtpd> {
     Some(started.expect("python smtpd starts"))
 }
 
-/// Exactly `count` messages stored by `smtpd`: more would be a message
-/// smuggled inside another. Each is stored before its 250, so once the
-/// client has its replies this finds them at once (it may block the test's
-/// thread, not the client, which is done).
+/// The messages `smtpd` stored, which must be `count`: more would be a
+/// message smuggled inside another. smtpd stores each before its 250, so
+/// all are there once the client has its replies.
 pub fn stored(smtpd: &PythonSmtpd, count: usize) -> Vec<PeerMessage> {
-    let messages = smtpd
-        .wait_for_messages(count, Duration::from_secs(10))
-        .unwrap();
+    let messages = smtpd.messages().unwrap();
     assert_eq!(
         messages.len(),
         count,
