@@ -1,5 +1,6 @@
 //! Reading what a peer stored: Maildir files (`new/`), and the
-//! `key=value` envelope sidecars the Python peers write beside them.
+//! `key=value` envelope sidecars the Python peers write beside them; and
+//! [`StoringPeer`], the running peer that stores that way.
 
 use std::fs;
 use std::net::SocketAddr;
